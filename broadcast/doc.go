@@ -1,0 +1,18 @@
+// Package broadcast owns the record and the one loop that hands records to
+// subscribers: the Record type, the bounded Ring that numbers records and
+// keeps the newest of them for history and resume, and the Hub.
+//
+// Concurrency contract:
+//
+//   - Ring is safe for concurrent use: one or more producers Append, the
+//     hub and every subscriber read.
+//   - Hub.Run is the only goroutine that offers batches to subscribers. It
+//     never blocks on a subscriber: an offer appends to the subscriber's
+//     bounded queue under a short mutex and signals it without waiting.
+//     Joins, leaves and flushes are all serialised by that loop.
+//   - A Subscription is drained by exactly one goroutine (its writer) with
+//     Ready and Take; Close may be called from anywhere.
+//
+// The package touches no socket and imports no network package: what a
+// subscriber does with its records is the transports' business.
+package broadcast

@@ -1,0 +1,252 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed is returned by Subscribe once the hub has stopped.
+var ErrClosed = errors.New("broadcast: hub closed")
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// Ring holds the records; required.
+	Ring *Ring
+	// Tick is the longest a new record waits before it is flushed while
+	// traffic is sustained. A record that arrives after a quiet tick is
+	// flushed at once. Zero flushes as soon as records arrive.
+	Tick time.Duration
+	// Queue bounds each subscriber's queue in records. Zero means
+	// DefaultQueue.
+	Queue int
+}
+
+// Hub runs the loop that flushes what the ring gained to every subscriber.
+// NewHub starts nothing; Run is the loop.
+type Hub struct {
+	ring  *Ring
+	tick  time.Duration
+	queue int
+
+	join    chan *Subscription
+	leave   chan *Subscription
+	wake    chan struct{} // capacity 1: records were published
+	urgent  chan struct{} // capacity 1: so many are pending that a publisher waits
+	running chan struct{} // closed when Run has taken the ring's position
+	done    chan struct{} // closed when Run has returned
+
+	flushed atomic.Uint64 // seq of the newest record offered to subscribers
+	subs    map[*Subscription]struct{}
+	count   atomic.Int64 // len(subs), readable outside the loop
+
+	flushMu  sync.Mutex
+	flushSig chan struct{} // closed and replaced after every flush
+
+	flushes atomic.Uint64
+}
+
+// NewHub returns a hub over c.Ring.
+func NewHub(c HubConfig) *Hub {
+	if c.Queue <= 0 {
+		c.Queue = DefaultQueue
+	}
+	return &Hub{
+		ring:     c.Ring,
+		tick:     c.Tick,
+		queue:    c.Queue,
+		join:     make(chan *Subscription),
+		leave:    make(chan *Subscription),
+		wake:     make(chan struct{}, 1),
+		urgent:   make(chan struct{}, 1),
+		running:  make(chan struct{}),
+		done:     make(chan struct{}),
+		subs:     make(map[*Subscription]struct{}),
+		flushSig: make(chan struct{}),
+	}
+}
+
+// Ring returns the hub's ring.
+func (h *Hub) Ring() *Ring { return h.ring }
+
+// Running is closed once Run has started: records the ring held before then
+// are history, records published after are news.
+func (h *Hub) Running() <-chan struct{} { return h.running }
+
+// Subscribers returns how many subscriptions are live.
+func (h *Hub) Subscribers() int { return int(h.count.Load()) }
+
+// Flushed returns the seq of the newest record offered to subscribers.
+func (h *Hub) Flushed() uint64 { return h.flushed.Load() }
+
+// Flushes returns how many batches the hub has flushed.
+func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
+
+// Publish appends rec to the ring and wakes the loop. It never waits for a
+// subscriber; it waits for the loop only when half the ring is pending, so
+// that a producer faster than the loop can never push unflushed records
+// out of the ring (the file it reads from is a better buffer).
+func (h *Hub) Publish(rec *Record) uint64 {
+	seq := h.ring.Append(rec)
+	limit := uint64(max(h.ring.Size()/2, 1))
+	for {
+		h.flushMu.Lock()
+		sig := h.flushSig
+		h.flushMu.Unlock()
+		if f := h.flushed.Load(); f >= seq || seq-f < limit {
+			break
+		}
+		poke(h.urgent)
+		select {
+		case <-sig:
+		case <-h.done:
+			return seq
+		}
+	}
+	poke(h.wake)
+	return seq
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribe joins the hub. It waits for the loop (or ctx), and fails with
+// ErrClosed once the hub has stopped.
+func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription, error) {
+	s := &Subscription{
+		hub:    h,
+		opts:   o,
+		limit:  h.queue,
+		joined: make(chan struct{}),
+		ready:  make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	if o.Queue > 0 {
+		s.limit = o.Queue
+	}
+	select {
+	case h.join <- s:
+	case <-h.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	<-s.joined
+	return s, nil
+}
+
+// Run is the loop. It returns after ctx is done, once it has flushed what
+// the ring holds and ended every subscription with ReasonShutdown.
+func (h *Hub) Run(ctx context.Context) error {
+	h.flushed.Store(h.ring.Last())
+	close(h.running)
+	defer close(h.done)
+
+	var (
+		timer     *time.Timer
+		timerC    <-chan time.Time
+		lastFlush time.Time
+	)
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+			timer, timerC = nil, nil
+		}
+	}
+	defer stopTimer()
+	for {
+		select {
+		case <-ctx.Done():
+			h.flush()
+			for s := range h.subs {
+				s.end(ReasonShutdown)
+				delete(h.subs, s)
+			}
+			h.count.Store(0)
+			return nil
+		case s := <-h.join:
+			h.add(s)
+		case s := <-h.leave:
+			if _, ok := h.subs[s]; ok {
+				delete(h.subs, s)
+				h.count.Add(-1)
+			}
+		case <-h.urgent:
+			stopTimer()
+			h.flush()
+			lastFlush = time.Now()
+		case <-h.wake:
+			if timerC != nil {
+				continue // a flush is already due at the end of this tick
+			}
+			// Leading edge: after a quiet tick, flush at once.
+			if since := time.Since(lastFlush); h.tick <= 0 || since >= h.tick {
+				h.flush()
+				lastFlush = time.Now()
+			} else {
+				timer = time.NewTimer(h.tick - since)
+				timerC = timer.C
+			}
+		case <-timerC:
+			timer, timerC = nil, nil
+			h.flush()
+			lastFlush = time.Now()
+		}
+	}
+}
+
+func (h *Hub) add(s *Subscription) {
+	start := h.flushed.Load()
+	s.after = start
+	s.histTo = start
+	if s.opts.Resume {
+		s.histNext = s.opts.Since
+		s.after = max(start, s.opts.Since)
+	} else {
+		s.histDone = s.opts.Backlog <= 0
+	}
+	if s.opts.Resume && s.histNext >= s.histTo {
+		s.histDone = true
+	}
+	if !s.histDone {
+		s.signal()
+	}
+	h.subs[s] = struct{}{}
+	h.count.Add(1)
+	close(s.joined) // the subscriber's goroutine owns the history fields from here
+}
+
+// flush offers everything the ring gained since the last flush as one
+// batch. If records left the ring before they could be flushed (which
+// Publish's back-pressure prevents, but an embedder appending to the ring
+// directly could cause), subscribers get a gap for them.
+func (h *Hub) flush() {
+	flushed := h.flushed.Load()
+	recs, first := h.ring.After(flushed, ^uint64(0), 0)
+	if first > flushed+1 {
+		g := Item{Gap: Gap{From: flushed + 1, To: first - 1}}
+		for s := range h.subs {
+			s.offer(g)
+		}
+		flushed = first - 1
+	}
+	if len(recs) > 0 {
+		b := Item{Batch: NewBatch(recs)}
+		for s := range h.subs {
+			s.offer(b)
+		}
+		flushed = b.Batch.Last()
+		h.flushes.Add(1)
+	}
+	h.flushed.Store(flushed)
+	h.flushMu.Lock()
+	close(h.flushSig)
+	h.flushSig = make(chan struct{})
+	h.flushMu.Unlock()
+}
