@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/weblogd/weblogd/feed"
+)
+
+// envPrefix: every flag also reads WEBLOGD_<FLAG> (upper case, - → _).
+const envPrefix = "WEBLOGD_"
+
+// options is what the command line says, before it becomes a feed.Config.
+type options struct {
+	logs            listFlag
+	http, tcp       string
+	tick            time.Duration
+	ring, backfill  int
+	queue           int
+	maxLine         int
+	state, basePath string
+	shutdownTimeout time.Duration
+	writeTimeout    time.Duration
+	logLevel        slog.Level
+	logFormat       string
+	demo            bool
+	demoRate        float64
+	version         bool
+}
+
+// listFlag is a repeatable flag; from the environment it takes a
+// comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// errHelp is returned when --help was asked for: usage goes to stdout and
+// the exit status is 0.
+var errHelp = errors.New("help requested")
+
+func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("weblogd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running (repeatable; required)")
+	fs.StringVar(&o.http, "http", feed.DefaultHTTPAddr, "address of the HTTP server (dashboard, streams, API, health); empty turns it off")
+	fs.StringVar(&o.tcp, "tcp", feed.DefaultTCPAddr, "address of the raw XML stream (nc host 8888); empty turns it off")
+	fs.DurationVar(&o.tick, "tick", feed.DefaultTick, "longest a new record waits before it is flushed to subscribers; 0 flushes at once")
+	fs.IntVar(&o.ring, "ring", 10000, "records kept in memory for backlog and resume")
+	fs.IntVar(&o.backfill, "backfill", feed.DefaultBackfill, "on start, load the last N existing records of each log into the ring")
+	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
+	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
+	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq")
+	fs.StringVar(&o.basePath, "base-path", "/", "serve every HTTP path under this prefix, for reverse proxies")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", feed.DefaultShutdownTimeout, "how long streams get to end properly at shutdown before they are cut")
+	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a subscriber that accepts no data for this long is disconnected")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&o.demo, "demo", false, "write realistic demo traffic into the first --log (a temporary file if none) and follow it")
+	fs.Float64Var(&o.demoRate, "demo-rate", 5, "lines per second written by --demo")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: weblogd --log PATH [flags]\n\nFollows access logs and streams every new line live.\nEvery flag also reads %sFLAG (upper case, - as _); a flag on the command line wins.\n\n", envPrefix)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags reads args, then fills every flag not on the command line
+// from the environment.
+func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o, out)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: logs are given with --log", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(env)
+		if v == "" {
+			return
+		}
+		vals := []string{v}
+		if _, ok := f.Value.(*listFlag); ok {
+			vals = strings.Split(v, ",")
+		}
+		for _, v := range vals {
+			if err := fs.Set(f.Name, strings.TrimSpace(v)); err != nil {
+				errs = append(errs, fmt.Errorf("invalid value %q for %s: %v", v, env, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]int{"ring": o.ring, "backfill": o.backfill, "queue": o.queue, "max-line": o.maxLine} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("--%s %d: must not be negative", name, v))
+		}
+	}
+	if o.ring == 0 {
+		errs = append(errs, errors.New("--ring 0: the ring must hold at least one record"))
+	}
+	if o.queue == 0 {
+		errs = append(errs, errors.New("--queue 0: a subscriber's queue must hold at least one record"))
+	}
+	if o.maxLine == 0 {
+		errs = append(errs, errors.New("--max-line 0: lines must be allowed at least one byte"))
+	}
+	if o.tick < 0 {
+		errs = append(errs, fmt.Errorf("--tick %v: must not be negative", o.tick))
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
+	}
+	if len(o.logs) == 0 && !o.demo && !o.version {
+		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo)"))
+	}
+	return o, errors.Join(errs...)
+}
+
+// config turns the options into the library's config. The command line's
+// zeros ("--tick 0", "--backfill 0", an empty address) mean what they say;
+// the library's zeros mean defaults, so they are translated here.
+func (o *options) config() feed.Config {
+	c := feed.Config{
+		Logs:            o.logs,
+		HTTPAddr:        o.http,
+		TCPAddr:         o.tcp,
+		Tick:            o.tick,
+		Ring:            o.ring,
+		Backfill:        o.backfill,
+		Queue:           o.queue,
+		MaxLineBytes:    o.maxLine,
+		StatePath:       o.state,
+		BasePath:        o.basePath,
+		ShutdownTimeout: o.shutdownTimeout,
+		WriteTimeout:    o.writeTimeout,
+		Version:         version,
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = feed.NoListen
+	}
+	if c.TCPAddr == "" {
+		c.TCPAddr = feed.NoListen
+	}
+	if c.Tick == 0 {
+		c.Tick = -1
+	}
+	if c.Backfill == 0 {
+		c.Backfill = -1
+	}
+	return c
+}

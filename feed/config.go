@@ -1,0 +1,155 @@
+package feed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/tailer"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultHTTPAddr = ":8080"
+	DefaultTCPAddr  = ":8888"
+	// DefaultTick batches a busy log into 20 writes per second per
+	// subscriber while keeping the worst added latency below what a person
+	// notices.
+	DefaultTick = 50 * time.Millisecond
+	// DefaultBackfill gives a new subscriber asking for backlog a screenful
+	// of context right after start.
+	DefaultBackfill = 100
+	// DefaultShutdownTimeout is how long Run waits for streams to end
+	// properly before it cuts them.
+	DefaultShutdownTimeout = 10 * time.Second
+	// NoListen as an address turns that listener off.
+	NoListen = "-"
+)
+
+// Config configures a Server. Its zero value with Logs set works; every
+// field's comment says what zero means.
+type Config struct {
+	// Logs are the access logs to follow: paths, or globs that are
+	// expanded at start and re-expanded while running. A path that does not
+	// exist yet is waited for.
+	Logs []string
+
+	// HTTPAddr is the address of the HTTP server. Zero means
+	// DefaultHTTPAddr; NoListen serves no HTTP (Handler still works).
+	HTTPAddr string
+	// TCPAddr is the address of the raw XML stream. Zero means
+	// DefaultTCPAddr; NoListen turns it off.
+	TCPAddr string
+
+	// Tick is the longest a record waits before it is flushed to
+	// subscribers while traffic is sustained. Zero means DefaultTick; a
+	// negative value flushes as soon as records arrive.
+	Tick time.Duration
+	// Ring is how many records are kept for backlog and resume. Zero means
+	// broadcast.DefaultRingSize.
+	Ring int
+	// Backfill is how many existing records of each log are loaded into
+	// the ring at start. Zero means DefaultBackfill; negative loads none.
+	Backfill int
+	// Queue is how many records a subscriber may fall behind before its
+	// oldest are dropped for a gap marker. Zero means broadcast.DefaultQueue.
+	Queue int
+	// MaxLineBytes cuts longer lines (they are still delivered). Zero means
+	// tailer.DefaultMaxLineBytes.
+	MaxLineBytes int
+	// StatePath is the checkpoint file: with it, a restart resumes each log
+	// where it stopped and continues seq. Zero means no checkpoint.
+	StatePath string
+	// BasePath serves every HTTP path under this prefix. Zero means "/".
+	BasePath string
+	// ShutdownTimeout bounds the graceful end of Run. Zero means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// WriteTimeout bounds each write to a subscriber. Zero means
+	// transports.DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
+	// Version is reported by /api/status and the start log line.
+	Version string
+	// Logger receives the server's logs. Nil means discard.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero values replaced and checks what can be
+// checked without touching the network or the files.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if len(c.Logs) == 0 {
+		errs = append(errs, errors.New("no log to follow: give at least one"))
+	}
+	for _, l := range c.Logs {
+		if strings.TrimSpace(l) == "" {
+			errs = append(errs, errors.New("a log path is empty"))
+		}
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.TCPAddr == "" {
+		c.TCPAddr = DefaultTCPAddr
+	}
+	for name, a := range map[string]string{"http": c.HTTPAddr, "tcp": c.TCPAddr} {
+		if a == NoListen {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("%s address %q: want host:port or :port", name, a))
+		}
+	}
+	switch {
+	case c.Tick == 0:
+		c.Tick = DefaultTick
+	case c.Tick < 0:
+		c.Tick = 0
+	}
+	if c.Ring < 0 {
+		errs = append(errs, fmt.Errorf("ring size %d is negative", c.Ring))
+	} else if c.Ring == 0 {
+		c.Ring = broadcast.DefaultRingSize
+	}
+	switch {
+	case c.Backfill == 0:
+		c.Backfill = DefaultBackfill
+	case c.Backfill < 0:
+		c.Backfill = 0
+	}
+	c.Backfill = min(c.Backfill, c.Ring)
+	if c.Queue < 0 {
+		errs = append(errs, fmt.Errorf("queue size %d is negative", c.Queue))
+	} else if c.Queue == 0 {
+		c.Queue = broadcast.DefaultQueue
+	}
+	if c.MaxLineBytes < 0 {
+		errs = append(errs, fmt.Errorf("max line length %d is negative", c.MaxLineBytes))
+	} else if c.MaxLineBytes == 0 {
+		c.MaxLineBytes = tailer.DefaultMaxLineBytes
+	}
+	if c.BasePath == "" {
+		c.BasePath = "/"
+	}
+	if !strings.HasPrefix(c.BasePath, "/") {
+		errs = append(errs, fmt.Errorf("base path %q must start with /", c.BasePath))
+	}
+	if !strings.HasSuffix(c.BasePath, "/") {
+		c.BasePath += "/"
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, errors.Join(errs...)
+}

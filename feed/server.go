@@ -1,0 +1,377 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/tailer"
+	"github.com/weblogd/weblogd/transports/tcpxml"
+)
+
+// HTTP server timeouts. Streams are long-lived responses, so there is no
+// WriteTimeout (each stream write has its own deadline instead); the
+// header and idle limits stop slow-loris clients from holding sockets.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// Server is one weblogd: its logs, its ring and hub, its listeners.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	ring    *broadcast.Ring
+	hub     *broadcast.Hub
+	src     *sources
+	tcp     *tcpxml.Server
+	handler http.Handler
+	started time.Time
+
+	ran      atomic.Bool
+	ready    chan struct{} // closed when the listeners are up
+	stopping chan struct{} // closed when shutdown begins
+	httpAddr net.Addr
+	tcpAddr  net.Addr
+}
+
+// New checks c and builds a server. It starts nothing and opens nothing:
+// Run does.
+func New(c Config) (*Server, error) {
+	c, err := c.withDefaults()
+	for _, p := range c.Logs {
+		if _, gerr := filepath.Match(p, ""); isGlob(p) && gerr != nil {
+			err = errors.Join(err, fmt.Errorf("log pattern %q: %w", p, gerr))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("configure weblogd: %w", err)
+	}
+	s := &Server{
+		cfg:      c,
+		log:      c.Logger,
+		ready:    make(chan struct{}),
+		stopping: make(chan struct{}),
+	}
+	s.src = &sources{
+		patterns: c.Logs,
+		maxLine:  c.MaxLineBytes,
+		log:      c.Logger,
+		ingest:   s.ingest,
+		byPath:   map[string]*source{},
+		names:    map[string]bool{},
+	}
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+// Ready is closed once Run has its listeners up and follows its logs; then
+// HTTPAddr and TCPAddr are valid.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// HTTPAddr returns the HTTP listener's address once Ready; nil if off.
+func (s *Server) HTTPAddr() net.Addr { return s.httpAddr }
+
+// TCPAddr returns the raw stream listener's address once Ready; nil if off.
+func (s *Server) TCPAddr() net.Addr { return s.tcpAddr }
+
+// Subscribe takes records in-process, like any network subscriber: live
+// records from now on, or history first as o asks. It waits for Run to be
+// running (or ctx). The caller drains it with Ready/Take and Closes it.
+func (s *Server) Subscribe(ctx context.Context, o broadcast.SubscribeOptions) (*broadcast.Subscription, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.hub.Subscribe(ctx, o)
+}
+
+// LastSeq returns the seq of the newest record handed to subscribers; 0
+// before Run is ready.
+func (s *Server) LastSeq() uint64 {
+	select {
+	case <-s.ready:
+		return s.hub.Flushed()
+	default:
+		return 0
+	}
+}
+
+func (s *Server) ingest(src *source, l tailer.Line) {
+	s.hub.Publish(newRecord(src, l))
+	// Only now is the line safe in the ring: a checkpoint taken from here
+	// on resumes after it.
+	src.offset.Store(l.Offset)
+}
+
+// Run serves until ctx is done, then shuts down: no new subscribers, the
+// logs are read no further, what was read is flushed, every stream ends
+// properly ("</hits>", end of response, close frame), the checkpoint is
+// saved. Streams that have not ended after ShutdownTimeout are cut. Run
+// returns nil after a clean shutdown; an error if it could not start or a
+// listener failed. It can be called once.
+func (s *Server) Run(ctx context.Context) (err error) {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("run weblogd: already run")
+	}
+	cfg := s.cfg
+	var hl, tl net.Listener
+	defer func() {
+		for _, l := range []net.Listener{hl, tl} {
+			if l != nil && err != nil {
+				l.Close()
+			}
+		}
+	}()
+	if cfg.HTTPAddr != NoListen {
+		if hl, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listen for http: %w", err)
+		}
+		s.httpAddr = hl.Addr()
+	}
+	if cfg.TCPAddr != NoListen {
+		if tl, err = net.Listen("tcp", cfg.TCPAddr); err != nil {
+			return fmt.Errorf("listen for raw tcp: %w", err)
+		}
+		s.tcpAddr = tl.Addr()
+	}
+
+	state := s.loadState()
+	var lastSeq uint64
+	if state != nil {
+		lastSeq = state.LastSeq
+	}
+	s.ring = broadcast.NewRing(cfg.Ring, lastSeq)
+	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: cfg.Tick, Queue: cfg.Queue})
+	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: cfg.WriteTimeout, Logger: s.log})
+	if err := s.openLogs(state); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.hub.Run(hubCtx)
+	}()
+	<-s.hub.Running() // what the ring holds now is history: backfill
+
+	tailCtx, stopTail := context.WithCancel(ctx)
+	defer stopTail()
+	tailDone := make(chan struct{})
+	go func() {
+		defer close(tailDone)
+		s.src.run(tailCtx)
+	}()
+
+	fatal := make(chan error, 2)
+	tcpCtx, stopTCP := context.WithCancel(ctx)
+	defer stopTCP()
+	tcpDone := make(chan struct{})
+	if tl != nil {
+		go func() {
+			defer close(tcpDone)
+			if err := s.tcp.Serve(tcpCtx, tl); err != nil {
+				fatal <- fmt.Errorf("serve raw tcp: %w", err)
+			}
+		}()
+	} else {
+		close(tcpDone)
+	}
+
+	reqCtx, cutRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutRequests()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	httpDone := make(chan struct{})
+	if hl != nil {
+		go func() {
+			defer close(httpDone)
+			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fatal <- fmt.Errorf("serve http: %w", err)
+			}
+		}()
+	} else {
+		close(httpDone)
+	}
+
+	saverCtx, stopSaver := context.WithCancel(context.Background())
+	saverDone := make(chan struct{})
+	go func() {
+		defer close(saverDone)
+		s.saveLoop(saverCtx)
+	}()
+
+	s.started = time.Now()
+	close(s.ready)
+	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-fatal:
+	}
+
+	// Shutdown: see the package docs and STYLE.md for why in this order.
+	close(s.stopping)
+	deadline := time.Now().Add(cfg.ShutdownTimeout)
+	shutCtx, cancelShut := context.WithDeadline(context.Background(), deadline)
+	defer cancelShut()
+	stopTCP() // no new raw subscribers
+	httpShut := make(chan error, 1)
+	go func() { httpShut <- hs.Shutdown(shutCtx) }() // no new requests; waits for streams
+	stopTail()
+	<-tailDone
+	stopHub() // final flush, then every subscription ends: writers say goodbye
+	wg.Wait()
+
+	var errs []error
+	select {
+	case <-tcpDone:
+	case <-shutCtx.Done():
+		s.tcp.CloseAll()
+		<-tcpDone
+		errs = append(errs, errors.New("shut down raw tcp: streams cut after the shutdown timeout"))
+	}
+	if hl != nil {
+		if err := <-httpShut; err != nil {
+			cutRequests()
+			hs.Close()
+			errs = append(errs, fmt.Errorf("shut down http: %w", err))
+		}
+		<-httpDone
+	}
+	stopSaver()
+	<-saverDone
+	if err := s.saveState(); err != nil {
+		errs = append(errs, err)
+	}
+	if runErr != nil {
+		errs = append([]error{runErr}, errs...)
+	}
+	err = errors.Join(errs...)
+	s.log.Info("weblogd shut down", "last_seq", s.ring.Last(), "err", err)
+	return err
+}
+
+// openLogs finds the logs, loads their backfill into the ring and decides
+// where each is followed from: the checkpoint when it applies, else the
+// end of the file (after its last complete line), else, for a file that
+// does not exist yet, its start.
+func (s *Server) openLogs(state *checkpoint) error {
+	paths := expand(s.cfg.Logs)
+	s.src.nameInitial(paths)
+	for _, p := range paths {
+		if off, ok := state.resumeOffset(p); ok {
+			if _, err := s.src.add(p, off); err != nil {
+				return err
+			}
+			s.log.Info("resuming a log from the checkpoint", "path", p, "offset", off)
+			continue
+		}
+		lines, end, err := tailer.Last(p, s.cfg.Backfill, s.cfg.MaxLineBytes)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("cannot read a log's backfill", "path", p, "err", err)
+		}
+		src, err := s.src.add(p, end)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			s.ring.Append(newRecord(src, l))
+		}
+	}
+	return nil
+}
+
+func (s *Server) loadState() *checkpoint {
+	if s.cfg.StatePath == "" {
+		return nil
+	}
+	c, err := loadState(s.cfg.StatePath)
+	if err != nil {
+		s.log.Warn("ignoring the checkpoint; following every log from its end", "err", err)
+		return nil
+	}
+	return c
+}
+
+// checkpointNow captures where every log is. Offsets are read before the
+// last seq: every line up to an offset is then in the ring with a seq at
+// most LastSeq, so a restart can repeat a line but never reuse a seq.
+func (s *Server) checkpointNow() *checkpoint {
+	c := &checkpoint{Version: stateVersion}
+	for _, src := range s.src.snapshot() {
+		off := src.offset.Load()
+		dev, ino, _, err := identity(src.path)
+		if err != nil {
+			continue
+		}
+		c.Files = append(c.Files, fileState{Path: src.path, Dev: dev, Inode: ino, Offset: off})
+	}
+	c.LastSeq = s.ring.Last()
+	return c
+}
+
+func (s *Server) saveState() error {
+	if s.cfg.StatePath == "" {
+		return nil
+	}
+	return saveState(s.cfg.StatePath, s.checkpointNow())
+}
+
+// saveLoop writes the checkpoint once per tick in which records arrived.
+func (s *Server) saveLoop(ctx context.Context) {
+	if s.cfg.StatePath == "" {
+		return
+	}
+	t := time.NewTicker(max(s.cfg.Tick, DefaultTick))
+	defer t.Stop()
+	saved := s.ring.Last()
+	var lastErr string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.ring.Last() == saved {
+			continue
+		}
+		saved = s.ring.Last()
+		if err := s.saveState(); err != nil {
+			if err.Error() != lastErr { // say each distinct failure once
+				s.log.Error("cannot save the checkpoint", "err", err)
+				lastErr = err.Error()
+			}
+			continue
+		}
+		lastErr = ""
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return a.String()
+}

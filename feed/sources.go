@@ -1,0 +1,201 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/tailer"
+)
+
+// globInterval is how often glob patterns are expanded again to find new
+// logs: quick enough that a new vhost's log shows up while someone watches,
+// cheap enough (one readdir per pattern) to be free.
+const globInterval = time.Second
+
+// source is one followed log.
+type source struct {
+	path string // as found (cleaned)
+	name string // Record.Source: base name, or the path when base names clash
+	t    *tailer.Tailer
+
+	offset      atomic.Int64 // just after the last line that is in the ring
+	records     atomic.Uint64
+	parseErrors atomic.Uint64
+	truncated   atomic.Uint64
+}
+
+// sources owns the set of followed logs and their tailer goroutines.
+type sources struct {
+	patterns []string
+	maxLine  int
+	log      *slog.Logger
+	ingest   func(*source, tailer.Line)
+
+	mu     sync.Mutex
+	list   []*source
+	byPath map[string]*source
+	names  map[string]bool
+}
+
+func isGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// expand returns the files the patterns name now: a plain path as it is
+// (it may not exist yet), a glob's current matches.
+func expand(patterns []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		matches := []string{p}
+		if isGlob(p) {
+			matches, _ = filepath.Glob(p) // the only error is a bad pattern, checked in New
+			sort.Strings(matches)
+		}
+		for _, m := range matches {
+			m = filepath.Clean(m)
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// add creates a source for path, starting at offset. Names are given in
+// the order sources are added: a later log whose base name is taken is
+// named by its path.
+func (ss *sources) add(path string, offset int64) (*source, error) {
+	t, err := tailer.New(tailer.Config{Path: path, Offset: offset, MaxLineBytes: ss.maxLine, Logger: ss.log})
+	if err != nil {
+		return nil, err
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	name := filepath.Base(path)
+	if ss.names[name] {
+		name = path
+	}
+	ss.names[name] = true
+	src := &source{path: path, name: name, t: t}
+	src.offset.Store(offset)
+	ss.list = append(ss.list, src)
+	ss.byPath[path] = src
+	return src, nil
+}
+
+// nameInitial reserves names for the logs found at start so that two logs
+// with one base name are both named by path, not just the second.
+func (ss *sources) nameInitial(paths []string) {
+	count := map[string]int{}
+	for _, p := range paths {
+		count[filepath.Base(p)]++
+	}
+	for b, n := range count {
+		if n > 1 {
+			ss.names[b] = true
+		}
+	}
+}
+
+func (ss *sources) snapshot() []*source {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return append([]*source(nil), ss.list...)
+}
+
+// run follows every source until ctx is done, adding logs that the globs
+// come to match; it returns after every tailer has returned.
+func (ss *sources) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := func(src *source) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := src.t.Run(ctx, func(l tailer.Line) { ss.ingest(src, l) })
+			if err != nil && !errors.Is(err, context.Canceled) {
+				ss.log.Error("stopped following a log", "path", src.path, "err", err)
+			}
+		}()
+	}
+	for _, src := range ss.snapshot() {
+		start(src)
+	}
+	hasGlob := false
+	for _, p := range ss.patterns {
+		hasGlob = hasGlob || isGlob(p)
+	}
+	if !hasGlob {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(globInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, p := range expand(ss.patterns) {
+			ss.mu.Lock()
+			_, known := ss.byPath[p]
+			ss.mu.Unlock()
+			if known {
+				continue
+			}
+			// A file that appears while we run is news from its first line.
+			src, err := ss.add(p, 0)
+			if err != nil {
+				ss.log.Error("cannot follow a new log", "path", p, "err", err)
+				continue
+			}
+			ss.log.Info("following a new log", "path", p, "source", src.name)
+			start(src)
+		}
+	}
+}
+
+// notReady lists why the logs are not all followed; empty when they are.
+func (ss *sources) notReady() []string {
+	var why []string
+	for _, p := range ss.patterns {
+		if isGlob(p) {
+			if m, _ := filepath.Glob(p); len(m) == 0 {
+				why = append(why, "no file matches "+p)
+			}
+		}
+	}
+	for _, src := range ss.snapshot() {
+		switch st := src.t.State(); st {
+		case tailer.StateFollowing:
+		case tailer.StateWaiting:
+			why = append(why, "waiting for "+src.path+" to exist")
+		default:
+			why = append(why, src.path+": "+st)
+		}
+	}
+	return why
+}
+
+// newRecord turns a line into a record of src.
+func newRecord(src *source, l tailer.Line) *broadcast.Record {
+	rec := Parse(l.Text)
+	rec.Source = src.name
+	src.records.Add(1)
+	if !rec.Parsed {
+		src.parseErrors.Add(1)
+	}
+	if l.Truncated {
+		src.truncated.Add(1)
+	}
+	return &rec
+}
