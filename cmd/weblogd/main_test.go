@@ -1,0 +1,293 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the weblogd built once for these tests: they run the real
+// program, with real signals and exit codes.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "weblogd-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "weblogd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build weblogd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const waitFor = 10 * time.Second
+
+func TestBadFlagsExit2(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "access.log")
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string // in stderr
+	}{
+		{"unknown flag", []string{"--log", log, "--nope"}, nil, "flag provided but not defined: -nope"},
+		{"no log", nil, nil, "no --log given"},
+		{"bad duration", []string{"--log", log, "--tick", "soon"}, nil, `invalid value "soon" for flag -tick`},
+		{"negative tick", []string{"--log", log, "--tick", "-1s"}, nil, "--tick -1s: must not be negative"},
+		{"zero ring", []string{"--log", log, "--ring", "0"}, nil, "--ring 0"},
+		{"bad number", []string{"--log", log, "--queue", "many"}, nil, `invalid value "many" for flag -queue`},
+		{"stray argument", []string{"--log", log, "extra"}, nil, `unexpected argument "extra"`},
+		{"bad address", []string{"--log", log, "--http", "nope"}, nil, `http address "nope"`},
+		{"bad glob", []string{"--log", "/tmp/[x*"}, nil, "syntax error in pattern"},
+		{"bad base path", []string{"--log", log, "--base-path", "weblog"}, nil, `base path "weblog" must start with /`},
+		{"bad log format", []string{"--log", log, "--log-format", "xml"}, nil, `--log-format "xml"`},
+		{"bad environment", []string{"--log", log}, []string{"WEBLOGD_RING=lots"}, "WEBLOGD_RING"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(binary, c.args...)
+			cmd.Env = append(os.Environ(), c.env...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit: %v, want status 2\n%s", err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), c.want) {
+				t.Fatalf("stderr %q, want it to say %q", stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	out, err := exec.Command(binary, "--help").Output()
+	if err != nil {
+		t.Fatalf("--help: %v, want exit 0", err)
+	}
+	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "WEBLOGD_"} {
+		if !bytes.Contains(out, []byte(f)) {
+			t.Errorf("--help does not mention %s", f)
+		}
+	}
+}
+
+// proc is a running weblogd.
+type proc struct {
+	cmd     *exec.Cmd
+	tcp     string
+	http    string
+	stderr  *bytes.Buffer // complete once scanned is closed
+	exited  chan error
+	scanned chan struct{}
+}
+
+var addrRE = regexp.MustCompile(`http=(\S+) tcp=(\S+)`)
+
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1), scanned: make(chan struct{})}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.exited <- cmd.Wait()
+		pw.Close()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	found := make(chan []string, 1)
+	go func() {
+		defer close(p.scanned)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.WriteString(line + "\n")
+			if m := addrRE.FindStringSubmatch(line); m != nil {
+				found <- m
+			}
+		}
+	}()
+	select {
+	case m := <-found:
+		p.http, p.tcp = m[1], m[2]
+	case <-time.After(waitFor):
+		t.Fatal("weblogd did not log its addresses")
+	}
+	return p
+}
+
+func (p *proc) signal(t *testing.T, sig os.Signal) int {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.exited:
+		<-p.scanned
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(waitFor):
+		t.Fatal("weblogd did not exit after the signal")
+		return -1
+	}
+}
+
+func appendLines(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SIGTERM ends the raw stream with </hits> and exits 0; the saved session
+// is a well-formed document for xmllint.
+func TestSigtermClosesStreamsAndExits0(t *testing.T) {
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(sig.String(), func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "access.log")
+			appendLines(t, log, "history")
+			p := start(t, nil, "--log", log, "--http", "127.0.0.1:0", "--tcp", "127.0.0.1:0")
+			c, err := net.Dial("tcp", p.tcp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			c.SetReadDeadline(time.Now().Add(waitFor))
+			if l, _ := r.ReadString('\n'); l != "<hits>\n" {
+				t.Fatalf("first line %q", l)
+			}
+			appendLines(t, log, `192.0.2.1 - - [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"`, "\x00 garbage <&>")
+			var session strings.Builder
+			session.WriteString("<hits>\n")
+			for i := 0; i < 2; i++ {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("read hit %d: %v", i, err)
+				}
+				session.WriteString(l)
+			}
+			if code := p.signal(t, sig); code != 0 {
+				t.Fatalf("exit status %d after %v, want 0\n%s", code, sig, p.stderr)
+			}
+			rest, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			session.Write(rest)
+			if string(rest) != "</hits>\n" {
+				t.Fatalf("after %v the stream ended with %q, want </hits>", sig, rest)
+			}
+			if !strings.Contains(p.stderr.String(), "weblogd shut down") {
+				t.Fatalf("no shutdown log line:\n%s", p.stderr)
+			}
+			lint(t, session.String())
+		})
+	}
+}
+
+func lint(t *testing.T, doc string) {
+	t.Helper()
+	path, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("xmllint not found; CI must install libxml2-utils")
+		}
+		t.Log("xmllint not installed; skipping that check")
+		return
+	}
+	cmd := exec.Command(path, "--noout", "-")
+	cmd.Stdin = strings.NewReader(doc)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xmllint --noout: %v\n%s\n%s", err, out, doc)
+	}
+}
+
+func TestEnvironmentConfigures(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	p := start(t, []string{"WEBLOGD_LOG=" + a + "," + b, "WEBLOGD_HTTP=127.0.0.1:0", "WEBLOGD_TCP=127.0.0.1:0", "WEBLOGD_TICK=0"})
+	c, err := net.Dial("tcp", p.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(waitFor))
+	r.ReadString('\n')
+	appendLines(t, b, "into b")
+	l, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(l, `source="b.log"`) {
+		t.Fatalf("hit %q (%v), want one from b.log", l, err)
+	}
+	if code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestPortInUseExits1(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd := exec.Command(binary, "--log", filepath.Join(t.TempDir(), "x.log"), "--http", l.Addr().String(), "--tcp", "127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("listen for http")) {
+		t.Fatalf("output does not say why:\n%s", out)
+	}
+}
+
+func TestDemoWritesTraffic(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "demo.log")
+	p := start(t, nil, "--demo", "--demo-rate", "50", "--log", log, "--http", "127.0.0.1:0", "--tcp", "127.0.0.1:0")
+	c, err := net.Dial("tcp", p.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(waitFor))
+	r.ReadString('\n')
+	l, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(l, `status="`) || strings.Contains(l, "raw=") {
+		t.Fatalf("demo hit %q (%v), want a parsed record", l, err)
+	}
+	if code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
