@@ -30,6 +30,7 @@ func ExampleServer_Subscribe() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error)
 	go func() { done <- srv.Run(ctx) }()
 
