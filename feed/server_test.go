@@ -355,3 +355,38 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A client that stops reading loses its oldest records, is told exactly
+// which with a gap, and every seq is accounted for once, in order.
+func TestRawSlowClientGetsExactGap(t *testing.T) {
+	log := tempLog(t)
+	srv := startServer(t, feed.Config{Logs: []string{log}, Queue: 10, WriteTimeout: time.Minute})
+	rc := dialRaw(t, srv)
+	const n = 600
+	line := strings.Repeat("z", 16<<10) // 600 × 16 KiB: more than the socket buffers hold
+	for i := 0; i < n; i++ {
+		writeLines(t, log, line)
+	}
+	waitUntil(t, func() bool { return srv.LastSeq() >= n })
+	var next uint64 = 1
+	gaps := 0
+	for next <= n {
+		h := decodeHit(t, rc.line(t))
+		switch h.XMLName.Local {
+		case "gap":
+			if h.From != next || h.To < h.From {
+				t.Fatalf("gap %d-%d, want one starting at %d", h.From, h.To, next)
+			}
+			next = h.To + 1
+			gaps++
+		case "hit":
+			if h.Seq != next {
+				t.Fatalf("hit seq %d, want %d", h.Seq, next)
+			}
+			next++
+		}
+	}
+	if gaps == 0 {
+		t.Fatal("no gap: the client never fell behind, the test proves nothing")
+	}
+}
