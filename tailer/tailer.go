@@ -66,6 +66,12 @@ const (
 	// restarts at stallCheckInterval.
 	maxStallStrikes = 64
 
+	// fingerprintBytes is how much of a file's start, with its device and
+	// inode, tells it apart from another. Filesystems reuse a deleted file's
+	// inode at once, often for its replacement; 1 KiB holds the first line of
+	// an access log, whose client and timestamp differ from file to file.
+	fingerprintBytes = 1 << 10
+
 	// stallScanBytes bounds how far past the last delivered line a check
 	// looks for a "\n". A missed line longer than this is not rescued, but
 	// a partial line, however long, never costs a check more.
@@ -324,21 +330,59 @@ func (t *Tailer) open() (*follow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", t.path, err)
 	}
-	fi, err := file.Stat()
-	file.Close()
+	defer file.Close()
+	id, err := identify(file)
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", t.path, err)
 	}
-	if fi.IsDir() {
+	if id.fi.IsDir() {
 		return nil, fmt.Errorf("follow %s: is a directory", t.path)
 	}
-	f.ident, f.offset = fi, t.offset
-	if fi.Mode().IsRegular() && f.offset > fi.Size() {
+	f.ident, f.offset = &id, t.offset
+	if id.fi.Mode().IsRegular() && f.offset > id.fi.Size() {
 		t.log.Warn("start offset is beyond the end of the file; it was truncated, reading from its start",
-			slog.Int64(logKeyOffset, f.offset), slog.Int64(logKeySize, fi.Size()))
+			slog.Int64(logKeyOffset, f.offset), slog.Int64(logKeySize, id.fi.Size()))
 		f.offset = 0
 	}
 	return f, nil
+}
+
+// fileID tells one file from another: the device and inode, and the bytes
+// the file started with, which appending does not change.
+type fileID struct {
+	fi     fs.FileInfo
+	prefix []byte // the first min(size, fingerprintBytes) bytes when identified
+}
+
+// identify reads the identity of an open file.
+func identify(file *os.File) (fileID, error) {
+	fi, err := file.Stat()
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{fi: fi}
+	if fi.Mode().IsRegular() {
+		id.prefix = make([]byte, min(fi.Size(), fingerprintBytes))
+		n, err := file.ReadAt(id.prefix, 0)
+		id.prefix = id.prefix[:n] // the file may have shrunk since the fstat
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fileID{}, err
+		}
+	}
+	return id, nil
+}
+
+// is reports whether the open file, whose FileInfo is fi, is the file id
+// was taken from.
+func (id *fileID) is(file *os.File, fi fs.FileInfo) bool {
+	if !os.SameFile(id.fi, fi) || fi.Size() < int64(len(id.prefix)) {
+		return false
+	}
+	b := make([]byte, len(id.prefix))
+	if _, err := file.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	return bytes.Equal(b, id.prefix)
 }
 
 // follow is the state of one Run: the library's tail, and how far delivery
@@ -347,8 +391,8 @@ type follow struct {
 	t  *Tailer
 	tl *tail.Tail
 
-	ident  fs.FileInfo // the file the last line came from (or Run started on); nil when unknown
-	offset int64       // just after the last line delivered from ident, or where reading started in it
+	ident  *fileID // the file the last line came from (or Run started on); nil when unknown
+	offset int64   // just after the last line delivered from ident, or where reading started in it
 
 	progress bool // a line arrived since the last check
 	strikes  int  // checks in a row that found a complete line the library has not delivered
@@ -382,11 +426,13 @@ func (f *follow) delivered(l *tail.Line) {
 	if l.Num == 1 {
 		// The library numbers lines from 1 after every open, so this is
 		// the first line of a file it has just opened: learn which file.
-		fi, err := os.Stat(f.t.path)
-		if err != nil {
-			fi = nil
+		f.ident = nil
+		if file, err := os.Open(f.t.path); err == nil {
+			if id, err := identify(file); err == nil {
+				f.ident = &id
+			}
+			file.Close()
 		}
-		f.ident = fi
 	}
 	f.offset = l.SeekInfo.Offset
 }
@@ -406,7 +452,7 @@ func (f *follow) check() error {
 		f.progress, f.strikes, f.needed = false, 0, stallStrikes
 		return nil
 	}
-	from, fi, stalled := f.stalled()
+	from, id, stalled := f.stalled()
 	if !stalled {
 		f.strikes = 0
 		return nil
@@ -417,25 +463,29 @@ func (f *follow) check() error {
 	f.t.log.Warn("the tail library missed a change to the file; restarting it",
 		slog.Int64(logKeyOffset, from))
 	f.t.stop(f.tl, false)
-	f.ident, f.offset = fi, from
+	f.ident, f.offset = id, from
 	f.strikes, f.needed = 0, min(2*f.needed, maxStallStrikes)
 	return f.startTail(&tail.SeekInfo{Offset: from, Whence: io.SeekStart})
 }
 
 // stalled reports whether the file at the path holds a complete line that
 // has not been delivered, where that line starts, and the file.
-func (f *follow) stalled() (from int64, fi fs.FileInfo, ok bool) {
+func (f *follow) stalled() (from int64, id *fileID, ok bool) {
 	file, err := os.Open(f.t.path)
 	if err != nil {
 		return 0, nil, false // missing: the library is waiting for it, rightly
 	}
 	defer file.Close()
-	fi, err = file.Stat()
+	fi, err := file.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		return 0, nil, false
 	}
-	if f.ident != nil && os.SameFile(f.ident, fi) && fi.Size() >= f.offset {
-		from = f.offset
+	if f.ident != nil && f.ident.is(file, fi) && fi.Size() >= f.offset {
+		from, id = f.offset, f.ident
+	} else if now, err := identify(file); err == nil {
+		id = &now
+	} else {
+		return 0, nil, false
 	}
 	end := min(fi.Size(), from+stallScanBytes)
 	buf := make([]byte, min(end-from, lastChunkBytes))
@@ -443,7 +493,7 @@ func (f *follow) stalled() (from int64, fi fs.FileInfo, ok bool) {
 		b := buf[:min(end-pos, int64(len(buf)))]
 		n, err := file.ReadAt(b, pos)
 		if bytes.IndexByte(b[:n], '\n') >= 0 {
-			return from, fi, true
+			return from, id, true
 		}
 		if err != nil {
 			return 0, nil, false

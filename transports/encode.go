@@ -174,30 +174,50 @@ var xmlEscapes = [utf8.RuneSelf]string{
 	0x1f: replacement,
 }
 
+// xmlSafe marks the bytes an XML attribute value holds as they are: ASCII
+// with no entry in xmlEscapes. The scanning loops test it first because
+// almost every byte of a log line passes.
+var xmlSafe = safeBytes(&xmlEscapes)
+
+// jsonSafe is xmlSafe for JSON strings.
+var jsonSafe = safeBytes(&jsonEscapes)
+
+func safeBytes(escapes *[utf8.RuneSelf]string) (safe [256]bool) {
+	for c, esc := range escapes {
+		safe[c] = esc == ""
+	}
+	return safe
+}
+
 // appendXMLString appends s escaped for an XML attribute value. Runs of
 // bytes that need nothing are copied at once.
 func appendXMLString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if esc := xmlEscapes[c]; esc != "" {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, esc...)
-				start = i + 1
-			}
+		if xmlSafe[c] {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		// Each byte that is not UTF-8 becomes one U+FFFD, as in
-		// encoding/json; U+FFFE and U+FFFF are not XML 1.0 characters.
-		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, replacement...)
-			start = i + size
+		var esc string
+		size := 1
+		if c < utf8.RuneSelf {
+			esc = xmlEscapes[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			// Each byte that is not UTF-8 becomes one U+FFFD, as in
+			// encoding/json; U+FFFE and U+FFFF are not XML 1.0 characters.
+			if !(r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF) {
+				i += size
+				continue
+			}
+			esc = replacement
 		}
+		dst = append(dst, s[start:i]...)
+		dst = append(dst, esc...)
 		i += size
+		start = i
 	}
 	return append(dst, s[start:]...)
 }
@@ -233,33 +253,36 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if esc := jsonEscapes[c]; esc != "" {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, esc...)
-				start = i + 1
-			}
+		if jsonSafe[c] {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, replacement...)
-			start = i + size
-		case r == '\u2028':
-			// Valid JSON, but line terminators in JavaScript before
-			// ES2019: escaped so that the output can be inlined in a script.
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\u2028`...)
-			start = i + size
-		case r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\u2029`...)
-			start = i + size
+		var esc string
+		size := 1
+		if c < utf8.RuneSelf {
+			esc = jsonEscapes[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				esc = replacement
+			case r == '\u2028':
+				// Valid JSON, but a line terminator in JavaScript before
+				// ES2019: escaped so that the output can be inlined in a
+				// script.
+				esc = `\u2028`
+			case r == '\u2029':
+				esc = `\u2029`
+			default:
+				i += size
+				continue
+			}
 		}
+		dst = append(dst, s[start:i]...)
+		dst = append(dst, esc...)
 		i += size
+		start = i
 	}
 	return append(dst, s[start:]...)
 }
