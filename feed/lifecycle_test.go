@@ -53,6 +53,7 @@ func TestStateResumesAfterRestart(t *testing.T) {
 	writeLines(t, log, "written while down 1", "written while down 2")
 
 	srv = startServer(t, cfg)
+	waitUntil(t, func() bool { return srv.LastSeq() >= 5 })
 	rc = dialRaw(t, srv)
 	rc.send(t, "SINCE 3")
 	got := rc.hits(t, 2)
