@@ -22,14 +22,19 @@ type HubConfig struct {
 	// Queue bounds each subscriber's queue in records. Zero means
 	// DefaultQueue.
 	Queue int
+	// OnFlush, if set, is called by the loop after each flush with how
+	// long it took and how many records it offered (for metrics). It must
+	// not block.
+	OnFlush func(took time.Duration, records int)
 }
 
 // Hub runs the loop that flushes what the ring gained to every subscriber.
 // NewHub starts nothing; Run is the loop.
 type Hub struct {
-	ring  *Ring
-	tick  time.Duration
-	queue int
+	ring    *Ring
+	tick    time.Duration
+	queue   int
+	onFlush func(time.Duration, int)
 
 	join    chan *Subscription
 	leave   chan *Subscription
@@ -55,6 +60,7 @@ func NewHub(c HubConfig) *Hub {
 	}
 	return &Hub{
 		ring:     c.Ring,
+		onFlush:  c.OnFlush,
 		tick:     c.Tick,
 		queue:    c.Queue,
 		join:     make(chan *Subscription),
@@ -227,6 +233,7 @@ func (h *Hub) add(s *Subscription) {
 // Publish's back-pressure prevents, but an embedder appending to the ring
 // directly could cause), subscribers get a gap for them.
 func (h *Hub) flush() {
+	start := time.Now()
 	flushed := h.flushed.Load()
 	recs, first := h.ring.After(flushed, ^uint64(0), 0)
 	if first > flushed+1 {
@@ -243,6 +250,9 @@ func (h *Hub) flush() {
 		}
 		flushed = b.Batch.Last()
 		h.flushes.Add(1)
+		if h.onFlush != nil {
+			h.onFlush(time.Since(start), len(recs))
+		}
 	}
 	h.flushed.Store(flushed)
 	h.flushMu.Lock()

@@ -27,6 +27,18 @@ func NewRing(size int, last uint64) *Ring {
 	return &Ring{buf: make([]*Record, size), last: last}
 }
 
+// Continue makes the numbering continue after last (a restarted server's
+// checkpoint). It only applies to a ring that holds nothing yet.
+func (r *Ring) Continue(last uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held > 0 {
+		return false
+	}
+	r.last = last
+	return true
+}
+
 // Append numbers rec, keeps it, and returns its seq. The ring takes rec
 // over: it must not be changed afterwards.
 func (r *Ring) Append(rec *Record) uint64 {

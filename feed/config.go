@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/tailer"
 )
@@ -72,6 +74,20 @@ type Config struct {
 	// WriteTimeout bounds each write to a subscriber. Zero means
 	// transports.DefaultWriteTimeout.
 	WriteTimeout time.Duration
+
+	// Heartbeat is how often idle HTTP streams get a keep-alive (an SSE
+	// comment, a blank line). Zero means transports.DefaultHeartbeat (15s).
+	Heartbeat time.Duration
+	// PongWait is how long a WebSocket peer may stay silent before it is
+	// dropped; pings go out every 9/10 of it. Zero means ws.DefaultPongWait.
+	PongWait time.Duration
+	// AllowOrigins lists the browser origins allowed to open WebSockets
+	// besides the server's own ("*" for any). Zero allows only the server's.
+	AllowOrigins []string
+
+	// Registry receives weblogd's metrics and is what /metrics serves. Nil
+	// means a private registry with the Go and process collectors added.
+	Registry *prometheus.Registry
 
 	// Version is reported by /api/status and the start log line.
 	Version string

@@ -19,6 +19,12 @@ func (s *Server) buildHandler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.Handle("GET /hits", s.hits)
+	mux.Handle("GET /events", s.events)
+	mux.Handle("GET /ws", s.ws)
+	mux.HandleFunc("GET /api/hits", s.apiHits)
+	mux.HandleFunc("GET /api/status", s.apiStatus)
 	mux.Handle("GET /", web.Handler())
 
 	base := strings.TrimSuffix(s.cfg.BasePath, "/")

@@ -13,10 +13,26 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/tailer"
+	"github.com/weblogd/weblogd/transports"
+	"github.com/weblogd/weblogd/transports/httpchunk"
+	"github.com/weblogd/weblogd/transports/sse"
 	"github.com/weblogd/weblogd/transports/tcpxml"
+	"github.com/weblogd/weblogd/transports/ws"
 )
+
+// Transport names: labels of the metrics and keys of /api/status.
+const (
+	transportTCP    = "tcp"
+	transportHits   = "hits"
+	transportEvents = "events"
+	transportWS     = "ws"
+)
+
+var transportNames = []string{transportTCP, transportHits, transportEvents, transportWS}
 
 // HTTP server timeouts. Streams are long-lived responses, so there is no
 // WriteTimeout (each stream write has its own deadline instead); the
@@ -35,8 +51,15 @@ type Server struct {
 	hub     *broadcast.Hub
 	src     *sources
 	tcp     *tcpxml.Server
+	hits    *httpchunk.Handler
+	events  *sse.Handler
+	ws      *ws.Handler
 	handler http.Handler
 	started time.Time
+
+	counters map[string]*transports.Counters
+	registry *prometheus.Registry
+	flushDur prometheus.Histogram
 
 	ran      atomic.Bool
 	ready    chan struct{} // closed when the listeners are up
@@ -62,7 +85,19 @@ func New(c Config) (*Server, error) {
 		log:      c.Logger,
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
+		counters: map[string]*transports.Counters{},
 	}
+	for _, name := range transportNames {
+		s.counters[name] = new(transports.Counters)
+	}
+	s.ring = broadcast.NewRing(c.Ring, 0)
+	s.flushDur = newFlushHistogram()
+	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: c.Tick, Queue: c.Queue,
+		OnFlush: func(took time.Duration, _ int) { s.flushDur.Observe(took.Seconds()) }})
+	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP]})
+	s.hits = httpchunk.New(httpchunk.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportHits]})
+	s.events = sse.New(sse.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents]})
+	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS]})
 	s.src = &sources{
 		patterns: c.Logs,
 		maxLine:  c.MaxLineBytes,
@@ -70,6 +105,9 @@ func New(c Config) (*Server, error) {
 		ingest:   s.ingest,
 		byPath:   map[string]*source{},
 		names:    map[string]bool{},
+	}
+	if err := s.registerMetrics(c.Registry); err != nil {
+		return nil, fmt.Errorf("configure weblogd: %w", err)
 	}
 	s.handler = s.buildHandler()
 	return s, nil
@@ -148,13 +186,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 
 	state := s.loadState()
-	var lastSeq uint64
 	if state != nil {
-		lastSeq = state.LastSeq
+		s.ring.Continue(state.LastSeq)
 	}
-	s.ring = broadcast.NewRing(cfg.Ring, lastSeq)
-	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: cfg.Tick, Queue: cfg.Queue})
-	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: cfg.WriteTimeout, Logger: s.log})
 	if err := s.openLogs(state); err != nil {
 		return err
 	}
@@ -251,6 +285,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.tcp.CloseAll()
 		<-tcpDone
 		errs = append(errs, errors.New("shut down raw tcp: streams cut after the shutdown timeout"))
+	}
+	// WebSockets are hijacked: http.Server.Shutdown does not wait for them.
+	if err := s.ws.Wait(shutCtx); err != nil {
+		s.ws.CloseAll()
+		errs = append(errs, errors.New("shut down websocket: streams cut after the shutdown timeout"))
 	}
 	if hl != nil {
 		if err := <-httpShut; err != nil {

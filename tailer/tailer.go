@@ -295,7 +295,9 @@ func (t *Tailer) Run(ctx context.Context, emit func(Line)) (err error) {
 				// appears, the line it carries is not file content.
 				return fmt.Errorf("follow %s: %w", t.path, l.Err)
 			}
-			f.delivered(l)
+			if !f.received(l) {
+				continue
+			}
 			text, cut := cutLine(strings.TrimSuffix(l.Text, "\r"), t.maxLine)
 			if cut {
 				// Let the long line's memory go; only the kept part lives on.
@@ -331,7 +333,7 @@ func (t *Tailer) open() (*follow, error) {
 		return nil, fmt.Errorf("follow %s: %w", t.path, err)
 	}
 	defer file.Close()
-	id, err := identify(file)
+	id, err := identify(file, t.offset)
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", t.path, err)
 	}
@@ -351,18 +353,20 @@ func (t *Tailer) open() (*follow, error) {
 // the file started with, which appending does not change.
 type fileID struct {
 	fi     fs.FileInfo
-	prefix []byte // the first min(size, fingerprintBytes) bytes when identified
+	prefix []byte // up to fingerprintBytes from the start, no further than the lines delivered
 }
 
-// identify reads the identity of an open file.
-func identify(file *os.File) (fileID, error) {
+// identify reads the identity of an open file. The fingerprint stops at
+// settled, the end of what has been delivered from the file: bytes beyond
+// it may still change (a preallocated file written in place, NULs on NFS).
+func identify(file *os.File, settled int64) (fileID, error) {
 	fi, err := file.Stat()
 	if err != nil {
 		return fileID{}, err
 	}
 	id := fileID{fi: fi}
 	if fi.Mode().IsRegular() {
-		id.prefix = make([]byte, min(fi.Size(), fingerprintBytes))
+		id.prefix = make([]byte, min(fi.Size(), settled, fingerprintBytes))
 		n, err := file.ReadAt(id.prefix, 0)
 		id.prefix = id.prefix[:n] // the file may have shrunk since the fstat
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -370,6 +374,31 @@ func identify(file *os.File) (fileID, error) {
 		}
 	}
 	return id, nil
+}
+
+// identifyPath identifies the file at path; nil if that fails.
+func identifyPath(path string, settled int64) *fileID {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer file.Close()
+	id, err := identify(file, settled)
+	if err != nil {
+		return nil
+	}
+	return &id
+}
+
+// sameAs reports whether two identities were taken from one file: the same
+// inode, and the prefix taken when the file was smaller is the start of
+// the other.
+func (id *fileID) sameAs(o *fileID) bool {
+	a, b := id.prefix, o.prefix
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return os.SameFile(id.fi, o.fi) && bytes.HasPrefix(b, a)
 }
 
 // is reports whether the open file, whose FileInfo is fi, is the file id
@@ -393,6 +422,8 @@ type follow struct {
 
 	ident  *fileID // the file the last line came from (or Run started on); nil when unknown
 	offset int64   // just after the last line delivered from ident, or where reading started in it
+
+	skipTo int64 // lines up to this offset in ident are being read again; drop them
 
 	progress bool // a line arrived since the last check
 	strikes  int  // checks in a row that found a complete line the library has not delivered
@@ -420,21 +451,32 @@ func (f *follow) startTail(loc *tail.SeekInfo) error {
 	return nil
 }
 
-// delivered notes a line received from the library.
-func (f *follow) delivered(l *tail.Line) {
+// received notes a line received from the library and reports whether to
+// deliver it. The library numbers lines from 1 after every open, so Num 1
+// is the first line of a file it has just opened. When that file is the
+// one already delivered up to f.offset, the library is reading it again
+// (after a spurious "deleted" or "truncated" event: a stale event for an
+// old inode is delivered by file name), and the lines up to f.offset have
+// been delivered once already.
+func (f *follow) received(l *tail.Line) bool {
 	f.progress = true
 	if l.Num == 1 {
-		// The library numbers lines from 1 after every open, so this is
-		// the first line of a file it has just opened: learn which file.
-		f.ident = nil
-		if file, err := os.Open(f.t.path); err == nil {
-			if id, err := identify(file); err == nil {
-				f.ident = &id
-			}
-			file.Close()
+		id := identifyPath(f.t.path, l.SeekInfo.Offset)
+		if f.ident != nil && id != nil && f.ident.sameAs(id) && l.SeekInfo.Offset <= f.offset {
+			f.t.log.Info("the tail library is reading the file again; skipping the lines already delivered",
+				slog.Int64(logKeyOffset, f.offset))
+			f.skipTo = f.offset
+		} else {
+			f.skipTo = 0
 		}
+		f.ident = id
 	}
+	if l.SeekInfo.Offset <= f.skipTo {
+		return false
+	}
+	f.skipTo = 0
 	f.offset = l.SeekInfo.Offset
+	return true
 }
 
 // check restarts the library when it has missed a change. The library
@@ -460,10 +502,15 @@ func (f *follow) check() error {
 	if f.strikes++; f.strikes < f.needed {
 		return nil
 	}
+	select {
+	case <-f.tl.Dying():
+		return nil // dead, not stalled: Run reports it when Lines closes
+	default:
+	}
 	f.t.log.Warn("the tail library missed a change to the file; restarting it",
 		slog.Int64(logKeyOffset, from))
 	f.t.stop(f.tl, false)
-	f.ident, f.offset = id, from
+	f.ident, f.offset, f.skipTo = id, from, 0
 	f.strikes, f.needed = 0, min(2*f.needed, maxStallStrikes)
 	return f.startTail(&tail.SeekInfo{Offset: from, Whence: io.SeekStart})
 }
@@ -482,7 +529,7 @@ func (f *follow) stalled() (from int64, id *fileID, ok bool) {
 	}
 	if f.ident != nil && f.ident.is(file, fi) && fi.Size() >= f.offset {
 		from, id = f.offset, f.ident
-	} else if now, err := identify(file); err == nil {
+	} else if now, err := identify(file, 0); err == nil {
 		id = &now
 	} else {
 		return 0, nil, false

@@ -217,6 +217,35 @@ func TestRun(t *testing.T) {
 		r.assertNoMore(t, 4)
 	})
 
+	t.Run("RenamedAwayAndBack", func(t *testing.T) {
+		// The library takes the rename for a rotation, then reads the file
+		// that is back at the path from its start: the same file, whose
+		// lines were delivered already. They must not come twice.
+		dir := t.TempDir()
+		path := filepath.Join(dir, "access.log")
+		writeFile(t, path, "")
+		logs := &logRecorder{}
+		r := startRun(t, tailer.Config{Path: path, Logger: slog.New(logs)})
+		r.waitState(t, tailer.StateFollowing)
+		appendFile(t, path, "one\ntwo\n")
+		r.waitLines(t, 2)
+
+		away := filepath.Join(dir, "access.log.away")
+		if err := os.Rename(path, away); err != nil {
+			t.Fatal(err)
+		}
+		logs.waitCount(t, "Re-opening moved/deleted", 1)
+		if err := os.Rename(away, path); err != nil {
+			t.Fatal(err)
+		}
+		logs.waitCount(t, "skipping the lines already delivered", 1)
+
+		appendFile(t, path, "three\n")
+		got := r.waitLines(t, 3)
+		assertLines(t, got, []tailer.Line{{Text: "one", Offset: 4}, {Text: "two", Offset: 8}, {Text: "three", Offset: 14}})
+		r.assertNoMore(t, 3)
+	})
+
 	t.Run("TruncatedInPlace", func(t *testing.T) {
 		// copytruncate, the simple case: the library notices the file
 		// shrank before it grows again, and reads it from its start.

@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
@@ -17,6 +18,8 @@ type memoKey int
 const (
 	xmlLinesKey memoKey = iota
 	jsonLinesKey
+	sseKey
+	wsKey
 )
 
 // XMLLines returns the batch as <hit/> elements, one per line, encoded
@@ -52,4 +55,53 @@ func AppendJSONLines(dst []byte, recs []*broadcast.Record) []byte {
 		dst = append(dst, '\n')
 	}
 	return dst
+}
+
+// SSE returns the batch as Server-Sent Events, one "hit" event per record
+// with its seq as the event id, encoded once per batch. Do not modify it.
+func SSE(b *broadcast.Batch) []byte {
+	return b.Memo(sseKey, func(b *broadcast.Batch) any {
+		return AppendSSE(nil, b.Records)
+	}).([]byte)
+}
+
+// AppendSSE appends each record as an SSE "hit" event.
+func AppendSSE(dst []byte, recs []*broadcast.Record) []byte {
+	for _, r := range recs {
+		dst = append(dst, "id: "...)
+		dst = strconv.AppendUint(dst, r.Seq, 10)
+		dst = append(dst, "\nevent: hit\ndata: "...)
+		dst = AppendJSON(dst, r) // JSON has no raw newline, so one data line
+		dst = append(dst, "\n\n"...)
+	}
+	return dst
+}
+
+// AppendSSEGap appends a gap as an SSE "gap" event. It carries no id: a
+// client that reconnects resumes after the last record it really got,
+// and so may still find the missed records in the ring.
+func AppendSSEGap(dst []byte, g broadcast.Gap) []byte {
+	dst = append(dst, "event: gap\ndata: "...)
+	dst = AppendJSONGap(dst, g.From, g.To)
+	return append(dst, "\n\n"...)
+}
+
+// WSMessage returns the batch as one WebSocket text message body,
+// {"type":"hits","hits":[...]}, encoded once per batch. Do not modify it.
+func WSMessage(b *broadcast.Batch) []byte {
+	return b.Memo(wsKey, func(b *broadcast.Batch) any {
+		return AppendWSMessage(nil, b.Records)
+	}).([]byte)
+}
+
+// AppendWSMessage appends records as one {"type":"hits"} message.
+func AppendWSMessage(dst []byte, recs []*broadcast.Record) []byte {
+	dst = append(dst, `{"type":"hits","hits":[`...)
+	for i, r := range recs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSON(dst, r)
+	}
+	return append(dst, "]}"...)
 }

@@ -45,6 +45,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Logger gets per-connection events at Debug; nil discards.
 	Logger *slog.Logger
+	// Counters receive this transport's numbers; nil keeps them private.
+	Counters *transports.Counters
 }
 
 // Server serves the raw XML stream.
@@ -52,6 +54,7 @@ type Server struct {
 	hub          *broadcast.Hub
 	writeTimeout time.Duration
 	log          *slog.Logger
+	counters     *transports.Counters
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -65,7 +68,10 @@ func New(c Config) *Server {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, conns: make(map[net.Conn]struct{})}
+	if c.Counters == nil {
+		c.Counters = new(transports.Counters)
+	}
+	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters, conns: make(map[net.Conn]struct{})}
 }
 
 // Serve accepts connections on l until ctx is done, then closes l and waits
@@ -132,6 +138,7 @@ type conn struct {
 	sub     *broadcast.Subscription
 	polling bool
 	out     net.Buffers
+	dropped uint64 // sub.Dropped() already counted
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
@@ -143,6 +150,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	}
 	cn := &conn{s: s, c: c, sub: sub}
 	defer func() { cn.sub.Close() }()
+	s.counters.Subscribers.Add(1)
+	defer s.counters.Subscribers.Add(-1)
 	log.Debug("raw tcp subscriber connected")
 
 	cmds := make(chan string)
@@ -194,13 +203,20 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 // queueItems adds items to the pending output. Batches are the hub's
 // shared encoding: written as they are, never copied.
 func (cn *conn) queueItems(items []broadcast.Item) {
+	c := cn.s.counters
 	for {
 		for _, it := range items {
 			if it.Batch == nil {
 				cn.out = append(cn.out, append(transports.AppendXMLGap(nil, it.Gap.From, it.Gap.To), '\n'))
+				c.Gaps.Add(1)
 				continue
 			}
 			cn.out = append(cn.out, transports.XMLLines(it.Batch))
+			c.Sent.Add(uint64(len(it.Batch.Records)))
+		}
+		if d := cn.sub.Dropped(); d != cn.dropped {
+			c.Dropped.Add(d - cn.dropped)
+			cn.dropped = d
 		}
 		// History comes a page at a time: keep taking while there is more.
 		if len(items) == 0 || len(cn.out) > 64 {
@@ -246,7 +262,7 @@ func (cn *conn) command(ctx context.Context, line string) error {
 			return err
 		}
 		cn.sub.Close()
-		cn.sub, cn.polling = sub, false
+		cn.sub, cn.polling, cn.dropped = sub, false, 0
 		cn.queueItems(cn.sub.Take())
 	case line == "":
 	case line == errTooLong:

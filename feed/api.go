@@ -1,0 +1,171 @@
+package feed
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/weblogd/weblogd/transports"
+)
+
+// defaultLimit is the page size of /api/hits when limit= is not given.
+const defaultLimit = 100
+
+// apiHits answers GET /api/hits: a JSON array snapshot from the ring.
+// With since=, the first limit records after it (matching the filters),
+// oldest first, preceded by a gap object if some left the ring; without,
+// the newest limit records.
+func (s *Server) apiHits(w http.ResponseWriter, r *http.Request) {
+	req, err := transports.ParseRequest(r, "limit")
+	if err != nil {
+		transports.BadRequest(w, err)
+		return
+	}
+	if r.URL.Query().Has("backlog") {
+		transports.BadRequest(w, fmt.Errorf("backlog is for streams; a snapshot takes limit"))
+		return
+	}
+	limit := defaultLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > s.ring.Size() {
+			transports.BadRequest(w, fmt.Errorf("bad limit %q: want 1 to %d", v, s.ring.Size()))
+			return
+		}
+		limit = n
+	}
+	out := []byte{'['}
+	n := 0
+	add := func(b []byte) {
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+		n++
+	}
+	last := s.ring.Last()
+	if req.Start.Resume {
+		recs, first := s.ring.After(req.Start.Since, last, 0)
+		if first > req.Start.Since+1 && req.Start.Since < last {
+			add(transports.AppendJSONGap(nil, req.Start.Since+1, min(first-1, last)))
+		}
+		count := 0
+		for _, rec := range recs {
+			if count == limit {
+				break
+			}
+			if req.Filter.Match(rec) {
+				add(transports.AppendJSON(nil, rec))
+				count++
+			}
+		}
+	} else {
+		for _, rec := range s.ring.Tail(limit, last, req.Start.Match) {
+			add(transports.AppendJSON(nil, rec))
+		}
+	}
+	out = append(out, ']', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(out)
+}
+
+// status is the body of /api/status.
+type status struct {
+	Version       string                    `json:"version"`
+	Started       time.Time                 `json:"started"`
+	UptimeSeconds float64                   `json:"uptime_seconds"`
+	Sources       []sourceStatus            `json:"sources"`
+	Ring          ringStatus                `json:"ring"`
+	Subscribers   map[string]int64          `json:"subscribers"`
+	Transports    map[string]transportTotal `json:"transports"`
+	Totals        totals                    `json:"totals"`
+}
+
+type sourceStatus struct {
+	Name        string `json:"name"`
+	Path        string `json:"path"`
+	State       string `json:"state"`
+	Offset      int64  `json:"offset"`
+	Size        int64  `json:"size"`
+	LagBytes    int64  `json:"lag_bytes"`
+	Records     uint64 `json:"records"`
+	ParseErrors uint64 `json:"parse_errors"`
+	Truncated   uint64 `json:"truncated"`
+}
+
+type ringStatus struct {
+	Capacity int    `json:"capacity"`
+	Records  uint64 `json:"records"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+}
+
+type transportTotal struct {
+	Sent    uint64 `json:"sent"`
+	Dropped uint64 `json:"dropped"`
+	Gaps    uint64 `json:"gaps"`
+}
+
+type totals struct {
+	Records     uint64 `json:"records"`
+	ParseErrors uint64 `json:"parse_errors"`
+	Sent        uint64 `json:"sent"`
+	Dropped     uint64 `json:"dropped"`
+	Gaps        uint64 `json:"gaps"`
+	Subscribers int64  `json:"subscribers"`
+}
+
+func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.Query()) > 0 {
+		transports.BadRequest(w, fmt.Errorf("/api/status takes no parameters"))
+		return
+	}
+	st := status{
+		Version:     s.cfg.Version,
+		Sources:     []sourceStatus{},
+		Subscribers: map[string]int64{},
+		Transports:  map[string]transportTotal{},
+	}
+	select {
+	case <-s.ready:
+		st.Started = s.started
+		st.UptimeSeconds = time.Since(s.started).Seconds()
+	default:
+	}
+	for _, src := range s.src.snapshot() {
+		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(), Offset: src.offset.Load(),
+			Records: src.records.Load(), ParseErrors: src.parseErrors.Load(), Truncated: src.truncated.Load()}
+		if fi, err := os.Stat(src.path); err == nil {
+			ss.Size = fi.Size()
+			ss.LagBytes = max(ss.Size-ss.Offset, 0)
+		}
+		st.Sources = append(st.Sources, ss)
+		st.Totals.Records += ss.Records
+		st.Totals.ParseErrors += ss.ParseErrors
+	}
+	first, last := s.ring.Bounds()
+	st.Ring = ringStatus{Capacity: s.ring.Size(), Records: last + 1 - first, LastSeq: last}
+	if last >= first {
+		st.Ring.FirstSeq = first
+	}
+	for _, name := range transportNames {
+		c := s.counters[name]
+		st.Subscribers[name] = c.Subscribers.Load()
+		t := transportTotal{Sent: c.Sent.Load(), Dropped: c.Dropped.Load(), Gaps: c.Gaps.Load()}
+		st.Transports[name] = t
+		st.Totals.Sent += t.Sent
+		st.Totals.Dropped += t.Dropped
+		st.Totals.Gaps += t.Gaps
+		st.Totals.Subscribers += st.Subscribers[name]
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(st)
+}
+

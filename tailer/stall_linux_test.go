@@ -1,0 +1,50 @@
+package tailer_test
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/weblogd/weblogd/tailer"
+)
+
+// TestRunRecoversMissedWrite makes the library miss a write for certain:
+// writes through a shared mapping raise no inotify event. The file ends in
+// NULs, which the library has read (with the first line, in one read) and
+// holds as the start of a line; the line is then written over them through
+// a mapping. Run's stall check must notice that the file holds a complete
+// line that was not delivered, restart the library there, and deliver the
+// line once.
+func TestRunRecoversMissedWrite(t *testing.T) {
+	const first, missed = "first\n", "missed\n"
+	path := filepath.Join(t.TempDir(), "access.log")
+	writeFile(t, path, first+strings.Repeat("\x00", len(missed)))
+	logs := &logRecorder{}
+	r := startRun(t, tailer.Config{Path: path, Logger: slog.New(logs)})
+	assertLines(t, r.waitLines(t, 1), []tailer.Line{{Text: "first", Offset: 6}})
+
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := syscall.Mmap(int(f.Fd()), 0, len(first)+len(missed), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(m[len(first):], missed)
+	if err := syscall.Munmap(m); err != nil {
+		t.Fatal(err)
+	}
+
+	assertLines(t, r.waitLines(t, 2), []tailer.Line{{Text: "first", Offset: 6}, {Text: "missed", Offset: 13}})
+	logs.waitCount(t, "restarting", 1)
+	r.assertNoMore(t, 2)
+
+	// The restarted library follows on.
+	appendFile(t, path, "next\n")
+	assertLines(t, r.waitLines(t, 3)[2:], []tailer.Line{{Text: "next", Offset: 18}})
+}

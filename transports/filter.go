@@ -1,0 +1,230 @@
+package transports
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/weblogd/weblogd/broadcast"
+)
+
+// Filter selects records by the query parameters of PROTOCOL.md: status,
+// method, path, host, source and q. The parameters combine with AND; a
+// comma list within one parameter (or the parameter repeated) with OR. A
+// nil *Filter matches every record.
+type Filter struct {
+	statuses []statusRange
+	methods  []string // upper case
+	paths    []string // prefixes
+	hosts    []hostMatch
+	sources  []string
+	q        string // lower case when qASCII
+	qASCII   bool
+}
+
+type statusRange struct{ lo, hi int }
+
+// hostMatch is an address prefix (an address is a /32 or /128), or a name
+// compared as written.
+type hostMatch struct {
+	prefix netip.Prefix
+	name   string
+}
+
+// FilterParams are the query parameters a Filter reads.
+var FilterParams = []string{"status", "method", "path", "host", "source", "q"}
+
+// ParseFilter reads the filter parameters of q (other parameters are the
+// caller's). It returns nil when q asks for no filter, and an error with a
+// one-line reason for a bad value.
+func ParseFilter(get func(string) []string) (*Filter, error) {
+	f := &Filter{}
+	given := false
+	for _, name := range FilterParams {
+		for _, raw := range get(name) {
+			given = true
+			if name == "q" || name == "path" {
+				if raw == "" {
+					return nil, fmt.Errorf("%s is empty", name)
+				}
+				if name == "q" {
+					if f.q != "" {
+						return nil, fmt.Errorf("q is given twice")
+					}
+					f.setQ(raw)
+				} else {
+					f.paths = append(f.paths, raw)
+				}
+				continue
+			}
+			for _, v := range strings.Split(raw, ",") {
+				v = strings.TrimSpace(v)
+				if v == "" {
+					return nil, fmt.Errorf("%s has an empty value", name)
+				}
+				if err := f.add(name, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if !given {
+		return nil, nil
+	}
+	return f, nil
+}
+
+func (f *Filter) add(name, v string) error {
+	switch name {
+	case "status":
+		r, ok := parseStatus(v)
+		if !ok {
+			return fmt.Errorf("bad status %q: want 404, 5xx, 200-299 or a comma list of those", v)
+		}
+		f.statuses = append(f.statuses, r)
+	case "method":
+		for _, c := range v {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+				return fmt.Errorf("bad method %q: want letters, such as GET", v)
+			}
+		}
+		f.methods = append(f.methods, strings.ToUpper(v))
+	case "host":
+		if p, err := netip.ParsePrefix(v); err == nil {
+			f.hosts = append(f.hosts, hostMatch{prefix: p.Masked()})
+		} else if a, err := netip.ParseAddr(v); err == nil {
+			f.hosts = append(f.hosts, hostMatch{prefix: netip.PrefixFrom(a, a.BitLen())})
+		} else if strings.Contains(v, "/") {
+			return fmt.Errorf("bad host %q: not an address or CIDR", v)
+		} else {
+			f.hosts = append(f.hosts, hostMatch{name: v})
+		}
+	case "source":
+		f.sources = append(f.sources, v)
+	}
+	return nil
+}
+
+func parseStatus(v string) (statusRange, bool) {
+	code := func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && len(s) == 3 && n >= 100 && n <= 999
+	}
+	if len(v) == 3 && v[1] == 'x' && v[2] == 'x' || len(v) == 3 && v[1] == 'X' && v[2] == 'X' {
+		if v[0] < '1' || v[0] > '9' {
+			return statusRange{}, false
+		}
+		lo := int(v[0]-'0') * 100
+		return statusRange{lo, lo + 99}, true
+	}
+	if lo, hi, ok := strings.Cut(v, "-"); ok {
+		l, ok1 := code(lo)
+		h, ok2 := code(hi)
+		return statusRange{l, h}, ok1 && ok2 && l <= h
+	}
+	n, ok := code(v)
+	return statusRange{n, n}, ok
+}
+
+func (f *Filter) setQ(q string) {
+	for i := 0; i < len(q); i++ {
+		if q[i] >= utf8.RuneSelf {
+			f.q = strings.ToLower(q)
+			return
+		}
+	}
+	f.q, f.qASCII = strings.ToLower(q), true
+}
+
+// Match reports whether r passes the filter. Records that did not parse
+// pass only filters that do not need parsed fields (source, q).
+func (f *Filter) Match(r *broadcast.Record) bool {
+	if f == nil {
+		return true
+	}
+	if len(f.statuses) > 0 {
+		ok := false
+		for _, s := range f.statuses {
+			ok = ok || r.Status >= s.lo && r.Status <= s.hi
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(f.methods) > 0 && !contains(f.methods, r.Method) {
+		return false
+	}
+	if len(f.paths) > 0 {
+		ok := false
+		for _, p := range f.paths {
+			ok = ok || r.Path != "" && strings.HasPrefix(r.Path, p)
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(f.hosts) > 0 && !f.matchHost(r.Host) {
+		return false
+	}
+	if len(f.sources) > 0 && !contains(f.sources, r.Source) {
+		return false
+	}
+	if f.q != "" && !f.matchQ(r.Line) {
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// matchHost matches the client address, or any address of an
+// X-Forwarded-For list logged in its place.
+func (f *Filter) matchHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	for _, h := range strings.Split(host, ",") {
+		h = strings.TrimSpace(h)
+		a, err := netip.ParseAddr(h)
+		for _, m := range f.hosts {
+			if m.name != "" && m.name == h || err == nil && m.prefix.IsValid() && m.prefix.Contains(a.Unmap()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchQ is a case-insensitive substring search that does not allocate for
+// an ASCII q, the common case on a hot path.
+func (f *Filter) matchQ(line string) bool {
+	if !f.qASCII {
+		return strings.Contains(strings.ToLower(line), f.q)
+	}
+	n := len(f.q)
+	for i := 0; i+n <= len(line); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := line[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != f.q[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}

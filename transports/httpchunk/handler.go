@@ -1,0 +1,150 @@
+// Package httpchunk serves GET /hits: the raw stream's XML document over a
+// chunked HTTP response (curl -N), or with ?format=ndjson (or Accept:
+// application/x-ndjson) one JSON record per line, gaps as
+// {"type":"gap",...} lines.
+//
+// Concurrency: the request's goroutine is the stream's only writer
+// (transports.Pump); it ends when the client goes, a write misses its
+// deadline, or the hub ends the subscription at shutdown ("</hits>" for
+// XML, then the end of the chunked body).
+package httpchunk
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/transports"
+)
+
+// Config configures a Handler.
+type Config struct {
+	Hub *broadcast.Hub // required
+	// WriteTimeout bounds each write; zero means transports.DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// Heartbeat is how often an idle stream gets a blank line; zero means
+	// transports.DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Counters receive this transport's numbers; nil keeps them private.
+	Counters *transports.Counters
+}
+
+// Handler serves /hits.
+type Handler struct{ c Config }
+
+// New returns a handler.
+func New(c Config) *Handler {
+	if c.Counters == nil {
+		c.Counters = new(transports.Counters)
+	}
+	return &Handler{c: c}
+}
+
+const ndjsonType = "application/x-ndjson"
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, err := transports.ParseRequest(r, "format")
+	if err != nil {
+		transports.BadRequest(w, err)
+		return
+	}
+	ndjson, err := wantsNDJSON(r)
+	if err != nil {
+		transports.BadRequest(w, err)
+		return
+	}
+	ct := "application/xml; charset=utf-8"
+	if ndjson {
+		ct = ndjsonType
+	}
+	transports.StreamHeaders(w, ct)
+	if r.Method == http.MethodHead {
+		return
+	}
+	sub, err := h.c.Hub.Subscribe(r.Context(), req.Start)
+	if err != nil {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer sub.Close()
+	s := &sink{w: transports.NewHTTPWriter(w, h.c.WriteTimeout), f: req.Filter, ndjson: ndjson}
+	w.WriteHeader(http.StatusOK)
+	if !ndjson {
+		if err := s.w.Write([]byte("<hits>\n")); err != nil {
+			return
+		}
+	} else if err := s.w.Write(); err != nil { // send the headers now
+		return
+	}
+	transports.Pump(r.Context(), sub, s, h.c.Heartbeat, h.c.Counters)
+}
+
+// wantsNDJSON reads ?format= first, then the Accept header.
+func wantsNDJSON(r *http.Request) (bool, error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "ndjson", "json":
+		return true, nil
+	case "xml":
+		return false, nil
+	case "":
+	default:
+		return false, fmt.Errorf("bad format %q: want xml or ndjson", f)
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == ndjsonType {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+type sink struct {
+	w      *transports.HTTPWriter
+	f      *transports.Filter
+	ndjson bool
+	parts  [][]byte
+}
+
+func (s *sink) Send(items []broadcast.Item) (int, error) {
+	s.parts = s.parts[:0]
+	total := 0
+	for _, it := range items {
+		if it.Batch == nil {
+			var g []byte
+			if s.ndjson {
+				g = transports.AppendJSONGap(nil, it.Gap.From, it.Gap.To)
+			} else {
+				g = transports.AppendXMLGap(nil, it.Gap.From, it.Gap.To)
+			}
+			s.parts = append(s.parts, append(g, '\n'))
+			continue
+		}
+		var b []byte
+		var n int
+		if s.ndjson {
+			b, n = transports.Render(it.Batch, s.f, transports.JSONLines, transports.AppendJSONLines)
+		} else {
+			b, n = transports.Render(it.Batch, s.f, transports.XMLLines, transports.AppendXMLLines)
+		}
+		s.parts = append(s.parts, b)
+		total += n
+	}
+	return total, s.w.Write(s.parts...)
+}
+
+var newline = []byte("\n")
+
+// Heartbeat writes a blank line: whitespace between XML elements, and a
+// line ndjson readers skip.
+func (s *sink) Heartbeat() error { return s.w.Write(newline) }
+
+func (s *sink) End() error {
+	if s.ndjson {
+		return nil
+	}
+	return s.w.Write([]byte("</hits>\n"))
+}
+

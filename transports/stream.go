@@ -1,0 +1,122 @@
+package transports
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+)
+
+// DefaultHeartbeat is how often an idle stream says it is alive: under the
+// 15 s of PROTOCOL.md for SSE, and well under the 60 s idle timeouts of
+// common proxies and load balancers.
+const DefaultHeartbeat = 15 * time.Second
+
+// Counters are one transport's live numbers, read by the metrics and the
+// status API. The zero value is ready; all fields are updated atomically.
+type Counters struct {
+	Subscribers atomic.Int64  // connected now
+	Sent        atomic.Uint64 // records written
+	Dropped     atomic.Uint64 // records dropped from queues of slow subscribers
+	Gaps        atomic.Uint64 // gap markers written (slow subscribers and history gone from the ring)
+}
+
+// Sink is one subscriber's connection as Pump drives it. Every method
+// writes with a deadline; an error ends the stream.
+type Sink interface {
+	// Send writes items (batches and gaps, in order) and flushes them.
+	// It returns how many records it wrote (a filter may leave some out).
+	Send(items []broadcast.Item) (records int, err error)
+	// Heartbeat keeps a connection alive through proxies and finds dead
+	// peers; Pump calls it every heartbeat period.
+	Heartbeat() error
+	// End says goodbye properly: the hub has ended the subscription.
+	End() error
+}
+
+// Pump moves a subscription's items to sink until the hub ends it (then it
+// writes what is left and ends the sink), ctx is done (the client went, or
+// the server cut it), or a write fails. It is the single writer of the
+// connection; it returns the error that ended the stream, nil after End.
+func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat time.Duration, c *Counters) error {
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
+	c.Subscribers.Add(1)
+	defer c.Subscribers.Add(-1)
+	var dropped uint64
+	send := func() error {
+		// History arrives a page per Take; send each as it comes so a
+		// long resume streams instead of piling up in memory.
+		for items := sub.Take(); len(items) > 0; items = sub.Take() {
+			for _, it := range items {
+				if it.Batch == nil {
+					c.Gaps.Add(1)
+				}
+			}
+			n, err := sink.Send(items)
+			c.Sent.Add(uint64(n))
+			if d := sub.Dropped(); d != dropped {
+				c.Dropped.Add(d - dropped)
+				dropped = d
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The heartbeat ticks whatever the traffic: WebSocket pings must reach
+	// a busy peer too, and a comment or blank line more is harmless.
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sub.Ready():
+			if err := send(); err != nil {
+				return err
+			}
+		case <-beat.C:
+			if err := sink.Heartbeat(); err != nil {
+				return err
+			}
+		case <-sub.Done():
+			if err := send(); err != nil {
+				return err
+			}
+			return sink.End()
+		}
+	}
+}
+
+// Render returns the bytes of b for a subscriber with filter f, and how
+// many records they hold. Without a filter it is the batch's shared
+// encoding (built once for all subscribers: do not modify it); with one, a
+// fresh encoding of the records that match.
+func Render(b *broadcast.Batch, f *Filter, shared func(*broadcast.Batch) []byte, enc func([]byte, []*broadcast.Record) []byte) ([]byte, int) {
+	if f == nil {
+		return shared(b), len(b.Records)
+	}
+	recs := Matching(b, f)
+	if len(recs) == 0 {
+		return nil, 0
+	}
+	return enc(nil, recs), len(recs)
+}
+
+// Matching returns the records of b that pass f (all of them for nil).
+func Matching(b *broadcast.Batch, f *Filter) []*broadcast.Record {
+	if f == nil {
+		return b.Records
+	}
+	var recs []*broadcast.Record
+	for _, r := range b.Records {
+		if f.Match(r) {
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}

@@ -1,0 +1,285 @@
+// Package ws serves GET /ws over WebSocket (gorilla/websocket): one text
+// message per batch, {"type":"hits","hits":[...]}, and {"type":"gap",...}
+// for gaps. Subscribers without a filter share one PreparedMessage per
+// batch, so the frame is built once for all of them. Browser connections
+// from another origin are refused unless allowed.
+//
+// Concurrency: each connection has exactly one writer (the request's
+// goroutine, running transports.Pump, which also sends the pings) and one
+// reader (started and waited for by the handler), which discards data
+// and handles control frames: pongs push the read deadline forward, so a
+// peer that stops answering pings is found and dropped. Hijacked
+// connections are not tracked by http.Server.Shutdown: Wait and CloseAll
+// are the shutdown's handles on them.
+package ws
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/transports"
+)
+
+const (
+	// DefaultPongWait is how long a peer may stay silent (no pong, no
+	// message) before it is taken for dead.
+	DefaultPongWait = 60 * time.Second
+	// maxMessageSize bounds what a client may send: clients send nothing
+	// but control frames, so a small limit stops floods early.
+	maxMessageSize = 4096
+	// closeGrace is how long the handler waits for the peer to answer its
+	// close frame before it closes the connection anyway.
+	closeGrace = time.Second
+)
+
+// Config configures a Handler.
+type Config struct {
+	Hub *broadcast.Hub // required
+	// WriteTimeout bounds each write; zero means transports.DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// PongWait is how long a silent peer lives; pings go out every 9/10 of
+	// it. Zero means DefaultPongWait.
+	PongWait time.Duration
+	// AllowOrigins lists the browser origins (scheme://host[:port]) allowed
+	// besides the server's own; "*" allows every origin. Clients that send
+	// no Origin (not browsers) are always allowed.
+	AllowOrigins []string
+	// Counters receive this transport's numbers; nil keeps them private.
+	Counters *transports.Counters
+}
+
+// Handler serves /ws.
+type Handler struct {
+	c        Config
+	upgrader websocket.Upgrader
+
+	mu    sync.Mutex
+	conns map[*websocket.Conn]struct{}
+	idle  chan struct{} // closed when conns becomes empty; nil while empty
+}
+
+// New returns a handler.
+func New(c Config) *Handler {
+	if c.Counters == nil {
+		c.Counters = new(transports.Counters)
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = transports.DefaultWriteTimeout
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = DefaultPongWait
+	}
+	h := &Handler{c: c, conns: map[*websocket.Conn]struct{}{}}
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout: c.WriteTimeout,
+		CheckOrigin:      h.checkOrigin,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			http.Error(w, reason.Error(), status)
+		},
+	}
+	return h
+}
+
+// checkOrigin allows non-browser clients, the server's own origin, and
+// the configured ones.
+func (h *Handler) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range h.c.AllowOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, err := transports.ParseRequest(r)
+	if err != nil {
+		transports.BadRequest(w, err)
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "bad request: this is a WebSocket endpoint; connect with a WebSocket client", http.StatusBadRequest)
+		return
+	}
+	// Subscribe before the upgrade: a refused subscription can still be
+	// answered with a plain 503.
+	sub, err := h.c.Hub.Subscribe(r.Context(), req.Start)
+	if err != nil {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer sub.Close()
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	h.track(conn, true)
+	defer h.track(conn, false)
+	defer conn.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		defer cancel() // the peer went: stop writing
+		h.read(conn)
+	}()
+	s := &sink{conn: conn, f: req.Filter, timeout: h.c.WriteTimeout, readerDone: readerDone}
+	transports.Pump(ctx, sub, s, h.c.PongWait*9/10, h.c.Counters)
+	conn.Close() // ends the reader if the peer did not
+	<-readerDone
+}
+
+// read discards what the peer sends and keeps control frames flowing.
+func (h *Handler) read(conn *websocket.Conn) {
+	conn.SetReadLimit(maxMessageSize)
+	conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
+	conn.SetPongHandler(func(string) error {
+		return conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
+	})
+	for {
+		if _, _, err := conn.NextReader(); err != nil {
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
+	}
+}
+
+func (h *Handler) track(c *websocket.Conn, add bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if add {
+		if len(h.conns) == 0 {
+			h.idle = make(chan struct{})
+		}
+		h.conns[c] = struct{}{}
+		return
+	}
+	delete(h.conns, c)
+	if len(h.conns) == 0 {
+		close(h.idle)
+		h.idle = nil
+	}
+}
+
+// Wait returns nil when no WebSocket connection is open, or ctx's error.
+// At shutdown the hub ends their subscriptions and each handler sends a
+// close frame and returns.
+func (h *Handler) Wait(ctx context.Context) error {
+	for {
+		h.mu.Lock()
+		idle := h.idle
+		h.mu.Unlock()
+		if idle == nil {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Conns returns how many WebSocket connections are open.
+func (h *Handler) Conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// CloseAll cuts every connection: the last resort when Wait takes longer
+// than the shutdown allows.
+func (h *Handler) CloseAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.conns {
+		c.Close()
+	}
+}
+
+// preparedKey names the shared PreparedMessage in broadcast.Batch.Memo.
+type preparedKey struct{}
+
+func prepared(b *broadcast.Batch) *websocket.PreparedMessage {
+	return b.Memo(preparedKey{}, func(b *broadcast.Batch) any {
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, transports.WSMessage(b))
+		if err != nil {
+			return nil // only compression can fail, and it is off
+		}
+		return pm
+	}).(*websocket.PreparedMessage)
+}
+
+type sink struct {
+	conn       *websocket.Conn
+	f          *transports.Filter
+	timeout    time.Duration
+	readerDone <-chan struct{}
+}
+
+func (s *sink) Send(items []broadcast.Item) (int, error) {
+	total := 0
+	for _, it := range items {
+		s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
+		if it.Batch == nil {
+			if err := s.conn.WriteMessage(websocket.TextMessage, transports.AppendJSONGap(nil, it.Gap.From, it.Gap.To)); err != nil {
+				return total, err
+			}
+			continue
+		}
+		if s.f == nil {
+			if err := s.conn.WritePreparedMessage(prepared(it.Batch)); err != nil {
+				return total, err
+			}
+			total += len(it.Batch.Records)
+			continue
+		}
+		recs := transports.Matching(it.Batch, s.f)
+		if len(recs) == 0 {
+			continue
+		}
+		if err := s.conn.WriteMessage(websocket.TextMessage, transports.AppendWSMessage(nil, recs)); err != nil {
+			return total, err
+		}
+		total += len(recs)
+	}
+	return total, nil
+}
+
+func (s *sink) Heartbeat() error {
+	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.timeout))
+}
+
+// End sends a close frame with 1001 (going away) and gives the peer a
+// moment to answer it, as the protocol asks.
+func (s *sink) End() error {
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.timeout)); err != nil {
+		return err
+	}
+	select {
+	case <-s.readerDone:
+	case <-time.After(closeGrace):
+	}
+	return nil
+}
