@@ -18,6 +18,7 @@ const envPrefix = "WEBLOGD_"
 // options is what the command line says, before it becomes a feed.Config.
 type options struct {
 	logs            listFlag
+	allowOrigins    listFlag
 	http, tcp       string
 	tick            time.Duration
 	ring, backfill  int
@@ -60,6 +61,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
 	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq")
 	fs.StringVar(&o.basePath, "base-path", "/", "serve every HTTP path under this prefix, for reverse proxies")
+	fs.Var(&o.allowOrigins, "allow-origin", "a browser origin (scheme://host[:port]) allowed to open WebSockets besides the server's own; * allows any (repeatable)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", feed.DefaultShutdownTimeout, "how long streams get to end properly at shutdown before they are cut")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a subscriber that accepts no data for this long is disconnected")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
@@ -156,6 +158,7 @@ func (o *options) config() feed.Config {
 		BasePath:        o.basePath,
 		ShutdownTimeout: o.shutdownTimeout,
 		WriteTimeout:    o.writeTimeout,
+		AllowOrigins:    o.allowOrigins,
 		Version:         version,
 	}
 	if c.HTTPAddr == "" {
