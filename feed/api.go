@@ -168,4 +168,3 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	enc.SetIndent("", "  ")
 	enc.Encode(st)
 }
-

@@ -52,7 +52,8 @@ const (
 
 	// stallCheckInterval is how often Run, while no line arrives, checks
 	// whether the library has missed a change (see follow.check). A check
-	// costs one open and fstat, plus a short read when the file has grown.
+	// costs an open, an fstat and a read of at most fingerprintBytes, plus a
+	// short read when the file has grown; on an idle log that is nothing.
 	// It bounds how long a missed line waits: about stallStrikes intervals.
 	stallCheckInterval = 500 * time.Millisecond
 
@@ -222,9 +223,10 @@ func (t *Tailer) Following() bool {
 // Run follows the file until ctx is done, calling emit for every complete
 // line, in order, from Run's goroutine. It returns nil after ctx is
 // cancelled, or an error if following fails for good (the file cannot be
-// opened or read, its directory is missing, the library died). It stops the
-// library and waits for it before returning. It may be called once per
-// Tailer.
+// opened or read, its directory is missing, the library died). Where the
+// library misses a change or reads a file twice, Run restarts it or drops
+// the repeats (see the package documentation). It stops the library and
+// waits for it before returning. It may be called once per Tailer.
 func (t *Tailer) Run(ctx context.Context, emit func(Line)) (err error) {
 	if emit == nil {
 		return fmt.Errorf("follow %s: emit is nil", t.path)

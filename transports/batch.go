@@ -12,6 +12,15 @@ import (
 // a congested link but frees the slot of a client that stopped reading.
 const DefaultWriteTimeout = 10 * time.Second
 
+// recordSizeHint is a typical encoded record (a combined line is 300–400
+// bytes on the wire). Buffers start at this times the batch size, so that
+// a batch is encoded in one allocation instead of a chain of regrowths.
+const recordSizeHint = 400
+
+func sized(recs []*broadcast.Record) []byte {
+	return make([]byte, 0, recordSizeHint*len(recs))
+}
+
 // memoKey names a wire encoding in broadcast.Batch.Memo.
 type memoKey int
 
@@ -27,7 +36,7 @@ const (
 // do not modify it.
 func XMLLines(b *broadcast.Batch) []byte {
 	return b.Memo(xmlLinesKey, func(b *broadcast.Batch) any {
-		return AppendXMLLines(nil, b.Records)
+		return AppendXMLLines(sized(b.Records), b.Records)
 	}).([]byte)
 }
 
@@ -35,7 +44,7 @@ func XMLLines(b *broadcast.Batch) []byte {
 // encoded once per batch. The result is shared: do not modify it.
 func JSONLines(b *broadcast.Batch) []byte {
 	return b.Memo(jsonLinesKey, func(b *broadcast.Batch) any {
-		return AppendJSONLines(nil, b.Records)
+		return AppendJSONLines(sized(b.Records), b.Records)
 	}).([]byte)
 }
 
@@ -61,7 +70,7 @@ func AppendJSONLines(dst []byte, recs []*broadcast.Record) []byte {
 // with its seq as the event id, encoded once per batch. Do not modify it.
 func SSE(b *broadcast.Batch) []byte {
 	return b.Memo(sseKey, func(b *broadcast.Batch) any {
-		return AppendSSE(nil, b.Records)
+		return AppendSSE(sized(b.Records), b.Records)
 	}).([]byte)
 }
 
@@ -90,7 +99,7 @@ func AppendSSEGap(dst []byte, g broadcast.Gap) []byte {
 // {"type":"hits","hits":[...]}, encoded once per batch. Do not modify it.
 func WSMessage(b *broadcast.Batch) []byte {
 	return b.Memo(wsKey, func(b *broadcast.Batch) any {
-		return AppendWSMessage(nil, b.Records)
+		return AppendWSMessage(sized(b.Records), b.Records)
 	}).([]byte)
 }
 

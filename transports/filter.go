@@ -93,8 +93,9 @@ func (f *Filter) add(name, v string) error {
 		f.methods = append(f.methods, strings.ToUpper(v))
 	case "host":
 		if p, err := netip.ParsePrefix(v); err == nil {
-			f.hosts = append(f.hosts, hostMatch{prefix: p.Masked()})
+			f.hosts = append(f.hosts, hostMatch{prefix: unmapPrefix(p).Masked()})
 		} else if a, err := netip.ParseAddr(v); err == nil {
+			a = a.Unmap()
 			f.hosts = append(f.hosts, hostMatch{prefix: netip.PrefixFrom(a, a.BitLen())})
 		} else if strings.Contains(v, "/") {
 			return fmt.Errorf("bad host %q: not an address or CIDR", v)
@@ -105,6 +106,16 @@ func (f *Filter) add(name, v string) error {
 		f.sources = append(f.sources, v)
 	}
 	return nil
+}
+
+// unmapPrefix turns an IPv4-mapped prefix (::ffff:a.b.c.d/n, n ≥ 96) into
+// its IPv4 prefix: matchHost unmaps client addresses, and an IPv4 address
+// is never inside an IPv6 prefix.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 func parseStatus(v string) (statusRange, bool) {

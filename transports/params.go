@@ -60,7 +60,10 @@ func ParseRequest(r *http.Request, extra ...string) (Request, error) {
 		}
 		req.Start.Resume, req.Start.Since = true, n
 	}
-	if len(q["backlog"]) > 0 && sinceGiven {
+	// Only since= conflicts with backlog=: an EventSource opened with
+	// ?backlog=N reconnects to the same URL with Last-Event-ID, and must
+	// resume (Resume wins over Backlog), not be refused for good.
+	if len(q["backlog"]) > 0 && len(q["since"]) > 0 {
 		return Request{}, fmt.Errorf("backlog and since cannot be combined: since already starts from a point in history")
 	}
 	for _, name := range []string{"backlog", "since"} {

@@ -147,4 +147,3 @@ func (s *sink) End() error {
 	}
 	return s.w.Write([]byte("</hits>\n"))
 }
-

@@ -1,0 +1,357 @@
+package transports_test
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/transports"
+)
+
+// parseFilter runs ParseFilter on a query string as a URL carries it.
+func parseFilter(tb testing.TB, query string) (*transports.Filter, error) {
+	tb.Helper()
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		tb.Fatalf("ParseQuery(%q)=%v", query, err)
+	}
+	return transports.ParseFilter(func(name string) []string { return v[name] })
+}
+
+// clfLine builds a Combined Log Format line.
+func clfLine(host, method, path string, status int, agent string) string {
+	return host + ` - - [21/Nov/2026:10:00:00 +0100] "` + method + " " + path + ` HTTP/1.1" ` +
+		strconv.Itoa(status) + ` 512 "-" "` + agent + `"`
+}
+
+// filterRec parses l as the server would, as a record of source.
+func filterRec(tb testing.TB, source, l string) *broadcast.Record {
+	tb.Helper()
+	r := feed.Parse(l)
+	r.Seq, r.Source = 1, source
+	return &r
+}
+
+// mustParse is filterRec for a line that must parse.
+func mustParse(tb testing.TB, source, l string) *broadcast.Record {
+	tb.Helper()
+	r := filterRec(tb, source, l)
+	if !r.Parsed {
+		tb.Fatalf("Parse(%q) did not parse", l)
+	}
+	return r
+}
+
+func TestParseFilterNoParameters(t *testing.T) {
+	for _, q := range []string{"", "backlog=5", "since=3&limit=2&_=123"} {
+		f, err := parseFilter(t, q)
+		if err != nil || f != nil {
+			t.Fatalf("ParseFilter(%q)=%v, %v; want nil, nil (other parameters are the caller's)", q, f, err)
+		}
+		r := &broadcast.Record{Line: "anything"}
+		if !f.Match(r) {
+			t.Fatalf("a nil filter's Match()=false, want true")
+		}
+	}
+}
+
+func TestParseFilterErrors(t *testing.T) {
+	cases := []struct {
+		query string
+		want  string // in the error
+	}{
+		{"status=abc", `bad status "abc"`},
+		{"status=99", `bad status "99"`},
+		{"status=1000", `bad status "1000"`},
+		{"status=099", `bad status "099"`},
+		{"status=600-500", `bad status "600-500"`},
+		{"status=200-", `bad status "200-"`},
+		{"status=-200", `bad status "-200"`},
+		{"status=2xx-3xx", `bad status "2xx-3xx"`},
+		{"status=0xx", `bad status "0xx"`},
+		{"status=5x", `bad status "5x"`},
+		{"status=x04", `bad status "x04"`},
+		{"status=5xX", `bad status "5xX"`},
+		{"status=%2B40", `bad status "+40"`},
+		{"status=", "status has an empty value"},
+		{"status=404,", "status has an empty value"},
+		{"status=404,,500", "status has an empty value"},
+		{"status=404&status=abc", `bad status "abc"`},
+		{"method=G3T", `bad method "G3T"`},
+		{"method=GE%20T", `bad method "GE T"`},
+		{"method=GET,P-ST", `bad method "P-ST"`},
+		{"method=", "method has an empty value"},
+		{"host=1.2.3.4/99", `bad host "1.2.3.4/99"`},
+		{"host=2001:db8::/129", `bad host "2001:db8::/129"`},
+		{"host=foo/bar", `bad host "foo/bar"`},
+		{"host=", "host has an empty value"},
+		{"source=", "source has an empty value"},
+		{"source=a.log,", "source has an empty value"},
+		{"path=", "path is empty"},
+		{"q=", "q is empty"},
+		{"q=a&q=b", "q is given twice"},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			f, err := parseFilter(t, c.query)
+			if err == nil {
+				t.Fatalf("ParseFilter(%q)=%v, nil; want an error with %q", c.query, f, c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("ParseFilter(%q) error %q, want it to say %q", c.query, err, c.want)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") {
+				t.Fatalf("ParseFilter(%q) error %q: want one line (it is a 400's body)", c.query, err)
+			}
+		})
+	}
+}
+
+func TestFilterMatch(t *testing.T) {
+	const src = "access.log"
+	ok200 := mustParse(t, src, clfLine("203.0.113.5", "GET", "/index.html", 200, "curl/8.5.0"))
+	nf404 := mustParse(t, src, clfLine("203.0.113.9", "GET", "/missing", 404, "Mozilla/5.0"))
+	post201 := mustParse(t, src, clfLine("198.51.100.7", "POST", "/api/items", 201, "Go-http-client/1.1"))
+	err500 := mustParse(t, src, clfLine("2001:db8::1", "PUT", "/api/items/1", 500, "curl/8.5.0"))
+	err503 := mustParse(t, src, clfLine("2001:db9::1", "DELETE", "/apix", 503, "python-requests/2.31"))
+	redir301 := mustParse(t, src, clfLine("::ffff:203.0.113.77", "HEAD", "/old", 301, "Wget/1.21"))
+	xff := mustParse(t, src, clfLine("10.0.0.1, 203.0.113.5", "GET", "/xff", 200, "curl/8.5.0"))
+	named := mustParse(t, src, clfLine("proxy.example.com", "GET", "/named", 200, "curl/8.5.0"))
+	other := mustParse(t, "other.log", clfLine("192.0.2.1", "GET", "/api/other", 404, "CURL/7.0"))
+	raw := filterRec(t, src, "GET /api garbage 404 from 203.0.113.5 with CURL inside")
+	otherRaw := filterRec(t, "other.log", "\x00 not a log line")
+	if raw.Parsed || otherRaw.Parsed {
+		t.Fatal("the raw lines parsed; the test needs unparsed records")
+	}
+	if xff.Host != "10.0.0.1, 203.0.113.5" {
+		t.Fatalf("Parse of an X-Forwarded-For line: Host=%q, want the list as logged", xff.Host)
+	}
+	all := map[string]*broadcast.Record{
+		"ok200": ok200, "nf404": nf404, "post201": post201, "err500": err500, "err503": err503,
+		"redir301": redir301, "xff": xff, "named": named, "other": other, "raw": raw, "otherRaw": otherRaw,
+	}
+
+	cases := []struct {
+		query string
+		want  []string // the records that match; every other one must not
+	}{
+		// status: one code, a class, a range, lists, repeats.
+		{"status=404", []string{"nf404", "other"}},
+		{"status=5xx", []string{"err500", "err503"}},
+		{"status=5XX", []string{"err500", "err503"}},
+		{"status=200-299", []string{"ok200", "post201", "xff", "named"}},
+		{"status=404,500", []string{"nf404", "other", "err500"}},
+		{"status=%20404%20,%20500", []string{"nf404", "other", "err500"}},
+		{"status=404&status=500", []string{"nf404", "other", "err500"}},
+		{"status=3xx,500-502", []string{"redir301", "err500"}},
+		{"status=100-999", []string{"ok200", "nf404", "post201", "err500", "err503", "redir301", "xff", "named", "other"}},
+		// method: case-insensitive, lists.
+		{"method=POST", []string{"post201"}},
+		{"method=post", []string{"post201"}},
+		{"method=POST,PUT", []string{"post201", "err500"}},
+		{"method=DELETE&method=HEAD", []string{"err503", "redir301"}},
+		// path: a prefix, not a path segment.
+		{"path=/api", []string{"post201", "err500", "err503", "other"}},
+		{"path=/api/", []string{"post201", "err500", "other"}},
+		{"path=/api/items", []string{"post201", "err500"}},
+		{"path=/old&path=/xff", []string{"redir301", "xff"}},
+		{"path=/a,b", nil}, // a comma is part of a path, not a list
+		// host: an address, a CIDR, IPv6, IPv4-mapped, X-Forwarded-For lists, names.
+		{"host=203.0.113.0/24", []string{"ok200", "nf404", "redir301", "xff"}},
+		{"host=203.0.113.5", []string{"ok200", "xff"}},
+		{"host=203.0.113.5/24", []string{"ok200", "nf404", "redir301", "xff"}}, // host bits are ignored
+		{"host=203.0.113.77", []string{"redir301"}},                            // a mapped client is its IPv4 address
+		{"host=::ffff:203.0.113.77", []string{"redir301"}},
+		{"host=::ffff:203.0.113.0/120", []string{"ok200", "nf404", "redir301", "xff"}},
+		{"host=2001:db8::/32", []string{"err500"}},
+		{"host=2001:db8::1", []string{"err500"}},
+		{"host=2001:DB8:0::1", []string{"err500"}},
+		{"host=10.0.0.0/8", []string{"xff"}},
+		{"host=10.0.0.1", []string{"xff"}},
+		{"host=192.0.2.1,2001:db9::/32", []string{"other", "err503"}},
+		{"host=proxy.example.com", []string{"named"}},
+		{"host=0.0.0.0/0", []string{"ok200", "nf404", "post201", "redir301", "xff", "other"}},
+		// source: exact names.
+		{"source=other.log", []string{"other", "otherRaw"}},
+		{"source=access.log,other.log", []string{"ok200", "nf404", "post201", "err500", "err503", "redir301", "xff", "named", "raw", "other", "otherRaw"}},
+		{"source=access", nil},
+		// q: a case-insensitive substring of the raw line, parsed or not.
+		{"q=curl", []string{"ok200", "err500", "xff", "named", "other", "raw"}},
+		{"q=CURL/8", []string{"ok200", "err500", "xff", "named"}},
+		{"q=mozilla", []string{"nf404"}},
+		{"q=garbage", []string{"raw"}},
+		{"q=%00", []string{"otherRaw"}},
+		{"q=21/nov/2026", []string{"ok200", "nf404", "post201", "err500", "err503", "redir301", "xff", "named", "other"}},
+		// Unparsed lines pass no filter that needs a parsed field, even one
+		// whose text they contain.
+		{"status=404&source=access.log", []string{"nf404"}},
+		{"method=GET&q=garbage", nil},
+		{"host=203.0.113.5&q=garbage", nil},
+		{"path=/api&q=garbage", nil},
+		// Combinations are ANDed.
+		{"status=4xx&q=curl", []string{"other"}},
+		{"status=5xx&method=PUT", []string{"err500"}},
+		{"path=/api&status=2xx", []string{"post201"}},
+		{"host=203.0.113.0/24&status=200&path=/x", []string{"xff"}},
+		{"source=other.log&q=curl", []string{"other"}},
+		{"status=404&method=POST", nil},
+		{"status=200&method=GET&path=/&host=203.0.113.0/24&source=access.log&q=CURL", []string{"ok200", "xff"}},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			f, err := parseFilter(t, c.query)
+			if err != nil || f == nil {
+				t.Fatalf("ParseFilter(%q)=%v, %v; want a filter", c.query, f, err)
+			}
+			want := map[string]bool{}
+			for _, name := range c.want {
+				if all[name] == nil {
+					t.Fatalf("bad test: no record %q", name)
+				}
+				want[name] = true
+			}
+			for name, r := range all {
+				if got := f.Match(r); got != want[name] {
+					t.Errorf("ParseFilter(%q).Match(%s: %q)=%v, want %v", c.query, name, r.Line, got, want[name])
+				}
+			}
+		})
+	}
+}
+
+// A non-ASCII q takes the slow path; it must agree with the fast one.
+func TestFilterMatchUnicodeQ(t *testing.T) {
+	cases := []struct {
+		q, line string
+		want    bool
+	}{
+		{"ÜBER", "GET /über-uns", true},
+		{"über", "GET /ÜBER-UNS", true},
+		{"straße", "GET /STRASSE", false}, // no full case folding
+		{"日本", "GET /日本語", true},
+		{"日本", "GET /中文", false},
+		{"curl", "naïve CURL line", true},
+		{"ïve c", "NAÏVE CURL LINE", true},
+		{"\uFFFD", "invalid \xff byte", true},
+	}
+	for _, c := range cases {
+		t.Run(c.q+"/"+c.line, func(t *testing.T) {
+			f, err := parseFilter(t, "q="+url.QueryEscape(c.q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &broadcast.Record{Line: c.line}
+			if got := f.Match(r); got != c.want {
+				t.Fatalf("q=%q Match(%q)=%v, want %v", c.q, c.line, got, c.want)
+			}
+		})
+	}
+}
+
+func FuzzFilter(f *testing.F) {
+	for _, q := range []string{
+		"status=404", "status=5xx,200-299", "method=get,POST", "path=/api", "host=203.0.113.0/24",
+		"host=::ffff:10.0.0.0/104", "host=2001:db8::1%25eth0", "source=a.log", "q=CuRl",
+		"q=%C3%9Cber", "status=404&method=GET&q=x&host=10.0.0.1&path=/&source=s", "host=a,b,%20c",
+		"status=999-100", "q=%FF",
+	} {
+		f.Add(q, clfLine("203.0.113.5", "GET", "/api/x", 404, "curl/8.5.0"))
+		f.Add(q, "10.0.0.1, ::ffff:203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] \"GET / HTTP/1.1\" 500 1 \"-\" \"x\"")
+		f.Add(q, "\xff\x00 garbage Über")
+	}
+	f.Fuzz(func(t *testing.T, query, l string) {
+		v, _ := url.ParseQuery(query) // a partial result is still input
+		flt, err := transports.ParseFilter(func(name string) []string { return v[name] })
+		if err != nil {
+			if flt != nil {
+				t.Fatalf("ParseFilter(%q)=%v with error %v, want nil", query, flt, err)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") && !strings.ContainsAny(query, "\r\n") && !strings.Contains(query, "%0") {
+				t.Fatalf("ParseFilter(%q) error %q is not one line", query, err)
+			}
+			return
+		}
+		p := feed.Parse(l)
+		p.Source = "s"
+		u := &broadcast.Record{Source: "s", Line: l}
+		mp, mu := flt.Match(&p), flt.Match(u)
+		if flt == nil && !(mp && mu) {
+			t.Fatalf("nil filter rejected a record")
+		}
+		// With only q, Match is a case-insensitive substring test.
+		if qs := v["q"]; len(v) == 1 && len(qs) == 1 && utf8.ValidString(l) && utf8.ValidString(qs[0]) {
+			want := strings.Contains(strings.ToLower(l), strings.ToLower(qs[0]))
+			if isASCII(qs[0]) {
+				want = strings.Contains(asciiLower(l), strings.ToLower(qs[0]))
+			}
+			if mu != want || mp != want {
+				t.Fatalf("q=%q on %q: Match()=%v (parsed %v), want %v", qs[0], l, mu, mp, want)
+			}
+		}
+		// An unparsed record passes only filters of source and q.
+		for _, name := range []string{"status", "method", "path", "host"} {
+			if len(v[name]) > 0 && mu {
+				t.Fatalf("filter %q matched an unparsed record %q", query, l)
+			}
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// BenchmarkFilterMatch runs typical filters over the real Apache log: the
+// cost each filtered subscriber adds per record.
+func BenchmarkFilterMatch(b *testing.B) {
+	recs := parseLog(b, apacheLog)
+	for _, q := range []string{
+		"status=5xx",
+		"status=404,500-599&method=GET,POST",
+		"path=/images",
+		"host=192.168.0.0/16,10.0.0.0/8",
+		"q=mozilla",
+		"q=%C3%BCber",
+		"status=200&method=GET&path=/&q=firefox",
+	} {
+		b.Run(q, func(b *testing.B) {
+			f, err := parseFilter(b, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			n, matched := 0, 0
+			for b.Loop() {
+				for _, r := range recs {
+					if f.Match(r) {
+						matched++
+					}
+				}
+				n += len(recs)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+			if matched < 0 {
+				b.Fatal("unreachable")
+			}
+		})
+	}
+}
