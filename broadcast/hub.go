@@ -211,9 +211,15 @@ func (h *Hub) add(s *Subscription) {
 	start := h.flushed.Load()
 	s.after = start
 	s.histTo = start
-	if s.opts.Resume {
+	if s.opts.Resume && s.opts.Since > h.ring.Last() {
+		// A seq this server never gave out: it restarted without its
+		// checkpoint and numbers from 1 again. Waiting for the numbering
+		// to catch up would show nothing for a long time; start live.
+		s.opts.Resume = false
+		s.histDone = true
+	} else if s.opts.Resume {
 		s.histNext = s.opts.Since
-		s.after = max(start, s.opts.Since)
+		s.after = start
 	} else {
 		s.histDone = s.opts.Backlog <= 0
 	}

@@ -30,7 +30,8 @@ type SubscribeOptions struct {
 	Backlog int
 	// Resume asks for every record after Since still in the ring, then the
 	// live feed, with a gap for any that already left the ring. It wins over
-	// Backlog. A Since beyond the newest record skips records up to it.
+	// Backlog. A Since beyond the newest record ever numbered (the server
+	// restarted without its checkpoint) starts live.
 	Resume bool
 	Since  uint64
 	// Match selects the Backlog records; nil selects all. Filtering the

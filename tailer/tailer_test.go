@@ -33,17 +33,15 @@ func TestRun(t *testing.T) {
 		r := startRun(t, tailer.Config{Path: path, Offset: int64(len(old))})
 		r.waitState(t, tailer.StateFollowing)
 
-		texts := []string{"first", "", "third line, longer than the others", "4"}
+		added := []string{"first", "", "third line, longer than the others", "4"}
 		var want []tailer.Line
 		off := int64(len(old))
-		for _, text := range texts {
+		for _, text := range added {
 			appendFile(t, path, text+"\n")
 			off += int64(len(text)) + 1
 			want = append(want, tailer.Line{Text: text, Offset: off})
 		}
-		got := r.waitLines(t, len(want))
-		assertLines(t, got, want)
-		r.assertNoMore(t, len(want))
+		assertLines(t, r.linesBeforeSentinel(t, path), want)
 	})
 
 	t.Run("StartInTheMiddle", func(t *testing.T) {
@@ -87,12 +85,10 @@ func TestRun(t *testing.T) {
 			// mid-line would make; the library must not emit the fragment.
 			time.Sleep(100 * time.Millisecond)
 		}
-		got := r.waitLines(t, 2)
-		assertLines(t, got, []tailer.Line{
+		assertLines(t, r.linesBeforeSentinel(t, path), []tailer.Line{
 			{Text: "GET /first-half second-half HTTP/1.1", Offset: 37},
 			{Text: "next line", Offset: 47},
 		})
-		r.assertNoMore(t, 2)
 	})
 
 	t.Run("LongLineIsCut", func(t *testing.T) {
@@ -210,11 +206,13 @@ func TestRun(t *testing.T) {
 		assertLines(t, got[1:], []tailer.Line{{Text: "replacement 1", Offset: 14}, {Text: "replacement 2", Offset: 28}})
 		logs.waitCount(t, "restarting", 1)
 
-		// And it follows the new file from there.
+		// And it follows the new file from there, with nothing repeated.
 		appendFile(t, path, "appended\n")
-		got = r.waitLines(t, 4)
-		assertLines(t, got[3:], []tailer.Line{{Text: "appended", Offset: 37}})
-		r.assertNoMore(t, 4)
+		assertLines(t, r.linesBeforeSentinel(t, path)[1:], []tailer.Line{
+			{Text: "replacement 1", Offset: 14},
+			{Text: "replacement 2", Offset: 28},
+			{Text: "appended", Offset: 37},
+		})
 	})
 
 	t.Run("RenamedAwayAndBack", func(t *testing.T) {
@@ -241,9 +239,11 @@ func TestRun(t *testing.T) {
 		logs.waitCount(t, "skipping the lines already delivered", 1)
 
 		appendFile(t, path, "three\n")
-		got := r.waitLines(t, 3)
-		assertLines(t, got, []tailer.Line{{Text: "one", Offset: 4}, {Text: "two", Offset: 8}, {Text: "three", Offset: 14}})
-		r.assertNoMore(t, 3)
+		assertLines(t, r.linesBeforeSentinel(t, path), []tailer.Line{
+			{Text: "one", Offset: 4},
+			{Text: "two", Offset: 8},
+			{Text: "three", Offset: 14},
+		})
 	})
 
 	t.Run("TruncatedInPlace", func(t *testing.T) {
@@ -556,14 +556,28 @@ func (r *run) waitLines(tb testing.TB, n int) []tailer.Line {
 	}
 }
 
-// assertNoMore checks that no line beyond the first n arrives in a short
-// while. It can only catch extra lines that come quickly; the exact-count
-// checks in waitLines' callers do the rest.
-func (r *run) assertNoMore(tb testing.TB, n int) {
+// sentinel is the text of the line linesBeforeSentinel appends.
+const sentinel = "-- sentinel --"
+
+// linesBeforeSentinel appends a sentinel line to the file at path, waits
+// for it, and returns every line that arrived before it. Lines arrive in
+// order, so a line delivered twice, or one that should not have been,
+// shows up before the sentinel: there is nothing to wait out.
+func (r *run) linesBeforeSentinel(tb testing.TB, path string) []tailer.Line {
 	tb.Helper()
-	time.Sleep(50 * time.Millisecond)
-	if got := r.snapshot(); len(got) != n {
-		tb.Fatalf("got %d lines, want %d: %q", len(got), n, texts(got))
+	appendFile(tb, path, sentinel+"\n")
+	deadline := time.Now().Add(waitFor)
+	for {
+		got := r.snapshot()
+		for i, l := range got {
+			if l.Text == sentinel {
+				return got[:i]
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no sentinel line within %v; got %q", waitFor, texts(got))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

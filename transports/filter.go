@@ -164,7 +164,7 @@ func (f *Filter) Match(r *broadcast.Record) bool {
 			return false
 		}
 	}
-	if len(f.methods) > 0 && !contains(f.methods, r.Method) {
+	if len(f.methods) > 0 && !containsFold(f.methods, r.Method) {
 		return false
 	}
 	if len(f.paths) > 0 {
@@ -186,6 +186,15 @@ func (f *Filter) Match(r *broadcast.Record) bool {
 		return false
 	}
 	return true
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {
