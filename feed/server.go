@@ -95,8 +95,8 @@ func New(c Config) (*Server, error) {
 	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: c.Tick, Queue: c.Queue,
 		OnFlush: func(took time.Duration, _ int) { s.flushDur.Observe(took.Seconds()) }})
 	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP]})
-	s.hits = httpchunk.New(httpchunk.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportHits]})
-	s.events = sse.New(sse.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents]})
+	s.hits = httpchunk.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportHits]})
+	s.events = sse.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents]})
 	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS]})
 	s.src = &sources{
 		patterns: c.Logs,

@@ -313,9 +313,9 @@ func startHTTP(path, preamble string, newClient func(io.ReadCloser) benchClient)
 		route, _, _ := strings.Cut(path, "?")
 		switch route {
 		case "/hits":
-			h = httpchunk.New(httpchunk.Config{Hub: hub, Heartbeat: benchQuiet, Counters: &s.counters})
+			h = httpchunk.New(transports.StreamConfig{Hub: hub, Heartbeat: benchQuiet, Counters: &s.counters})
 		case "/events":
-			h = sse.New(sse.Config{Hub: hub, Heartbeat: benchQuiet, Counters: &s.counters})
+			h = sse.New(transports.StreamConfig{Hub: hub, Heartbeat: benchQuiet, Counters: &s.counters})
 		}
 		ts := httpBench(b, s, "GET "+route, h)
 		tr := &http.Transport{ReadBufferSize: benchReadBuf, DisableCompression: true}

@@ -3,6 +3,8 @@ package transports
 import (
 	"net/http"
 	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
 )
 
 // StreamHeaders sets the headers of every streaming response: no caching,
@@ -53,4 +55,42 @@ func (hw *HTTPWriter) Write(parts ...[]byte) error {
 // any stream starts.
 func BadRequest(w http.ResponseWriter, err error) {
 	http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+}
+
+// StreamConfig configures an HTTP stream handler (/hits, /events).
+type StreamConfig struct {
+	Hub *broadcast.Hub // required
+	// WriteTimeout bounds each write; zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// Heartbeat is how often the stream gets a keep-alive; zero means
+	// DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Counters receive the transport's numbers; nil keeps them private.
+	Counters *Counters
+}
+
+// ServeStream runs one HTTP stream once its request has been parsed: the
+// streaming headers, nothing more for HEAD, the subscription (503 if the
+// server is shutting down), prelude, then Pump until the stream ends.
+func ServeStream(w http.ResponseWriter, r *http.Request, c StreamConfig, req Request, contentType string, prelude []byte, newSink func(*HTTPWriter) Sink) {
+	StreamHeaders(w, contentType)
+	if r.Method == http.MethodHead {
+		return
+	}
+	sub, err := c.Hub.Subscribe(r.Context(), req.Start)
+	if err != nil {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer sub.Close()
+	hw := NewHTTPWriter(w, c.WriteTimeout)
+	w.WriteHeader(http.StatusOK)
+	if err := hw.Write(prelude); err != nil { // with no prelude, this sends the headers now
+		return
+	}
+	counters := c.Counters
+	if counters == nil {
+		counters = new(Counters)
+	}
+	Pump(r.Context(), sub, newSink(hw), c.Heartbeat, counters)
 }

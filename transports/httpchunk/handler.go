@@ -14,34 +14,16 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/transports"
 )
 
-// Config configures a Handler.
-type Config struct {
-	Hub *broadcast.Hub // required
-	// WriteTimeout bounds each write; zero means transports.DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// Heartbeat is how often an idle stream gets a blank line; zero means
-	// transports.DefaultHeartbeat.
-	Heartbeat time.Duration
-	// Counters receive this transport's numbers; nil keeps them private.
-	Counters *transports.Counters
-}
-
 // Handler serves /hits.
-type Handler struct{ c Config }
+type Handler struct{ c transports.StreamConfig }
 
 // New returns a handler.
-func New(c Config) *Handler {
-	if c.Counters == nil {
-		c.Counters = new(transports.Counters)
-	}
-	return &Handler{c: c}
-}
+func New(c transports.StreamConfig) *Handler { return &Handler{c: c} }
 
 const ndjsonType = "application/x-ndjson"
 
@@ -56,30 +38,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transports.BadRequest(w, err)
 		return
 	}
-	ct := "application/xml; charset=utf-8"
+	ct, prelude := "application/xml; charset=utf-8", []byte("<hits>\n")
 	if ndjson {
-		ct = ndjsonType
+		ct, prelude = ndjsonType, nil
 	}
-	transports.StreamHeaders(w, ct)
-	if r.Method == http.MethodHead {
-		return
-	}
-	sub, err := h.c.Hub.Subscribe(r.Context(), req.Start)
-	if err != nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer sub.Close()
-	s := &sink{w: transports.NewHTTPWriter(w, h.c.WriteTimeout), f: req.Filter, ndjson: ndjson}
-	w.WriteHeader(http.StatusOK)
-	if !ndjson {
-		if err := s.w.Write([]byte("<hits>\n")); err != nil {
-			return
-		}
-	} else if err := s.w.Write(); err != nil { // send the headers now
-		return
-	}
-	transports.Pump(r.Context(), sub, s, h.c.Heartbeat, h.c.Counters)
+	transports.ServeStream(w, r, h.c, req, ct, prelude, func(hw *transports.HTTPWriter) transports.Sink {
+		return &sink{w: hw, f: req.Filter, ndjson: ndjson}
+	})
 }
 
 // wantsNDJSON reads ?format= first, then the Accept header.

@@ -10,7 +10,6 @@ package sse
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/transports"
@@ -20,28 +19,11 @@ import (
 // restart the server is usually back within a second or two.
 const retry = "retry: 2000\n\n"
 
-// Config configures a Handler.
-type Config struct {
-	Hub *broadcast.Hub // required
-	// WriteTimeout bounds each write; zero means transports.DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// Heartbeat is how often an idle stream gets a comment line; zero means
-	// transports.DefaultHeartbeat (15 s).
-	Heartbeat time.Duration
-	// Counters receive this transport's numbers; nil keeps them private.
-	Counters *transports.Counters
-}
-
 // Handler serves /events.
-type Handler struct{ c Config }
+type Handler struct{ c transports.StreamConfig }
 
 // New returns a handler.
-func New(c Config) *Handler {
-	if c.Counters == nil {
-		c.Counters = new(transports.Counters)
-	}
-	return &Handler{c: c}
-}
+func New(c transports.StreamConfig) *Handler { return &Handler{c: c} }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := transports.ParseRequest(r)
@@ -49,22 +31,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transports.BadRequest(w, err)
 		return
 	}
-	transports.StreamHeaders(w, "text/event-stream; charset=utf-8")
-	if r.Method == http.MethodHead {
-		return
-	}
-	sub, err := h.c.Hub.Subscribe(r.Context(), req.Start)
-	if err != nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer sub.Close()
-	s := &sink{w: transports.NewHTTPWriter(w, h.c.WriteTimeout), f: req.Filter}
-	w.WriteHeader(http.StatusOK)
-	if err := s.w.Write([]byte(retry)); err != nil {
-		return
-	}
-	transports.Pump(r.Context(), sub, s, h.c.Heartbeat, h.c.Counters)
+	transports.ServeStream(w, r, h.c, req, "text/event-stream; charset=utf-8", []byte(retry), func(hw *transports.HTTPWriter) transports.Sink {
+		return &sink{w: hw, f: req.Filter}
+	})
 }
 
 type sink struct {
