@@ -9,7 +9,9 @@
 //   - Hub.Run is the only goroutine that offers batches to subscribers. It
 //     never blocks on a subscriber: an offer appends to the subscriber's
 //     bounded queue under a short mutex and signals it without waiting.
-//     Joins, leaves and flushes are all serialised by that loop.
+//     Joins, leaves and flushes are all serialised by that loop. A
+//     subscriber that stays behind for longer than HubConfig.SlowTimeout
+//     is ended there too, with ReasonSlow, and its queue released at once.
 //   - A Subscription is drained by exactly one goroutine (its writer) with
 //     Ready and Take; Close may be called from anywhere.
 //

@@ -22,6 +22,15 @@ type HubConfig struct {
 	// Queue bounds each subscriber's queue in records. Zero means
 	// DefaultQueue.
 	Queue int
+	// SlowTimeout ends a subscriber that stays behind for longer than
+	// this with ReasonSlow. A subscriber falls behind when a flush
+	// overflows its queue while it still holds items the subscriber had
+	// not taken; it has caught up when it takes its queue and nothing
+	// overflowed since its previous take. The check runs at each flush,
+	// so without new records nobody is ended (a stalled writer is the
+	// write deadline's business). Zero means DefaultSlowTimeout; negative
+	// never ends a subscriber for being slow.
+	SlowTimeout time.Duration
 	// OnFlush, if set, is called by the loop after each flush with how
 	// long it took and how many records it offered (for metrics). It must
 	// not block.
@@ -34,6 +43,7 @@ type Hub struct {
 	ring    *Ring
 	tick    time.Duration
 	queue   int
+	slow    time.Duration // zero: never end a subscriber for being slow
 	onFlush func(time.Duration, int)
 
 	join    chan *Subscription
@@ -58,11 +68,18 @@ func NewHub(c HubConfig) *Hub {
 	if c.Queue <= 0 {
 		c.Queue = DefaultQueue
 	}
+	switch {
+	case c.SlowTimeout == 0:
+		c.SlowTimeout = DefaultSlowTimeout
+	case c.SlowTimeout < 0:
+		c.SlowTimeout = 0
+	}
 	return &Hub{
 		ring:     c.Ring,
 		onFlush:  c.OnFlush,
 		tick:     c.Tick,
 		queue:    c.Queue,
+		slow:     c.SlowTimeout,
 		join:     make(chan *Subscription),
 		leave:    make(chan *Subscription),
 		wake:     make(chan struct{}, 1),
@@ -179,10 +196,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		case s := <-h.join:
 			h.add(s)
 		case s := <-h.leave:
-			if _, ok := h.subs[s]; ok {
-				delete(h.subs, s)
-				h.count.Add(-1)
-			}
+			h.remove(s)
 		case <-h.urgent:
 			stopTimer()
 			h.flush()
@@ -234,6 +248,13 @@ func (h *Hub) add(s *Subscription) {
 	close(s.joined) // the subscriber's goroutine owns the history fields from here
 }
 
+func (h *Hub) remove(s *Subscription) {
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		h.count.Add(-1)
+	}
+}
+
 // flush offers everything the ring gained since the last flush as one
 // batch. If records left the ring before they could be flushed (which
 // Publish's back-pressure prevents, but an embedder appending to the ring
@@ -245,14 +266,18 @@ func (h *Hub) flush() {
 	if first > flushed+1 {
 		g := Item{Gap: Gap{From: flushed + 1, To: first - 1}}
 		for s := range h.subs {
-			s.offer(g)
+			if s.offer(g, start, h.slow) {
+				h.remove(s)
+			}
 		}
 		flushed = first - 1
 	}
 	if len(recs) > 0 {
 		b := Item{Batch: NewBatch(recs)}
 		for s := range h.subs {
-			s.offer(b)
+			if s.offer(b, start, h.slow) {
+				h.remove(s) // ended for being slow: no more offers
+			}
 		}
 		flushed = b.Batch.Last()
 		h.flushes.Add(1)

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Reason says why a subscription ended. Reasons double as metric labels.
@@ -11,12 +12,20 @@ type Reason string
 const (
 	ReasonClosed   Reason = "closed"   // the subscriber closed it
 	ReasonShutdown Reason = "shutdown" // the hub stopped
+	ReasonSlow     Reason = "slow"     // it stayed behind longer than the hub's SlowTimeout
 )
 
 // DefaultQueue is the --queue default: how many records a subscriber may
 // fall behind before its oldest undelivered records are dropped. At 4096 a
 // subscriber survives a stall of several seconds of a busy server.
 const DefaultQueue = 4096
+
+// DefaultSlowTimeout is how long a subscriber may stay behind (see
+// HubConfig.SlowTimeout) before it is ended with ReasonSlow. Thirty seconds
+// of continuous loss is no burst any more: the client cannot keep up with
+// this feed, and ending it frees its queue and tells it so, while a
+// dashboard that hiccups for a few seconds is left alone.
+const DefaultSlowTimeout = 30 * time.Second
 
 // historyPage bounds how many history records one Take reads from the ring,
 // so a resume from far back is written in pieces the writer can flush.
@@ -40,6 +49,10 @@ type SubscribeOptions struct {
 	// Queue bounds this subscriber's queue in records; zero means the
 	// hub's.
 	Queue int
+	// DropCounter, if set, has every record dropped from this queue added
+	// to it by the hub as it drops it: live metrics, which a count read by
+	// the subscriber's writer could not be while the writer is stuck.
+	DropCounter *atomic.Uint64
 }
 
 // Subscription is one subscriber's view of the feed: the history it asked
@@ -67,8 +80,17 @@ type Subscription struct {
 	queued int    // records in queue
 	ended  bool
 	reason Reason
+	// behindSince is when the subscriber fell behind: an offer overflowed
+	// its queue while it still held items the subscriber had not taken.
+	// Zero while it keeps up. overflowed says that happened since the
+	// last Take: a Take with no overflow since the one before means the
+	// subscriber caught up.
+	behindSince time.Time
+	overflowed  bool
+	polling     bool // takes only when its client asks: never ended for being slow
 
 	dropped atomic.Uint64 // records dropped because the queue overflowed
+	discard atomic.Bool   // ended for being slow: nothing more is delivered
 	close   sync.Once
 }
 
@@ -92,6 +114,18 @@ func (s *Subscription) Reason() Reason {
 // queue because it fell behind.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
+// SetPolling marks a subscription whose items are taken only when its
+// client asks for them (the raw stream's NEW? polling), or unmarks it.
+// Between two polls such a subscriber is expected to fall behind, so the
+// hub never ends it for being slow; its queue still bounds its memory and
+// its next answer starts with a gap.
+func (s *Subscription) SetPolling(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polling = on
+	s.behindSince, s.overflowed = time.Time{}, false
+}
+
 // Start returns the seq after which the live feed of this subscription
 // begins: the history it asked for ends there.
 func (s *Subscription) Start() uint64 { return s.after }
@@ -100,6 +134,11 @@ func (s *Subscription) Start() uint64 { return s.after }
 // from the ring a page at a time), then the live queue. An empty result
 // means nothing is ready: wait on Ready. Only one goroutine may call it.
 func (s *Subscription) Take() []Item {
+	if s.discard.Load() {
+		// Ended for being slow: what it missed is not worth writing to a
+		// client that cannot keep up; its writer only says goodbye.
+		return nil
+	}
 	if !s.histDone {
 		if items := s.takeHistory(); len(items) > 0 {
 			return items
@@ -107,6 +146,10 @@ func (s *Subscription) Take() []Item {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.overflowed {
+		s.behindSince = time.Time{} // nothing lost since the last Take: caught up
+	}
+	s.overflowed = false
 	var items []Item
 	if s.lead.To != 0 {
 		items = append(items, Item{Gap: s.lead})
@@ -165,12 +208,31 @@ func (s *Subscription) Close() {
 // end marks the subscription ended; the hub calls it at shutdown.
 func (s *Subscription) end(r Reason) {
 	s.mu.Lock()
+	ok := s.endLocked(r)
+	s.mu.Unlock()
+	if ok {
+		s.closeDone()
+	}
+}
+
+// endLocked marks the subscription ended with s.mu held and reports
+// whether it was not already; the caller then calls closeDone without the
+// lock. A slow subscriber's queue is released at once: its writer may sit
+// in a write to a stalled peer until the write deadline, and the memory
+// must not wait for it.
+func (s *Subscription) endLocked(r Reason) bool {
 	if s.ended {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.ended, s.reason = true, r
-	s.mu.Unlock()
+	if r == ReasonSlow {
+		s.discard.Store(true)
+		s.queue, s.queued, s.lead = nil, 0, Gap{}
+	}
+	return true
+}
+
+func (s *Subscription) closeDone() {
 	close(s.done)
 	s.signal()
 }
@@ -184,31 +246,54 @@ func (s *Subscription) signal() {
 
 // offer queues an item without ever waiting for the subscriber: when the
 // queue goes over its limit, the oldest records are dropped and become the
-// lead gap. Only the hub loop calls it.
-func (s *Subscription) offer(it Item) {
+// lead gap. It ends the subscription with ReasonSlow, and reports so, when
+// the subscriber has been behind for longer than slow (never when slow is
+// zero). Only the hub loop calls it; now is the time of its flush.
+func (s *Subscription) offer(it Item, now time.Time, slow time.Duration) (endedSlow bool) {
 	if it.Batch != nil {
 		if it.Batch = it.Batch.since(s.after); it.Batch == nil {
-			return
+			return false
 		}
 	} else if it.Gap.To <= s.after {
-		return
+		return false
 	} else if it.Gap.From <= s.after {
 		it.Gap.From = s.after + 1
 	}
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
-		return
+		return false
 	}
+	// Only an overflow of items the subscriber left untaken is its fault:
+	// one batch bigger than the whole queue, offered to a subscriber that
+	// has taken everything, overflows however fast it is.
+	untaken := len(s.queue) > 0
 	s.queue = append(s.queue, it)
 	if it.Batch != nil {
 		s.queued += len(it.Batch.Records)
 	}
+	overflow := false
 	for s.queued > s.limit {
 		s.dropOldest(s.queued - s.limit)
+		overflow = true
+	}
+	ended := false
+	if overflow && untaken && !s.polling {
+		s.overflowed = true
+		if s.behindSince.IsZero() {
+			s.behindSince = now
+		}
+		if slow > 0 && now.Sub(s.behindSince) >= slow {
+			ended = s.endLocked(ReasonSlow)
+		}
 	}
 	s.mu.Unlock()
+	if ended {
+		s.closeDone()
+		return true
+	}
 	s.signal()
+	return false
 }
 
 // dropOldest drops up to n records from the front of the queue into the
@@ -225,14 +310,21 @@ func (s *Subscription) dropOldest(n int) {
 		s.extendLead(Gap{From: recs[0].Seq, To: recs[len(recs)-1].Seq})
 		s.queue = s.queue[1:]
 		s.queued -= len(recs)
-		s.dropped.Add(uint64(len(recs)))
+		s.countDropped(len(recs))
 		return
 	}
 	// Cut the batch: its shared encoding is lost for this subscriber only.
 	s.extendLead(Gap{From: recs[0].Seq, To: recs[n-1].Seq})
 	s.queue[0] = Item{Batch: NewBatch(recs[n:])}
 	s.queued -= n
+	s.countDropped(n)
+}
+
+func (s *Subscription) countDropped(n int) {
 	s.dropped.Add(uint64(n))
+	if c := s.opts.DropCounter; c != nil {
+		c.Add(uint64(n))
+	}
 }
 
 func (s *Subscription) extendLead(g Gap) {

@@ -83,6 +83,13 @@ type status struct {
 	Subscribers   map[string]int64          `json:"subscribers"`
 	Transports    map[string]transportTotal `json:"transports"`
 	Totals        totals                    `json:"totals"`
+	Limits        limits                    `json:"limits"`
+}
+
+// limits are the subscriber limits in force; 0 means none.
+type limits struct {
+	MaxSubscribers      int `json:"max_subscribers"`
+	MaxSubscribersPerIP int `json:"max_subscribers_per_ip"`
 }
 
 type sourceStatus struct {
@@ -105,9 +112,11 @@ type ringStatus struct {
 }
 
 type transportTotal struct {
-	Sent    uint64 `json:"sent"`
-	Dropped uint64 `json:"dropped"`
-	Gaps    uint64 `json:"gaps"`
+	Sent        uint64            `json:"sent"`
+	Dropped     uint64            `json:"dropped"`
+	Gaps        uint64            `json:"gaps"`
+	Disconnects map[string]uint64 `json:"disconnects"` // by reason, every reason present
+	Refused     map[string]uint64 `json:"refused"`     // by reason, every reason present
 }
 
 type totals struct {
@@ -147,6 +156,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		st.Totals.Records += ss.Records
 		st.Totals.ParseErrors += ss.ParseErrors
 	}
+	st.Limits = limits{MaxSubscribers: max(s.cfg.MaxSubscribers, 0), MaxSubscribersPerIP: max(s.cfg.MaxSubscribersPerIP, 0)}
 	first, last := s.ring.Bounds()
 	st.Ring = ringStatus{Capacity: s.ring.Size(), Records: last + 1 - first, LastSeq: last}
 	if last >= first {
@@ -155,7 +165,14 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	for _, name := range transportNames {
 		c := s.counters[name]
 		st.Subscribers[name] = c.Subscribers.Load()
-		t := transportTotal{Sent: c.Sent.Load(), Dropped: c.Dropped.Load(), Gaps: c.Gaps.Load()}
+		t := transportTotal{Sent: c.Sent.Load(), Dropped: c.Dropped.Load(), Gaps: c.Gaps.Load(),
+			Disconnects: map[string]uint64{}, Refused: map[string]uint64{}}
+		for _, r := range transports.DisconnectReasons() {
+			t.Disconnects[string(r)] = c.Disconnects(r)
+		}
+		for _, r := range transports.RefuseReasons() {
+			t.Refused[string(r)] = c.Refusals(r)
+		}
 		st.Transports[name] = t
 		st.Totals.Sent += t.Sent
 		st.Totals.Dropped += t.Dropped

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/tailer"
+	"github.com/weblogd/weblogd/transports"
 )
 
 // Defaults for the zero values of Config.
@@ -28,6 +29,19 @@ const (
 	// DefaultShutdownTimeout is how long Run waits for streams to end
 	// properly before it cuts them.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxSubscribers bounds the subscribers of all transports
+	// together. Each costs a goroutine or two, socket buffers and at most
+	// its queue; ten thousand fit a small machine's memory and file
+	// descriptor limits while being far more than one feed's audience.
+	DefaultMaxSubscribers = 10000
+	// DefaultMaxSubscribersPerIP bounds the subscribers from one client
+	// address: enough for an office of dashboards behind one NAT, few
+	// enough that one misbehaving script cannot take every slot.
+	DefaultMaxSubscribersPerIP = 100
+	// DefaultReadHeaderTimeout is how long an HTTP client may take to send
+	// its request headers: a browser or curl sends them at once, a
+	// slow-loris client dribbling them is cut.
+	DefaultReadHeaderTimeout = 10 * time.Second
 	// NoListen as an address turns that listener off.
 	NoListen = "-"
 )
@@ -74,6 +88,21 @@ type Config struct {
 	// WriteTimeout bounds each write to a subscriber. Zero means
 	// transports.DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// SlowTimeout disconnects a subscriber that stays behind (its queue
+	// keeps overflowing, see broadcast.HubConfig) for longer than this.
+	// Zero means broadcast.DefaultSlowTimeout; negative never does.
+	SlowTimeout time.Duration
+	// MaxSubscribers bounds the subscribers of every transport together
+	// (raw TCP, /hits, /events, /ws; not Subscribe in-process). Zero means
+	// DefaultMaxSubscribers; negative means no limit.
+	MaxSubscribers int
+	// MaxSubscribersPerIP bounds the subscribers from one client address,
+	// the TCP peer's (behind a reverse proxy, the proxy's). Zero means
+	// DefaultMaxSubscribersPerIP; negative means no limit.
+	MaxSubscribersPerIP int
+	// ReadHeaderTimeout bounds how long an HTTP client may take to send
+	// its request headers. Zero means DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
 
 	// Heartbeat is how often idle HTTP streams get a keep-alive (an SSE
 	// comment, a blank line). Zero means transports.DefaultHeartbeat (15s).
@@ -160,6 +189,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = transports.DefaultWriteTimeout
+	}
+	if c.MaxSubscribers == 0 {
+		c.MaxSubscribers = DefaultMaxSubscribers
+	}
+	if c.MaxSubscribersPerIP == 0 {
+		c.MaxSubscribersPerIP = DefaultMaxSubscribersPerIP
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
 	if c.Version == "" {
 		c.Version = "dev"

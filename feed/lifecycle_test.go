@@ -1,6 +1,7 @@
 package feed_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/xml"
@@ -167,10 +168,17 @@ func TestRawSessionIsWellFormedXML(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// "<hits>" comes once the subscription exists: write only after it.
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(waitFor))
+	first, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
 	session := make(chan []byte)
 	go func() {
-		b, _ := io.ReadAll(c)
-		session <- b
+		b, _ := io.ReadAll(br)
+		session <- append([]byte(first), b...)
 	}()
 	hostile := []string{
 		combined,

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weblogd/weblogd/transports"
 )
 
 // maxScrapes bounds concurrent /metrics requests: a scrape reads every
@@ -22,6 +24,8 @@ var (
 	descSent      = prometheus.NewDesc("weblogd_records_sent_total", "Records written to subscribers.", []string{"transport"}, nil)
 	descDropped   = prometheus.NewDesc("weblogd_records_dropped_total", "Records dropped from the queues of subscribers that fell behind.", []string{"transport"}, nil)
 	descGaps      = prometheus.NewDesc("weblogd_gaps_total", "Gap markers sent to subscribers.", []string{"transport"}, nil)
+	descDisconn   = prometheus.NewDesc("weblogd_disconnects_total", "Subscribers whose stream ended, by why: closed (the client went), shutdown, slow (behind for longer than --slow-timeout), write_timeout, pong_timeout, protocol.", []string{"transport", "reason"}, nil)
+	descRefused   = prometheus.NewDesc("weblogd_refused_total", "Subscribers turned away, by why: max_subscribers, max_subscribers_per_ip, shutdown.", []string{"transport", "reason"}, nil)
 	descRing      = prometheus.NewDesc("weblogd_ring_records", "Records held in the ring.", nil, nil)
 	descRingCap   = prometheus.NewDesc("weblogd_ring_capacity_records", "Records the ring can hold.", nil, nil)
 	descLastSeq   = prometheus.NewDesc("weblogd_ring_last_seq", "Sequence number of the newest record.", nil, nil)
@@ -60,7 +64,7 @@ func (s *Server) metricsHandler() http.Handler {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descRing, descRingCap, descLastSeq, descBuild} {
+	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descBuild} {
 		ch <- d
 	}
 }
@@ -82,6 +86,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSent, tc.Sent.Load(), name)
 		counter(descDropped, tc.Dropped.Load(), name)
 		counter(descGaps, tc.Gaps.Load(), name)
+		for _, r := range transports.DisconnectReasons() {
+			ch <- prometheus.MustNewConstMetric(descDisconn, prometheus.CounterValue, float64(tc.Disconnects(r)), name, string(r))
+		}
+		for _, r := range transports.RefuseReasons() {
+			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(tc.Refusals(r)), name, string(r))
+		}
 	}
 	first, last := s.ring.Bounds()
 	ch <- prometheus.MustNewConstMetric(descRing, prometheus.GaugeValue, float64(last+1-first))

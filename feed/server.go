@@ -36,11 +36,11 @@ var transportNames = []string{transportTCP, transportHits, transportEvents, tran
 
 // HTTP server timeouts. Streams are long-lived responses, so there is no
 // WriteTimeout (each stream write has its own deadline instead); the
-// header and idle limits stop slow-loris clients from holding sockets.
+// header (Config.ReadHeaderTimeout) and idle limits stop slow-loris
+// clients from holding sockets.
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
+	idleTimeout    = 2 * time.Minute
+	maxHeaderBytes = 64 << 10
 )
 
 // Server is one weblogd: its logs, its ring and hub, its listeners.
@@ -58,6 +58,8 @@ type Server struct {
 	started time.Time
 
 	counters map[string]*transports.Counters
+	limiter  *transports.Limiter // shared by every transport
+	drain    *transports.Drain   // bounds every stream's writes at shutdown
 	registry *prometheus.Registry
 	flushDur prometheus.Histogram
 
@@ -92,12 +94,18 @@ func New(c Config) (*Server, error) {
 	}
 	s.ring = broadcast.NewRing(c.Ring, 0)
 	s.flushDur = newFlushHistogram()
-	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: c.Tick, Queue: c.Queue,
+	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: c.Tick, Queue: c.Queue, SlowTimeout: c.SlowTimeout,
 		OnFlush: func(took time.Duration, _ int) { s.flushDur.Observe(took.Seconds()) }})
-	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP]})
-	s.hits = httpchunk.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportHits]})
-	s.events = sse.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents]})
-	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS]})
+	s.limiter = transports.NewLimiter(c.MaxSubscribers, c.MaxSubscribersPerIP)
+	s.drain = new(transports.Drain)
+	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP],
+		Limiter: s.limiter, Drain: s.drain})
+	s.hits = httpchunk.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportHits],
+		Limiter: s.limiter, Drain: s.drain})
+	s.events = sse.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents],
+		Limiter: s.limiter, Drain: s.drain})
+	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS],
+		Limiter: s.limiter, Drain: s.drain})
 	s.src = &sources{
 		patterns: c.Logs,
 		maxLine:  c.MaxLineBytes,
@@ -230,7 +238,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	defer cutRequests()
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
@@ -275,6 +283,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	go func() { httpShut <- hs.Shutdown(shutCtx) }() // no new requests; waits for streams
 	stopTail()
 	<-tailDone
+	// Goodbyes get half the shutdown timeout, however long the write
+	// timeout: a client that stopped reading is cut then, as it would be
+	// anyway, and the other half is left for what follows (the close
+	// handshakes, the handlers returning, the checkpoint).
+	s.drain.Start(time.Now().Add(cfg.ShutdownTimeout / 2))
 	stopHub() // final flush, then every subscription ends: writers say goodbye
 	wg.Wait()
 

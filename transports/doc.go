@@ -1,7 +1,10 @@
 // Package transports owns what every transport shares: the wire encodings
 // of records and gap markers (XML and JSON, see PROTOCOL.md), each batch
-// encoded at most once per format whatever the number of subscribers, and
-// the options common to all connections. The filter joins them later.
+// encoded at most once per format whatever the number of subscribers, the
+// filter, the options common to all connections, and what bounds them all
+// together: the Limiter (subscribers in all and per client address), the
+// Drain (every write deadline at shutdown), and the counters with the
+// typed reasons why a stream ended or was refused.
 //
 // The subpackages (tcpxml, httpchunk, sse, ws) each turn a subscription
 // into bytes on one kind of connection; they import this package and never
@@ -9,4 +12,6 @@
 //
 // The encoders are pure functions of their arguments and safe for
 // concurrent use: the records they read are immutable once in the ring.
+// Limiter, Drain and Counters are safe for concurrent use: a server has
+// one Limiter and one Drain for all its transports, and Counters for each.
 package transports

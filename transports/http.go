@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -22,24 +23,32 @@ func StreamHeaders(w http.ResponseWriter, contentType string) {
 // is flushed at once. The server has no WriteTimeout (it would cut long
 // streams), so this deadline is what frees a stalled client's slot.
 type HTTPWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	deadline *Deadline
 }
 
-// NewHTTPWriter wraps w; timeout zero means DefaultWriteTimeout.
-func NewHTTPWriter(w http.ResponseWriter, timeout time.Duration) *HTTPWriter {
+// NewHTTPWriter wraps w; timeout zero means DefaultWriteTimeout. Its
+// deadlines are bounded by drain (nil: not); Close it before the handler
+// returns.
+func NewHTTPWriter(w http.ResponseWriter, timeout time.Duration, drain *Drain) *HTTPWriter {
 	if timeout <= 0 {
 		timeout = DefaultWriteTimeout
 	}
-	return &HTTPWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
+	rc := http.NewResponseController(w)
+	return &HTTPWriter{w: w, rc: rc, timeout: timeout, deadline: drain.Track(rc.SetWriteDeadline)}
 }
+
+// Close releases the writer's deadline from the drain: after the handler
+// returns, its connection may serve another request.
+func (hw *HTTPWriter) Close() { hw.deadline.Release() }
 
 // Write writes every part and flushes, within one deadline.
 func (hw *HTTPWriter) Write(parts ...[]byte) error {
 	// A writer that cannot take deadlines (a test recorder, an embedder's
 	// middleware without Unwrap) still streams; it only loses the bound.
-	_ = hw.rc.SetWriteDeadline(time.Now().Add(hw.timeout))
+	_ = hw.deadline.Set(time.Now().Add(hw.timeout))
 	for _, p := range parts {
 		if len(p) == 0 {
 			continue
@@ -67,30 +76,50 @@ type StreamConfig struct {
 	Heartbeat time.Duration
 	// Counters receive the transport's numbers; nil keeps them private.
 	Counters *Counters
+	// Limiter bounds the subscribers, shared by every transport; nil
+	// allows any number.
+	Limiter *Limiter
+	// Drain bounds the write deadlines at shutdown, shared by every
+	// transport; nil leaves them to WriteTimeout.
+	Drain *Drain
 }
 
 // ServeStream runs one HTTP stream once its request has been parsed: the
-// streaming headers, nothing more for HEAD, the subscription (503 if the
-// server is shutting down), prelude, then Pump until the stream ends.
+// streaming headers, nothing more for HEAD, a slot from the limiter and
+// the subscription (503 with Retry-After and the reason otherwise),
+// prelude, then Pump until the stream ends.
 func ServeStream(w http.ResponseWriter, r *http.Request, c StreamConfig, req Request, contentType string, prelude []byte, newSink func(*HTTPWriter) Sink) {
-	StreamHeaders(w, contentType)
-	if r.Method == http.MethodHead {
-		return
-	}
-	sub, err := c.Hub.Subscribe(r.Context(), req.Start)
-	if err != nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer sub.Close()
-	hw := NewHTTPWriter(w, c.WriteTimeout)
-	w.WriteHeader(http.StatusOK)
-	if err := hw.Write(prelude); err != nil { // with no prelude, this sends the headers now
-		return
-	}
 	counters := c.Counters
 	if counters == nil {
 		counters = new(Counters)
+	}
+	if r.Method == http.MethodHead {
+		StreamHeaders(w, contentType)
+		return
+	}
+	release, err := c.Limiter.Acquire(r.RemoteAddr)
+	if err != nil {
+		Refuse(w, err, counters)
+		return
+	}
+	defer release()
+	opts := req.Start
+	opts.DropCounter = &counters.Dropped
+	sub, err := c.Hub.Subscribe(r.Context(), opts)
+	if err != nil {
+		if errors.Is(err, broadcast.ErrClosed) {
+			Refuse(w, ErrShuttingDown, counters)
+		}
+		return // else the client went while it waited: nobody to answer
+	}
+	defer sub.Close()
+	StreamHeaders(w, contentType)
+	hw := NewHTTPWriter(w, c.WriteTimeout, c.Drain)
+	defer hw.Close()
+	w.WriteHeader(http.StatusOK)
+	if err := hw.Write(prelude); err != nil { // with no prelude, this sends the headers now
+		counters.Disconnected(ReasonOf(sub, err))
+		return
 	}
 	Pump(r.Context(), sub, newSink(hw), c.Heartbeat, counters)
 }

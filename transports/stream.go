@@ -18,8 +18,41 @@ const DefaultHeartbeat = 15 * time.Second
 type Counters struct {
 	Subscribers atomic.Int64  // connected now
 	Sent        atomic.Uint64 // records written
-	Dropped     atomic.Uint64 // records dropped from queues of slow subscribers
+	Dropped     atomic.Uint64 // records dropped from queues of slow subscribers, as the hub drops them (SubscribeOptions.DropCounter)
 	Gaps        atomic.Uint64 // gap markers written (slow subscribers and history gone from the ring)
+
+	disconnects [len(disconnectReasons)]atomic.Uint64
+	refused     [len(refuseReasons)]atomic.Uint64
+}
+
+// Disconnected counts a stream that ended for r.
+func (c *Counters) Disconnected(r DisconnectReason) {
+	c.disconnects[reasonIndex(disconnectReasons[:], r)].Add(1)
+}
+
+// Disconnects returns how many streams ended for r.
+func (c *Counters) Disconnects(r DisconnectReason) uint64 {
+	return c.disconnects[reasonIndex(disconnectReasons[:], r)].Load()
+}
+
+// Refused counts a subscriber turned away for r.
+func (c *Counters) Refused(r RefuseReason) { c.refused[reasonIndex(refuseReasons[:], r)].Add(1) }
+
+// Refusals returns how many subscribers were turned away for r.
+func (c *Counters) Refusals(r RefuseReason) uint64 {
+	return c.refused[reasonIndex(refuseReasons[:], r)].Load()
+}
+
+// reasonIndex finds r among the known reasons. Reasons are this package's
+// constants, so an unknown one is a bug; it is counted under the first
+// (closed, max_subscribers) rather than crash a server over a metric.
+func reasonIndex[R comparable](known []R, r R) int {
+	for i, k := range known {
+		if k == r {
+			return i
+		}
+	}
+	return 0
 }
 
 // Sink is one subscriber's connection as Pump drives it. Every method
@@ -31,21 +64,24 @@ type Sink interface {
 	// Heartbeat keeps a connection alive through proxies and finds dead
 	// peers; Pump calls it every heartbeat period.
 	Heartbeat() error
-	// End says goodbye properly: the hub has ended the subscription.
-	End() error
+	// End says goodbye properly: the hub has ended the subscription for
+	// reason (broadcast.ReasonShutdown, or ReasonSlow: tell the client it
+	// was too slow where the wire has a way to).
+	End(reason broadcast.Reason) error
 }
 
 // Pump moves a subscription's items to sink until the hub ends it (then it
 // writes what is left and ends the sink), ctx is done (the client went, or
-// the server cut it), or a write fails. It is the single writer of the
-// connection; it returns the error that ended the stream, nil after End.
-func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat time.Duration, c *Counters) error {
+// the server cut it; a DisconnectError cause says why), or a write fails.
+// It is the single writer of the connection; it returns the error that
+// ended the stream, nil after End, and counts the disconnect by reason.
+func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat time.Duration, c *Counters) (err error) {
 	if heartbeat <= 0 {
 		heartbeat = DefaultHeartbeat
 	}
 	c.Subscribers.Add(1)
 	defer c.Subscribers.Add(-1)
-	var dropped uint64
+	defer func() { c.Disconnected(ReasonOf(sub, err)) }()
 	send := func() error {
 		// History arrives a page per Take; send each as it comes so a
 		// long resume streams instead of piling up in memory.
@@ -57,10 +93,6 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 			}
 			n, err := sink.Send(items)
 			c.Sent.Add(uint64(n))
-			if d := sub.Dropped(); d != dropped {
-				c.Dropped.Add(d - dropped)
-				dropped = d
-			}
 			if err != nil {
 				return err
 			}
@@ -74,7 +106,7 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-sub.Ready():
 			if err := send(); err != nil {
 				return err
@@ -87,7 +119,7 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 			if err := send(); err != nil {
 				return err
 			}
-			return sink.End()
+			return sink.End(sub.Reason())
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
 )
 
@@ -27,6 +28,9 @@ type options struct {
 	state, basePath string
 	shutdownTimeout time.Duration
 	writeTimeout    time.Duration
+	slowTimeout     time.Duration
+	maxSubs         int
+	maxSubsPerIP    int
 	logLevel        slog.Level
 	logFormat       string
 	demo            bool
@@ -64,6 +68,9 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.Var(&o.allowOrigins, "allow-origin", "a browser origin (scheme://host[:port]) allowed to open WebSockets besides the server's own; * allows any (repeatable)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", feed.DefaultShutdownTimeout, "how long streams get to end properly at shutdown before they are cut")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a subscriber that accepts no data for this long is disconnected")
+	fs.DurationVar(&o.slowTimeout, "slow-timeout", broadcast.DefaultSlowTimeout, "a subscriber that keeps losing records (its --queue overflowing) for this long is disconnected as too slow; 0 never does")
+	fs.IntVar(&o.maxSubs, "max-subscribers", feed.DefaultMaxSubscribers, "most subscribers of all streams together (raw TCP, /hits, /events, /ws); more are refused (503, or an <error/> line); 0 for no limit")
+	fs.IntVar(&o.maxSubsPerIP, "max-subscribers-per-ip", feed.DefaultMaxSubscribersPerIP, "most subscribers from one client address (the TCP peer: behind a proxy, the proxy); 0 for no limit")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.demo, "demo", false, "write realistic demo traffic into the first --log (a temporary file if none) and follow it")
@@ -115,7 +122,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]int{"ring": o.ring, "backfill": o.backfill, "queue": o.queue, "max-line": o.maxLine} {
+	for name, v := range map[string]int{"ring": o.ring, "backfill": o.backfill, "queue": o.queue, "max-line": o.maxLine,
+		"max-subscribers": o.maxSubs, "max-subscribers-per-ip": o.maxSubsPerIP} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("--%s %d: must not be negative", name, v))
 		}
@@ -129,8 +137,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if o.maxLine == 0 {
 		errs = append(errs, errors.New("--max-line 0: lines must be allowed at least one byte"))
 	}
-	if o.tick < 0 {
-		errs = append(errs, fmt.Errorf("--tick %v: must not be negative", o.tick))
+	for name, d := range map[string]time.Duration{"tick": o.tick, "slow-timeout": o.slowTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", name, d))
+		}
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
@@ -146,20 +156,23 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 // the library's zeros mean defaults, so they are translated here.
 func (o *options) config() feed.Config {
 	c := feed.Config{
-		Logs:            o.logs,
-		HTTPAddr:        o.http,
-		TCPAddr:         o.tcp,
-		Tick:            o.tick,
-		Ring:            o.ring,
-		Backfill:        o.backfill,
-		Queue:           o.queue,
-		MaxLineBytes:    o.maxLine,
-		StatePath:       o.state,
-		BasePath:        o.basePath,
-		ShutdownTimeout: o.shutdownTimeout,
-		WriteTimeout:    o.writeTimeout,
-		AllowOrigins:    o.allowOrigins,
-		Version:         version,
+		Logs:                o.logs,
+		HTTPAddr:            o.http,
+		TCPAddr:             o.tcp,
+		Tick:                o.tick,
+		Ring:                o.ring,
+		Backfill:            o.backfill,
+		Queue:               o.queue,
+		MaxLineBytes:        o.maxLine,
+		StatePath:           o.state,
+		BasePath:            o.basePath,
+		ShutdownTimeout:     o.shutdownTimeout,
+		WriteTimeout:        o.writeTimeout,
+		SlowTimeout:         o.slowTimeout,
+		MaxSubscribers:      o.maxSubs,
+		MaxSubscribersPerIP: o.maxSubsPerIP,
+		AllowOrigins:        o.allowOrigins,
+		Version:             version,
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = feed.NoListen
@@ -172,6 +185,16 @@ func (o *options) config() feed.Config {
 	}
 	if c.Backfill == 0 {
 		c.Backfill = -1
+	}
+	// 0 on the command line means never, or no limit.
+	if c.SlowTimeout == 0 {
+		c.SlowTimeout = -1
+	}
+	if c.MaxSubscribers == 0 {
+		c.MaxSubscribers = -1
+	}
+	if c.MaxSubscribersPerIP == 0 {
+		c.MaxSubscribersPerIP = -1
 	}
 	return c
 }

@@ -58,6 +58,9 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"bad base path", []string{"--log", log, "--base-path", "weblog"}, nil, `base path "weblog" must start with /`},
 		{"bad log format", []string{"--log", log, "--log-format", "xml"}, nil, `--log-format "xml"`},
 		{"bad environment", []string{"--log", log}, []string{"WEBLOGD_RING=lots"}, "WEBLOGD_RING"},
+		{"negative max subscribers", []string{"--log", log, "--max-subscribers", "-1"}, nil, "--max-subscribers -1: must not be negative"},
+		{"negative per-ip limit", []string{"--log", log}, []string{"WEBLOGD_MAX_SUBSCRIBERS_PER_IP=-5"}, "--max-subscribers-per-ip -5: must not be negative"},
+		{"negative slow timeout", []string{"--log", log, "--slow-timeout", "-1s"}, nil, "--slow-timeout -1s: must not be negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,7 +85,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--help: %v, want exit 0", err)
 	}
-	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "WEBLOGD_"} {
+	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "-slow-timeout", "-max-subscribers", "-max-subscribers-per-ip", "WEBLOGD_"} {
 		if !bytes.Contains(out, []byte(f)) {
 			t.Errorf("--help does not mention %s", f)
 		}

@@ -5,8 +5,9 @@
 //
 // Concurrency: the request's goroutine is the stream's only writer
 // (transports.Pump); it ends when the client goes, a write misses its
-// deadline, or the hub ends the subscription at shutdown ("</hits>" for
-// XML, then the end of the chunked body).
+// deadline, or the hub ends the subscription: at shutdown ("</hits>" for
+// XML, then the end of the chunked body), or for being too slow (an error
+// element or line first).
 package httpchunk
 
 import (
@@ -106,9 +107,24 @@ var newline = []byte("\n")
 // line ndjson readers skip.
 func (s *sink) Heartbeat() error { return s.w.Write(newline) }
 
-func (s *sink) End() error {
-	if s.ndjson {
+// End closes the XML document; at shutdown ndjson simply ends. A
+// subscriber ended for being slow is told so first: an <error/> element
+// before "</hits>", or an ndjson line {"type":"error","reason":"too slow"}.
+func (s *sink) End(reason broadcast.Reason) error {
+	slow := reason == broadcast.ReasonSlow
+	switch {
+	case s.ndjson && slow:
+		return s.w.Write(ndjsonTooSlow)
+	case s.ndjson:
 		return nil
+	case slow:
+		return s.w.Write(xmlTooSlow, xmlEnd)
 	}
-	return s.w.Write([]byte("</hits>\n"))
+	return s.w.Write(xmlEnd)
 }
+
+var (
+	xmlEnd        = []byte("</hits>\n")
+	xmlTooSlow    = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
+	ndjsonTooSlow = []byte(`{"type":"error","reason":"` + transports.TooSlow + `"}` + "\n")
+)

@@ -61,6 +61,15 @@ var keepalive = []byte(": keepalive\n\n")
 
 func (s *sink) Heartbeat() error { return s.w.Write(keepalive) }
 
-// End writes nothing: the response ends, and EventSource reconnects with
-// Last-Event-ID.
-func (s *sink) End() error { return nil }
+// End writes nothing at shutdown: the response ends, and EventSource
+// reconnects with Last-Event-ID. A subscriber ended for being slow gets a
+// comment saying so first, which EventSource ignores and curl shows (an
+// event named "error" would be confused with EventSource's own).
+func (s *sink) End(reason broadcast.Reason) error {
+	if reason == broadcast.ReasonSlow {
+		return s.w.Write(tooSlow)
+	}
+	return nil
+}
+
+var tooSlow = []byte(": disconnected: " + transports.TooSlow + "\n\n")

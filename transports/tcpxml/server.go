@@ -8,6 +8,11 @@
 // resume with "SINCE <seq>". Any other line gets <error reason="..."/>;
 // blank lines are ignored.
 //
+// A client the server cannot take (too many subscribers in all or from its
+// address, or a shutdown under way) gets one line, <error reason="..."/>,
+// and the connection is closed. A client ended for being too slow gets
+// <error reason="too slow"/> and "</hits>", as at shutdown.
+//
 // Concurrency: Serve owns one goroutine per connection, which is that
 // connection's only writer; it starts and waits for one reader goroutine
 // that parses commands. Every read and write has a deadline.
@@ -47,6 +52,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Counters receive this transport's numbers; nil keeps them private.
 	Counters *transports.Counters
+	// Limiter bounds the subscribers, shared by every transport; nil
+	// allows any number.
+	Limiter *transports.Limiter
+	// Drain bounds the write deadlines at shutdown; nil leaves them to
+	// WriteTimeout.
+	Drain *transports.Drain
 }
 
 // Server serves the raw XML stream.
@@ -55,6 +66,8 @@ type Server struct {
 	writeTimeout time.Duration
 	log          *slog.Logger
 	counters     *transports.Counters
+	limiter      *transports.Limiter
+	drain        *transports.Drain
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -71,7 +84,8 @@ func New(c Config) *Server {
 	if c.Counters == nil {
 		c.Counters = new(transports.Counters)
 	}
-	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters, conns: make(map[net.Conn]struct{})}
+	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters,
+		limiter: c.Limiter, drain: c.Drain, conns: make(map[net.Conn]struct{})}
 }
 
 // Serve accepts connections on l until ctx is done, then closes l and waits
@@ -133,28 +147,45 @@ func (s *Server) track(c net.Conn, add bool) {
 
 // conn is one client: its subscription, its mode, and the pending output.
 type conn struct {
-	s       *Server
-	c       net.Conn
-	sub     *broadcast.Subscription
-	polling bool
-	out     net.Buffers
-	dropped uint64 // sub.Dropped() already counted
+	s        *Server
+	c        net.Conn
+	deadline *transports.Deadline
+	sub      *broadcast.Subscription
+	polling  bool
+	out      net.Buffers
 }
+
+// Lines the server writes on its own account.
+var (
+	hitsStart = []byte("<hits>\n")
+	hitsEnd   = []byte("</hits>\n")
+	tooSlow   = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
+)
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	log := s.log.With("remote", c.RemoteAddr().String())
-	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{})
+	cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline)}
+	defer cn.deadline.Release()
+	release, err := s.limiter.Acquire(c.RemoteAddr().String())
 	if err != nil {
-		return // shutting down
+		cn.refuse(err)
+		log.Debug("raw tcp subscriber refused", "err", err)
+		return
 	}
-	cn := &conn{s: s, c: c, sub: sub}
+	defer release()
+	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped})
+	if err != nil {
+		cn.refuse(transports.ErrShuttingDown)
+		return
+	}
+	cn.sub = sub
 	defer func() { cn.sub.Close() }()
 	s.counters.Subscribers.Add(1)
 	defer s.counters.Subscribers.Add(-1)
 	log.Debug("raw tcp subscriber connected")
 
-	cmds := make(chan string)
+	cmds := make(chan command)
 	readerDone := make(chan struct{})
 	quit := make(chan struct{})
 	go func() {
@@ -167,9 +198,16 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		<-readerDone
 	}()
 
-	cn.out = append(cn.out, []byte("<hits>\n"))
-	if cn.flush() != nil {
-		return
+	reason := cn.serve(ctx, cmds, readerDone)
+	s.counters.Disconnected(reason)
+	log.Debug("raw tcp subscriber ended", "reason", reason)
+}
+
+// serve is the connection's writer loop; it returns why it ended.
+func (cn *conn) serve(ctx context.Context, cmds <-chan command, readerDone <-chan struct{}) transports.DisconnectReason {
+	cn.out = append(cn.out, hitsStart)
+	if err := cn.flush(); err != nil {
+		return transports.ReasonOf(cn.sub, err)
 	}
 	for {
 		select {
@@ -177,27 +215,34 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			if !cn.polling {
 				cn.queueItems(cn.sub.Take())
 			}
-		case line := <-cmds:
-			if err := cn.command(ctx, line); err != nil {
-				return // shutting down
+		case cmd := <-cmds:
+			if err := cn.command(ctx, cmd); err != nil {
+				return transports.DisconnectShutdown
 			}
 		case <-cn.sub.Done():
-			if !cn.polling {
+			reason := cn.sub.Reason()
+			if reason == broadcast.ReasonSlow {
+				cn.out = append(cn.out, tooSlow) // Take has nothing more for it
+			} else if !cn.polling {
 				cn.queueItems(cn.sub.Take())
 			}
-			cn.out = append(cn.out, []byte("</hits>\n"))
-			cn.flush()
-			log.Debug("raw tcp subscriber ended", "reason", cn.sub.Reason())
-			return
+			cn.out = append(cn.out, hitsEnd)
+			return transports.ReasonOf(cn.sub, cn.flush())
 		case <-readerDone:
-			log.Debug("raw tcp subscriber left")
-			return
+			return transports.DisconnectClosed
 		}
 		if err := cn.flush(); err != nil {
-			log.Debug("raw tcp write failed", "err", err)
-			return
+			return transports.ReasonOf(cn.sub, err)
 		}
 	}
+}
+
+// refuse tells a client it cannot be served, in one line, before the
+// connection is closed.
+func (cn *conn) refuse(err error) {
+	cn.s.counters.Refused(transports.RefuseReasonOf(err))
+	cn.out = append(cn.out, []byte(`<error reason="`+err.Error()+`"/>`+"\n"))
+	cn.flush()
 }
 
 // queueItems adds items to the pending output. Batches are the hub's
@@ -214,10 +259,6 @@ func (cn *conn) queueItems(items []broadcast.Item) {
 			cn.out = append(cn.out, transports.XMLLines(it.Batch))
 			c.Sent.Add(uint64(len(it.Batch.Records)))
 		}
-		if d := cn.sub.Dropped(); d != cn.dropped {
-			c.Dropped.Add(d - cn.dropped)
-			cn.dropped = d
-		}
 		// History comes a page at a time: keep taking while there is more.
 		if len(items) == 0 || len(cn.out) > 64 {
 			return
@@ -230,16 +271,22 @@ func (cn *conn) flush() error {
 	if len(cn.out) == 0 {
 		return nil
 	}
-	cn.c.SetWriteDeadline(time.Now().Add(cn.s.writeTimeout))
+	cn.deadline.Set(time.Now().Add(cn.s.writeTimeout))
 	_, err := cn.out.WriteTo(cn.c)
 	cn.out = cn.out[:0]
 	return err
 }
 
-func (cn *conn) command(ctx context.Context, line string) error {
+func (cn *conn) command(ctx context.Context, cmd command) error {
+	line := cmd.line
 	switch {
+	case cmd.tooLong:
+		cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
 	case line == "NEW?":
-		cn.polling = true
+		if !cn.polling {
+			cn.polling = true
+			cn.sub.SetPolling(true)
+		}
 		before := len(cn.out)
 		var items []broadcast.Item
 		for more := cn.sub.Take(); len(more) > 0; more = cn.sub.Take() {
@@ -257,30 +304,33 @@ func (cn *conn) command(ctx context.Context, line string) error {
 		}
 		// A new subscription resumes exactly after seq; what the old one
 		// had queued is after seq too, so nothing is lost or repeated.
-		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq})
+		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq, DropCounter: &cn.s.counters.Dropped})
 		if err != nil {
 			return err
 		}
 		cn.sub.Close()
-		cn.sub, cn.polling, cn.dropped = sub, false, 0
+		cn.sub, cn.polling = sub, false
 		cn.queueItems(cn.sub.Take())
 	case line == "":
-	case line == errTooLong:
-		cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
 	default:
 		cn.out = append(cn.out, []byte(`<error reason="unknown command: send NEW? or SINCE &lt;seq&gt;"/>`+"\n"))
 	}
 	return nil
 }
 
-// errTooLong stands in the command stream for an input line over
-// maxCommand; it cannot be a real line because it holds a NUL.
-const errTooLong = "\x00too long"
+// command is one input line, or the news that a line was over maxCommand
+// (reported once; the rest of it is skipped).
+type command struct {
+	line    string
+	tooLong bool
+}
 
 // readCommands reads lines from c and hands them to cmds until the peer
 // goes or quit is closed. Over-long lines are reported once and skipped. A
-// line typed slowly across read deadlines is kept, not cut.
-func readCommands(c net.Conn, cmds chan<- string, quit <-chan struct{}) {
+// line typed slowly across read deadlines is kept, not cut. It waits for
+// the writer to take each line, so a client that floods commands is held
+// back by its own answers' write deadline, and its memory by maxCommand.
+func readCommands(c net.Conn, cmds chan<- command, quit <-chan struct{}) {
 	r := bufio.NewReaderSize(c, maxCommand)
 	var partial []byte
 	skipping := false
@@ -292,7 +342,7 @@ func readCommands(c net.Conn, cmds chan<- string, quit <-chan struct{}) {
 		}
 		if len(partial) > maxCommand {
 			partial, skipping = partial[:0], true
-			if !send(cmds, quit, errTooLong) {
+			if !send(cmds, quit, command{tooLong: true}) {
 				return
 			}
 		}
@@ -301,7 +351,7 @@ func readCommands(c net.Conn, cmds chan<- string, quit <-chan struct{}) {
 			line := string(bytes.TrimRight(partial, "\r\n"))
 			wasSkipping := skipping
 			partial, skipping = partial[:0], false
-			if !wasSkipping && !send(cmds, quit, line) {
+			if !wasSkipping && !send(cmds, quit, command{line: line}) {
 				return
 			}
 		case errors.Is(err, bufio.ErrBufferFull):
@@ -321,9 +371,9 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
-func send(cmds chan<- string, quit <-chan struct{}, line string) bool {
+func send(cmds chan<- command, quit <-chan struct{}, cmd command) bool {
 	select {
-	case cmds <- line:
+	case cmds <- cmd:
 		return true
 	case <-quit:
 		return false

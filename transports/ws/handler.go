@@ -10,11 +10,19 @@
 // and handles control frames: pongs push the read deadline forward, so a
 // peer that stops answering pings is found and dropped. Hijacked
 // connections are not tracked by http.Server.Shutdown: Wait and CloseAll
-// are the shutdown's handles on them.
+// are the shutdown's handles on them, and the Drain bounds their writes,
+// gorilla's own deadlines included.
+//
+// A subscriber ended for being too slow gets a close frame with 1008
+// (policy violation) and the reason "too slow"; at shutdown the code is
+// 1001 (going away).
 package ws
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,6 +61,12 @@ type Config struct {
 	AllowOrigins []string
 	// Counters receive this transport's numbers; nil keeps them private.
 	Counters *transports.Counters
+	// Limiter bounds the subscribers, shared by every transport; nil
+	// allows any number.
+	Limiter *transports.Limiter
+	// Drain bounds the write deadlines at shutdown; nil leaves them to
+	// WriteTimeout.
+	Drain *transports.Drain
 }
 
 // Handler serves /ws.
@@ -119,15 +133,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request: this is a WebSocket endpoint; connect with a WebSocket client", http.StatusBadRequest)
 		return
 	}
-	// Subscribe before the upgrade: a refused subscription can still be
+	// Take a slot and subscribe before the upgrade: a refusal can still be
 	// answered with a plain 503.
-	sub, err := h.c.Hub.Subscribe(r.Context(), req.Start)
+	release, err := h.c.Limiter.Acquire(r.RemoteAddr)
 	if err != nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		transports.Refuse(w, err, h.c.Counters)
+		return
+	}
+	defer release()
+	opts := req.Start
+	opts.DropCounter = &h.c.Counters.Dropped
+	sub, err := h.c.Hub.Subscribe(r.Context(), opts)
+	if err != nil {
+		if errors.Is(err, broadcast.ErrClosed) {
+			transports.Refuse(w, transports.ErrShuttingDown, h.c.Counters)
+		}
 		return
 	}
 	defer sub.Close()
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	var untrack func()
+	hw := transports.HijackWith(w, func(c net.Conn) net.Conn {
+		wrapped, release := h.c.Drain.Conn(c)
+		untrack = release
+		return wrapped
+	})
+	conn, err := h.upgrader.Upgrade(hw, r, nil)
+	if untrack != nil {
+		defer untrack()
+	}
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -135,13 +168,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.track(conn, false)
 	defer conn.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		defer cancel() // the peer went: stop writing
-		h.read(conn)
+		// The peer went, fell silent or broke the protocol: stop writing,
+		// and say which.
+		cancel(readError(h.read(conn)))
 	}()
 	s := &sink{conn: conn, f: req.Filter, timeout: h.c.WriteTimeout, readerDone: readerDone}
 	transports.Pump(ctx, sub, s, h.c.PongWait*9/10, h.c.Counters)
@@ -149,16 +183,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	<-readerDone
 }
 
-// read discards what the peer sends and keeps control frames flowing.
-func (h *Handler) read(conn *websocket.Conn) {
+// readError wraps the error that ended the reader with the reason it
+// means.
+func readError(err error) error {
+	r := transports.DisconnectProtocol // gorilla's protocol errors have no type of their own
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+	case transports.IsTimeout(err):
+		r = transports.DisconnectPongTimeout
+	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed):
+		r = transports.DisconnectClosed
+	default:
+		var oe *net.OpError
+		if errors.As(err, &oe) { // a reset: the peer is gone
+			r = transports.DisconnectClosed
+		}
+	}
+	return &transports.DisconnectError{Reason: r, Err: err}
+}
+
+// read discards what the peer sends and keeps control frames flowing,
+// until an error, which it returns. A message over maxMessageSize ends it
+// (gorilla answers it with a close frame, 1009).
+func (h *Handler) read(conn *websocket.Conn) error {
 	conn.SetReadLimit(maxMessageSize)
 	conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
 	})
 	for {
+		// NextReader discards the previous message, read limit applied.
 		if _, _, err := conn.NextReader(); err != nil {
-			return
+			return err
 		}
 		conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
 	}
@@ -270,10 +328,14 @@ func (s *sink) Heartbeat() error {
 	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.timeout))
 }
 
-// End sends a close frame with 1001 (going away) and gives the peer a
-// moment to answer it, as the protocol asks.
-func (s *sink) End() error {
+// End sends a close frame, 1001 (going away) at shutdown or 1008 (policy
+// violation) for a subscriber too slow, and gives the peer a moment to
+// answer it, as the protocol asks.
+func (s *sink) End(reason broadcast.Reason) error {
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+	if reason == broadcast.ReasonSlow {
+		msg = websocket.FormatCloseMessage(websocket.ClosePolicyViolation, transports.TooSlow)
+	}
 	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.timeout)); err != nil {
 		return err
 	}
