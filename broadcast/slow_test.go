@@ -13,7 +13,12 @@ import (
 func every(h *broadcast.Hub, period time.Duration, n, per int, after func(i int)) {
 	for i := 0; i < n; i++ {
 		time.Sleep(period)
-		publish(h, per)
+		// Straight into the ring, then one Publish to wake the loop: each
+		// step is exactly one batch, whatever the scheduling.
+		for j := 1; j < per; j++ {
+			h.Ring().Append(&broadcast.Record{})
+		}
+		publish(h, 1)
 		synctest.Wait()
 		if after != nil {
 			after(i)

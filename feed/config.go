@@ -77,6 +77,10 @@ type Config struct {
 	// MaxLineBytes cuts longer lines (they are still delivered). Zero means
 	// tailer.DefaultMaxLineBytes.
 	MaxLineBytes int
+	// RotateWait is how long a rotated (renamed or deleted) log is still
+	// read after it stops growing: nginx writes to the renamed file until
+	// it reopens its logs. Zero means tailer.DefaultRotateWait.
+	RotateWait time.Duration
 	// StatePath is the checkpoint file: with it, a restart resumes each log
 	// where it stopped and continues seq. Zero means no checkpoint.
 	StatePath string
@@ -177,6 +181,9 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("max line length %d is negative", c.MaxLineBytes))
 	} else if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = tailer.DefaultMaxLineBytes
+	}
+	if c.RotateWait < 0 {
+		errs = append(errs, fmt.Errorf("rotate wait %v is negative", c.RotateWait))
 	}
 	if c.BasePath == "" {
 		c.BasePath = "/"

@@ -109,6 +109,7 @@ func New(c Config) (*Server, error) {
 	s.src = &sources{
 		patterns: c.Logs,
 		maxLine:  c.MaxLineBytes,
+		rotWait:  c.RotateWait,
 		log:      c.Logger,
 		ingest:   s.ingest,
 		byPath:   map[string]*source{},
@@ -154,10 +155,11 @@ func (s *Server) LastSeq() uint64 {
 	}
 }
 
+// ingest is the tailers' emit. The tailer counts the line as delivered
+// (Positions) only once this returns, when it is in the ring: a
+// checkpoint can then never skip a line.
 func (s *Server) ingest(src *source, l tailer.Line) {
 	s.hub.Publish(newRecord(src, l))
-	// Only now is the line safe in the ring: a checkpoint taken from here
-	// on resumes after it.
 	src.offset.Store(l.Offset)
 }
 
@@ -326,25 +328,32 @@ func (s *Server) Run(ctx context.Context) (err error) {
 }
 
 // openLogs finds the logs, loads their backfill into the ring and decides
-// where each is followed from: the checkpoint when it applies, else the
-// end of the file (after its last complete line), else, for a file that
+// where each is followed from: the checkpoint when it has the log (the
+// tailer finds the files it names, rotated or not), else the end of the
+// file (after its last complete line, in the file that was read, so a
+// rotation before the tailer starts loses nothing), else, for a file that
 // does not exist yet, its start.
 func (s *Server) openLogs(state *checkpoint) error {
 	paths := expand(s.cfg.Logs)
 	s.src.nameInitial(paths)
 	for _, p := range paths {
-		if off, ok := state.resumeOffset(p); ok {
-			if _, err := s.src.add(p, off); err != nil {
+		if l, ok := state.log(p); ok {
+			resume, _ := l.positions() // checked by loadState
+			if _, err := s.src.add(p, resume); err != nil {
 				return err
 			}
-			s.log.Info("resuming a log from the checkpoint", "path", p, "offset", off)
+			s.log.Info("resuming a log from the checkpoint", "path", p, "files", len(resume))
 			continue
 		}
 		lines, end, err := tailer.Last(p, s.cfg.Backfill, s.cfg.MaxLineBytes)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		var resume []tailer.Position
+		switch {
+		case err == nil:
+			resume = []tailer.Position{end}
+		case !errors.Is(err, fs.ErrNotExist):
 			s.log.Warn("cannot read a log's backfill", "path", p, "err", err)
 		}
-		src, err := s.src.add(p, end)
+		src, err := s.src.add(p, resume)
 		if err != nil {
 			return err
 		}
@@ -355,6 +364,8 @@ func (s *Server) openLogs(state *checkpoint) error {
 	return nil
 }
 
+// loadState reads the checkpoint; one that cannot be read is reported and
+// ignored (every log then starts at its end), never fatal.
 func (s *Server) loadState() *checkpoint {
 	if s.cfg.StatePath == "" {
 		return nil
@@ -367,18 +378,14 @@ func (s *Server) loadState() *checkpoint {
 	return c
 }
 
-// checkpointNow captures where every log is. Offsets are read before the
-// last seq: every line up to an offset is then in the ring with a seq at
-// most LastSeq, so a restart can repeat a line but never reuse a seq.
+// checkpointNow captures where every log is. Positions are read before
+// the last seq: every line before a position is in the ring with a seq at
+// most LastSeq, so a restart can repeat a line but never lose one or
+// reuse a seq.
 func (s *Server) checkpointNow() *checkpoint {
 	c := &checkpoint{Version: stateVersion}
 	for _, src := range s.src.snapshot() {
-		off := src.offset.Load()
-		dev, ino, _, err := identity(src.path)
-		if err != nil {
-			continue
-		}
-		c.Files = append(c.Files, fileState{Path: src.path, Dev: dev, Inode: ino, Offset: off})
+		c.Logs = append(c.Logs, logStateOf(src.path, src.t.Positions()))
 	}
 	c.LastSeq = s.ring.Last()
 	return c
@@ -391,14 +398,16 @@ func (s *Server) saveState() error {
 	return saveState(s.cfg.StatePath, s.checkpointNow())
 }
 
-// saveLoop writes the checkpoint once per tick in which records arrived.
+// saveLoop writes the checkpoint on every tick in which it changed (lines
+// read, a file rotated in or drained), so that a crash repeats at most
+// the lines of one tick.
 func (s *Server) saveLoop(ctx context.Context) {
 	if s.cfg.StatePath == "" {
 		return
 	}
 	t := time.NewTicker(max(s.cfg.Tick, DefaultTick))
 	defer t.Stop()
-	saved := s.ring.Last()
+	var saved *checkpoint
 	var lastErr string
 	for {
 		select {
@@ -406,18 +415,18 @@ func (s *Server) saveLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if s.ring.Last() == saved {
+		c := s.checkpointNow()
+		if c.equal(saved) {
 			continue
 		}
-		saved = s.ring.Last()
-		if err := s.saveState(); err != nil {
+		if err := saveState(s.cfg.StatePath, c); err != nil {
 			if err.Error() != lastErr { // say each distinct failure once
 				s.log.Error("cannot save the checkpoint", "err", err)
 				lastErr = err.Error()
 			}
 			continue
 		}
-		lastErr = ""
+		saved, lastErr = c, ""
 	}
 }
 

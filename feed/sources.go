@@ -20,22 +20,48 @@ import (
 // cheap enough (one readdir per pattern) to be free.
 const globInterval = time.Second
 
+// Retry delays for a log whose tailer failed (its directory is missing,
+// its file unreadable). The first retry comes soon, because the usual
+// cause is a directory that is being created; the delay doubles up to a
+// cap at which a log that stays broken costs a stat and a log line every
+// half minute.
+const (
+	retryMin = time.Second
+	retryMax = 30 * time.Second
+)
+
 // source is one followed log.
 type source struct {
-	path string // as found (cleaned)
-	name string // Record.Source: base name, or the path when base names clash
-	t    *tailer.Tailer
+	path string        // as found (cleaned)
+	name string        // Record.Source: base name, or the path when base names clash
+	cfg  tailer.Config // how its first tailer started
+	t    tailRef       // its current tailer
 
-	offset      atomic.Int64 // just after the last line that is in the ring
+	offset      atomic.Int64 // just after the last line that is in the ring, in the file it came from
 	records     atomic.Uint64
 	parseErrors atomic.Uint64
 	truncated   atomic.Uint64
 }
 
+// tailRef is a source's current tailer. A tailer that fails is replaced by
+// a new one that starts where it stopped (its Positions), so readers of
+// the state and positions go through this.
+type tailRef struct{ p atomic.Pointer[tailer.Tailer] }
+
+func (r *tailRef) get() *tailer.Tailer { return r.p.Load() }
+
+// State is the current tailer's state (see tailer.Tailer.State).
+func (r *tailRef) State() string { return r.get().State() }
+
+// Positions is where the current tailer stands: every line before them
+// is in the ring.
+func (r *tailRef) Positions() []tailer.Position { return r.get().Positions() }
+
 // sources owns the set of followed logs and their tailer goroutines.
 type sources struct {
 	patterns []string
 	maxLine  int
+	rotWait  time.Duration
 	log      *slog.Logger
 	ingest   func(*source, tailer.Line)
 
@@ -69,11 +95,13 @@ func expand(patterns []string) []string {
 	return out
 }
 
-// add creates a source for path, starting at offset. Names are given in
-// the order sources are added: a later log whose base name is taken is
-// named by its path.
-func (ss *sources) add(path string, offset int64) (*source, error) {
-	t, err := tailer.New(tailer.Config{Path: path, Offset: offset, MaxLineBytes: ss.maxLine, Logger: ss.log})
+// add creates a source for path, starting at resume (see
+// tailer.Config.Resume), or when that is empty at the start of the file.
+// Names are given in the order sources are added: a later log whose base
+// name is taken is named by its path.
+func (ss *sources) add(path string, resume []tailer.Position) (*source, error) {
+	cfg := tailer.Config{Path: path, Resume: resume, MaxLineBytes: ss.maxLine, RotateWait: ss.rotWait, Logger: ss.log}
+	t, err := tailer.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +112,11 @@ func (ss *sources) add(path string, offset int64) (*source, error) {
 		name = path
 	}
 	ss.names[name] = true
-	src := &source{path: path, name: name, t: t}
-	src.offset.Store(offset)
+	src := &source{path: path, name: name, cfg: cfg}
+	src.t.p.Store(t)
+	if len(resume) > 0 {
+		src.offset.Store(resume[len(resume)-1].Offset)
+	}
 	ss.list = append(ss.list, src)
 	ss.byPath[path] = src
 	return src, nil
@@ -120,10 +151,7 @@ func (ss *sources) run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := src.t.Run(ctx, func(l tailer.Line) { ss.ingest(src, l) })
-			if err != nil && !errors.Is(err, context.Canceled) {
-				ss.log.Error("stopped following a log", "path", src.path, "err", err)
-			}
+			ss.follow(ctx, src)
 		}()
 	}
 	for _, src := range ss.snapshot() {
@@ -153,7 +181,7 @@ func (ss *sources) run(ctx context.Context) {
 				continue
 			}
 			// A file that appears while we run is news from its first line.
-			src, err := ss.add(p, 0)
+			src, err := ss.add(p, nil)
 			if err != nil {
 				ss.log.Error("cannot follow a new log", "path", p, "err", err)
 				continue
@@ -161,6 +189,54 @@ func (ss *sources) run(ctx context.Context) {
 			ss.log.Info("following a new log", "path", p, "source", src.name)
 			start(src)
 		}
+	}
+}
+
+// follow runs src's tailer until ctx is done. A tailer that fails is
+// retried after a delay that grows from retryMin to retryMax, by a new
+// tailer that starts exactly where the failed one stopped: its Positions
+// still name the files and offsets it had read up to.
+func (ss *sources) follow(ctx context.Context, src *source) {
+	delay := retryMin
+	var lastErr string
+	for {
+		t := src.t.get()
+		began := time.Now()
+		err := t.Run(ctx, func(l tailer.Line) { ss.ingest(src, l) })
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("the tailer stopped") // not expected: Run returns nil only when ctx is done
+		}
+		if time.Since(began) > retryMax {
+			delay = retryMin // it worked for a while: this is a new failure
+		}
+		level := slog.LevelWarn
+		if err.Error() == lastErr {
+			level = slog.LevelDebug // said already; a log that stays broken says it once
+		}
+		lastErr = err.Error()
+		ss.log.Log(ctx, level, "cannot follow a log; retrying", "path", src.path, "err", err, "retry_in", delay)
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		delay = min(2*delay, retryMax)
+		cfg := src.cfg
+		if ps := t.Positions(); len(ps) > 0 {
+			cfg.Resume = ps
+		}
+		next, err := tailer.New(cfg)
+		if err != nil {
+			// Only a bad Config fails New, and this one worked before.
+			ss.log.Error("cannot follow a log", "path", src.path, "err", err)
+			return
+		}
+		src.t.p.Store(next)
 	}
 }
 

@@ -7,45 +7,62 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+	"slices"
+	"strconv"
+
+	"github.com/weblogd/weblogd/tailer"
 )
 
 // stateVersion is written into the checkpoint so that a later format can
-// tell an old file from a corrupt one.
-const stateVersion = 1
+// tell an old file from a corrupt one. Version 1 kept one device, inode
+// and offset per log; version 2 keeps every file a log was being read
+// from (the one at the path and rotated ones still being drained), each
+// with its fingerprint.
+const stateVersion = 2
 
 // checkpoint is the --state file: where each log was read up to, and the
 // last seq given out, so that a restart loses no line and reuses no seq.
 type checkpoint struct {
-	Version int         `json:"version"`
-	LastSeq uint64      `json:"last_seq"`
-	Files   []fileState `json:"files"`
+	Version int        `json:"version"`
+	LastSeq uint64     `json:"last_seq"`
+	Logs    []logState `json:"logs"`
 }
 
-// fileState identifies a log by device and inode, so that a checkpoint is
-// never applied to another file that took the same name.
+// logState is where one log was read up to.
+type logState struct {
+	Path string `json:"path"`
+	// Files are the files the log was being read from, as
+	// tailer.Tailer.Positions gives them: rotated files still being
+	// drained first, the file at the path last. Empty means there was no
+	// file yet: one that is there now is read from its start.
+	Files []fileState `json:"files"`
+}
+
+// fileState is one file of a log and the offset just after the last line
+// of it that was in the ring. The file is known by device, inode and
+// fingerprint, so that a checkpoint is never applied to another file that
+// took the same name, and the old file is found again after a rotation.
 type fileState struct {
-	Path   string `json:"path"`
-	Dev    uint64 `json:"dev"`
-	Inode  uint64 `json:"inode"`
-	Offset int64  `json:"offset"`
+	Dev            uint64 `json:"dev"`
+	Inode          uint64 `json:"inode"`
+	Fingerprint    string `json:"fingerprint,omitempty"` // 16 hex digits; absent while the file had no complete line
+	FingerprintLen int    `json:"fingerprint_len,omitempty"`
+	Offset         int64  `json:"offset"`
 }
 
-// identity returns the device and inode of the file at path.
-func identity(path string) (dev, ino uint64, size int64, err error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, fi.Size(), errors.New("no inode on this platform")
-	}
-	return uint64(st.Dev), uint64(st.Ino), fi.Size(), nil
+// stateV1 is the version 1 file: one entry per log, without fingerprint.
+type stateV1 struct {
+	Files []struct {
+		Path   string `json:"path"`
+		Dev    uint64 `json:"dev"`
+		Inode  uint64 `json:"inode"`
+		Offset int64  `json:"offset"`
+	} `json:"files"`
 }
 
 // loadState reads the checkpoint at path. A missing file is no checkpoint
-// and no error.
+// and no error; a file that is not a checkpoint this version can read is
+// an error, for the caller to report and ignore.
 func loadState(path string) (*checkpoint, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -58,28 +75,85 @@ func loadState(path string) (*checkpoint, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}
-	if c.Version != stateVersion {
+	switch c.Version {
+	case stateVersion:
+	case 1:
+		var old stateV1
+		if err := json.Unmarshal(b, &old); err != nil {
+			return nil, fmt.Errorf("read state %s: %w", path, err)
+		}
+		c.Version, c.Logs = stateVersion, nil
+		for _, f := range old.Files {
+			// Without a fingerprint the tailer matches by device and inode.
+			c.Logs = append(c.Logs, logState{Path: f.Path, Files: []fileState{{Dev: f.Dev, Inode: f.Inode, Offset: f.Offset}}})
+		}
+	default:
 		return nil, fmt.Errorf("read state %s: version %d, want %d", path, c.Version, stateVersion)
+	}
+	for _, l := range c.Logs {
+		if _, err := l.positions(); err != nil {
+			return nil, fmt.Errorf("read state %s: log %s: %w", path, l.Path, err)
+		}
 	}
 	return &c, nil
 }
 
-// resumeOffset says where to resume path from the checkpoint: ok is false
-// when the checkpoint has nothing that applies to the file there now.
-func (c *checkpoint) resumeOffset(path string) (offset int64, ok bool) {
+// log returns the checkpoint's entry for the log at path.
+func (c *checkpoint) log(path string) (logState, bool) {
 	if c == nil {
-		return 0, false
+		return logState{}, false
 	}
-	dev, ino, size, err := identity(path)
-	if err != nil {
-		return 0, false
-	}
-	for _, f := range c.Files {
-		if f.Path == path && f.Dev == dev && f.Inode == ino && f.Offset <= size {
-			return f.Offset, true
+	for _, l := range c.Logs {
+		if l.Path == path {
+			return l, true
 		}
 	}
-	return 0, false
+	return logState{}, false
+}
+
+// positions converts the entry for tailer.Config.Resume.
+func (l logState) positions() ([]tailer.Position, error) {
+	var ps []tailer.Position
+	for _, f := range l.Files {
+		if f.Offset < 0 || f.FingerprintLen < 0 {
+			return nil, fmt.Errorf("negative offset or fingerprint length")
+		}
+		id := tailer.FileID{Dev: f.Dev, Inode: f.Inode, FingerprintLen: f.FingerprintLen}
+		if f.Fingerprint != "" || f.FingerprintLen != 0 {
+			fp, err := strconv.ParseUint(f.Fingerprint, 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("fingerprint %q: %w", f.Fingerprint, err)
+			}
+			id.Fingerprint = fp
+		}
+		ps = append(ps, tailer.Position{File: id, Offset: f.Offset})
+	}
+	return ps, nil
+}
+
+// logStateOf is the entry for a log read up to ps.
+func logStateOf(path string, ps []tailer.Position) logState {
+	l := logState{Path: path, Files: []fileState{}}
+	for _, p := range ps {
+		f := fileState{Dev: p.File.Dev, Inode: p.File.Inode, Offset: p.Offset}
+		if p.File.FingerprintLen > 0 {
+			f.Fingerprint = fmt.Sprintf("%016x", p.File.Fingerprint)
+			f.FingerprintLen = p.File.FingerprintLen
+		}
+		l.Files = append(l.Files, f)
+	}
+	return l
+}
+
+// equal reports whether c and o say the same; nil is no checkpoint.
+func (c *checkpoint) equal(o *checkpoint) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	return c.Version == o.Version && c.LastSeq == o.LastSeq &&
+		slices.EqualFunc(c.Logs, o.Logs, func(a, b logState) bool {
+			return a.Path == b.Path && slices.Equal(a.Files, b.Files)
+		})
 }
 
 // saveState writes c to path atomically: a crash leaves the old checkpoint

@@ -19,8 +19,9 @@ const lastChunkBytes = 64 << 10
 // Last reads the last n complete lines of the file at path and returns them
 // oldest first, each cut to maxLineBytes (zero means DefaultMaxLineBytes)
 // like the lines Run delivers. A partial last line without "\n" is not
-// returned. end is the offset just after the last complete line: start a
-// Tailer there (Config.Offset) and nothing is missed or read twice; a
+// returned. end is the position just after the last complete line, in the
+// file that was read: start a Tailer there (Config.Resume) and nothing is
+// missed or read twice, even if the file is rotated before Run opens it; a
 // partial last line is then read whole once it completes. With n == 0 Last
 // returns no lines, only end.
 //
@@ -28,12 +29,12 @@ const lastChunkBytes = 64 << 10
 // on the length of the lines it returns, not on the size of the file; it
 // reads the whole file only when the file holds fewer than n+1 newlines. A
 // missing file gives an error that wraps fs.ErrNotExist.
-func Last(path string, n int, maxLineBytes int) (lines []Line, end int64, err error) {
+func Last(path string, n int, maxLineBytes int) (lines []Line, end Position, err error) {
 	if n < 0 {
-		return nil, 0, fmt.Errorf("read last lines of %s: n %d is negative", path, n)
+		return nil, Position{}, fmt.Errorf("read last lines of %s: n %d is negative", path, n)
 	}
 	if maxLineBytes < 0 {
-		return nil, 0, fmt.Errorf("read last lines of %s: max line bytes %d is negative", path, maxLineBytes)
+		return nil, Position{}, fmt.Errorf("read last lines of %s: max line bytes %d is negative", path, maxLineBytes)
 	}
 	if maxLineBytes == 0 {
 		maxLineBytes = DefaultMaxLineBytes
@@ -41,25 +42,26 @@ func Last(path string, n int, maxLineBytes int) (lines []Line, end int64, err er
 	f, err := os.Open(path)
 	if err != nil {
 		// The *PathError already names the file.
-		return nil, 0, fmt.Errorf("read last lines: %w", err)
+		return nil, Position{}, fmt.Errorf("read last lines: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	id, _, fi, err := identify(f)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read last lines: %w", err)
+		return nil, Position{}, fmt.Errorf("read last lines of %s: %w", path, err)
 	}
 	if fi.IsDir() {
-		return nil, 0, fmt.Errorf("read last lines of %s: is a directory", path)
+		return nil, Position{}, fmt.Errorf("read last lines of %s: is a directory", path)
 	}
+	end.File = id
 
 	nls, chunk, err := lastNewlines(f, fi.Size(), n+1)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read last lines of %s: %w", path, err)
+		return nil, Position{}, fmt.Errorf("read last lines of %s: %w", path, err)
 	}
 	if len(nls) == 0 {
-		return nil, 0, nil // no complete line at all
+		return nil, end, nil // no complete line at all
 	}
-	end = nls[0] + 1
+	end.Offset = nls[0] + 1
 
 	// nls holds the positions of the last n+1 "\n" bytes, newest first; the
 	// (n+1)th only marks where the oldest wanted line starts. With fewer, the
@@ -76,9 +78,9 @@ func Last(path string, n int, maxLineBytes int) (lines []Line, end int64, err er
 		var l Line
 		l, buf, err = readLineAt(f, chunk, buf, start, nls[k], maxLineBytes)
 		if err != nil {
-			return nil, 0, fmt.Errorf("read last lines of %s: %w", path, err)
+			return nil, Position{}, fmt.Errorf("read last lines of %s: %w", path, err)
 		}
-		l.Time = now
+		l.Time, l.File = now, id
 		lines[count-1-k] = l
 	}
 	return lines, end, nil

@@ -42,8 +42,8 @@ func TestLast(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Last()=%v, want nil", err)
 				}
-				if end != c.end {
-					t.Fatalf("Last() end=%d, want %d", end, c.end)
+				if end.Offset != c.end {
+					t.Fatalf("Last() end=%d, want %d", end.Offset, c.end)
 				}
 				assertLines(t, got, c.want)
 			})
@@ -59,8 +59,8 @@ func TestLast(t *testing.T) {
 			t.Fatalf("Last()=%v, want nil", err)
 		}
 		size := int64(7 + len(long) + 1 + 6)
-		if end != size {
-			t.Fatalf("Last() end=%d, want %d", end, size)
+		if end.Offset != size {
+			t.Fatalf("Last() end=%d, want %d", end.Offset, size)
 		}
 		assertLines(t, got, []tailer.Line{
 			{Text: "before", Offset: 7},
@@ -100,8 +100,8 @@ func TestLast(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Last(n=%d, max=%d)=%v, want nil", n, maxBytes, err)
 					}
-					if end != wantEnd {
-						t.Fatalf("Last(n=%d, max=%d) end=%d, want %d", n, maxBytes, end, wantEnd)
+					if end.Offset != wantEnd {
+						t.Fatalf("Last(n=%d, max=%d) end=%d, want %d", n, maxBytes, end.Offset, wantEnd)
 					}
 					want := all[max(0, len(all)-n):]
 					if n == 0 {
@@ -124,7 +124,7 @@ func TestLast(t *testing.T) {
 		}
 		assertLines(t, got, []tailer.Line{{Text: "one", Offset: 4}, {Text: "two", Offset: 8}})
 
-		r := startRun(t, tailer.Config{Path: path, Offset: end})
+		r := startRun(t, tailer.Config{Path: path, Resume: []tailer.Position{end}})
 		r.waitState(t, tailer.StateFollowing)
 		appendFile(t, path, "ee\nfour\n")
 		assertLines(t, r.waitLines(t, 2), []tailer.Line{{Text: "three", Offset: 14}, {Text: "four", Offset: 19}})
@@ -153,7 +153,7 @@ func TestLast(t *testing.T) {
 }
 
 // TestRunMatchesReference follows the random log from its start and checks
-// every line and offset the library reports against a forward reading.
+// every line and offset Run reports against a forward reading.
 func TestRunMatchesReference(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "access.log")
 	data := randomLog(2, 1<<20)

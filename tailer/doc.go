@@ -1,101 +1,123 @@
 // Package tailer follows one file and hands every complete line to its
-// caller, with the byte offset just after it, like `tail -F`.
+// caller, with the file it came from and the byte offset just after it,
+// like `tail -F`, without losing, repeating or reordering a line across
+// rotations, truncations and restarts.
 //
-// It owns the following of the file: opening it at a start offset, waiting
-// for it to appear, reopening it when it is deleted, replaced or truncated,
-// holding back a half-written last line until its "\n" arrives, and cutting
-// over-long lines to a bound (Line.Truncated). It knows nothing of the log
-// format. Last reads the newest lines of a file backwards, for a backlog at
-// startup, and says where following should begin so that nothing is missed
-// or read twice.
+// It owns the following of the file: opening it at a start position,
+// waiting for it to appear, rotation by rename or by copy and truncate,
+// truncation in place, deletion and re-creation, holding back a
+// half-written last line until its "\n" arrives, and cutting over-long
+// lines to a bound (Line.Truncated) without holding them in memory. It
+// knows nothing of the log format. Last reads the newest lines of a file
+// backwards, for a backlog at startup, and says where following should
+// begin so that nothing is missed or read twice.
 //
-// The following is done by github.com/nxadm/tail v1.4.11 with Follow,
-// ReOpen and CompleteLines set, inotify rather than polling, and no rate
-// limiter or line-size split (both lose or mangle data). Around it this
-// package adds what the library lacks:
+// # How it follows
 //
-//   - Offsets are the library's own, taken in its goroutine just after it
-//     read the line (Tell from any other goroutine races with a reopen).
-//   - Lines are cut without splitting a UTF-8 sequence, and flagged.
-//   - A dead library becomes an error from Run, and Run does not return
-//     until the library has let go of the file, so the path can be
-//     followed again at once. Cleanup is never called: it unbalances the
-//     library's process-wide watch counts, after which the same path is
-//     never followed again in this process (nxadm/tail issue #18).
-//   - A stall check. The library starts watching a file only after it has
-//     read it to the end, and does not look again, so a line written in
-//     between (just after Run starts, or after a reopen) waits for the next
-//     write, forever on a quiet log. And a file replaced by renaming a
-//     larger one over it looks to the library like an append to the file
-//     it has open, which it then follows forever. While no line arrives,
-//     Run looks every stallCheckInterval; when the file at the path holds a
-//     complete line that was not delivered, twice in a row, it restarts the
-//     library at that line.
-//   - A re-read guard. After a spurious "deleted" or "truncated" event
-//     (moving the file away and back; a stale event for an old inode,
-//     which the library routes by file name) the library reads the same
-//     file again from its start. Lines it delivers a second time are
-//     dropped.
+// Run reads the file itself: ReadAt with a 64 KiB buffer from exact
+// offsets, never a buffered reader that would hold a whole line. Files
+// are known by FileID: device, inode, and a fingerprint of the first line
+// (filesystems reuse a deleted file's inode at once, often for its
+// replacement). On every wake-up it:
 //
-// Both guards tell files apart by device, inode and the first bytes
-// already delivered (up to fingerprintBytes), because filesystems reuse a
-// deleted file's inode at once, often for its replacement.
+//   - stats the path. When the path names another inode (logrotate's
+//     rename and create, a delete and re-create, a rename over it) the old
+//     file is not closed: nginx keeps writing to the renamed file until it
+//     gets USR1, and Apache's workers until they finish. It is read on,
+//     from its own descriptor, until it has not grown for RotateWait
+//     (default 5 s, Fluent Bit's rotate_wait), then read to its end and
+//     closed. The new file is read from its start. Rotated files are
+//     drained before the lines of the new file are delivered: a chunk of
+//     the new file is read, then every rotated file to its end, then the
+//     chunk's lines go out, so lines one writer wrote to the old file
+//     before the new one come first.
+//   - checks, after each read and before delivering what it read, that
+//     the file is no shorter than what was read of it and still starts
+//     with its fingerprinted first line. Either failing means it was
+//     truncated in place, even when it has since grown past the old
+//     offset (copytruncate on a busy log). It is then read again from 0;
+//     first, a copy of it in the same directory (the copytruncate copy,
+//     found by the old fingerprint) is read from the last delivered line
+//     to its end, for what was written before the truncation and not yet
+//     read.
+//   - reads with rescanning: a partial last line of up to 16 KiB is read
+//     again from its start with the next read, so a line written in
+//     several writes (or over preallocated bytes) comes out whole, as
+//     finally written. A longer line is scanned onwards without being
+//     kept; when its "\n" arrives its first MaxLineBytes are read again
+//     from the file and delivered, cut, with Truncated set. Memory per Run
+//     is two read buffers and one line buffer of MaxLineBytes, however
+//     long the lines or fast the growth.
+//
+// Wake-ups come from inotify: one instance shared by the process (the
+// default limit is 128 instances per user), with a watch on the
+// directory for the path's name and one per open file, added through
+// /proc/self/fd so that it follows the inode through renames. A line
+// appended to a quiet log is delivered well under a millisecond after
+// its write. A poll every 250 ms backs it up, for writes inotify does
+// not report (shared mappings, network filesystems, an overflowed event
+// queue, a directory that was replaced); without inotify (another
+// platform, no instance left) the poll alone drives reading.
+//
+// # Positions and restarts
+//
+// Positions says how far each open file was read: the file at the path
+// and any rotated file still being drained. A line counts only once emit
+// has returned for it, so a checkpoint of Positions never skips a line
+// its caller has not stored. Config.Resume takes them back: each file is
+// found again at the path or, renamed, in the same directory (by inode
+// and fingerprint), and read on from its offset; a file at the path that
+// is none of them was rotated in meanwhile and is read from its start; a
+// file at the path with the saved inode but other content was truncated
+// meanwhile, and its copy is looked for as above. If nothing matches, the
+// positions were for other files: Run logs a warning and starts at the
+// end of the file.
 //
 // # Concurrency
 //
 // New starts nothing. Run owns every goroutine it causes: it calls emit from
 // its own goroutine, one line at a time, in file order, and returns only
-// after the library's goroutines have stopped. emit blocks the reading of the
-// file while it runs (the library's channel is unbuffered), so it should hand
-// the line on quickly; the tailer never drops a line to keep up. State and
-// Following may be called from any goroutine at any time. Last is a plain
+// after the files it opened are closed and its watches removed. emit blocks
+// the reading of the file while it runs, so it should hand the line on
+// quickly; the tailer never drops a line to keep up. State, Following and
+// Positions may be called from any goroutine at any time. Last is a plain
 // function with no shared state.
 //
-// At most one Run per path may be active in a process: the library keeps one
-// process-wide inotify tracker keyed by file name, and two followers of one
-// name would take each other's events. A second Run on a path that is being
-// followed returns ErrPathInUse. Once a Run has returned, the path may be
-// followed again.
+// The inotify instance and the goroutine that reads its events are shared:
+// the first Run to need them starts them, the last to return closes the
+// instance and waits for the goroutine.
+//
+// At most one Run per path may be active in a process: two would deliver
+// every line twice. A second Run on a path that is being followed returns
+// ErrPathInUse. Once a Run has returned, the path may be followed again.
+//
+// Run fails only at start (the directory of the path is missing, the path
+// is a directory or cannot be opened); after that, trouble is logged once
+// and retried at every poll. It never exits the process.
 //
 // # Known limits
 //
-// These come from nxadm/tail and go away only by owning the follow loop
-// (open, fstat, a bounded read loop, stat polling of the path, keeping the
-// old descriptor until EOF), which is the planned replacement:
-//
-//   - The library calls os.Exit(1) when a stat of the followed path fails
-//     with anything but "not exist" (for example permission denied on its
-//     directory; watch/inotify.go), and when it cannot create an inotify
-//     watcher (too many inotify instances). No error reaches Run first.
-//   - Rotation by rename loses the lines written to the old file after the
-//     rename (the library reopens at once and never drains the old
-//     descriptor). Offsets always refer to the file a line was read from,
-//     so after a reopen they start again from the new file's start.
-//     Lines can therefore be lost across a rotation.
-//   - A truncation is missed when the file grows past the old offset before
-//     the library looks; it then reads on from the middle of the file.
-//   - A missed change is delivered up to about stallStrikes ×
-//     stallCheckInterval late (the stall check), and not at all for a line
-//     longer than stallScanBytes.
-//   - The fingerprint is the first bytes of the file: two files on the same
-//     recycled inode that start with the same delivered bytes are taken for
-//     one, and the re-read guard would then drop the new file's first lines.
-//     Access-log lines start with a client and a timestamp, so in practice
-//     this needs a very short first line.
-//   - The library holds a whole line in memory before this package can cut
-//     it, so MaxLineBytes bounds what is delivered, not what is read.
-//   - With CompleteLines the library turns every read error into io.EOF
-//     (tail.go readLine), so a file that cannot be read once open (an I/O
-//     error, a directory created at the path) makes Run wait quietly
-//     instead of failing. Run checks the file it starts with; later
-//     replacements are not checked.
-//   - The directory of the path must exist: when the file is missing the
-//     library watches the directory, and a missing directory ends Run with
-//     an error.
-//   - If the file is replaced between Run's check of it and the library's
-//     first open, Config.Offset is applied to the replacement.
-//   - A file deleted just after it was reopened, before the library watches
-//     it again, ends Run with an error ("no such file or directory"); the
-//     caller may start a new Tailer.
-//   - The library's watch package logs its own rare errors to stderr.
+//   - A file that is truncated in place loses what was written to it after
+//     the last read and before the truncation, unless a copy of it is in
+//     the same directory. With copytruncate that copy exists, but lines
+//     written between the copy and the truncation are in neither file:
+//     logrotate's own race, which no reader can close (logrotate's man
+//     page says so). Reading is live, so the window is what the writer
+//     writes in the moment between the two.
+//   - A rotated file is read until it has not grown for RotateWait. A
+//     writer that writes to it again after a longer pause (nginx never
+//     sent USR1, then a burst) loses those lines.
+//   - A truncation that leaves the first line as it was and the file as
+//     long as what was read is not noticed until the file shrinks.
+//   - On restart, a rotated file is looked for only in the directory of
+//     the path and only uncompressed: with logrotate's compress without
+//     delaycompress, the lines written to it after the saved position
+//     while nothing followed it are lost (a warning says so).
+//   - Positions that match no file at all (the state belongs to other
+//     files, or the rotated file was deleted while nothing followed it)
+//     start at the end of the file at the path: Run cannot tell which
+//     lines of it are new.
+//   - A partial last line of a rotated file is delivered as a line when
+//     the file is closed; a partial line at the moment of a truncation is
+//     lost with the truncation.
 package tailer

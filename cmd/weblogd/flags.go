@@ -27,6 +27,7 @@ type options struct {
 	maxLine         int
 	state, basePath string
 	shutdownTimeout time.Duration
+	rotateWait      time.Duration
 	writeTimeout    time.Duration
 	slowTimeout     time.Duration
 	maxSubs         int
@@ -63,6 +64,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.backfill, "backfill", feed.DefaultBackfill, "on start, load the last N existing records of each log into the ring")
 	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
 	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
+	fs.DurationVar(&o.rotateWait, "rotate-wait", 5*time.Second, "how long a rotated log is still read after it stops growing (nginx writes to the renamed file until it reopens)")
 	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq")
 	fs.StringVar(&o.basePath, "base-path", "/", "serve every HTTP path under this prefix, for reverse proxies")
 	fs.Var(&o.allowOrigins, "allow-origin", "a browser origin (scheme://host[:port]) allowed to open WebSockets besides the server's own; * allows any (repeatable)")
@@ -141,6 +143,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", name, d))
 		}
+	}
+	if o.rotateWait <= 0 {
+		errs = append(errs, fmt.Errorf("--rotate-wait %v: must be positive", o.rotateWait))
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
