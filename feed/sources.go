@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -255,6 +256,12 @@ func (ss *sources) notReady() []string {
 		case tailer.StateFollowing:
 		case tailer.StateWaiting:
 			why = append(why, "waiting for "+src.path+" to exist")
+		case tailer.StateIdle: // its goroutine has not started Run yet
+			if _, err := os.Stat(src.path); err != nil {
+				why = append(why, "waiting for "+src.path+" to exist")
+			} else {
+				why = append(why, "starting to follow "+src.path)
+			}
 		default:
 			why = append(why, src.path+": "+st)
 		}
