@@ -19,7 +19,7 @@ import (
 
 // waitFor is how long a test waits for something that normally happens
 // within milliseconds; generous, because -race on a loaded machine is slow.
-const waitFor = 5 * time.Second
+const waitFor = 20 * time.Second
 
 // stopWithin is the promise Run makes about returning after cancel.
 const stopWithin = 2 * time.Second

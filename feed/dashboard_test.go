@@ -1,0 +1,815 @@
+package feed_test
+
+// The dashboard (GET /) in a real headless Chromium, driven over the Chrome
+// DevTools Protocol by the small client below (a WebSocket and JSON, on the
+// gorilla/websocket the server already uses, rather than a new dependency).
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/weblogd/weblogd/demo"
+	"github.com/weblogd/weblogd/feed"
+)
+
+// appearWithin is how long a line appended to the log may take to show in
+// the page's table: generous, so a loaded CI machine does not flake.
+const appearWithin = 5 * time.Second
+
+func TestDashboard(t *testing.T) {
+	b := startBrowser(t)
+
+	t.Run("LoadsAndTails", func(t *testing.T) {
+		log := tempLog(t, dashLine(200, "/history/1"), "a line that is history and did not parse", dashLine(404, "/history/2"))
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		// The backlog: the three lines the server backfilled.
+		p.waitSeqs(t, 3)
+		if got := p.str(t, `document.querySelector('#rows tr.raw td').textContent`); got != "a line that is history and did not parse" {
+			t.Errorf("raw row shows %q", got)
+		}
+
+		start := time.Now()
+		writeLines(t, log, dashLine(200, "/live/ok"), dashLine(503, "/live/down"), dashLine(301, "/live/moved"))
+		p.waitSeqs(t, 6)
+		t.Logf("3 new lines appeared in the table after %v", time.Since(start).Round(time.Millisecond))
+
+		// Newest at the top, every column filled, status coloured by class.
+		var top []map[string]string
+		p.eval(t, `[...document.querySelectorAll('#rows tr')].slice(0, 3).map(tr => ({
+			seq: tr.dataset.seq, cls: tr.className.replace('fresh', '').trim(),
+			time: tr.querySelector('.c-time').textContent, host: tr.querySelector('.c-host').textContent,
+			method: tr.querySelector('.c-method').textContent, path: tr.querySelector('.c-path').textContent,
+			status: tr.querySelector('.c-status').textContent, bytes: tr.querySelector('.c-bytes').textContent,
+			referer: tr.querySelector('.c-ref').textContent, agent: tr.querySelector('.c-agent').textContent}))`, &top)
+		want := []map[string]string{
+			{"seq": "6", "cls": "s3", "path": "/live/moved", "status": "301"},
+			{"seq": "5", "cls": "s5", "path": "/live/down", "status": "503"},
+			{"seq": "4", "cls": "s2", "path": "/live/ok", "status": "200"},
+		}
+		for i, w := range want {
+			for k, v := range w {
+				if top[i][k] != v {
+					t.Errorf("row %d: %s=%q, want %q (row %v)", i, k, top[i][k], v, top[i])
+				}
+			}
+			if top[i]["host"] != "198.51.100.7" || top[i]["method"] != "GET" || top[i]["bytes"] != "1.5 k" ||
+				top[i]["referer"] != "https://example.com/" || top[i]["agent"] != "dashboard-test/1.0" || len(top[i]["time"]) != 8 {
+				t.Errorf("row %d: columns %v", i, top[i])
+			}
+		}
+		// The aggregates count what arrived (all six records are recent).
+		p.waitJS(t, `document.getElementById('stat-total').textContent === '6'`)
+		p.waitJS(t, `[...document.querySelectorAll('#top-path li')].some(li => li.dataset.value === '/live/down')`)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("FilterNarrowsTheStream", func(t *testing.T) {
+		log := tempLog(t, dashLine(200, "/before"))
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitSeqs(t, 1)
+
+		p.typeInto(t, "f-status", "5xx")
+		p.waitJS(t, `location.search === '?status=5xx'`)
+		p.waitConnected(t)
+		writeLines(t, log, dashLine(200, "/a"), dashLine(500, "/b"), dashLine(404, "/c"), dashLine(503, "/d"), dashLine(502, "/e"))
+		p.waitJS(t, `!!document.querySelector('#rows tr[data-seq="6"]')`)
+		if got := p.str(t, `[...document.querySelectorAll('#rows tr[data-seq]')].map(tr => tr.dataset.seq + ':' + tr.querySelector('.c-status').textContent).join(' ')`); got != "6:502 5:503 3:500" {
+			t.Errorf("filtered table %q, want only the 5xx rows: 6:502 5:503 3:500", got)
+		}
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+
+		// A bookmarked filtered view starts with it.
+		p.navigate(t, dashURL(srv, "/?method=POST&path=/api/"))
+		p.waitConnected(t)
+		if got := p.str(t, `document.getElementById('f-method').value + ' ' + document.getElementById('f-path').value`); got != "POST /api/" {
+			t.Errorf("filters from the page URL: %q, want %q", got, "POST /api/")
+		}
+		writeLines(t, log, dashLine(200, "/api/items"), strings.Replace(dashLine(201, "/api/items"), "GET", "POST", 1))
+		p.waitSeqs(t, 1)
+		if got := p.str(t, `[...document.querySelectorAll('#rows tr[data-seq]')].map(tr => tr.dataset.seq).join(' ')`); got != "8" {
+			t.Errorf("rows %q, want only seq 8 (the POST to /api/)", got)
+		}
+
+		// A filter the server refuses shows its one-line reason.
+		p.typeInto(t, "f-status", "abc")
+		p.waitJS(t, `!document.getElementById('error').hidden`)
+		if got := p.str(t, `document.getElementById('error').textContent`); !strings.HasPrefix(got, "bad request: ") || !strings.Contains(got, "abc") {
+			t.Errorf("error shown %q, want the server's reason for status=abc", got)
+		}
+		if got := p.str(t, `document.getElementById('conn').dataset.state`); got != "disconnected" {
+			t.Errorf("connection state %q with a refused filter, want disconnected", got)
+		}
+	})
+
+	t.Run("PauseHoldsResumeCatchesUp", func(t *testing.T) {
+		log := tempLog(t)
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		writeLines(t, log, dashLine(200, "/1"), dashLine(200, "/2"))
+		p.waitSeqs(t, 2)
+
+		p.eval(t, `document.getElementById('pause').click()`, nil)
+		var lines []string
+		for i := range 10 {
+			lines = append(lines, dashLine(200, fmt.Sprintf("/paused/%d", i)))
+		}
+		writeLines(t, log, lines...)
+		// Still counting while paused; the table holds still.
+		p.waitJS(t, `document.getElementById('pause').textContent === 'Resume (10 new)'`)
+		p.waitJS(t, `document.getElementById('stat-total').textContent === '12'`)
+		if n := p.seqs(t); len(n) != 2 {
+			t.Fatalf("paused table has %d rows, want 2", len(n))
+		}
+		p.eval(t, `document.getElementById('pause').click()`, nil)
+		p.waitSeqs(t, 12)
+		if got := p.str(t, `document.querySelector('#rows tr[data-seq] .c-path').textContent`); got != "/paused/9" {
+			t.Errorf("top row after resume %q, want /paused/9", got)
+		}
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("ReconnectsAfterRestart", func(t *testing.T) {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "access.log")
+		writeLines(t, log, dashLine(200, "/old"))
+		cfg := feed.Config{Logs: []string{log}, StatePath: filepath.Join(dir, "state.json"),
+			HTTPAddr: freeAddr(t), TCPAddr: "127.0.0.1:0"}
+		srv, stop := stopServerFunc(t, cfg)
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		writeLines(t, log, dashLine(200, "/one"), dashLine(200, "/two"))
+		p.waitSeqs(t, 3)
+
+		stopped := time.Now()
+		if err := stop(); err != nil {
+			t.Fatalf("Run()=%v", err)
+		}
+		t.Logf("server stopped in %v", time.Since(stopped).Round(time.Millisecond))
+		p.waitJS(t, `document.getElementById('conn').dataset.state !== 'connected'`)
+		writeLines(t, log, dashLine(500, "/while-down/1"), dashLine(500, "/while-down/2"))
+
+		startServer(t, cfg)
+		p.waitSeqs(t, 5)
+		p.waitConnected(t)
+		writeLines(t, log, dashLine(200, "/after"))
+		p.waitSeqs(t, 6)
+		if got := p.seqs(t); fmt.Sprint(got) != "[6 5 4 3 2 1]" {
+			t.Errorf("seqs in the table %v, want each of 6..1 once", got)
+		}
+		if n := p.str(t, `document.getElementById('stat-missed').textContent`); n != "0" {
+			t.Errorf("missed %s, want 0", n)
+		}
+	})
+
+	t.Run("RestartWithoutStateIsNoticed", func(t *testing.T) {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "access.log")
+		writeLines(t, log, dashLine(200, "/a"), dashLine(200, "/b"), dashLine(200, "/c"))
+		cfg := feed.Config{Logs: []string{log}, Backfill: 1, HTTPAddr: freeAddr(t), TCPAddr: "127.0.0.1:0"}
+		srv, stop := stopServerFunc(t, cfg)
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		writeLines(t, log, dashLine(200, "/d"), dashLine(200, "/e"))
+		p.waitSeqs(t, 3) // /c (backfilled), /d, /e
+		stopped := time.Now()
+		if err := stop(); err != nil {
+			t.Fatalf("Run()=%v", err)
+		}
+		t.Logf("server stopped in %v", time.Since(stopped).Round(time.Millisecond))
+		p.waitJS(t, `document.getElementById('conn').dataset.state !== 'connected'`)
+		writeLines(t, log, dashLine(200, "/f"))
+
+		// Numbered from 1 again: seq 3 is now /c, and 1..6 are history.
+		cfg.Backfill = 10
+		startServer(t, cfg)
+		p.waitConnected(t)
+		p.waitJS(t, `!!document.querySelector('#rows tr.note')`)
+		writeLines(t, log, dashLine(200, "/g"))
+		p.waitJS(t, `!!document.querySelector('#rows tr[data-seq="7"]')`)
+		if got := p.str(t, `[...document.querySelectorAll('#rows tr[data-seq]')].map(tr => tr.dataset.seq + tr.querySelector('.c-path').textContent).join(' ')`); got != "7/g 3/e 2/d 1/c" {
+			t.Errorf("table %q, want 7/g 3/e 2/d 1/c: no record shown twice under another seq", got)
+		}
+	})
+
+	t.Run("BehindAProxyWithoutWebSocket", func(t *testing.T) {
+		log := tempLog(t)
+		srv := startServer(t, feed.Config{Logs: []string{log}, BasePath: "/weblog/"})
+		proxy := proxyTo(t, srv, func(r *http.Request) bool { return r.Header.Get("Upgrade") != "" })
+		p := b.open(t, proxy.URL+"/weblog/?status=2xx")
+		p.waitConnected(t)
+		if got := p.str(t, `document.getElementById('conn').dataset.transport`); got != "SSE" {
+			t.Errorf("transport %q, want SSE after WebSocket failed", got)
+		}
+		if got := p.str(t, `location.pathname + location.search`); got != "/weblog/?status=2xx" {
+			t.Errorf("page URL %q", got)
+		}
+		writeLines(t, log, dashLine(200, "/via/proxy"), dashLine(404, "/filtered/out"), dashLine(204, "/via/proxy/2"))
+		p.waitJS(t, `!!document.querySelector('#rows tr[data-seq="3"]')`)
+		if got := p.seqs(t); fmt.Sprint(got) != "[3 1]" {
+			t.Errorf("seqs %v, want [3 1]", got)
+		}
+	})
+
+	t.Run("GapAfterAnOutageLongerThanTheRing", func(t *testing.T) {
+		log := tempLog(t)
+		srv := startServer(t, feed.Config{Logs: []string{log}, Ring: 5})
+		var down atomic.Bool
+		proxy := proxyTo(t, srv, func(*http.Request) bool { return down.Load() })
+		p := b.open(t, proxy.URL+"/?transport=sse")
+		p.waitConnected(t)
+		writeLines(t, log, dashLine(200, "/1"), dashLine(200, "/2"))
+		p.waitSeqs(t, 2)
+
+		down.Store(true)
+		proxy.CloseClientConnections()
+		p.waitJS(t, `document.getElementById('conn').dataset.state !== 'connected'`)
+		var lines []string
+		for i := 3; i <= 22; i++ {
+			lines = append(lines, dashLine(200, fmt.Sprintf("/%d", i)))
+		}
+		writeLines(t, log, lines...)
+		waitUntil(t, func() bool { return srv.LastSeq() == 22 })
+		down.Store(false)
+
+		p.waitSeqs(t, 7)
+		if got := p.seqs(t); fmt.Sprint(got) != "[22 21 20 19 18 2 1]" {
+			t.Errorf("seqs %v, want 22..18 (what the ring still holds), then 2 1", got)
+		}
+		if got := p.str(t, `document.querySelector('#rows tr.gap').textContent`); got != "15 records missed (seq 3–17)" {
+			t.Errorf("gap row %q", got)
+		}
+		if got := p.str(t, `document.getElementById('stat-missed').textContent + ' missed, ' + document.getElementById('stat-total').textContent + ' records'`); got != "15 missed, 7 records" {
+			t.Errorf("counters: %s, want 15 missed, 7 records", got)
+		}
+	})
+
+	t.Run("EventSourceTransport", func(t *testing.T) {
+		log := tempLog(t)
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/?transport=sse"))
+		p.waitConnected(t)
+		if got := p.str(t, `document.getElementById('conn').dataset.transport`); got != "SSE" {
+			t.Errorf("transport %q, want SSE", got)
+		}
+		writeLines(t, log, dashLine(200, "/sse/1"), dashLine(404, "/sse/2"))
+		p.waitSeqs(t, 2)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("Screenshot", func(t *testing.T) {
+		if os.Getenv("WEBLOGD_SCREENSHOT") == "" {
+			t.Skip("set WEBLOGD_SCREENSHOT=1 to write docs/dashboard.png")
+		}
+		log := tempLog(t)
+		shop := filepath.Join(filepath.Dir(log), "shop.access.log")
+		writeLines(t, shop)
+		srv := startServer(t, feed.Config{Logs: []string{log, shop}})
+		r := rand.New(rand.NewPCG(1, 2))
+		p := b.open(t, dashURL(srv, "/"))
+		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
+		p.waitConnected(t)
+		now := time.Now()
+		for i := range 240 {
+			// Traffic over the last four minutes, busier lately, a third
+			// of it to a second log.
+			ago := time.Duration(float64(4*time.Minute) * (1 - float64(i)/240) * (1 - float64(i)/480))
+			to := log
+			if r.IntN(3) == 0 {
+				to = shop
+			}
+			writeLines(t, to, demo.Line(r, now.Add(-ago)))
+			if i == 200 {
+				writeLines(t, log, "\x16\x03\x01 not an access log line")
+			}
+		}
+		p.waitSeqs(t, 241)
+		p.waitJS(t, `document.getElementById('stat-total').textContent === '241'`)
+		time.Sleep(1200 * time.Millisecond) // the aggregates redraw each second; let the row flash fade
+		shot := p.screenshot(t)
+		if err := os.MkdirAll("../docs", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("../docs/dashboard.png", shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// For a look at the other layouts: WEBLOGD_SCREENSHOT_DIR=/tmp/x.
+		if dir := os.Getenv("WEBLOGD_SCREENSHOT_DIR"); dir != "" {
+			p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "dark"}}}, nil)
+			time.Sleep(1200 * time.Millisecond)
+			os.WriteFile(filepath.Join(dir, "dark.png"), p.screenshot(t), 0o644)
+			p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
+			time.Sleep(1200 * time.Millisecond)
+			os.WriteFile(filepath.Join(dir, "phone-dark.png"), p.screenshot(t), 0o644)
+			p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "light"}}}, nil)
+			time.Sleep(1200 * time.Millisecond)
+			os.WriteFile(filepath.Join(dir, "phone.png"), p.screenshot(t), 0o644)
+		}
+	})
+}
+
+// dashLine is a Combined Log Format line of now.
+func dashLine(status int, path string) string {
+	return fmt.Sprintf(`198.51.100.7 - - [%s] "GET %s HTTP/1.1" %d 1500 "https://example.com/" "dashboard-test/1.0"`,
+		time.Now().Format("02/Jan/2006:15:04:05 -0700"), path, status)
+}
+
+func dashURL(srv *feed.Server, path string) string {
+	return "http://" + srv.HTTPAddr().String() + path
+}
+
+// proxyTo is a reverse proxy to srv, answering 502 itself to the requests
+// refuse says.
+func proxyTo(t *testing.T, srv *feed.Server, refuse func(*http.Request) bool) *httptest.Server {
+	t.Helper()
+	up, err := url.Parse(dashURL(srv, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(up)
+	rp.FlushInterval = -1
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse(r) {
+			http.Error(w, "refused by the test's proxy", http.StatusBadGateway)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		proxy.CloseClientConnections()
+		proxy.Close()
+	})
+	return proxy
+}
+
+// freeAddr is a loopback address with a port free now, for a server that
+// must come back on the same one.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ---- a headless Chromium over the DevTools Protocol ----
+
+type browser struct {
+	cdp *cdpConn
+}
+
+// startBrowser launches chromium for the test; without it the test is
+// skipped, except in CI, where it fails.
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	bin := os.Getenv("WEBLOGD_CHROMIUM")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("chromium"); err != nil {
+			if ci() {
+				t.Fatal("chromium is not installed (apt-get install chromium)")
+			}
+			t.Skip("chromium is not installed (apt-get install chromium)")
+		}
+	}
+	profile, err := os.MkdirTemp("", "weblogd-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin,
+		// chromedp's DefaultExecAllocatorOptions,
+		"--no-first-run", "--no-default-browser-check", "--headless",
+		"--disable-background-networking", "--enable-features=NetworkService,NetworkServiceInProcess",
+		"--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+		"--disable-breakpad", "--disable-client-side-phishing-detection", "--disable-default-apps",
+		"--disable-dev-shm-usage", "--disable-extensions", "--disable-features=site-per-process,Translate,BlinkGenPropertyTrees",
+		"--disable-hang-monitor", "--disable-ipc-flooding-protection", "--disable-popup-blocking",
+		"--disable-prompt-on-repost", "--disable-renderer-backgrounding", "--disable-sync",
+		"--force-color-profile=srgb", "--metrics-recording-only", "--safebrowsing-disable-auto-update",
+		"--enable-automation", "--password-store=basic", "--use-mock-keychain",
+		// and for a root user on a CI machine.
+		"--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-component-update",
+		"--hide-scrollbars", "--mute-audio", "--window-size=1280,900",
+		"--user-data-dir="+profile, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+		"about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	wsURL := make(chan string, 1)
+	var tail []string // chromium's last words, for a failure message
+	var tailMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			l := sc.Text()
+			if u, ok := strings.CutPrefix(l, "DevTools listening on "); ok {
+				wsURL <- u
+			}
+			tailMu.Lock()
+			tail = append(tail[max(0, len(tail)-20):], l)
+			tailMu.Unlock()
+		}
+		cmd.Wait()
+		close(exited)
+	}()
+	var b *browser
+	t.Cleanup(func() {
+		if b != nil {
+			b.cdp.call("", "Browser.close", nil, nil)
+			b.cdp.close()
+		}
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its own process group
+			<-exited
+		}
+		os.RemoveAll(profile)
+	})
+	select {
+	case u := <-wsURL:
+		c, _, err := websocket.DefaultDialer.Dial(u, nil)
+		if err != nil {
+			t.Fatalf("dial chromium's DevTools: %v", err)
+		}
+		b = &browser{cdp: newCDP(c)}
+	case <-exited:
+		tailMu.Lock()
+		defer tailMu.Unlock()
+		t.Fatalf("chromium exited:\n%s", strings.Join(tail, "\n"))
+	case <-time.After(20 * time.Second):
+		t.Fatal("chromium did not start its DevTools server in 20 s")
+	}
+	return b
+}
+
+// cdpConn is one DevTools connection: commands by id, events to the
+// session they belong to.
+type cdpConn struct {
+	c       *websocket.Conn
+	wmu     sync.Mutex
+	id      atomic.Int64
+	mu      sync.Mutex
+	waiting map[int64]chan cdpMsg
+	events  map[string]func(method string, params json.RawMessage)
+	done    chan struct{}
+}
+
+type cdpMsg struct {
+	ID        int64           `json:"id,omitempty"`
+	SessionID string          `json:"sessionId,omitempty"`
+	Method    string          `json:"method,omitempty"`
+	Params    any             `json:"params,omitempty"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Error     *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error,omitempty"`
+}
+
+func newCDP(c *websocket.Conn) *cdpConn {
+	k := &cdpConn{c: c, waiting: map[int64]chan cdpMsg{}, events: map[string]func(string, json.RawMessage){}, done: make(chan struct{})}
+	go k.read()
+	return k
+}
+
+func (k *cdpConn) read() {
+	defer close(k.done)
+	for {
+		_, b, err := k.c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m struct {
+			cdpMsg
+			Params json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		k.mu.Lock()
+		if m.ID != 0 {
+			if ch := k.waiting[m.ID]; ch != nil {
+				delete(k.waiting, m.ID)
+				ch <- m.cdpMsg
+			}
+		} else if f := k.events[m.SessionID]; f != nil {
+			f(m.Method, m.Params)
+		}
+		k.mu.Unlock()
+	}
+}
+
+func (k *cdpConn) close() {
+	k.c.Close()
+	<-k.done
+}
+
+// call sends a command (to a page's session, or to the browser with "")
+// and decodes its result into result unless nil.
+func (k *cdpConn) call(session, method string, params, result any) error {
+	id := k.id.Add(1)
+	ch := make(chan cdpMsg, 1)
+	k.mu.Lock()
+	k.waiting[id] = ch
+	k.mu.Unlock()
+	if params == nil {
+		params = struct{}{}
+	}
+	k.wmu.Lock()
+	err := k.c.WriteJSON(cdpMsg{ID: id, SessionID: session, Method: method, Params: params})
+	k.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case m := <-ch:
+		if m.Error != nil {
+			return fmt.Errorf("%s: %s", method, m.Error.Message)
+		}
+		if result != nil {
+			return json.Unmarshal(m.Result, result)
+		}
+		return nil
+	case <-k.done:
+		return fmt.Errorf("%s: the DevTools connection closed", method)
+	case <-time.After(waitFor):
+		return fmt.Errorf("%s: no answer in %v", method, waitFor)
+	}
+}
+
+// page is one tab, with what its console said.
+type page struct {
+	cdp     *cdpConn
+	session string
+	mu      sync.Mutex
+	errs    []string
+}
+
+// open makes a new tab showing url; it is closed when the test ends.
+func (b *browser) open(t *testing.T, url string) *page {
+	t.Helper()
+	// A browser context of its own, like an incognito window: disposing of
+	// it when the test ends closes its connections too, even those the
+	// browser opened ahead of need (which would hold up the server's
+	// shutdown).
+	var bc struct {
+		BrowserContextID string `json:"browserContextId"`
+	}
+	if err := b.cdp.call("", "Target.createBrowserContext", nil, &bc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.cdp.call("", "Target.disposeBrowserContext", map[string]any{"browserContextId": bc.BrowserContextID}, nil)
+	})
+	var target struct {
+		TargetID string `json:"targetId"`
+	}
+	if err := b.cdp.call("", "Target.createTarget", map[string]any{"url": "about:blank", "browserContextId": bc.BrowserContextID}, &target); err != nil {
+		t.Fatal(err)
+	}
+	var att struct {
+		SessionID string `json:"sessionId"`
+	}
+	if err := b.cdp.call("", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &att); err != nil {
+		t.Fatal(err)
+	}
+	p := &page{cdp: b.cdp, session: att.SessionID}
+	b.cdp.mu.Lock()
+	b.cdp.events[p.session] = p.event
+	b.cdp.mu.Unlock()
+	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
+		p.call(t, domain, nil, nil)
+	}
+	p.navigate(t, url)
+	return p
+}
+
+// event records console errors, uncaught exceptions and errors the
+// browser logs itself (a failed load, a refused WebSocket).
+func (p *page) event(method string, params json.RawMessage) {
+	var msg string
+	switch method {
+	case "Runtime.consoleAPICalled":
+		var e struct {
+			Type string `json:"type"`
+			Args []struct {
+				Value       any    `json:"value"`
+				Description string `json:"description"`
+			} `json:"args"`
+		}
+		if json.Unmarshal(params, &e) != nil || (e.Type != "error" && e.Type != "assert") {
+			return
+		}
+		for _, a := range e.Args {
+			msg += fmt.Sprint(a.Value, a.Description) + " "
+		}
+		msg = "console." + e.Type + ": " + msg
+	case "Runtime.exceptionThrown":
+		var e struct {
+			ExceptionDetails struct {
+				Text      string `json:"text"`
+				Exception struct {
+					Description string `json:"description"`
+				} `json:"exception"`
+			} `json:"exceptionDetails"`
+		}
+		json.Unmarshal(params, &e)
+		msg = "exception: " + e.ExceptionDetails.Text + " " + e.ExceptionDetails.Exception.Description
+	case "Log.entryAdded":
+		var e struct {
+			Entry struct {
+				Level string `json:"level"`
+				Text  string `json:"text"`
+				URL   string `json:"url"`
+			} `json:"entry"`
+		}
+		if json.Unmarshal(params, &e) != nil || e.Entry.Level != "error" {
+			return
+		}
+		msg = "log: " + e.Entry.Text + " " + e.Entry.URL
+	default:
+		return
+	}
+	p.mu.Lock()
+	p.errs = append(p.errs, msg)
+	p.mu.Unlock()
+}
+
+func (p *page) errors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.errs...)
+}
+
+func (p *page) call(t *testing.T, method string, params, result any) {
+	t.Helper()
+	if err := p.cdp.call(p.session, method, params, result); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *page) navigate(t *testing.T, url string) {
+	t.Helper()
+	var nav struct {
+		ErrorText string `json:"errorText"`
+	}
+	p.call(t, "Page.navigate", map[string]any{"url": url}, &nav)
+	if nav.ErrorText != "" {
+		t.Fatalf("navigate to %s: %s", url, nav.ErrorText)
+	}
+	p.waitJS(t, `document.readyState === 'complete' && !!document.getElementById('rows')`)
+}
+
+// eval evaluates a JavaScript expression in the page and decodes its value
+// into v unless nil.
+func (p *page) eval(t *testing.T, expr string, v any) {
+	t.Helper()
+	if err := p.evalErr(expr, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *page) evalErr(expr string, v any) error {
+	var res struct {
+		Result struct {
+			Value json.RawMessage `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text      string `json:"text"`
+			Exception struct {
+				Description string `json:"description"`
+			} `json:"exception"`
+		} `json:"exceptionDetails"`
+	}
+	if err := p.cdp.call(p.session, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true, "awaitPromise": true}, &res); err != nil {
+		return err
+	}
+	if e := res.ExceptionDetails; e != nil {
+		return fmt.Errorf("evaluate %s: %s %s", expr, e.Text, e.Exception.Description)
+	}
+	if v != nil && len(res.Result.Value) > 0 {
+		return json.Unmarshal(res.Result.Value, v)
+	}
+	return nil
+}
+
+func (p *page) str(t *testing.T, expr string) string {
+	t.Helper()
+	var s string
+	p.eval(t, expr, &s)
+	return s
+}
+
+// waitJS polls a JavaScript condition until it holds, or fails the test
+// after appearWithin.
+func (p *page) waitJS(t *testing.T, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(appearWithin)
+	for {
+		var ok bool
+		err := p.evalErr("!!("+cond+")", &ok)
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var state string
+			p.evalErr(`document.getElementById('conn').textContent + ' | ' + document.getElementById('error').textContent + ' | rows: ' +
+				[...document.querySelectorAll('#rows tr')].slice(0, 12).map(tr => tr.dataset.seq || tr.textContent).join(' ')`, &state)
+			t.Fatalf("not within %v: %s (err %v)\npage: %s\nconsole: %s", appearWithin, cond, err, state, strings.Join(p.errors(), "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *page) waitConnected(t *testing.T) {
+	t.Helper()
+	p.waitJS(t, `document.getElementById('conn').dataset.state === 'connected'`)
+}
+
+// seqs are the seqs of the table's rows, top to bottom.
+func (p *page) seqs(t *testing.T) []int {
+	t.Helper()
+	var s []int
+	p.eval(t, `[...document.querySelectorAll('#rows tr[data-seq]')].map(tr => Number(tr.dataset.seq))`, &s)
+	return s
+}
+
+// waitSeqs waits until the table shows n records, and checks that none is
+// there twice.
+func (p *page) waitSeqs(t *testing.T, n int) {
+	t.Helper()
+	p.waitJS(t, fmt.Sprintf(`document.querySelectorAll('#rows tr[data-seq]').length >= %d`, n))
+	seen := map[int]bool{}
+	for _, s := range p.seqs(t) {
+		if seen[s] {
+			t.Fatalf("seq %d is in the table twice: %v", s, p.seqs(t))
+		}
+		seen[s] = true
+	}
+}
+
+// typeInto focuses a form field, replaces its text by typing, and presses
+// Enter, as a user would.
+func (p *page) typeInto(t *testing.T, id, text string) {
+	t.Helper()
+	p.eval(t, fmt.Sprintf(`(el => { el.focus(); el.select(); })(document.getElementById(%q))`, id), nil)
+	p.call(t, "Input.insertText", map[string]any{"text": text}, nil)
+	key := map[string]any{"type": "keyDown", "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13, "text": "\r"}
+	p.call(t, "Input.dispatchKeyEvent", key, nil)
+	key["type"] = "keyUp"
+	delete(key, "text")
+	p.call(t, "Input.dispatchKeyEvent", key, nil)
+}
+
+func (p *page) screenshot(t *testing.T) []byte {
+	t.Helper()
+	var shot struct {
+		Data string `json:"data"`
+	}
+	p.call(t, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+	b, err := base64.StdEncoding.DecodeString(shot.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
