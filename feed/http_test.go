@@ -585,13 +585,6 @@ func (l lineSpec) text() string {
 	return accessLine(l.host, l.method, l.path, l.status, l.agent+" "+l.tok)
 }
 
-func (l lineSpec) source() string {
-	if l.other {
-		return "other.log"
-	}
-	return "access.log"
-}
-
 func (l lineSpec) parsed() bool { return l.raw == "" }
 
 // hostIn reports whether the logged host (or any address of its
