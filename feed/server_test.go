@@ -31,41 +31,26 @@ func startServer(t *testing.T, c feed.Config) *feed.Server {
 	if c.TCPAddr == "" {
 		c.TCPAddr = "127.0.0.1:0"
 	}
-	srv, err := feed.New(c)
-	if err != nil {
-		t.Fatalf("New()=%v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("Run()=%v before Ready", err)
-	case <-time.After(waitFor):
-		t.Fatal("server not ready")
-	}
-	stopped := false
+	srv, stop := runServer(t, c, 2*time.Second)
 	t.Cleanup(func() {
-		if stopped {
-			return
-		}
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run()=%v, want nil", err)
-			}
-		case <-time.After(2 * time.Second):
-			t.Errorf("Run did not return within 2s of cancel")
+		if err := stop(); err != nil {
+			t.Errorf("Run()=%v, want nil", err)
 		}
 	})
 	return srv
 }
 
-// stopServer is startServer's cleanup, run early by tests that check what
-// happens at shutdown.
+// stopServerFunc runs a server and returns its stop function, for tests
+// that check what happens at shutdown; it is called again (a no-op) when
+// the test ends.
 func stopServerFunc(t *testing.T, c feed.Config) (*feed.Server, func() error) {
+	t.Helper()
+	return runServer(t, c, 5*time.Second)
+}
+
+// runServer starts c and returns a stop function that cancels Run and
+// returns its error, or an error if Run takes longer than within.
+func runServer(t *testing.T, c feed.Config, within time.Duration) (*feed.Server, func() error) {
 	t.Helper()
 	srv, err := feed.New(c)
 	if err != nil {
@@ -77,7 +62,11 @@ func stopServerFunc(t *testing.T, c feed.Config) (*feed.Server, func() error) {
 	select {
 	case <-srv.Ready():
 	case err := <-done:
+		cancel()
 		t.Fatalf("Run()=%v before Ready", err)
+	case <-time.After(waitFor):
+		cancel()
+		t.Fatal("server not ready")
 	}
 	var (
 		once   sync.Once
@@ -88,8 +77,8 @@ func stopServerFunc(t *testing.T, c feed.Config) (*feed.Server, func() error) {
 			cancel()
 			select {
 			case result = <-done:
-			case <-time.After(5 * time.Second):
-				result = fmt.Errorf("Run did not return within 5s of cancel")
+			case <-time.After(within):
+				result = fmt.Errorf("Run did not return within %v of cancel", within)
 			}
 		})
 		return result
