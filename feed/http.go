@@ -3,7 +3,9 @@ package feed
 import (
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/web"
 )
 
@@ -14,18 +16,20 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	// Everything but the streams is one bounded response: it gets one
+	// write deadline. The streams set a deadline on every write.
+	mux.Handle("GET /healthz", s.bounded(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metricsHandler())
+	})))
+	mux.Handle("GET /readyz", s.bounded(http.HandlerFunc(s.readyz)))
+	mux.Handle("GET /metrics", s.bounded(s.metricsHandler()))
 	mux.Handle("GET /hits", s.hits)
 	mux.Handle("GET /events", s.events)
 	mux.Handle("GET /ws", s.ws)
-	mux.HandleFunc("GET /api/hits", s.apiHits)
-	mux.HandleFunc("GET /api/status", s.apiStatus)
-	mux.Handle("GET /", web.Handler())
+	mux.Handle("GET /api/hits", s.bounded(http.HandlerFunc(s.apiHits)))
+	mux.Handle("GET /api/status", s.bounded(http.HandlerFunc(s.apiStatus)))
+	mux.Handle("GET /", s.bounded(web.Handler()))
 
 	base := strings.TrimSuffix(s.cfg.BasePath, "/")
 	if base == "" {
@@ -35,6 +39,24 @@ func (s *Server) buildHandler() http.Handler {
 	outer.Handle(base+"/", http.StripPrefix(base, mux))
 	outer.Handle(base, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
 	return outer
+}
+
+// bounded gives a non-streaming response one write deadline: the server
+// has no WriteTimeout (it would cut the streams), so without this a client
+// that never reads a large /api/hits page would hold its goroutine.
+func (s *Server) bounded(h http.Handler) http.Handler {
+	timeout := s.cfg.WriteTimeout
+	if timeout <= 0 {
+		timeout = transports.DefaultWriteTimeout
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An embedder's ResponseWriter may not support deadlines; the
+		// response then goes without one, as it would anyway.
+		// (net/http flushes the response within it and clears it before the
+		// connection serves its next request.)
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // readyz is 200 when every log is followed, and 503 with the reasons, one

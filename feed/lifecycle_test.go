@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,5 +307,37 @@ func TestShutdownWithStalledClient(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("shutdown took %v with a stalled client", d)
+	}
+}
+
+// A keep-alive connection outlives the write deadline of the response it
+// carried: the next request on it, after that deadline, still works.
+func TestKeepAliveOutlivesWriteDeadline(t *testing.T) {
+	srv := startServer(t, feed.Config{Logs: []string{tempLog(t)}, WriteTimeout: 100 * time.Millisecond})
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: waitFor}
+	url := "http://" + srv.HTTPAddr().String()
+	var reused []bool
+	for i, path := range []string{"/api/status", "/api/hits", "/healthz"} {
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond) // past the previous response's deadline
+		}
+		req, _ := http.NewRequest("GET", url+path, nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) },
+		}))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s on a kept-alive connection: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	if len(reused) != 3 || !reused[1] || !reused[2] {
+		t.Fatalf("connection reused %v, want [false true true]", reused)
 	}
 }
