@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoad builds weblogd and the tool and runs a short load over every
+// transport at once: 20 subscribers of each get every line exactly once, in
+// order, and the report has the latency and the server's CPU and memory.
+// It checks the tool's accounting, not weblogd's speed.
+func TestLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries and runs a 2 s load")
+	}
+	dir := t.TempDir()
+	build := func(pkg, name string) string {
+		out := filepath.Join(dir, name)
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+		return out
+	}
+	weblogd := build("github.com/weblogd/weblogd/cmd/weblogd", "weblogd")
+	bench := build("github.com/weblogd/weblogd/cmd/weblogbench", "weblogbench")
+
+	report := filepath.Join(dir, "report.json")
+	cmd := exec.Command(bench, "--server-cmd", strings.Replace(defaultServerCmd, "weblogd", weblogd, 1),
+		"--transport", "mixed", "--subs", "100", "--rate", "200", "--duration", "2s",
+		"--connect-timeout", "20s", "--json", report, "--quiet")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("weblogbench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("in %v:\n%s", time.Since(start).Round(time.Millisecond), stdout.String())
+
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("the JSON report: %v\n%s", err, b)
+	}
+	if r.LinesWritten != 400 {
+		t.Errorf("lines written = %d, want 400", r.LinesWritten)
+	}
+	if r.DeliveredMin != 1 || r.SubsComplete != 100 || r.Deliveries != 100*r.LinesWritten {
+		t.Errorf("delivered min %v, %d of 100 subscribers complete, %d deliveries: want every line to every subscriber",
+			r.DeliveredMin, r.SubsComplete, r.Deliveries)
+	}
+	if r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || r.Gaps != 0 || r.Unexpected != 0 || r.EndedEarly != 0 {
+		t.Errorf("lost %d, duplicated %d, reordered %d, gaps %d, unexpected %d, ended early %d: want all 0",
+			r.Lost, r.Duplicated, r.Reordered, r.Gaps, r.Unexpected, r.EndedEarly)
+	}
+	if len(r.PerTransport) != 5 {
+		t.Errorf("per transport: %+v, want the five transports", r.PerTransport)
+	}
+	for _, tr := range r.PerTransport {
+		if tr.Subs != 20 || tr.DeliveredMin != 1 {
+			t.Errorf("%s: %d subscribers, delivered min %v: want 20, 1", tr.Transport, tr.Subs, tr.DeliveredMin)
+		}
+	}
+	if r.Latency.Count != uint64(r.Deliveries) || !(r.Latency.P99Ms > 0) || r.Latency.MaxMs < r.Latency.P99Ms {
+		t.Errorf("latency %+v: want one sample per delivery, p99 > 0, max ≥ p99", r.Latency)
+	}
+	if r.CPUSeconds == nil || *r.CPUSeconds < 0 {
+		t.Errorf("cpu seconds %v: want present", r.CPUSeconds)
+	}
+	if r.PeakRSSBytes == nil || *r.PeakRSSBytes <= 0 {
+		t.Errorf("peak RSS %v: want present and positive", r.PeakRSSBytes)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--transport", "carrier-pigeon"},
+		{"--subs", "0"},
+		{"--subs", "20001"},
+		{"--duration", "11m"},
+		{"--rate", "0"},
+		{"--target", "192.0.2.1:8080", "--log", "/tmp/x.log", "--transport", "ws"},
+		{"--target", "example.com:8080", "--log", "/tmp/x.log", "--transport", "ws"},
+		{"--target", "127.0.0.1:8080", "--transport", "ws"},
+		{"--target", "127.0.0.1:8080", "--log", "/tmp/x.log", "--transport", "tcp"},
+		{"--server-cmd", "weblogd --http 127.0.0.1:{http}"},
+		{"--server-cmd", "weblogd --log {log} --tcp 127.0.0.1:{tcp}", "--transport", "ws"},
+	} {
+		if code := run(args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	if _, err := parseFlags([]string{"--target", "[::1]:8080", "--log", "/tmp/x.log", "--transport", "sse"}, io.Discard); err != nil {
+		t.Errorf("a loopback IPv6 target: %v", err)
+	}
+}
+
+func TestScan(t *testing.T) {
+	s := newSub(0, "ws", 10, &histogram{})
+	now := time.Now().UnixNano()
+	msg := `{"type":"hits","hits":[{"path":"/bench/w/1"},{"path":"/bench/0/` + itoa(now-1000) +
+		`"},{"path":"/bench/2/` + itoa(now-2000) + `"},{"path":"/bench/1/` + itoa(now) +
+		`"},{"path":"/bench/2/` + itoa(now) + `"},{"path":"/bench/99/1"}]}`
+	s.scan([]byte(msg), now)
+	if !s.warm.Load() || s.delivered.Load() != 3 || s.dups != 1 || s.reordered != 1 || s.unexpected != 1 {
+		t.Errorf("warm %v, delivered %d, dups %d, reordered %d, unexpected %d: want true, 3, 1, 1, 1",
+			s.warm.Load(), s.delivered.Load(), s.dups, s.reordered, s.unexpected)
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	for _, ns := range []int64{0, 1, 15, 16, 17, 1000, 123456, 1e9, 1e12} {
+		i := bucketOf(ns)
+		if up := bucketUpper(i); up < ns || (i > 0 && bucketUpper(i-1) >= ns) {
+			t.Errorf("%d ns: bucket %d holds up to %d, the one before up to %d", ns, i, up, bucketUpper(i-1))
+		}
+	}
+	var h histogram
+	for i := range 1000 {
+		h.add(i, time.Duration(i+1)*time.Millisecond)
+	}
+	ps, n := h.percentiles(0.5, 0.99)
+	if n != 1000 {
+		t.Fatalf("count %d, want 1000", n)
+	}
+	for k, want := range []time.Duration{500 * time.Millisecond, 990 * time.Millisecond} {
+		if got := time.Duration(ps[k]); got < want || got > want+want/16 {
+			t.Errorf("percentile %d = %v, want %v to %v", k, got, want, want+want/16)
+		}
+	}
+}
