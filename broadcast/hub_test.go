@@ -326,7 +326,7 @@ func TestHubBackPressureLosesNothing(t *testing.T) {
 }
 
 func BenchmarkHubFanout(b *testing.B) {
-	for _, subs := range []int{1, 100, 1000} {
+	for _, subs := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
 			h := broadcast.NewHub(broadcast.HubConfig{Ring: broadcast.NewRing(broadcast.DefaultRingSize, 0)})
 			ctx, cancel := context.WithCancel(context.Background())
