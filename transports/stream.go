@@ -125,30 +125,41 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 }
 
 // Render returns the bytes of b for a subscriber with filter f, and how
-// many records they hold. Without a filter it is the batch's shared
-// encoding (built once for all subscribers: do not modify it); with one, a
-// fresh encoding of the records that match.
+// many records they hold. When every record passes (always without a
+// filter) it is the batch's shared encoding, built once for all
+// subscribers: do not modify it. Otherwise, a fresh encoding of the
+// records that match.
 func Render(b *broadcast.Batch, f *Filter, shared func(*broadcast.Batch) []byte, enc func([]byte, []*broadcast.Record) []byte) ([]byte, int) {
-	if f == nil {
+	recs, all := Matching(b, f)
+	switch {
+	case all:
 		return shared(b), len(b.Records)
-	}
-	recs := Matching(b, f)
-	if len(recs) == 0 {
+	case len(recs) == 0:
 		return nil, 0
 	}
 	return enc(nil, recs), len(recs)
 }
 
-// Matching returns the records of b that pass f (all of them for nil).
-func Matching(b *broadcast.Batch, f *Filter) []*broadcast.Record {
+// Matching returns the records of b that pass f, and whether that is all
+// of them (always for a nil f): then recs is b.Records itself, and the
+// caller can use the batch's shared encoding.
+func Matching(b *broadcast.Batch, f *Filter) (recs []*broadcast.Record, all bool) {
 	if f == nil {
-		return b.Records
+		return b.Records, true
 	}
-	var recs []*broadcast.Record
-	for _, r := range b.Records {
+	for i, r := range b.Records {
 		if f.Match(r) {
-			recs = append(recs, r)
+			if recs != nil {
+				recs = append(recs, r)
+			}
+			continue
+		}
+		if recs == nil { // the first record left out: copy those before it
+			recs = append(make([]*broadcast.Record, 0, len(b.Records)), b.Records[:i]...)
 		}
 	}
-	return recs
+	if recs == nil {
+		return b.Records, true
+	}
+	return recs, false
 }

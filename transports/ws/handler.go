@@ -305,14 +305,14 @@ func (s *sink) Send(items []broadcast.Item) (int, error) {
 			}
 			continue
 		}
-		if s.f == nil {
+		recs, all := transports.Matching(it.Batch, s.f)
+		if all { // the frame every unfiltered subscriber shares
 			if err := s.conn.WritePreparedMessage(prepared(it.Batch)); err != nil {
 				return total, err
 			}
 			total += len(it.Batch.Records)
 			continue
 		}
-		recs := transports.Matching(it.Batch, s.f)
 		if len(recs) == 0 {
 			continue
 		}
