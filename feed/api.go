@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -146,12 +145,9 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	for _, src := range s.src.snapshot() {
-		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(), Offset: src.offset.Load(),
+		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(),
 			Records: src.records.Load(), ParseErrors: src.parseErrors.Load(), Truncated: src.truncated.Load()}
-		if fi, err := os.Stat(src.path); err == nil {
-			ss.Size = fi.Size()
-			ss.LagBytes = max(ss.Size-ss.Offset, 0)
-		}
+		ss.Offset, ss.Size, ss.LagBytes = src.position()
 		st.Sources = append(st.Sources, ss)
 		st.Totals.Records += ss.Records
 		st.Totals.ParseErrors += ss.ParseErrors

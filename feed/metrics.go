@@ -2,7 +2,6 @@ package feed
 
 import (
 	"net/http"
-	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -78,7 +77,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descIngested, src.records.Load(), src.name)
 		counter(descParseErrs, src.parseErrors.Load(), src.name)
 		counter(descTruncated, src.truncated.Load(), src.name)
-		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(src.lag()), src.name)
+		_, _, lag := src.position()
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), src.name)
 	}
 	for _, name := range transportNames {
 		tc := s.counters[name]
@@ -98,13 +98,4 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRingCap, prometheus.GaugeValue, float64(s.ring.Size()))
 	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, s.cfg.Version)
-}
-
-// lag is how many bytes of the log are not read yet.
-func (src *source) lag() int64 {
-	fi, err := os.Stat(src.path)
-	if err != nil {
-		return 0
-	}
-	return max(fi.Size()-src.offset.Load(), 0)
 }

@@ -282,3 +282,16 @@ func newRecord(src *source, l tailer.Line) *broadcast.Record {
 	}
 	return &rec
 }
+
+// position is how far src is read: the offset after the last line in the
+// ring, the size of the file at its path now, and the bytes between them
+// (the lag; 0 when the file is missing or was just replaced by a smaller
+// one).
+func (src *source) position() (offset, size, lag int64) {
+	offset = src.offset.Load()
+	fi, err := os.Stat(src.path)
+	if err != nil {
+		return offset, 0, 0
+	}
+	return offset, fi.Size(), max(fi.Size()-offset, 0)
+}
