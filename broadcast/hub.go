@@ -31,6 +31,14 @@ type HubConfig struct {
 	// write deadline's business). Zero means DefaultSlowTimeout; negative
 	// never ends a subscriber for being slow.
 	SlowTimeout time.Duration
+	// Gather, if set, is called by the loop at the end of a tick, just
+	// before it flushes, to bring in the records that are on their way
+	// (the feed reads its logs then, see tailer.Tailer.Gather). With it,
+	// every flush that offered records is followed by another at the end
+	// of the next tick, whether or not a publisher woke the loop: on a
+	// busy feed the producers need not wake anyone per record. It must
+	// bound its own wait: the loop waits for it.
+	Gather func()
 	// OnFlush, if set, is called by the loop after each flush with how
 	// long it took and how many records it offered (for metrics). It must
 	// not block.
@@ -45,6 +53,7 @@ type Hub struct {
 	queue   int
 	slow    time.Duration // zero: never end a subscriber for being slow
 	onFlush func(time.Duration, int)
+	gather  func()
 
 	join    chan *Subscription
 	leave   chan *Subscription
@@ -54,8 +63,12 @@ type Hub struct {
 	done    chan struct{} // closed when Run has returned
 
 	flushed atomic.Uint64 // seq of the newest record offered to subscribers
-	subs    map[*Subscription]struct{}
-	count   atomic.Int64 // len(subs), readable outside the loop
+	// armed is set while a flush is already due at the end of the tick: a
+	// publisher need not wake the loop then, which on a busy log saves a
+	// goroutine wake-up per record.
+	armed atomic.Bool
+	subs  map[*Subscription]struct{}
+	count atomic.Int64 // len(subs), readable outside the loop
 
 	flushMu  sync.Mutex
 	flushSig chan struct{} // closed and replaced after every flush
@@ -77,6 +90,7 @@ func NewHub(c HubConfig) *Hub {
 	return &Hub{
 		ring:     c.Ring,
 		onFlush:  c.OnFlush,
+		gather:   c.Gather,
 		tick:     c.Tick,
 		queue:    c.Queue,
 		slow:     c.SlowTimeout,
@@ -128,7 +142,9 @@ func (h *Hub) Publish(rec *Record) uint64 {
 			return seq
 		}
 	}
-	poke(h.wake)
+	if !h.armed.Load() {
+		poke(h.wake)
+	}
 	return seq
 }
 
@@ -180,9 +196,23 @@ func (h *Hub) Run(ctx context.Context) error {
 		if timer != nil {
 			timer.Stop()
 			timer, timerC = nil, nil
+			h.armed.Store(false)
 		}
 	}
 	defer stopTimer()
+	arm := func(d time.Duration) {
+		timer = time.NewTimer(d)
+		timerC = timer.C
+		h.armed.Store(true)
+	}
+	// flushNow flushes, and with a Gather schedules the next flush at the
+	// end of the next tick if this one offered records.
+	flushNow := func() {
+		lastFlush = time.Now()
+		if h.flush() > 0 && h.gather != nil && h.tick > 0 && timerC == nil {
+			arm(h.tick)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -199,24 +229,31 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.remove(s)
 		case <-h.urgent:
 			stopTimer()
-			h.flush()
-			lastFlush = time.Now()
+			flushNow()
 		case <-h.wake:
 			if timerC != nil {
 				continue // a flush is already due at the end of this tick
 			}
 			// Leading edge: after a quiet tick, flush at once.
 			if since := time.Since(lastFlush); h.tick <= 0 || since >= h.tick {
-				h.flush()
-				lastFlush = time.Now()
+				flushNow()
 			} else {
-				timer = time.NewTimer(h.tick - since)
-				timerC = timer.C
+				arm(h.tick - since)
 			}
 		case <-timerC:
 			timer, timerC = nil, nil
-			h.flush()
-			lastFlush = time.Now()
+			// Disarmed before the flush reads the ring: a record appended
+			// after that read finds the loop disarmed and wakes it.
+			h.armed.Store(false)
+			if h.gather != nil {
+				lastFlush = time.Now() // the tick is measured from the gathering
+				h.gather()
+				if h.flush() > 0 && h.tick > 0 {
+					arm(h.tick)
+				}
+				continue
+			}
+			flushNow()
 		}
 	}
 }
@@ -256,10 +293,10 @@ func (h *Hub) remove(s *Subscription) {
 }
 
 // flush offers everything the ring gained since the last flush as one
-// batch. If records left the ring before they could be flushed (which
+// batch, and returns how many records it offered. If records left the ring before they could be flushed (which
 // Publish's back-pressure prevents, but an embedder appending to the ring
 // directly could cause), subscribers get a gap for them.
-func (h *Hub) flush() {
+func (h *Hub) flush() int {
 	start := time.Now()
 	flushed := h.flushed.Load()
 	recs, first := h.ring.After(flushed, ^uint64(0), 0)
@@ -290,4 +327,5 @@ func (h *Hub) flush() {
 	close(h.flushSig)
 	h.flushSig = make(chan struct{})
 	h.flushMu.Unlock()
+	return len(recs)
 }

@@ -136,6 +136,60 @@ func TestHubTick(t *testing.T) {
 	})
 }
 
+// A Gather brings records in without waking the loop: the loop calls it
+// at the end of every tick after one that flushed records, and what it
+// appends is in that tick's flush. A tick whose Gather brings nothing ends
+// the gathering until a publisher wakes the loop again.
+func TestHubGather(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ring := broadcast.NewRing(100, 0)
+		var (
+			calls []time.Duration // when Gather was called, since start
+			bring = 3             // records the next Gathers append, one each
+		)
+		start := time.Now()
+		h, _ := startHub(t, broadcast.HubConfig{Ring: ring, Tick: 50 * time.Millisecond, Gather: func() {
+			calls = append(calls, time.Since(start))
+			if bring > 0 {
+				bring--
+				ring.Append(&broadcast.Record{}) // no Publish: nothing wakes the loop
+			}
+		}})
+		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
+
+		publish(h, 1) // leading edge: flushed at once
+		synctest.Wait()
+		if got := describe(s.Take()); !same(got, []string{"1-1"}) {
+			t.Fatalf("leading edge: Take()=%v, want [1-1]", got)
+		}
+		var got []string
+		for i := 0; i < 6; i++ {
+			time.Sleep(50 * time.Millisecond)
+			synctest.Wait()
+			got = append(got, describe(s.Take())...)
+		}
+		if !same(got, []string{"2-2", "3-3", "4-4"}) {
+			t.Fatalf("gathered: Take()=%v, want [2-2 3-3 4-4], one a tick", got)
+		}
+		want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond}
+		if fmt.Sprint(calls) != fmt.Sprint(want) {
+			t.Fatalf("Gather called at %v, want %v: every tick while it brings records, and once more", calls, want)
+		}
+
+		// Quiet again: the next record goes out at once, and gathering resumes.
+		publish(h, 1)
+		synctest.Wait()
+		if got := describe(s.Take()); !same(got, []string{"5-5"}) {
+			t.Fatalf("after the gathering: Take()=%v, want [5-5]", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+		synctest.Wait()
+		if len(calls) != 5 {
+			t.Fatalf("Gather called %d times, want 5: once a tick after a flush", len(calls))
+		}
+	})
+}
+
 func TestHubTickZeroFlushesEveryRecord(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, _ := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(100, 0)})

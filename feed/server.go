@@ -95,7 +95,8 @@ func New(c Config) (*Server, error) {
 	s.ring = broadcast.NewRing(c.Ring, 0)
 	s.flushDur = newFlushHistogram()
 	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: c.Tick, Queue: c.Queue, SlowTimeout: c.SlowTimeout,
-		OnFlush: func(took time.Duration, _ int) { s.flushDur.Observe(took.Seconds()) }})
+		OnFlush: func(took time.Duration, _ int) { s.flushDur.Observe(took.Seconds()) },
+		Gather:  func() { s.src.gather(gatherWait(c.Tick)) }})
 	s.limiter = transports.NewLimiter(c.MaxSubscribers, c.MaxSubscribersPerIP)
 	s.drain = new(transports.Drain)
 	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP],

@@ -193,6 +193,35 @@ func (ss *sources) run(ctx context.Context) {
 	}
 }
 
+// gather asks every log's tailer to read what it holds now and waits for
+// them, at most wait: the hub calls it at the end of each busy tick, just
+// before it flushes (see broadcast.HubConfig.Gather).
+func (ss *sources) gather(wait time.Duration) {
+	ss.mu.Lock()
+	done := make([]<-chan struct{}, 0, len(ss.list))
+	for _, src := range ss.list {
+		done = append(done, src.t.get().Gather())
+	}
+	ss.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-timer.C:
+			return // a tailer deep in a long read: flush what is in
+		}
+	}
+}
+
+// gatherWait bounds how long a flush waits for the tailers' reads: a tenth
+// of the tick, between 1 and 10 ms. A read of what a busy log wrote in one
+// tick takes tens of microseconds; only a tailer in the middle of a huge
+// backlog takes longer, and then the flush goes ahead with what is in.
+func gatherWait(tick time.Duration) time.Duration {
+	return min(max(tick/10, time.Millisecond), 10*time.Millisecond)
+}
+
 // follow runs src's tailer until ctx is done. A tailer that fails is
 // retried after a delay that grows from retryMin to retryMax, by a new
 // tailer that starts exactly where the failed one stopped: its Positions

@@ -58,10 +58,16 @@ type follower struct {
 	dir  string
 	base string
 
-	n      *notifier     // nil: polling only
-	wake   chan struct{} // capacity 1: a change was notified
-	dirReg *registration
-	dirID  FileID // the directory watched by dirReg
+	n    *notifier     // nil: polling only
+	wake chan struct{} // capacity 1: a change to an open file was notified
+	// pathWake (capacity 1) is notified of changes to the directory entry:
+	// a rename, a create, a delete. pathDirty says the path must be looked
+	// at again before the next read: stat-ing it on every wake-up would be
+	// one more system call per line written on a busy log.
+	pathWake  chan struct{}
+	pathDirty bool
+	dirReg    *registration
+	dirID     FileID // the directory watched by dirReg
 
 	cur    *file      // the file at the path; nil while there is none
 	old    []*file    // rotated files still read, in the order they left the path
@@ -74,6 +80,16 @@ type follower struct {
 
 	lastErr     string // the last error logged, to log each distinct one once
 	watchWarned bool   // a failure to watch was logged
+
+	// Pacing by Gather (see Tailer.Gather): emitted counts the lines
+	// emitted, so a gathered read knows whether it found any; paced says
+	// writes to the current file no longer wake the follower;
+	// lastGather and gatherGap say when the last Gather came and how long
+	// after the one before, so that pacing ends when they stop coming.
+	emitted    uint64
+	paced      bool
+	lastGather time.Time
+	gatherGap  time.Duration
 }
 
 // file is one open file and how far it has been read.
@@ -97,13 +113,15 @@ type file struct {
 
 func newFollower(ctx context.Context, t *Tailer, emit func(Line)) *follower {
 	return &follower{
-		ctx:  ctx,
-		t:    t,
-		emit: emit,
-		dir:  filepath.Dir(t.path),
-		base: filepath.Base(t.path),
-		wake: make(chan struct{}, 1),
-		buf:  make([]byte, readBufBytes),
+		ctx:       ctx,
+		t:         t,
+		emit:      emit,
+		dir:       filepath.Dir(t.path),
+		base:      filepath.Base(t.path),
+		wake:      make(chan struct{}, 1),
+		pathWake:  make(chan struct{}, 1),
+		pathDirty: true,
+		buf:       make([]byte, readBufBytes),
 	}
 }
 
@@ -233,15 +251,67 @@ func endOfLines(f *os.File, size int64) (int64, error) {
 func (f *follower) run() {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	var gathers []chan struct{}
 	for {
+		before := f.emitted
 		f.scan()
+		if gathers != nil {
+			f.pace(f.emitted > before)
+			for _, g := range gathers {
+				close(g)
+			}
+			gathers = nil
+		}
 		select {
 		case <-f.ctx.Done():
 			return
 		case <-f.wake:
+		case <-f.pathWake:
+			f.pathDirty = true
+		case <-f.t.gatherWake:
+			gathers = f.t.takeGathers()
+			now := time.Now()
+			if !f.lastGather.IsZero() {
+				f.gatherGap = min(now.Sub(f.lastGather), maxGatherGap)
+			}
+			f.lastGather = now
 		case <-tick.C:
+			// The poll backs up the notifications: whatever they missed
+			// (a lost watch, an overflowed queue) is found here.
+			f.pathDirty = true
 			f.watchDir()
+			if f.paced && time.Since(f.lastGather) > 2*max(pollInterval, f.gatherGap) {
+				f.pace(false) // the gathering stopped: be woken by writes again
+			}
 		}
+	}
+}
+
+// maxGatherGap bounds how long a paced follower waits for a late Gather
+// (twice the gap between the last two) before it asks to be woken by
+// writes again.
+const maxGatherGap = 10 * time.Second
+
+// pace stops writes to the current file from waking the follower while
+// gathered reads keep finding lines (busy), and restores them when one
+// finds none. Restoring is followed by one more read: a line written
+// between the last read and the restored notification is found by it.
+func (f *follower) pace(busy bool) {
+	if busy == f.paced || f.n == nil {
+		return
+	}
+	c := f.cur
+	if c == nil || c.reg == nil {
+		f.paced = false
+		return
+	}
+	if err := c.reg.modify(c.f, !busy); err != nil {
+		f.watchFailed(err)
+		return
+	}
+	f.paced = busy
+	if !busy {
+		poke(f.wake)
 	}
 }
 
@@ -252,13 +322,20 @@ func (f *follower) scan() {
 	f.closeIdle()
 }
 
-// step looks at the path, reads one chunk of the current file, drains the
-// rotated files, then delivers the chunk's lines, and reports whether to
-// go on. The chunk is delivered after the rotated files are drained, and
-// read before: a line the writer wrote to the old file before it wrote
-// this chunk's lines to the new file is then delivered first.
+// step looks at the path if it may have changed, reads one chunk of the
+// current file, drains the rotated files, then delivers the chunk's lines,
+// and reports whether to go on: only after a full chunk, since a shorter
+// one ended at the end of the file, and what is written after it wakes the
+// follower again. The chunk is delivered after the rotated files are
+// drained, and read before: a line the writer wrote to the old file before
+// it wrote this chunk's lines to the new file is then delivered first.
 func (f *follower) step() bool {
-	f.checkPath()
+	if f.pathDirty || f.cur == nil || f.dirReg.lost() {
+		// Without a directory watch, nothing says when the path changes:
+		// look every time, as before notifications.
+		f.pathDirty = false
+		f.checkPath()
+	}
 	c := f.cur
 	if c == nil {
 		f.drainOld()
@@ -275,7 +352,7 @@ func (f *follower) step() bool {
 		return true
 	}
 	f.drainOld()
-	return f.consume(c, data, from)
+	return f.consume(c, data, from) && len(data) == len(f.buf)
 }
 
 // checkPath notices when the path no longer names the current file, and
@@ -299,6 +376,9 @@ func (f *follower) checkPath() {
 			// A file being drained is back at the path (moved away and
 			// back): it is the current file again, read on from where it
 			// was, not from its start.
+			if f.paced {
+				f.pace(false) // the file leaving the path must wake the follower
+			}
 			f.t.mu.Lock()
 			f.old = append(f.old[:i:i], f.old[i+1:]...)
 			if f.cur != nil {
@@ -364,6 +444,11 @@ func (f *follower) reopened(c *file) {
 // retire moves the current file to the rotated ones: it is no longer at
 // the path, but its writer may still be writing to it.
 func (f *follower) retire() {
+	if f.paced {
+		// Writes to the rotated file must wake the follower again, and
+		// the next file at the path starts with them on.
+		f.pace(false)
+	}
 	f.t.mu.Lock()
 	f.cur.rotated = time.Now()
 	f.old = append(f.old, f.cur)
@@ -457,6 +542,7 @@ func (f *follower) closeOld(o *file) {
 		text, cut := lineText(f.lineStart(o, length), length, f.t.maxLine)
 		o.start = o.scanned
 		f.emit(Line{Text: text, Offset: o.start, File: o.id, Time: time.Now(), Truncated: cut})
+		f.emitted++
 		f.delivered(o)
 	}
 	f.t.mu.Lock()
@@ -613,6 +699,7 @@ func (f *follower) consume(c *file, data []byte, from int64) bool {
 		p += i + 1
 		c.start, c.scanned = nl+1, nl+1
 		f.emit(Line{Text: text, Offset: c.start, File: c.id, Time: now, Truncated: cut})
+		f.emitted++
 		f.delivered(c)
 		progress = true
 	}
@@ -740,14 +827,14 @@ func (f *follower) watchDir() {
 	}
 	f.dirReg.close()
 	f.dirReg = nil
-	reg, err := f.n.watchDir(f.dir, f.base, f.wake)
+	reg, err := f.n.watchDir(f.dir, f.base, f.pathWake)
 	if err != nil {
 		f.watchFailed(err)
 		return
 	}
 	dev, ino, _ := statID(fi)
 	f.dirReg, f.dirID = reg, FileID{Dev: dev, Inode: ino}
-	poke(f.wake) // whatever changed before the watch is looked at now
+	poke(f.pathWake) // whatever changed before the watch is looked at now
 }
 
 // watchFailed logs, once per Run, that a change cannot be watched for

@@ -123,6 +123,33 @@ func (n *notifier) watchFile(f *os.File, wake chan struct{}) (*registration, err
 	return reg, err
 }
 
+// modify turns the notification of writes to the open file f, watched
+// by r, off or on; renames, deletes and attribute changes are notified
+// either way. A follower whose reads are paced by Gather needs no wake-up
+// per line written. The mask belongs to the inode's watch, so another
+// registration of the same inode in this process (a second path linked
+// to the same file) loses them too, and polls.
+func (r *registration) modify(f *os.File, on bool) error {
+	if r == nil {
+		return nil
+	}
+	mask := uint32(fileEvents)
+	if !on {
+		mask &^= syscall.IN_MODIFY
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	cerr := rc.Control(func(fd uintptr) {
+		_, err = syscall.InotifyAddWatch(r.n.fd, fmt.Sprintf("/proc/self/fd/%d", fd), mask)
+	})
+	if cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 func (n *notifier) add(path string, mask uint32, name string, wake chan struct{}) (*registration, error) {
 	// Under the lock, so that the reader cannot handle an event of this
 	// watch before the watch is on record.

@@ -108,6 +108,9 @@ type Tailer struct {
 	following bool       // Run has the file at the path open
 	f         *follower  // Run's state while it follows; Positions reads it
 	positions []Position // see Positions: before and after Run
+
+	gathers    []chan struct{} // Gather calls waiting for a read
+	gatherWake chan struct{}   // capacity 1: gathers is not empty
 }
 
 type phase int
@@ -158,6 +161,7 @@ func New(c Config) (*Tailer, error) {
 		maxLine:    c.MaxLineBytes,
 		rotateWait: c.RotateWait,
 		log:        c.Logger,
+		gatherWake: make(chan struct{}, 1),
 	}
 	if t.maxLine == 0 {
 		t.maxLine = DefaultMaxLineBytes
@@ -254,10 +258,44 @@ func (t *Tailer) Run(ctx context.Context, emit func(Line)) (err error) {
 	return nil
 }
 
+// Gather asks Run to read the file now, and returns a channel that is
+// closed once a read that started after the call has emitted every
+// complete line the file held (or at once when Run is not following).
+// A broadcaster calls it just before it flushes, so that on a busy log
+// the file is read once per flush rather than once per line written:
+// while Gather keeps finding lines, Run stops asking to be woken by every
+// write and waits for the next Gather (or, should none come, its poll).
+func (t *Tailer) Gather() <-chan struct{} {
+	done := make(chan struct{})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		close(done)
+		return done
+	}
+	t.gathers = append(t.gathers, done)
+	poke(t.gatherWake)
+	return done
+}
+
+// takeGathers returns the pending Gather calls: a read that starts after
+// this answers them.
+func (t *Tailer) takeGathers() []chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.gathers
+	t.gathers = nil
+	return g
+}
+
 // finish records how Run ended for State.
 func (t *Tailer) finish(err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, g := range t.gathers {
+		close(g)
+	}
+	t.gathers = nil
 	t.following = false
 	if err != nil {
 		t.phase, t.failure = phaseFailed, err
