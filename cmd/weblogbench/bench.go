@@ -31,6 +31,9 @@ const (
 	dialers = 64
 	// slack is added to the hard deadline for starting and stopping.
 	slack = 30 * time.Second
+	// burstDrain is added to the hard deadline of a burst, for its
+	// deliveries.
+	burstDrain = 2 * time.Minute
 )
 
 // server is what the run talks to: endpoints, the log to append to, and the
@@ -47,19 +50,14 @@ type server struct {
 func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 	// The hard overall deadline: the run stops by itself whatever happens.
 	hard := time.Now().Add(o.connectTimeout + o.duration + o.grace + slack)
+	if o.burst > 0 {
+		hard = hard.Add(burstDrain)
+	}
 	ctx, cancel := context.WithDeadline(ctx, hard)
 	defer cancel()
 	progress := stderr
 	if o.quiet {
 		progress = io.Discard
-	}
-
-	if o.pinLoad >= 0 {
-		// -a: every thread of this process, which the runtime has started
-		// by now; threads started later inherit it.
-		if out, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", strconv.Itoa(o.pinLoad), strconv.Itoa(os.Getpid())).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("pin the load tool to CPU %d: %v: %s", o.pinLoad, err, out)
-		}
 	}
 
 	srv, err := startServer(ctx, o)
@@ -69,9 +67,21 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 	if srv.stop != nil {
 		defer srv.stop()
 	}
+	srv.ep.bufSize = bufSizeFor(o.subs + o.stalled)
+	srv.ep.sio = sioConfig{eio: o.eio, namespace: o.sioNamespace}
+	if slices.Contains(o.kinds, "socketio") && srv.ep.sio.namespace == "" {
+		ns, err := discoverNamespace(ctx, srv.ep.http)
+		if err != nil {
+			return nil, err
+		}
+		srv.ep.sio.namespace = ns
+	}
 
-	res := &result{Server: srv.name, Transport: o.transport, Subs: o.subs, Rate: o.rate,
-		DurationSeconds: o.duration.Seconds(), Machine: machine()}
+	res := &result{Server: srv.name, Transport: o.transport, Subs: o.subs, Stalled: o.stalled,
+		Rate: o.rate, DurationSeconds: o.duration.Seconds(), Machine: machine()}
+	if o.burst > 0 {
+		res.Rate, res.DurationSeconds, res.Burst = 0, 0, o.burst
+	}
 
 	// Peak RSS of the server's tree, sampled until the run ends.
 	var peak atomic.Int64
@@ -82,8 +92,9 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 			defer close(samplerDone)
 			t := time.NewTicker(sampleEvery)
 			defer t.Stop()
+			rs := &rssSampler{root: srv.pid}
 			for {
-				if r := treeRSS(srv.pid); r > peak.Load() {
+				if r := rs.sample(); r > peak.Load() {
 					peak.Store(r)
 				}
 				select {
@@ -114,19 +125,23 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 		res.Idle = idle
 		fmt.Fprintf(progress, "idle: %d subscribers, %.1f KiB each\n", idle.Subs, idle.BytesPerSub/1024)
 	}
+	if o.subs == 0 { // idle memory only
+		stopSampling()
+		if srv.pid > 0 {
+			p := peak.Load()
+			res.PeakRSSBytes = &p
+		}
+		return res, nil
+	}
 
 	// Subscribers.
 	planned := o.planned()
 	hist := &histogram{}
 	subs := make([]*sub, o.subs)
 	for i := range subs {
-		tr := o.transport
-		if tr == "mixed" {
-			tr = transports[i%len(transports)]
-		}
-		subs[i] = newSub(i, tr, planned, hist)
+		subs[i] = newSub(i, o.kindOf(i), planned, hist)
 	}
-	conns, err := dialAll(ctx, subs, srv.ep, hard)
+	conns, err := dialAll(ctx, subs, srv.ep, hard, false)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +154,8 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 			early[i] = !stopping.Load()
 		})
 	}
-	// Ending the read loops: closing their connections, then waiting.
+	// Stalled subscribers: connected, never read, closed at the end.
+	var stalledConns []*conn
 	closeAll := func() {
 		if stopping.Swap(true) {
 			return
@@ -147,9 +163,24 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 		for _, c := range conns {
 			c.c.Close()
 		}
+		for _, c := range stalledConns {
+			c.c.Close()
+		}
 		wg.Wait()
 	}
 	defer closeAll()
+	if o.stalled > 0 {
+		ss := make([]*sub, o.stalled)
+		for i := range ss {
+			ss[i] = newSub(o.subs+i, o.kinds[0], 0, hist)
+		}
+		stalledConns, err = dialAll(ctx, ss, srv.ep, hard, true)
+		if err != nil {
+			return nil, fmt.Errorf("stalled subscribers: %w", err)
+		}
+	}
+	stopPinger := sioPinger(append(slices.Clip(conns), stalledConns...))
+	defer stopPinger()
 
 	f, err := os.OpenFile(srv.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -192,6 +223,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 	if srv.pid > 0 {
 		cpu0 = treeCPU(srv.pid)
 	}
+	self0 := selfCPU()
 	delivered := func() int64 {
 		var n int64
 		for _, s := range subs {
@@ -227,18 +259,45 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 	defer stopProgress()
 
 	start := time.Now()
-	werr := w.run(ctx, o.rate, planned)
+	var werr error
+	if o.burst > 0 {
+		wctx, wcancel := context.WithTimeout(ctx, o.duration)
+		werr = w.burst(wctx, o.burst)
+		wcancel()
+	} else {
+		werr = w.run(ctx, o.rate, planned)
+	}
 	res.WriteSeconds = time.Since(start).Seconds()
 	res.LinesWritten = w.written.Load()
 	if werr != nil {
 		return nil, werr
 	}
 	want := res.LinesWritten * int64(len(subs))
-	graceEnd := time.Now().Add(o.grace)
-	for delivered() < want && time.Now().Before(graceEnd) && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
+	if o.burst > 0 {
+		// Wait while deliveries progress: until everyone has everything,
+		// or nothing arrived for the grace period.
+		last, lastChange := delivered(), time.Now()
+		for ctx.Err() == nil {
+			d := delivered()
+			if d >= want || time.Since(lastChange) > o.grace {
+				break
+			}
+			if d != last {
+				last, lastChange = d, time.Now()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	} else {
+		graceEnd := time.Now().Add(o.grace)
+		for delivered() < want && time.Now().Before(graceEnd) && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	stopProgress()
+	elapsed := time.Since(start).Seconds()
+	self := selfCPU() - self0
+	selfFrac := self / elapsed
+	res.ToolCPUSeconds, res.ToolCPUCoreFraction = &self, &selfFrac
 	if srv.pid > 0 {
 		cpu := treeCPU(srv.pid) - cpu0
 		res.CPUSeconds = &cpu
@@ -250,9 +309,38 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 		p := peak.Load()
 		res.PeakRSSBytes = &p
 	}
+	if o.burst > 0 && res.LinesWritten == o.burst {
+		// Ingest: from the first write to the first delivery of the last
+		// line; the server's path from the file to a subscriber, whatever
+		// it dropped on the way (the loss is reported apart).
+		var lastNs int64
+		for _, s := range subs {
+			if t := s.lastLine.Load(); t > 0 && (lastNs == 0 || t < lastNs) {
+				lastNs = t
+			}
+		}
+		if lastNs > 0 {
+			secs := float64(lastNs-w.first.UnixNano()) / 1e9
+			rate := float64(res.LinesWritten) / secs
+			res.IngestSeconds, res.IngestLinesPerSecond = &secs, &rate
+		}
+	}
+	stopPinger()
 	closeAll()
 	res.fill(subs, early, hist)
 	return res, nil
+}
+
+// bufSizeFor is each subscriber's read buffer: big reads make the tool
+// cheap per line, but ten thousand subscribers must fit in memory too.
+func bufSizeFor(subs int) int {
+	switch {
+	case subs <= 1000:
+		return 64 << 10
+	case subs <= 5000:
+		return 32 << 10
+	}
+	return 16 << 10
 }
 
 // startServer runs the command template, or checks the target.
@@ -393,7 +481,7 @@ func tail(b []byte, n int) string {
 
 // dialAll connects every subscriber, a bounded number at a time; on any
 // failure it closes those already open.
-func dialAll(ctx context.Context, subs []*sub, ep endpoints, deadline time.Time) ([]*conn, error) {
+func dialAll(ctx context.Context, subs []*sub, ep endpoints, deadline time.Time, stalled bool) ([]*conn, error) {
 	conns := make([]*conn, len(subs))
 	errs := make([]error, len(subs))
 	next := make(chan int)
@@ -403,7 +491,7 @@ func dialAll(ctx context.Context, subs []*sub, ep endpoints, deadline time.Time)
 	for range min(dialers, len(subs)) {
 		wg.Go(func() {
 			for i := range next {
-				conns[i], errs[i] = dial(ctx, subs[i], ep, deadline)
+				conns[i], errs[i] = dial(ctx, subs[i], ep, deadline, stalled)
 				if errs[i] != nil {
 					cancel()
 				}

@@ -93,13 +93,38 @@ func TestFlags(t *testing.T) {
 		{"--target", "127.0.0.1:8080", "--log", "/tmp/x.log", "--transport", "tcp"},
 		{"--server-cmd", "weblogd --http 127.0.0.1:{http}"},
 		{"--server-cmd", "weblogd --log {log} --tcp 127.0.0.1:{tcp}", "--transport", "ws"},
+		{"--transport", "ws,carrier-pigeon"},
+		{"--transport", "mixed4", "--server-cmd", "weblogd --log {log} --http 127.0.0.1:{http}"},
+		{"--subs", "0"},
+		{"--subs", "0", "--idle-subs", "10", "--stalled", "1"},
+		{"--burst", "-1"},
+		{"--burst", "10000001"},
+		{"--eio", "5"},
+		{"--sio-namespace", "abc"},
+		{"--stalled", "20000"},
+		{"--suite", "bogus"},
+		{"--suite", "standard", "--subs", "5"},
+		{"--suite", "standard", "--runs", "0"},
+		{"--suite", "standard", "--peer", "websocketd"},
+		{"--suite", "standard", "--peer", "websocketd=tail -F {log}"},
+		{"--suite", "standard", "--peer", "x:tcp=srv {log} {http}"},
+		{"--suite", "standard", "--peer", "weblogd=srv {log} {http}"},
 	} {
 		if code := run(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
-	if _, err := parseFlags([]string{"--target", "[::1]:8080", "--log", "/tmp/x.log", "--transport", "sse"}, io.Discard); err != nil {
-		t.Errorf("a loopback IPv6 target: %v", err)
+	for _, args := range [][]string{
+		{"--target", "[::1]:8080", "--log", "/tmp/x.log", "--transport", "sse"},
+		{"--transport", "tcp,ws", "--stalled", "1"},
+		{"--transport", "mixed4", "--burst", "1000"},
+		{"--subs", "0", "--idle-subs", "10", "--transport", "ws"},
+		{"--transport", "ws-lines", "--server-cmd", "websocketd --port={http} tail -n0 -F {log}"},
+		{"--transport", "socketio", "--eio", "4", "--sio-namespace", "/x", "--server-cmd", "frontail -p {http} {log}"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
 	}
 }
 
@@ -135,5 +160,48 @@ func TestHistogram(t *testing.T) {
 		if got := time.Duration(ps[k]); got < want || got > want+want/16 {
 			t.Errorf("percentile %d = %v, want %v to %v", k, got, want, want+want/16)
 		}
+	}
+}
+
+// TestSuiteScenarios checks that every scenario of the suite makes valid
+// options for weblogd and for peers of each WebSocket kind.
+func TestSuiteScenarios(t *testing.T) {
+	o, err := parseFlags([]string{"--suite", "standard", "--runs", "1",
+		"--peer", "websocketd=/tmp/peers/websocketd/websocketd --port={http} --address=127.0.0.1 tail -n0 -F {log}",
+		"--peer", "frontail=frontail -h 127.0.0.1 -p {http} -n 0 {log}",
+		"--peer", "other:ws:/stream=srv --listen 127.0.0.1:{http} {log}"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"websocketd": "ws-lines", "frontail": "socketio", "other": "ws"}
+	for _, p := range o.peers {
+		if p.kind != want[p.name] {
+			t.Errorf("peer %s: kind %s, want %s", p.name, p.kind, want[p.name])
+		}
+	}
+	servers := []serverSpec{{name: "weblogd", cmd: o.serverCmd, kind: "ws", weblogd: true}}
+	for _, p := range o.peers {
+		servers = append(servers, serverSpec{name: p.name, cmd: p.cmd, kind: p.kind, path: p.path})
+	}
+	for _, sc := range standardSuite {
+		for _, srv := range servers {
+			if sc.weblogdOnly && !srv.weblogd {
+				continue
+			}
+			ro, err := sc.options(o, srv)
+			if err != nil {
+				t.Errorf("%s on %s: %v", sc.key, srv.name, err)
+				continue
+			}
+			if ro.subs+ro.stalled > maxSuiteSubs {
+				t.Errorf("%s: %d subscribers, more than maxSuiteSubs", sc.key, ro.subs+ro.stalled)
+			}
+			if !srv.weblogd && ro.transport != srv.kind {
+				t.Errorf("%s on %s: transport %s, want %s", sc.key, srv.name, ro.transport, srv.kind)
+			}
+		}
+	}
+	if got := selectRows(standardSuite, "stalled"); len(got) != 2 || got[0].key != "100x1000" {
+		t.Errorf("--rows stalled: %v, want the row and its baseline", got)
 	}
 }

@@ -19,26 +19,29 @@ func measureIdle(ctx context.Context, o *options, srv *server, deadline time.Tim
 		return nil, fmt.Errorf("--idle-subs needs the server's process: start it with the tool, or give --target-pid")
 	}
 	time.Sleep(idleSettle)
-	before := treeRSS(srv.pid)
+	before, pssBefore := treeRSS(srv.pid), treePSS(srv.pid)
 	subs := make([]*sub, o.idleSubs)
 	h := &histogram{} // shared: nothing is recorded in it
 	for i := range subs {
-		tr := o.transport
-		if tr == "mixed" {
-			tr = transports[i%len(transports)]
-		}
-		subs[i] = newSub(i, tr, 0, h)
+		subs[i] = newSub(i, o.kindOf(i), 0, h)
 	}
-	conns, err := dialAll(ctx, subs, srv.ep, deadline)
+	ep := srv.ep
+	ep.bufSize = 4 << 10 // the tool's memory, not the server's; nothing is read
+	conns, err := dialAll(ctx, subs, ep, deadline, false)
 	if err != nil {
 		return nil, fmt.Errorf("idle subscribers: %w", err)
 	}
 	time.Sleep(idleSettle)
-	after := treeRSS(srv.pid)
+	after, pssAfter := treeRSS(srv.pid), treePSS(srv.pid)
 	for _, c := range conns {
 		c.c.Close()
 	}
 	time.Sleep(idleSettle)
-	return &idleResult{Subs: o.idleSubs, RSSBefore: before, RSSAfter: after,
-		BytesPerSub: float64(after-before) / float64(o.idleSubs)}, nil
+	r := &idleResult{Subs: o.idleSubs, Transport: o.transport, RSSBefore: before, RSSAfter: after,
+		BytesPerSub: float64(after-before) / float64(o.idleSubs)}
+	if pssBefore > 0 && pssAfter > 0 {
+		per := float64(pssAfter-pssBefore) / float64(o.idleSubs)
+		r.PSSBefore, r.PSSAfter, r.PSSBytesPerSub = pssBefore, pssAfter, &per
+	}
+	return r, nil
 }

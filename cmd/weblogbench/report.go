@@ -16,7 +16,9 @@ type result struct {
 	Machine         string  `json:"machine"`
 	Transport       string  `json:"transport"`
 	Subs            int     `json:"subs"`
-	Rate            float64 `json:"rate"`
+	Stalled         int     `json:"stalled,omitempty"` // extra subscribers that never read, not counted below
+	Rate            float64 `json:"rate"`              // lines/s; 0 for a burst
+	Burst           int64   `json:"burst,omitempty"`   // lines written as fast as possible
 	DurationSeconds float64 `json:"duration_seconds"`
 	WriteSeconds    float64 `json:"write_seconds"`
 	LinesWritten    int64   `json:"lines_written"`
@@ -38,6 +40,16 @@ type result struct {
 	CPUSeconds      *float64 `json:"cpu_seconds,omitempty"`
 	CPUCoreFraction *float64 `json:"cpu_core_fraction,omitempty"` // CPU seconds per second of the run
 	PeakRSSBytes    *int64   `json:"peak_rss_bytes,omitempty"`
+
+	// The load tool's own CPU over the same time: near 100% of its core,
+	// the tool, not the server, may be what limits the figures.
+	ToolCPUSeconds      *float64 `json:"tool_cpu_seconds,omitempty"`
+	ToolCPUCoreFraction *float64 `json:"tool_cpu_core_fraction,omitempty"`
+
+	// A burst's ingest: from the first write to the first delivery of
+	// the last line (its loss, if any, is in the figures above).
+	IngestSeconds        *float64 `json:"ingest_seconds,omitempty"`
+	IngestLinesPerSecond *float64 `json:"ingest_lines_per_second,omitempty"`
 
 	Idle *idleResult `json:"idle,omitempty"`
 
@@ -66,9 +78,15 @@ type transportResult struct {
 
 type idleResult struct {
 	Subs        int     `json:"subs"`
+	Transport   string  `json:"transport"`
 	RSSBefore   int64   `json:"rss_before_bytes"`
 	RSSAfter    int64   `json:"rss_after_bytes"`
-	BytesPerSub float64 `json:"bytes_per_sub"`
+	BytesPerSub float64 `json:"bytes_per_sub"` // RSS growth per subscriber
+	// PSS of the tree (shared pages divided among the processes that map
+	// them), when /proc/<pid>/smaps_rollup can be read.
+	PSSBefore      int64    `json:"pss_before_bytes,omitempty"`
+	PSSAfter       int64    `json:"pss_after_bytes,omitempty"`
+	PSSBytesPerSub *float64 `json:"pss_bytes_per_sub,omitempty"`
 }
 
 // fill computes the delivery figures once every read loop has returned.
@@ -113,7 +131,7 @@ func (r *result) fill(subs []*sub, early []bool, h *histogram) {
 		}
 	}
 	r.DeliveredMin, r.DeliveredMedian = minMedian(all)
-	for _, tr := range append(transports, "") {
+	for _, tr := range transports {
 		if t := trRes[tr]; t != nil {
 			t.DeliveredMin, t.DeliveredMedian = minMedian(byTr[tr])
 			r.PerTransport = append(r.PerTransport, *t)
@@ -134,29 +152,61 @@ func minMedian(v []float64) (float64, float64) {
 }
 
 func printTable(w io.Writer, r *result) {
-	fmt.Fprintf(w, "%s: %d × %s subscribers, %g lines/s for %gs\n\n", r.Server, r.Subs, r.Transport, r.Rate, r.DurationSeconds)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "lines written\t%d in %.2fs\n", r.LinesWritten, r.WriteSeconds)
-	fmt.Fprintf(tw, "delivered\tmin %.1f%%, median %.1f%% (%d of %d subscribers got every line)\n",
-		100*r.DeliveredMin, 100*r.DeliveredMedian, r.SubsComplete, r.Subs)
-	fmt.Fprintf(tw, "lost / duplicated / reordered\t%d / %d / %d (gap markers %d, streams ended early %d)\n",
-		r.Lost, r.Duplicated, r.Reordered, r.Gaps, r.EndedEarly)
-	fmt.Fprintf(tw, "latency p50 / p90 / p99 / max\t%s / %s / %s / %s (%d deliveries)\n",
-		msStr(r.Latency.P50Ms), msStr(r.Latency.P90Ms), msStr(r.Latency.P99Ms), msStr(r.Latency.MaxMs), r.Latency.Count)
-	if r.CPUSeconds != nil {
-		fmt.Fprintf(tw, "server CPU\t%.2f s (%.1f%% of a core)\n", *r.CPUSeconds, 100**r.CPUCoreFraction)
+	what := fmt.Sprintf("%g lines/s for %gs", r.Rate, r.DurationSeconds)
+	if r.Burst > 0 {
+		what = fmt.Sprintf("a burst of %d lines", r.Burst)
+	}
+	stalled := ""
+	if r.Stalled > 0 {
+		stalled = fmt.Sprintf(" (+ %d stalled)", r.Stalled)
+	}
+	if r.Subs == 0 {
+		fmt.Fprintf(w, "%s: idle memory only\n\n", r.Server)
 	} else {
-		fmt.Fprintf(tw, "server CPU\tunknown (give --target-pid)\n")
+		fmt.Fprintf(w, "%s: %d × %s subscribers%s, %s\n\n", r.Server, r.Subs, r.Transport, stalled, what)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if r.Subs > 0 {
+		fmt.Fprintf(tw, "lines written\t%d in %.2fs\n", r.LinesWritten, r.WriteSeconds)
+		fmt.Fprintf(tw, "delivered\tmin %.1f%%, median %.1f%% (%d of %d subscribers got every line)\n",
+			100*r.DeliveredMin, 100*r.DeliveredMedian, r.SubsComplete, r.Subs)
+		fmt.Fprintf(tw, "lost / duplicated / reordered\t%d / %d / %d (gap markers %d, streams ended early %d)\n",
+			r.Lost, r.Duplicated, r.Reordered, r.Gaps, r.EndedEarly)
+		fmt.Fprintf(tw, "latency p50 / p90 / p99 / max\t%s / %s / %s / %s (%d deliveries)\n",
+			msStr(r.Latency.P50Ms), msStr(r.Latency.P90Ms), msStr(r.Latency.P99Ms), msStr(r.Latency.MaxMs), r.Latency.Count)
+		if r.Burst > 0 {
+			if r.IngestLinesPerSecond != nil {
+				fmt.Fprintf(tw, "ingest\t%.0f lines/s (%d lines, from the first write to the last line's first delivery in %.2f s)\n",
+					*r.IngestLinesPerSecond, r.LinesWritten, *r.IngestSeconds)
+			} else {
+				fmt.Fprintf(tw, "ingest\tunknown: no subscriber got the last line\n")
+			}
+		}
+		if r.CPUSeconds != nil {
+			fmt.Fprintf(tw, "server CPU\t%.2f s (%.1f%% of a core)\n", *r.CPUSeconds, 100**r.CPUCoreFraction)
+		} else {
+			fmt.Fprintf(tw, "server CPU\tunknown (give --target-pid)\n")
+		}
+		if r.ToolCPUSeconds != nil {
+			fmt.Fprintf(tw, "load tool CPU\t%.2f s (%.1f%% of a core)\n", *r.ToolCPUSeconds, 100**r.ToolCPUCoreFraction)
+		}
 	}
 	if r.PeakRSSBytes != nil {
 		fmt.Fprintf(tw, "server peak RSS\t%.1f MiB (process tree)\n", float64(*r.PeakRSSBytes)/(1<<20))
 	}
 	if r.Idle != nil {
-		fmt.Fprintf(tw, "idle memory per subscriber\t%.1f KiB (%d idle %s subscribers)\n", r.Idle.BytesPerSub/1024, r.Idle.Subs, r.Transport)
+		pss := ""
+		if r.Idle.PSSBytesPerSub != nil {
+			pss = fmt.Sprintf(", PSS %.1f KiB", *r.Idle.PSSBytesPerSub/1024)
+		}
+		fmt.Fprintf(tw, "idle memory per subscriber\tRSS %.1f KiB%s (%d idle %s subscribers)\n", r.Idle.BytesPerSub/1024, pss, r.Idle.Subs, r.Idle.Transport)
 	}
 	tw.Flush()
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first early end: %s\n", r.FirstError)
+	}
+	if r.ToolCPUCoreFraction != nil && *r.ToolCPUCoreFraction >= toolBusy {
+		fmt.Fprintf(w, "note: the load tool used %.0f%% of a core: it, not the server, may have limited these figures\n", 100**r.ToolCPUCoreFraction)
 	}
 	if len(r.PerTransport) > 1 {
 		fmt.Fprintln(w)

@@ -55,8 +55,19 @@ func bucketUpper(i int) int64 {
 }
 
 func (h *histogram) add(shard int, d time.Duration) {
-	ns := int64(d)
+	h.count(shard, int64(d))
+	h.noteMax(int64(d))
+}
+
+// count adds one sample of ns nanoseconds to the histogram without
+// touching the maximum (see noteMax).
+func (h *histogram) count(shard int, ns int64) {
 	h.shards[shard%histShards][bucketOf(ns)].Add(1)
+}
+
+// noteMax raises the recorded maximum to ns; callers pass the largest of
+// the samples they counted together.
+func (h *histogram) noteMax(ns int64) {
 	for {
 		m := h.max.Load()
 		if ns <= m || h.max.CompareAndSwap(m, ns) {

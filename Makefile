@@ -1,0 +1,31 @@
+# Shortcuts for developers; CI runs .ci/run.
+#
+#   make test    every test, with the race detector
+#   make bench   the load tool's standard suite (README, "Load tool"): weblogd,
+#                and side by side the peers whose paths are given, e.g.
+#                make bench WEBSOCKETD=/tmp/peers/websocketd/websocketd \
+#                    FRONTAIL=/tmp/peers/frontail/node_modules/.bin/frontail
+#                RUNS, DURATION and BENCHFLAGS (more weblogbench flags, e.g.
+#                --rows 1000x1000 or --json suite.json) are passed on.
+
+GO         ?= go
+RUNS       ?= 3
+DURATION   ?= 10s
+BENCHFLAGS ?=
+WEBSOCKETD ?=
+FRONTAIL   ?=
+
+PEER_FLAGS = $(if $(WEBSOCKETD),--peer "websocketd=$(WEBSOCKETD) --port={http} --address=127.0.0.1 --maxforks=0 --loglevel=error tail -n0 -F {log}") \
+             $(if $(FRONTAIL),--peer "frontail=$(FRONTAIL) -h 127.0.0.1 -p {http} -n 0 --disable-usage-stats {log}")
+
+.PHONY: test bench
+
+test:
+	$(GO) test -race -count=1 ./...
+
+# weblogd and the tool are built into a temporary directory, put first on
+# PATH for the suite's default weblogd command, and removed afterwards.
+bench:
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	$(GO) build -o "$$bin/" ./cmd/weblogd ./cmd/weblogbench; \
+	PATH="$$bin:$$PATH" "$$bin/weblogbench" --suite standard --runs $(RUNS) --duration $(DURATION) $(PEER_FLAGS) $(BENCHFLAGS)
