@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
 )
@@ -105,7 +107,8 @@ type Config struct {
 	// DefaultMaxSubscribersPerIP; negative means no limit.
 	MaxSubscribersPerIP int
 	// ReadHeaderTimeout bounds how long an HTTP client may take to send
-	// its request headers. Zero means DefaultReadHeaderTimeout.
+	// its request headers, and, with TLS, how long any client (HTTP or raw
+	// TCP) may take over its handshake. Zero means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
 
 	// Heartbeat is how often idle HTTP streams get a keep-alive (an SSE
@@ -117,6 +120,22 @@ type Config struct {
 	// AllowOrigins lists the browser origins allowed to open WebSockets
 	// besides the server's own ("*" for any). Zero allows only the server's.
 	AllowOrigins []string
+
+	// TLSCertFile and TLSKeyFile name a PEM certificate (with its chain)
+	// and its private key: with them, the HTTP server (offering HTTP/2)
+	// and the raw TCP port speak only TLS, 1.2 or later. New reads them;
+	// they are read again when they change (looked at, at most once a
+	// second, by a handshake), so a renewal needs no restart, and a pair
+	// that fails to load is logged while the previous one is still served.
+	// Both or neither; zero means no TLS (unless TLS is set).
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLS is an embedder's own server configuration (certificates from an
+	// ACME client, client certificates), for both ports, instead of the
+	// files. It is cloned; a zero MinVersion becomes TLS 1.2, and the HTTP
+	// server adds h2 and http/1.1 to NextProtos. Nil means the files
+	// decide. Setting both is an error.
+	TLS *tls.Config
 
 	// Registry receives weblogd's metrics and is what /metrics serves. Nil
 	// means a private registry with the Go and process collectors added.
@@ -209,6 +228,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS needs both a certificate file and a key file, or neither"))
+	}
+	if c.TLS != nil && c.TLSCertFile != "" {
+		errs = append(errs, errors.New("TLS is configured twice: give either a tls.Config or certificate files"))
+	}
 	if c.Version == "" {
 		c.Version = "dev"
 	}
@@ -216,4 +241,21 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, errors.Join(errs...)
+}
+
+// serverTLS returns the TLS configuration both ports serve, nil without
+// TLS. It reads the certificate files, so that a pair that cannot be
+// loaded is reported by New, before anything starts.
+func (c Config) serverTLS() (*tls.Config, error) {
+	switch {
+	case c.TLS != nil:
+		return certs.ServerConfig(c.TLS), nil
+	case c.TLSCertFile != "":
+		p, err := certs.LoadPair(c.TLSCertFile, c.TLSKeyFile, c.Logger)
+		if err != nil {
+			return nil, err
+		}
+		return p.Config(), nil
+	}
+	return nil, nil
 }

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/transports/httpchunk"
@@ -68,16 +70,22 @@ type Server struct {
 	stopping chan struct{} // closed when shutdown begins
 	httpAddr net.Addr
 	tcpAddr  net.Addr
+	tls      *tls.Config // nil without TLS
 }
 
-// New checks c and builds a server. It starts nothing and opens nothing:
-// Run does.
+// New checks c and builds a server. It reads the TLS certificate, if any,
+// so that a bad one is reported here, but starts nothing and opens no
+// listener or log: Run does.
 func New(c Config) (*Server, error) {
 	c, err := c.withDefaults()
 	for _, p := range c.Logs {
 		if _, gerr := filepath.Match(p, ""); isGlob(p) && gerr != nil {
 			err = errors.Join(err, fmt.Errorf("log pattern %q: %w", p, gerr))
 		}
+	}
+	var tlsConfig *tls.Config
+	if err == nil {
+		tlsConfig, err = c.serverTLS()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("configure weblogd: %w", err)
@@ -88,6 +96,7 @@ func New(c Config) (*Server, error) {
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
 		counters: map[string]*transports.Counters{},
+		tls:      tlsConfig,
 	}
 	for _, name := range transportNames {
 		s.counters[name] = new(transports.Counters)
@@ -194,6 +203,12 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("listen for raw tcp: %w", err)
 		}
 		s.tcpAddr = tl.Addr()
+		if s.tls != nil {
+			// Handshakes finish before tcpxml sees a connection, so a
+			// client that is not speaking TLS never takes a subscriber slot.
+			tl = certs.NewListener(tl, certs.ListenerConfig{TLS: s.tls, HandshakeTimeout: cfg.ReadHeaderTimeout,
+				PlainTextReply: plainTextReply, Logger: s.log})
+		}
 	}
 
 	state := s.loadState()
@@ -246,12 +261,17 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		TLSConfig:         s.tls, // ServeTLS adds h2 and http/1.1 to a copy
 	}
 	httpDone := make(chan struct{})
 	if hl != nil {
 		go func() {
 			defer close(httpDone)
-			if err := hs.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serve := func() error { return hs.Serve(hl) }
+			if s.tls != nil {
+				serve = func() error { return hs.ServeTLS(certs.FailFast(hl), "", "") }
+			}
+			if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				fatal <- fmt.Errorf("serve http: %w", err)
 			}
 		}()
@@ -268,7 +288,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	s.started = time.Now()
 	close(s.ready)
-	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()))
+	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil)
 
 	var runErr error
 	select {
@@ -302,6 +322,12 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		<-tcpDone
 		errs = append(errs, errors.New("shut down raw tcp: streams cut after the shutdown timeout"))
 	}
+	if tl != nil {
+		// Serve has closed it, perhaps still closing: with TLS, this waits
+		// for its handshake goroutines (a plain listener's second Close is
+		// a no-op).
+		tl.Close()
+	}
 	// WebSockets are hijacked: http.Server.Shutdown does not wait for them.
 	if err := s.ws.Wait(shutCtx); err != nil {
 		s.ws.CloseAll()
@@ -327,6 +353,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.log.Info("weblogd shut down", "last_seq", s.ring.Last(), "err", err)
 	return err
 }
+
+// plainTextReply is what a client that is not speaking TLS (nc) gets
+// from the raw TCP port when TLS is on, in plain text, before it is closed.
+var plainTextReply = []byte(`<error reason="this port speaks TLS: connect with openssl s_client -connect host:port -quiet, or ncat --ssl"/>` + "\n")
 
 // openLogs finds the logs, loads their backfill into the ring and decides
 // where each is followed from: the checkpoint when it has the log (the

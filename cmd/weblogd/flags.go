@@ -37,6 +37,9 @@ type options struct {
 	demo            bool
 	demoRate        float64
 	version         bool
+	configFile      string
+	tlsCert         string
+	tlsKey          string
 }
 
 // listFlag is a repeatable flag; from the environment it takes a
@@ -77,17 +80,39 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.demo, "demo", false, "write realistic demo traffic into the first --log (a temporary file if none) and follow it")
 	fs.Float64Var(&o.demoRate, "demo-rate", 5, "lines per second written by --demo")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (with its chain) for TLS on the HTTP server (HTTP/2 offered) and the raw TCP port; needs --tls-key; re-read when it changes")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "file holding the PEM private key of --tls-cert (a file, so the secret is on no command line); re-read when it changes")
+	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log and allow-origin repeatable; the command line and the environment win over it")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: weblogd --log PATH [flags]\n\nFollows access logs and streams every new line live.\nEvery flag also reads %sFLAG (upper case, - as _); a flag on the command line wins.\n\n", envPrefix)
+		fmt.Fprintf(fs.Output(), `Usage: weblogd --log PATH [flags]
+       weblogd version
+       weblogd healthcheck [--url URL] [--insecure] [--timeout D] [--config FILE]
+
+Follows access logs and streams every new line live.
+Every flag also reads %sFLAG (upper case, - as _), and a --config file can
+hold any of them: the command line wins over the environment, which wins over
+the file. Secrets are read from files, never given as values (--tls-key).
+
+`, envPrefix)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags reads args, then fills every flag not on the command line
-// from the environment.
+// parseFlags reads the settings (see loadOptions) and checks them.
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	o, err := loadOptions(args, getenv, out)
+	if err != nil {
+		return nil, err
+	}
+	return o, o.check()
+}
+
+// loadOptions reads the settings from their three sources, each flag from
+// the first that has it: the command line, the environment
+// (WEBLOGD_<FLAG>), the config file (--config or WEBLOGD_CONFIG).
+func loadOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o, out)
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +136,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		if v == "" {
 			return
 		}
+		given[f.Name] = true
 		vals := []string{v}
 		if _, ok := f.Value.(*listFlag); ok {
 			vals = strings.Split(v, ",")
@@ -124,6 +150,17 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if o.configFile != "" {
+		if err := applyConfigFile(fs, o.configFile, given); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// check says what is wrong with the settings, all of it at once.
+func (o *options) check() error {
+	var errs []error
 	for name, v := range map[string]int{"ring": o.ring, "backfill": o.backfill, "queue": o.queue, "max-line": o.maxLine,
 		"max-subscribers": o.maxSubs, "max-subscribers-per-ip": o.maxSubsPerIP} {
 		if v < 0 {
@@ -153,7 +190,13 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if len(o.logs) == 0 && !o.demo && !o.version {
 		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo)"))
 	}
-	return o, errors.Join(errs...)
+	if o.tlsCert != "" && o.tlsKey == "" {
+		errs = append(errs, errors.New("--tls-cert given without --tls-key: give both, or neither"))
+	}
+	if o.tlsKey != "" && o.tlsCert == "" {
+		errs = append(errs, errors.New("--tls-key given without --tls-cert: give both, or neither"))
+	}
+	return errors.Join(errs...)
 }
 
 // config turns the options into the library's config. The command line's
@@ -177,6 +220,8 @@ func (o *options) config() feed.Config {
 		MaxSubscribers:      o.maxSubs,
 		MaxSubscribersPerIP: o.maxSubsPerIP,
 		AllowOrigins:        o.allowOrigins,
+		TLSCertFile:         o.tlsCert,
+		TLSKeyFile:          o.tlsKey,
 		Version:             version,
 	}
 	if c.HTTPAddr == "" {

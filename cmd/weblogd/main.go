@@ -6,6 +6,10 @@
 // Exit status: 0 after a clean shutdown on SIGINT or SIGTERM, 2 for bad
 // flags, 1 for anything that stops it while running. A second signal skips
 // the graceful drain.
+//
+// Two subcommands: "weblogd version" prints what --version prints, and
+// "weblogd healthcheck" asks a running weblogd's /healthz (for container
+// images, which have no curl).
 package main
 
 import (
@@ -31,7 +35,22 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, getenv, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "weblogd: version takes no arguments, got %q\n", args[1])
+				return 2
+			}
+			fmt.Fprintln(stdout, "weblogd", version)
+			return 0
+		case "healthcheck":
+			return healthcheck(args[1:], getenv, stdout, stderr)
+		}
+	}
+	// The flag package would print the whole usage after a bad flag: the
+	// one-line reason below says more.
+	o, err := parseFlags(args, getenv, io.Discard)
 	if errors.Is(err, errHelp) {
 		newFlagSet(&options{}, stdout).Usage()
 		return 0
