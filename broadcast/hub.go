@@ -122,12 +122,14 @@ func (h *Hub) Flushed() uint64 { return h.flushed.Load() }
 func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
 
 // Publish appends rec to the ring and wakes the loop. It never waits for a
-// subscriber; it waits for the loop only when half the ring is pending, so
-// that a producer faster than the loop can never push unflushed records
-// out of the ring (the file it reads from is a better buffer).
+// subscriber; it waits for the loop only when half the ring, or half a
+// subscriber queue, is pending: a producer faster than the loop can then
+// never push unflushed records out of the ring, nor make one batch so big
+// that it overflows the queue of a subscriber that keeps up (the file it
+// reads from is a better buffer).
 func (h *Hub) Publish(rec *Record) uint64 {
 	seq := h.ring.Append(rec)
-	limit := uint64(max(h.ring.Size()/2, 1))
+	limit := uint64(max(min(h.ring.Size(), h.queue)/2, 1))
 	for {
 		h.flushMu.Lock()
 		sig := h.flushSig
@@ -163,8 +165,10 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 		opts:   o,
 		limit:  h.queue,
 		joined: make(chan struct{}),
-		ready:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
+	}
+	if o.Notify == nil {
+		s.ready = make(chan struct{}, 1)
 	}
 	if o.Queue > 0 {
 		s.limit = o.Queue

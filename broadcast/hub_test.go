@@ -412,3 +412,34 @@ func BenchmarkHubFanout(b *testing.B) {
 		})
 	}
 }
+
+// With Notify, the hub calls it instead of signalling Ready: for each
+// flush that has something for the subscriber, and when it ends.
+func TestHubNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, stop := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(100, 0)})
+		var calls int
+		var mu sync.Mutex
+		s := mustSubscribe(t, h, broadcast.SubscribeOptions{Notify: func() {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+		}})
+		if s.Ready() != nil {
+			t.Fatal("Ready() is not nil with Notify")
+		}
+		publish(h, 1)
+		synctest.Wait()
+		publish(h, 1)
+		synctest.Wait()
+		if got := describe(s.Take()); !same(got, []string{"1-1", "2-2"}) {
+			t.Fatalf("Take()=%v, want [1-1 2-2]", got)
+		}
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != 3 {
+			t.Fatalf("Notify called %d times, want 3: two flushes and the end", calls)
+		}
+	})
+}

@@ -53,6 +53,12 @@ type SubscribeOptions struct {
 	// to it by the hub as it drops it: live metrics, which a count read by
 	// the subscriber's writer could not be while the writer is stuck.
 	DropCounter *atomic.Uint64
+	// Notify, if set, is called instead of signalling Ready (which is then
+	// nil) when Take has something new and when the subscription ends: a
+	// connection can start a writer only when there is something to
+	// write, instead of keeping one waiting on Ready. It is called from
+	// the hub loop and must not block.
+	Notify func()
 }
 
 // Subscription is one subscriber's view of the feed: the history it asked
@@ -95,7 +101,8 @@ type Subscription struct {
 }
 
 // Ready is signalled when Take has something new, and when the subscription
-// ends. After a signal, call Take until it returns nothing.
+// ends. After a signal, call Take until it returns nothing. It is nil when
+// SubscribeOptions.Notify is set.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
 // Done is closed when the hub has ended the subscription (see Reason).
@@ -238,6 +245,10 @@ func (s *Subscription) closeDone() {
 }
 
 func (s *Subscription) signal() {
+	if s.opts.Notify != nil {
+		s.opts.Notify()
+		return
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:

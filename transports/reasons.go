@@ -72,20 +72,21 @@ func (e *DisconnectError) Error() string { return string(e.Reason) + ": " + e.Er
 func (e *DisconnectError) Unwrap() error { return e.Err }
 
 // ReasonOf says why a stream of sub ended with err (nil after a proper
-// goodbye). A reason carried by err wins; then the hub's, when it ended the
-// subscription (a write that fails at shutdown or after a slow end failed
-// because of it); then a missed deadline; anything else is the client
-// going away.
+// goodbye). The hub's reason wins when it ended the subscription (slow, or
+// shutdown): whatever happened to the connection after that (the peer
+// closing it in answer to the goodbye, a write failing) followed from it.
+// Then a reason carried by err; then a missed deadline; anything else is
+// the client going away.
 func ReasonOf(sub *broadcast.Subscription, err error) DisconnectReason {
-	var de *DisconnectError
-	if errors.As(err, &de) {
-		return de.Reason
-	}
 	switch sub.Reason() {
 	case broadcast.ReasonSlow:
 		return DisconnectSlow
 	case broadcast.ReasonShutdown:
 		return DisconnectShutdown
+	}
+	var de *DisconnectError
+	if errors.As(err, &de) {
+		return de.Reason
 	}
 	if IsTimeout(err) {
 		return DisconnectWriteTimeout

@@ -82,23 +82,7 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 	c.Subscribers.Add(1)
 	defer c.Subscribers.Add(-1)
 	defer func() { c.Disconnected(ReasonOf(sub, err)) }()
-	send := func() error {
-		// History arrives a page per Take; send each as it comes so a
-		// long resume streams instead of piling up in memory.
-		for items := sub.Take(); len(items) > 0; items = sub.Take() {
-			for _, it := range items {
-				if it.Batch == nil {
-					c.Gaps.Add(1)
-				}
-			}
-			n, err := sink.Send(items)
-			c.Sent.Add(uint64(n))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	send := func() error { return Send(sub, sink, c) }
 	// The heartbeat ticks whatever the traffic: WebSocket pings must reach
 	// a busy peer too, and a comment or blank line more is harmless.
 	beat := time.NewTicker(heartbeat)
@@ -122,6 +106,51 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 			return sink.End(sub.Reason())
 		}
 	}
+}
+
+// Send takes everything sub has ready and writes it to sink, counting what
+// it writes in c. History arrives a page per Take; each page is written as
+// it comes, so that a long resume streams instead of piling up in memory.
+func Send(sub *broadcast.Subscription, sink Sink, c *Counters) error {
+	for items := sub.Take(); len(items) > 0; items = sub.Take() {
+		for _, it := range items {
+			if it.Batch == nil {
+				c.Gaps.Add(1)
+			}
+		}
+		n, err := sink.Send(items)
+		c.Sent.Add(uint64(n))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush is what a Writer's holder does for a connection that writes
+// through sink (see NewWriter): everything sub has, a heartbeat if one is
+// due, and, once the hub has ended sub, the goodbye (the stream is then
+// over). Done is looked at before taking, so that what the hub offered
+// before it ended sub is written before the goodbye.
+func Flush(sub *broadcast.Subscription, sink Sink, c *Counters, beat bool) (over bool, err error) {
+	var done bool
+	select {
+	case <-sub.Done():
+		done = true
+	default:
+	}
+	if err := Send(sub, sink, c); err != nil {
+		return true, err
+	}
+	if beat {
+		if err := sink.Heartbeat(); err != nil {
+			return true, err
+		}
+	}
+	if done {
+		return true, sink.End(sub.Reason())
+	}
+	return false, nil
 }
 
 // Render returns the bytes of b for a subscriber with filter f, and how

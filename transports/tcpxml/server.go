@@ -13,13 +13,14 @@
 // and the connection is closed. A client ended for being too slow gets
 // <error reason="too slow"/> and "</hits>", as at shutdown.
 //
-// Concurrency: Serve owns one goroutine per connection, which is that
-// connection's only writer; it starts and waits for one reader goroutine
-// that parses commands. Every read and write has a deadline.
+// Concurrency: Serve owns one goroutine per connection, which reads its
+// commands and releases it at the end. Writes go through a
+// transports.Writer: a writer goroutine exists only while there is
+// something to write, and the reader takes the writer role to answer a
+// command, so writes never overlap. Every read and write has a deadline.
 package tcpxml
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -35,9 +36,12 @@ import (
 )
 
 const (
-	// readIdle is how long a read waits before it looks again whether the
-	// connection is ending; clients usually send nothing at all.
+	// readIdle is the read deadline of a connection: clients usually send
+	// nothing at all, and the read just starts again; the connection ends
+	// when it is closed.
 	readIdle = 30 * time.Second
+	// readBufferBytes is what one read takes: commands are short.
+	readBufferBytes = 128
 	// maxCommand bounds one input line: the longest command is a SINCE
 	// with a 20-digit seq, so 1 KiB leaves room and stops a flood early.
 	maxCommand = 1024
@@ -146,13 +150,18 @@ func (s *Server) track(c net.Conn, add bool) {
 }
 
 // conn is one client: its subscription, its mode, and the pending output.
+// Its goroutine (serveConn) reads the client's commands; what is written
+// goes through the Writer, whose role the reader takes to answer them.
 type conn struct {
 	s        *Server
 	c        net.Conn
 	deadline *transports.Deadline
-	sub      *broadcast.Subscription
-	polling  bool
-	out      net.Buffers
+	w        *transports.Writer
+
+	// Touched only by the holder of the writer role.
+	sub     *broadcast.Subscription
+	polling bool
+	out     net.Buffers
 }
 
 // Lines the server writes on its own account.
@@ -160,8 +169,13 @@ var (
 	hitsStart = []byte("<hits>\n")
 	hitsEnd   = []byte("</hits>\n")
 	tooSlow   = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
+	none      = []byte("<none/>\n")
 )
 
+// serveConn is the connection's goroutine: it subscribes, reads commands
+// until the connection ends, and then releases everything. A writer
+// goroutine exists only while there is something to write, so an idle
+// subscriber costs this goroutine and little else.
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	log := s.log.With("remote", c.RemoteAddr().String())
@@ -174,67 +188,59 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer release()
-	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped})
+	cn.w = transports.NewWriter(cn.flush, func() { c.Close() }, 0)
+	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick})
 	if err != nil {
 		cn.refuse(transports.ErrShuttingDown)
 		return
 	}
 	cn.sub = sub
-	defer func() { cn.sub.Close() }()
 	s.counters.Subscribers.Add(1)
 	defer s.counters.Subscribers.Add(-1)
 	log.Debug("raw tcp subscriber connected")
 
-	cmds := make(chan command)
-	readerDone := make(chan struct{})
-	quit := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		readCommands(c, cmds, quit)
-	}()
-	defer func() {
-		close(quit)
-		c.Close() // unblocks the reader's Read
-		<-readerDone
-	}()
-
-	reason := cn.serve(ctx, cmds, readerDone)
+	err = cn.w.Do(func() error {
+		cn.out = append(cn.out, hitsStart)
+		return cn.write()
+	})
+	if err == nil {
+		cn.w.Start()
+		err = cn.readCommands(ctx)
+	}
+	c.Close() // a write stuck on a client that stopped reading fails now
+	err = cn.w.Stop(err)
+	cn.sub.Close() // the writer is done: the subscription is the reader's again
+	reason := transports.ReasonOf(cn.sub, err)
 	s.counters.Disconnected(reason)
 	log.Debug("raw tcp subscriber ended", "reason", reason)
 }
 
-// serve is the connection's writer loop; it returns why it ended.
-func (cn *conn) serve(ctx context.Context, cmds <-chan command, readerDone <-chan struct{}) transports.DisconnectReason {
-	cn.out = append(cn.out, hitsStart)
-	if err := cn.flush(); err != nil {
-		return transports.ReasonOf(cn.sub, err)
+// flush is the connection's transports.Writer flush: it writes what the
+// subscription has (nothing while the client polls), and the end of the
+// stream once the hub has ended it.
+func (cn *conn) flush(bool) (over bool, err error) {
+	var done bool
+	select {
+	case <-cn.sub.Done():
+		done = true
+	default:
 	}
-	for {
-		select {
-		case <-cn.sub.Ready():
-			if !cn.polling {
-				cn.queueItems(cn.sub.Take())
-			}
-		case cmd := <-cmds:
-			if err := cn.command(ctx, cmd); err != nil {
-				return transports.DisconnectShutdown
-			}
-		case <-cn.sub.Done():
-			reason := cn.sub.Reason()
-			if reason == broadcast.ReasonSlow {
-				cn.out = append(cn.out, tooSlow) // Take has nothing more for it
-			} else if !cn.polling {
-				cn.queueItems(cn.sub.Take())
-			}
-			cn.out = append(cn.out, hitsEnd)
-			return transports.ReasonOf(cn.sub, cn.flush())
-		case <-readerDone:
-			return transports.DisconnectClosed
-		}
-		if err := cn.flush(); err != nil {
-			return transports.ReasonOf(cn.sub, err)
+	if done && cn.sub.Reason() == broadcast.ReasonSlow {
+		// What it missed is not worth writing to a client that cannot
+		// keep up: only the goodbye.
+		cn.out = append(cn.out, tooSlow, hitsEnd)
+		return true, cn.write()
+	}
+	if !cn.polling {
+		if err := cn.queueAll(); err != nil {
+			return true, err
 		}
 	}
+	if done {
+		cn.out = append(cn.out, hitsEnd)
+	}
+	err = cn.write()
+	return done || err != nil, err
 }
 
 // refuse tells a client it cannot be served, in one line, before the
@@ -242,127 +248,133 @@ func (cn *conn) serve(ctx context.Context, cmds <-chan command, readerDone <-cha
 func (cn *conn) refuse(err error) {
 	cn.s.counters.Refused(transports.RefuseReasonOf(err))
 	cn.out = append(cn.out, []byte(`<error reason="`+err.Error()+`"/>`+"\n"))
-	cn.flush()
+	cn.write()
+}
+
+// queueAll takes everything the subscription has and queues it, writing
+// as it goes: history comes a page per Take.
+func (cn *conn) queueAll() error {
+	for items := cn.sub.Take(); len(items) > 0; items = cn.sub.Take() {
+		cn.queueItems(items)
+		if len(cn.out) > 64 {
+			if err := cn.write(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // queueItems adds items to the pending output. Batches are the hub's
 // shared encoding: written as they are, never copied.
 func (cn *conn) queueItems(items []broadcast.Item) {
 	c := cn.s.counters
-	for {
-		for _, it := range items {
-			if it.Batch == nil {
-				cn.out = append(cn.out, append(transports.AppendXMLGap(nil, it.Gap.From, it.Gap.To), '\n'))
-				c.Gaps.Add(1)
-				continue
-			}
-			cn.out = append(cn.out, transports.XMLLines(it.Batch))
-			c.Sent.Add(uint64(len(it.Batch.Records)))
+	for _, it := range items {
+		if it.Batch == nil {
+			cn.out = append(cn.out, append(transports.AppendXMLGap(nil, it.Gap.From, it.Gap.To), '\n'))
+			c.Gaps.Add(1)
+			continue
 		}
-		// History comes a page at a time: keep taking while there is more.
-		if len(items) == 0 || len(cn.out) > 64 {
-			return
-		}
-		items = cn.sub.Take()
+		cn.out = append(cn.out, transports.XMLLines(it.Batch))
+		c.Sent.Add(uint64(len(it.Batch.Records)))
 	}
 }
 
-func (cn *conn) flush() error {
+// write writes the pending output, with a deadline, in one writev.
+func (cn *conn) write() error {
 	if len(cn.out) == 0 {
 		return nil
 	}
 	cn.deadline.Set(time.Now().Add(cn.s.writeTimeout))
 	_, err := cn.out.WriteTo(cn.c)
+	clear(cn.out[:cap(cn.out)]) // let go of the batches' encodings
 	cn.out = cn.out[:0]
 	return err
 }
 
-func (cn *conn) command(ctx context.Context, cmd command) error {
-	line := cmd.line
+// command answers one command line; it runs holding the writer role.
+func (cn *conn) command(ctx context.Context, line string) error {
 	switch {
-	case cmd.tooLong:
-		cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
 	case line == "NEW?":
 		if !cn.polling {
 			cn.polling = true
 			cn.sub.SetPolling(true)
 		}
 		before := len(cn.out)
-		var items []broadcast.Item
-		for more := cn.sub.Take(); len(more) > 0; more = cn.sub.Take() {
-			items = append(items, more...)
+		for items := cn.sub.Take(); len(items) > 0; items = cn.sub.Take() {
+			cn.queueItems(items)
 		}
-		cn.queueItems(items)
 		if len(cn.out) == before {
-			cn.out = append(cn.out, []byte("<none/>\n"))
+			cn.out = append(cn.out, none)
 		}
 	case strings.HasPrefix(line, "SINCE "):
 		seq, err := strconv.ParseUint(strings.TrimSpace(line[len("SINCE "):]), 10, 64)
 		if err != nil {
 			cn.out = append(cn.out, []byte(`<error reason="SINCE takes a sequence number"/>`+"\n"))
-			return nil
+			break
 		}
 		// A new subscription resumes exactly after seq; what the old one
 		// had queued is after seq too, so nothing is lost or repeated.
-		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq, DropCounter: &cn.s.counters.Dropped})
+		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq,
+			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Kick})
 		if err != nil {
 			return err
 		}
 		cn.sub.Close()
 		cn.sub, cn.polling = sub, false
-		cn.queueItems(cn.sub.Take())
+		// What it has is written as the role is let go (Writer.Do).
 	case line == "":
 	default:
 		cn.out = append(cn.out, []byte(`<error reason="unknown command: send NEW? or SINCE &lt;seq&gt;"/>`+"\n"))
 	}
-	return nil
+	return cn.write()
 }
 
-// command is one input line, or the news that a line was over maxCommand
-// (reported once; the rest of it is skipped).
-type command struct {
-	line    string
-	tooLong bool
-}
-
-// readCommands reads lines from c and hands them to cmds until the peer
-// goes or quit is closed. Over-long lines are reported once and skipped. A
-// line typed slowly across read deadlines is kept, not cut. It waits for
-// the writer to take each line, so a client that floods commands is held
-// back by its own answers' write deadline, and its memory by maxCommand.
-func readCommands(c net.Conn, cmds chan<- command, quit <-chan struct{}) {
-	r := bufio.NewReaderSize(c, maxCommand)
-	var partial []byte
+// readCommands reads the client's lines and answers each, until the
+// connection ends; it returns the error that ended it. Over-long lines
+// are answered once and skipped without being held. Each answer is
+// written before the next line is read, so a client that floods commands
+// is held back by its own answers' write deadline, and its memory by
+// maxCommand.
+func (cn *conn) readCommands(ctx context.Context) error {
+	buf := make([]byte, readBufferBytes)
+	var line []byte
 	skipping := false
 	for {
-		c.SetReadDeadline(time.Now().Add(readIdle))
-		chunk, err := r.ReadSlice('\n')
-		if !skipping {
-			partial = append(partial, chunk...)
-		}
-		if len(partial) > maxCommand {
-			partial, skipping = partial[:0], true
-			if !send(cmds, quit, command{tooLong: true}) {
-				return
+		cn.c.SetReadDeadline(time.Now().Add(readIdle))
+		n, rerr := cn.c.Read(buf)
+		for data := buf[:n]; len(data) > 0; {
+			part, rest, found := bytes.Cut(data, []byte{'\n'})
+			data = rest
+			if !skipping {
+				line = append(line, part...)
+				if len(line) > maxCommand {
+					line, skipping = nil, true // and let go of its memory
+					if err := cn.w.Do(func() error {
+						cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
+						return cn.write()
+					}); err != nil {
+						return err
+					}
+				}
 			}
+			if !found {
+				break
+			}
+			if !skipping {
+				cmd := string(bytes.TrimRight(line, "\r"))
+				if err := cn.w.Do(func() error { return cn.command(ctx, cmd) }); err != nil {
+					return err
+				}
+			}
+			line, skipping = line[:0], false
 		}
 		switch {
-		case err == nil:
-			line := string(bytes.TrimRight(partial, "\r\n"))
-			wasSkipping := skipping
-			partial, skipping = partial[:0], false
-			if !wasSkipping && !send(cmds, quit, command{line: line}) {
-				return
-			}
-		case errors.Is(err, bufio.ErrBufferFull):
-		case isTimeout(err):
-			select {
-			case <-quit:
-				return
-			default:
-			}
+		case rerr == nil:
+		case isTimeout(rerr):
+			// Clients usually send nothing: look again.
 		default:
-			return
+			return rerr
 		}
 	}
 }
@@ -370,12 +382,4 @@ func readCommands(c net.Conn, cmds chan<- command, quit <-chan struct{}) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-func send(cmds chan<- command, quit <-chan struct{}, cmd command) bool {
-	select {
-	case cmds <- cmd:
-		return true
-	case <-quit:
-		return false
-	}
 }

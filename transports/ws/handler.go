@@ -4,14 +4,19 @@
 // batch, so the frame is built once for all of them. Browser connections
 // from another origin are refused unless allowed.
 //
-// Concurrency: each connection has exactly one writer (the request's
-// goroutine, running transports.Pump, which also sends the pings) and one
-// reader (started and waited for by the handler), which discards data
-// and handles control frames: pongs push the read deadline forward, so a
-// peer that stops answering pings is found and dropped. Hijacked
-// connections are not tracked by http.Server.Shutdown: Wait and CloseAll
-// are the shutdown's handles on them, and the Drain bounds their writes,
-// gorilla's own deadlines included.
+// Concurrency: once upgraded, a connection is owned by one reader
+// goroutine, started by the handler (whose own goroutine then returns, so
+// that net/http lets go of the request and its buffers). The reader
+// discards data and handles control frames: pongs push the read deadline
+// forward, so a peer that stops answering pings is found and dropped.
+// Writes, pings included, go through a transports.Writer: a writer
+// goroutine exists only while there is something to write, so an idle
+// subscriber costs one goroutine and a few hundred bytes of buffers. When
+// the peer goes the reader stops the writer, waits for it, and releases
+// the subscription. Hijacked connections are not tracked by
+// http.Server.Shutdown: Wait and CloseAll are the shutdown's handles on
+// them, and the Drain bounds their writes, gorilla's own deadlines
+// included.
 //
 // A subscriber ended for being too slow gets a close frame with 1008
 // (policy violation) and the reason "too slow"; at shutdown the code is
@@ -42,6 +47,9 @@ const (
 	// maxMessageSize bounds what a client may send: clients send nothing
 	// but control frames, so a small limit stops floods early.
 	maxMessageSize = 4096
+	// readBufferBytes is the read buffer of a connection: a frame header
+	// and a control frame's payload fit.
+	readBufferBytes = 256
 	// closeGrace is how long the handler waits for the peer to answer its
 	// close frame before it closes the connection anyway.
 	closeGrace = time.Second
@@ -69,6 +77,9 @@ type Config struct {
 	Drain *transports.Drain
 }
 
+// writeBuffers lends write buffers to connections while they write.
+var writeBuffers sync.Pool
+
 // Handler serves /ws.
 type Handler struct {
 	c        Config
@@ -93,7 +104,13 @@ func New(c Config) *Handler {
 	h := &Handler{c: c, conns: map[*websocket.Conn]struct{}{}}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: c.WriteTimeout,
-		CheckOrigin:      h.checkOrigin,
+		// Clients send nothing but control frames (at most 125 bytes of
+		// payload): a small read buffer is enough, and writes borrow a
+		// buffer from the pool only while they write. An idle subscriber
+		// then holds no buffer it does not use.
+		ReadBufferSize:  readBufferBytes,
+		WriteBufferPool: &writeBuffers,
+		CheckOrigin:     h.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, reason.Error(), status)
 		},
@@ -140,47 +157,84 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transports.Refuse(w, err, h.c.Counters)
 		return
 	}
-	defer release()
 	opts := req.Start
 	opts.DropCounter = &h.c.Counters.Dropped
+	c := &conn{h: h, release: release, readerDone: make(chan struct{})}
+	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10)
+	opts.Notify = c.w.Kick
 	sub, err := h.c.Hub.Subscribe(r.Context(), opts)
 	if err != nil {
+		release()
 		if errors.Is(err, broadcast.ErrClosed) {
 			transports.Refuse(w, transports.ErrShuttingDown, h.c.Counters)
 		}
 		return
 	}
-	defer sub.Close()
-	var untrack func()
-	hw := transports.HijackWith(w, func(c net.Conn) net.Conn {
-		wrapped, release := h.c.Drain.Conn(c)
-		untrack = release
+	c.sub = sub
+	hw := transports.HijackWith(w, func(nc net.Conn) net.Conn {
+		wrapped, untrack := h.c.Drain.Conn(nc)
+		c.untrack = untrack
 		return wrapped
 	})
-	conn, err := h.upgrader.Upgrade(hw, r, nil)
-	if untrack != nil {
-		defer untrack()
-	}
+	ws, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
+		sub.Close()
+		c.done()
 		return // the upgrader has answered
 	}
-	h.track(conn, true)
-	defer h.track(conn, false)
-	defer conn.Close()
+	c.sink = &sink{conn: ws, f: req.Filter, timeout: h.c.WriteTimeout, readerDone: c.readerDone}
+	// The request's goroutine ends here, and with it what net/http holds
+	// for the connection (its buffers, the request): an idle subscriber
+	// keeps only the reader below, and a writer exists only while there is
+	// something to write (transports.Writer).
+	h.track(ws, true)
+	h.c.Counters.Subscribers.Add(1)
+	go c.read()
+	c.w.Start()
+}
 
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		// The peer went, fell silent or broke the protocol: stop writing,
-		// and say which.
-		cancel(readError(h.read(conn)))
-	}()
-	s := &sink{conn: conn, f: req.Filter, timeout: h.c.WriteTimeout, readerDone: readerDone}
-	transports.Pump(ctx, sub, s, h.c.PongWait*9/10, h.c.Counters)
-	conn.Close() // ends the reader if the peer did not
-	<-readerDone
+// conn is one WebSocket subscriber once upgraded. Its reader goroutine
+// owns it: when the peer goes (or the writer closes the connection after
+// its goodbye), the reader stops the writer and releases everything.
+type conn struct {
+	h          *Handler
+	sub        *broadcast.Subscription
+	sink       *sink
+	w          *transports.Writer
+	release    func() // the subscriber slot
+	untrack    func() // the drain's hold on the connection; nil before the hijack
+	readerDone chan struct{}
+}
+
+func (c *conn) flush(beat bool) (bool, error) {
+	return transports.Flush(c.sub, c.sink, c.h.c.Counters, beat)
+}
+
+// close is the Writer's end: the stream is over, so the reader must return.
+func (c *conn) close() { c.sink.conn.Close() }
+
+// read is the connection's goroutine (see conn).
+func (c *conn) read() {
+	h, ws := c.h, c.sink.conn
+	// The peer went, fell silent or broke the protocol: stop writing,
+	// and say which.
+	cause := readError(h.read(ws))
+	close(c.readerDone)
+	ws.Close() // a write stuck on a peer that stopped reading fails now
+	err := c.w.Stop(cause)
+	c.sub.Close()
+	h.c.Counters.Subscribers.Add(-1)
+	h.c.Counters.Disconnected(transports.ReasonOf(c.sub, err))
+	c.done()
+	h.track(ws, false)
+}
+
+// done gives back the subscriber slot and the drain's hold.
+func (c *conn) done() {
+	if c.untrack != nil {
+		c.untrack()
+	}
+	c.release()
 }
 
 // readError wraps the error that ended the reader with the reason it
