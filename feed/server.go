@@ -333,6 +333,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.ws.CloseAll()
 		errs = append(errs, errors.New("shut down websocket: streams cut after the shutdown timeout"))
 	}
+	s.ws.Close() // its idle connections' poller
 	if hl != nil {
 		if err := <-httpShut; err != nil {
 			cutRequests()

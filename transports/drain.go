@@ -123,6 +123,9 @@ type drainConn struct {
 
 func (c *drainConn) SetWriteDeadline(t time.Time) error { return c.dl.Set(t) }
 
+// Unwrap returns the connection itself, for Parkable.
+func (c *drainConn) Unwrap() net.Conn { return c.Conn }
+
 func (c *drainConn) SetDeadline(t time.Time) error {
 	if err := c.Conn.SetReadDeadline(t); err != nil {
 		return err

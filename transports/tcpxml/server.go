@@ -13,11 +13,16 @@
 // and the connection is closed. A client ended for being too slow gets
 // <error reason="too slow"/> and "</hits>", as at shutdown.
 //
-// Concurrency: Serve owns one goroutine per connection, which reads its
-// commands and releases it at the end. Writes go through a
-// transports.Writer: a writer goroutine exists only while there is
-// something to write, and the reader takes the writer role to answer a
-// command, so writes never overlap. Every read and write has a deadline.
+// Concurrency: Serve tracks every connection until it has ended (its
+// WaitGroup), and no goroutine waits on an idle one: it is parked in a
+// transports.Idle, and a reader goroutine is started when the client sends
+// something (or goes), reads what is there, answers it, and parks it
+// again; the reader that finds the connection over ends it. Writes go
+// through a transports.Writer: a writer goroutine exists only while there
+// is something to write, and the reader takes the writer role to answer a
+// command, so writes never overlap. Reads never wait, and every write has
+// a deadline. A TLS connection, which cannot be parked, is read by a
+// goroutine of its own, with a read deadline.
 package tcpxml
 
 import (
@@ -29,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
@@ -74,7 +81,7 @@ type Server struct {
 	drain        *transports.Drain
 
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[*conn]struct{}
 }
 
 // New returns a server; it starts nothing.
@@ -89,7 +96,7 @@ func New(c Config) *Server {
 		c.Counters = new(transports.Counters)
 	}
 	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters,
-		limiter: c.Limiter, drain: c.Drain, conns: make(map[net.Conn]struct{})}
+		limiter: c.Limiter, drain: c.Drain, conns: make(map[*conn]struct{})}
 }
 
 // Serve accepts connections on l until ctx is done, then closes l and waits
@@ -97,6 +104,12 @@ func New(c Config) *Server {
 // subscriptions (they write the rest and "</hits>"), when the peer goes,
 // or when CloseAll cuts them.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	idle, err := transports.NewIdle()
+	if err != nil {
+		s.log.Warn("idle connections each keep a goroutine", "err", err)
+	} else {
+		defer idle.Close() // after every connection has ended
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -112,13 +125,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			}
 			return err
 		}
-		s.track(c, true)
+		cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline)}
+		s.track(cn, true)
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer s.track(c, false)
-			s.serveConn(ctx, c)
-		}()
+		cn.done = func() {
+			s.track(cn, false)
+			wg.Done()
+		}
+		go s.serveConn(ctx, cn, idle)
 	}
 }
 
@@ -127,8 +141,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) CloseAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
+	for cn := range s.conns {
+		cn.close()
 	}
 }
 
@@ -139,7 +153,7 @@ func (s *Server) Conns() int {
 	return len(s.conns)
 }
 
-func (s *Server) track(c net.Conn, add bool) {
+func (s *Server) track(c *conn, add bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
@@ -150,13 +164,26 @@ func (s *Server) track(c net.Conn, add bool) {
 }
 
 // conn is one client: its subscription, its mode, and the pending output.
-// Its goroutine (serveConn) reads the client's commands; what is written
-// goes through the Writer, whose role the reader takes to answer them.
+// Nothing waits on an idle connection: it is parked in the server's Idle,
+// and a goroutine starts to read when the client sends something (or goes).
+// What is written goes through the Writer, whose role the reader takes to
+// answer a command. A TLS connection, which cannot be parked, is read by
+// a goroutine of its own.
 type conn struct {
 	s        *Server
 	c        net.Conn
 	deadline *transports.Deadline
 	w        *transports.Writer
+	done     func() // Serve's hold on the connection
+	log      *slog.Logger
+	release  func() // the subscriber slot
+
+	rc   syscall.RawConn // for reads without waiting; nil when not parked
+	park atomic.Pointer[transports.Parked]
+
+	// The command being read, touched by one reader at a time.
+	line     []byte
+	skipping bool // an over-long line: skipped up to its end
 
 	// Touched only by the holder of the writer role.
 	sub     *broadcast.Subscription
@@ -172,47 +199,133 @@ var (
 	none      = []byte("<none/>\n")
 )
 
-// serveConn is the connection's goroutine: it subscribes, reads commands
-// until the connection ends, and then releases everything. A writer
-// goroutine exists only while there is something to write, so an idle
-// subscriber costs this goroutine and little else.
-func (s *Server) serveConn(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	log := s.log.With("remote", c.RemoteAddr().String())
-	cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline)}
-	defer cn.deadline.Release()
+// serveConn subscribes cn, writes "<hits>" and leaves it to be read: parked
+// in idle, or read by this goroutine when it cannot be parked (TLS, or no
+// Idle).
+func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle) {
+	c := cn.c
+	cn.log = s.log.With("remote", c.RemoteAddr().String())
 	release, err := s.limiter.Acquire(c.RemoteAddr().String())
 	if err != nil {
 		cn.refuse(err)
-		log.Debug("raw tcp subscriber refused", "err", err)
+		cn.log.Debug("raw tcp subscriber refused", "err", err)
+		cn.abandon()
 		return
 	}
-	defer release()
-	cn.w = transports.NewWriter(cn.flush, func() { c.Close() }, 0)
+	cn.release = release
+	cn.w = transports.NewWriter(cn.flush, cn.close, 0)
 	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick})
 	if err != nil {
 		cn.refuse(transports.ErrShuttingDown)
+		release()
+		cn.abandon()
 		return
 	}
 	cn.sub = sub
 	s.counters.Subscribers.Add(1)
-	defer s.counters.Subscribers.Add(-1)
-	log.Debug("raw tcp subscriber connected")
+	cn.log.Debug("raw tcp subscriber connected")
 
 	err = cn.w.Do(func() error {
 		cn.out = append(cn.out, hitsStart)
 		return cn.write()
 	})
-	if err == nil {
-		cn.w.Start()
-		err = cn.readCommands(ctx)
+	if err != nil {
+		cn.finish(err)
+		return
 	}
-	c.Close() // a write stuck on a client that stopped reading fails now
+	if rc, ok := transports.Parkable(c); ok && idle != nil {
+		cn.rc = rc
+		cn.park.Store(idle.Add(rc, func() { go cn.readAvailable(ctx) }))
+		cn.w.Start()
+		cn.readAvailable(ctx) // it may have sent something already; then it parks
+		return
+	}
+	cn.w.Start()
+	cn.finish(cn.readBlocking(ctx))
+}
+
+// abandon ends a connection that never subscribed.
+func (cn *conn) abandon() {
+	cn.c.Close()
+	cn.deadline.Release()
+	cn.done()
+}
+
+// close closes the connection, and wakes it if it is parked: epoll does
+// not report a descriptor closed under it, and the reader it wakes finds
+// the connection closed and ends it.
+func (cn *conn) close() {
+	cn.c.Close()
+	if k := cn.park.Load(); k != nil {
+		k.Wake()
+	}
+}
+
+// finish ends the connection, once, from its reader: err is why it stopped
+// reading.
+func (cn *conn) finish(err error) {
+	cn.c.Close() // a write stuck on a client that stopped reading fails now
 	err = cn.w.Stop(err)
+	if k := cn.park.Load(); k != nil {
+		k.Remove()
+	}
 	cn.sub.Close() // the writer is done: the subscription is the reader's again
+	s := cn.s
+	s.counters.Subscribers.Add(-1)
 	reason := transports.ReasonOf(cn.sub, err)
 	s.counters.Disconnected(reason)
-	log.Debug("raw tcp subscriber ended", "reason", reason)
+	cn.log.Debug("raw tcp subscriber ended", "reason", reason)
+	cn.release()
+	cn.deadline.Release()
+	cn.done()
+}
+
+// readAvailable reads what the client has sent, answers it, and parks the
+// connection again, or ends it if the client went.
+func (cn *conn) readAvailable(ctx context.Context) {
+	buf := make([]byte, readBufferBytes)
+	for {
+		n, err := transports.ReadNow(cn.rc, buf)
+		if n > 0 {
+			if err := cn.input(ctx, buf[:n]); err != nil {
+				cn.finish(err)
+				return
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, transports.ErrWouldBlock):
+			if err := cn.park.Load().Wait(); err != nil {
+				cn.finish(err)
+			}
+			return
+		default:
+			cn.finish(err)
+			return
+		}
+	}
+}
+
+// readBlocking reads and answers the client's lines until the connection
+// ends, and returns the error that ended it.
+func (cn *conn) readBlocking(ctx context.Context) error {
+	buf := make([]byte, readBufferBytes)
+	for {
+		cn.c.SetReadDeadline(time.Now().Add(readIdle))
+		n, err := cn.c.Read(buf)
+		if n > 0 {
+			if err := cn.input(ctx, buf[:n]); err != nil {
+				return err
+			}
+		}
+		switch {
+		case err == nil:
+		case isTimeout(err):
+			// Clients usually send nothing: look again.
+		default:
+			return err
+		}
+	}
 }
 
 // flush is the connection's transports.Writer flush: it writes what the
@@ -330,53 +443,42 @@ func (cn *conn) command(ctx context.Context, line string) error {
 	return cn.write()
 }
 
-// readCommands reads the client's lines and answers each, until the
-// connection ends; it returns the error that ended it. Over-long lines
-// are answered once and skipped without being held. Each answer is
-// written before the next line is read, so a client that floods commands
+// input takes bytes the client sent and answers each complete line.
+// Over-long lines are answered once and skipped without being held. Each
+// answer is written before more is read, so a client that floods commands
 // is held back by its own answers' write deadline, and its memory by
 // maxCommand.
-func (cn *conn) readCommands(ctx context.Context) error {
-	buf := make([]byte, readBufferBytes)
-	var line []byte
-	skipping := false
-	for {
-		cn.c.SetReadDeadline(time.Now().Add(readIdle))
-		n, rerr := cn.c.Read(buf)
-		for data := buf[:n]; len(data) > 0; {
-			part, rest, found := bytes.Cut(data, []byte{'\n'})
-			data = rest
-			if !skipping {
-				line = append(line, part...)
-				if len(line) > maxCommand {
-					line, skipping = nil, true // and let go of its memory
-					if err := cn.w.Do(func() error {
-						cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
-						return cn.write()
-					}); err != nil {
-						return err
-					}
-				}
-			}
-			if !found {
-				break
-			}
-			if !skipping {
-				cmd := string(bytes.TrimRight(line, "\r"))
-				if err := cn.w.Do(func() error { return cn.command(ctx, cmd) }); err != nil {
+func (cn *conn) input(ctx context.Context, data []byte) error {
+	for len(data) > 0 {
+		part, rest, found := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		if !cn.skipping {
+			cn.line = append(cn.line, part...)
+			if len(cn.line) > maxCommand {
+				cn.line, cn.skipping = nil, true // and let go of its memory
+				if err := cn.w.Do(func() error {
+					cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
+					return cn.write()
+				}); err != nil {
 					return err
 				}
 			}
-			line, skipping = line[:0], false
 		}
-		switch {
-		case rerr == nil:
-		case isTimeout(rerr):
-			// Clients usually send nothing: look again.
-		default:
-			return rerr
+		if !found {
+			break
 		}
+		if !cn.skipping {
+			cmd := string(bytes.TrimRight(cn.line, "\r"))
+			if err := cn.w.Do(func() error { return cn.command(ctx, cmd) }); err != nil {
+				return err
+			}
+		}
+		cn.line, cn.skipping = cn.line[:0], false
 	}
+	if len(cn.line) == 0 {
+		cn.line = nil // an idle connection holds no buffer
+	}
+	return nil
 }
 
 func isTimeout(err error) bool {

@@ -4,19 +4,20 @@
 // batch, so the frame is built once for all of them. Browser connections
 // from another origin are refused unless allowed.
 //
-// Concurrency: once upgraded, a connection is owned by one reader
-// goroutine, started by the handler (whose own goroutine then returns, so
-// that net/http lets go of the request and its buffers). The reader
-// discards data and handles control frames: pongs push the read deadline
-// forward, so a peer that stops answering pings is found and dropped.
-// Writes, pings included, go through a transports.Writer: a writer
-// goroutine exists only while there is something to write, so an idle
-// subscriber costs one goroutine and a few hundred bytes of buffers. When
-// the peer goes the reader stops the writer, waits for it, and releases
-// the subscription. Hijacked connections are not tracked by
-// http.Server.Shutdown: Wait and CloseAll are the shutdown's handles on
-// them, and the Drain bounds their writes, gorilla's own deadlines
-// included.
+// Concurrency: once upgraded, the handler's goroutine returns (net/http
+// lets go of the request and its buffers) and the connection waits with
+// no goroutine at all, parked in a transports.Idle: when the peer sends
+// something (a pong, its close) or goes, a reader goroutine reads what is
+// there with this package's own frame reader (read.go), answers pings and
+// a close, and parks the connection again; the reader that finds it over
+// ends it. Writes, pings included, go through a transports.Writer: a
+// writer goroutine exists only while there is something to write. A
+// silent peer is found by the heartbeat: no frame for longer than the pong
+// wait ends it. A TLS connection, which cannot be parked, is read by a
+// goroutine of its own with a read deadline. Hijacked connections are not
+// tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
+// shutdown's handles on them, and the Drain bounds their writes, gorilla's
+// own deadlines included.
 //
 // A subscriber ended for being too slow gets a close frame with 1008
 // (policy violation) and the reason "too slow"; at shutdown the code is
@@ -32,6 +33,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -44,12 +47,16 @@ const (
 	// DefaultPongWait is how long a peer may stay silent (no pong, no
 	// message) before it is taken for dead.
 	DefaultPongWait = 60 * time.Second
-	// maxMessageSize bounds what a client may send: clients send nothing
-	// but control frames, so a small limit stops floods early.
+	// maxMessageSize bounds what a client may send in one message:
+	// clients send nothing but control frames, so a small limit stops
+	// floods early.
 	maxMessageSize = 4096
-	// readBufferBytes is the read buffer of a connection: a frame header
-	// and a control frame's payload fit.
-	readBufferBytes = 256
+	// readBufferBytes is gorilla's read buffer, which is never used (the
+	// reader reads the connection itself): gorilla's smallest.
+	readBufferBytes = 1
+	// readBytes is what one read of the peer takes; it is allocated for
+	// the read only.
+	readBytes = 512
 	// closeGrace is how long the handler waits for the peer to answer its
 	// close frame before it closes the connection anyway.
 	closeGrace = time.Second
@@ -86,8 +93,11 @@ type Handler struct {
 	upgrader websocket.Upgrader
 
 	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{}
-	idle  chan struct{} // closed when conns becomes empty; nil while empty
+	conns map[*conn]struct{}
+	empty chan struct{}    // closed when conns becomes empty; nil while empty
+	park  *transports.Idle // made at the first connection; nil if it cannot be
+	tried bool             // making park was tried
+	ended bool             // Close was called: no more parking
 }
 
 // New returns a handler.
@@ -101,7 +111,7 @@ func New(c Config) *Handler {
 	if c.PongWait <= 0 {
 		c.PongWait = DefaultPongWait
 	}
-	h := &Handler{c: c, conns: map[*websocket.Conn]struct{}{}}
+	h := &Handler{c: c, conns: map[*conn]struct{}{}}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: c.WriteTimeout,
 		// Clients send nothing but control frames (at most 125 bytes of
@@ -173,7 +183,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.sub = sub
 	hw := transports.HijackWith(w, func(nc net.Conn) net.Conn {
 		wrapped, untrack := h.c.Drain.Conn(nc)
-		c.untrack = untrack
+		c.raw, c.untrack = wrapped, untrack
 		return wrapped
 	})
 	ws, err := h.upgrader.Upgrade(hw, r, nil)
@@ -183,50 +193,131 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c.sink = &sink{conn: ws, f: req.Filter, timeout: h.c.WriteTimeout, readerDone: c.readerDone}
-	// The request's goroutine ends here, and with it what net/http holds
-	// for the connection (its buffers, the request): an idle subscriber
-	// keeps only the reader below, and a writer exists only while there is
-	// something to write (transports.Writer).
-	h.track(ws, true)
+	c.seen.Store(time.Now().UnixNano())
+	h.track(c, true)
 	h.c.Counters.Subscribers.Add(1)
-	go c.read()
+	// The request's goroutine ends here, and with it what net/http holds
+	// for the connection (its buffers, the request). An idle subscriber
+	// is parked with no goroutine at all (transports.Idle); a writer exists
+	// only while there is something to write (transports.Writer).
+	if rc, ok := transports.Parkable(c.raw); ok {
+		if idle := h.idleConns(); idle != nil {
+			c.rc = rc
+			c.park.Store(idle.Add(rc, func() { go c.readAvailable() }))
+			c.w.Start()
+			c.readAvailable() // the peer may have sent something already; then it parks
+			return
+		}
+	}
+	go c.readBlocking() // TLS: its own goroutine
 	c.w.Start()
 }
 
-// conn is one WebSocket subscriber once upgraded. Its reader goroutine
-// owns it: when the peer goes (or the writer closes the connection after
-// its goodbye), the reader stops the writer and releases everything.
+// conn is one WebSocket subscriber once upgraded. Whichever goroutine is
+// reading it when the peer goes (or the writer closes the connection after
+// its goodbye) ends it (finish): it stops the writer and releases
+// everything.
 type conn struct {
 	h          *Handler
 	sub        *broadcast.Subscription
 	sink       *sink
 	w          *transports.Writer
-	release    func() // the subscriber slot
-	untrack    func() // the drain's hold on the connection; nil before the hijack
+	release    func()   // the subscriber slot
+	untrack    func()   // the drain's hold on the connection; nil before the hijack
+	raw        net.Conn // what gorilla writes to; the reader reads it directly
 	readerDone chan struct{}
+
+	rc     syscall.RawConn // for reads without waiting; nil when not parked
+	park   atomic.Pointer[transports.Parked]
+	seen   atomic.Int64 // when the peer last sent anything, Unix ns
+	frames frames       // touched by one reader at a time
 }
 
+// flush is the Writer's flush. With the heartbeat it finds a peer that has
+// been silent (no pong, nothing) for longer than PongWait: dead.
 func (c *conn) flush(beat bool) (bool, error) {
+	if beat && time.Since(time.Unix(0, c.seen.Load())) > c.h.c.PongWait {
+		return true, &transports.DisconnectError{Reason: transports.DisconnectPongTimeout, Err: errSilent}
+	}
 	return transports.Flush(c.sub, c.sink, c.h.c.Counters, beat)
 }
 
-// close is the Writer's end: the stream is over, so the reader must return.
-func (c *conn) close() { c.sink.conn.Close() }
+var errSilent = errors.New("no pong from the peer")
 
-// read is the connection's goroutine (see conn).
-func (c *conn) read() {
+// close is the Writer's end, and CloseAll's: the connection is closed and,
+// if it is parked, woken, since epoll does not report a descriptor closed
+// under it; its reader then finds it closed and ends it.
+func (c *conn) close() {
+	c.sink.conn.Close()
+	if k := c.park.Load(); k != nil {
+		k.Wake()
+	}
+}
+
+// readAvailable reads what the peer has sent and parks the connection
+// again, or ends it.
+func (c *conn) readAvailable() {
+	buf := make([]byte, readBytes)
+	for {
+		n, err := transports.ReadNow(c.rc, buf)
+		if n > 0 {
+			c.seen.Store(time.Now().UnixNano())
+			if err := c.frames.feed(buf[:n], c.sink.conn); err != nil {
+				c.finish(err)
+				return
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, transports.ErrWouldBlock):
+			if err := c.park.Load().Wait(); err != nil {
+				c.finish(err)
+			}
+			return
+		default:
+			c.finish(err)
+			return
+		}
+	}
+}
+
+// readBlocking is the reader of a connection that cannot be parked: a
+// goroutine of its own, in Read with a deadline of PongWait.
+func (c *conn) readBlocking() {
+	buf := make([]byte, readBytes)
+	for {
+		c.raw.SetReadDeadline(time.Now().Add(c.h.c.PongWait))
+		n, err := c.raw.Read(buf)
+		if n > 0 {
+			c.seen.Store(time.Now().UnixNano())
+			if err := c.frames.feed(buf[:n], c.sink.conn); err != nil {
+				c.finish(err)
+				return
+			}
+		}
+		if err != nil {
+			c.finish(err)
+			return
+		}
+	}
+}
+
+// finish ends the connection, once, from its reader: err is why the
+// reading stopped (the peer went, fell silent or broke the protocol).
+func (c *conn) finish(err error) {
 	h, ws := c.h, c.sink.conn
-	// The peer went, fell silent or broke the protocol: stop writing,
-	// and say which.
-	cause := readError(h.read(ws))
+	cause := readError(err)
 	close(c.readerDone)
 	ws.Close() // a write stuck on a peer that stopped reading fails now
-	err := c.w.Stop(cause)
+	err = c.w.Stop(cause)
+	if k := c.park.Load(); k != nil {
+		k.Remove()
+	}
 	c.sub.Close()
 	h.c.Counters.Subscribers.Add(-1)
 	h.c.Counters.Disconnected(transports.ReasonOf(c.sub, err))
 	c.done()
-	h.track(ws, false)
+	h.track(c, false)
 }
 
 // done gives back the subscriber slot and the drain's hold.
@@ -258,38 +349,51 @@ func readError(err error) error {
 	return &transports.DisconnectError{Reason: r, Err: err}
 }
 
-// read discards what the peer sends and keeps control frames flowing,
-// until an error, which it returns. A message over maxMessageSize ends it
-// (gorilla answers it with a close frame, 1009).
-func (h *Handler) read(conn *websocket.Conn) error {
-	conn.SetReadLimit(maxMessageSize)
-	conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
-	conn.SetPongHandler(func(string) error {
-		return conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
-	})
-	for {
-		// NextReader discards the previous message, read limit applied.
-		if _, _, err := conn.NextReader(); err != nil {
-			return err
-		}
-		conn.SetReadDeadline(time.Now().Add(h.c.PongWait))
-	}
-}
-
-func (h *Handler) track(c *websocket.Conn, add bool) {
+func (h *Handler) track(c *conn, add bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if add {
 		if len(h.conns) == 0 {
-			h.idle = make(chan struct{})
+			h.empty = make(chan struct{})
 		}
 		h.conns[c] = struct{}{}
 		return
 	}
 	delete(h.conns, c)
 	if len(h.conns) == 0 {
-		close(h.idle)
-		h.idle = nil
+		close(h.empty)
+		h.empty = nil
+	}
+}
+
+// idleConns returns the Idle that parks the connections, made at the first
+// call; nil if it cannot be made, or after Close.
+func (h *Handler) idleConns() *transports.Idle {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.tried && !h.ended {
+		h.tried = true
+		p, err := transports.NewIdle()
+		if err == nil {
+			h.park = p
+		}
+	}
+	if h.ended {
+		return nil
+	}
+	return h.park
+}
+
+// Close stops the Idle that parks idle connections, waking any still
+// parked (they find their connections closed or read on in a goroutine of
+// their own). Call it after Wait, or CloseAll.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	p := h.park
+	h.ended = true
+	h.mu.Unlock()
+	if p != nil {
+		p.Close()
 	}
 }
 
@@ -299,13 +403,13 @@ func (h *Handler) track(c *websocket.Conn, add bool) {
 func (h *Handler) Wait(ctx context.Context) error {
 	for {
 		h.mu.Lock()
-		idle := h.idle
+		empty := h.empty
 		h.mu.Unlock()
-		if idle == nil {
+		if empty == nil {
 			return nil
 		}
 		select {
-		case <-idle:
+		case <-empty:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -323,9 +427,13 @@ func (h *Handler) Conns() int {
 // than the shutdown allows.
 func (h *Handler) CloseAll() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	conns := make([]*conn, 0, len(h.conns))
 	for c := range h.conns {
-		c.Close()
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close()
 	}
 }
 

@@ -1,0 +1,94 @@
+package transports
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+)
+
+// Idle parks connections that have nothing to read, so that an idle
+// subscriber costs no goroutine at all: on Linux one goroutine waits on
+// epoll for every parked connection; elsewhere a parked connection waits
+// in a goroutine of its own, on the runtime's poller, a few frames deep.
+// When a parked connection becomes readable (bytes, end of stream, an
+// error) or is woken, its ready function is called, once: it starts the
+// goroutine that reads what is there (see ReadNow) and parks it again.
+//
+// A connection's owner adds it once (Add), parks it whenever it has read
+// everything (Parked.Wait), wakes it when it closes the connection from
+// its side (Parked.Wake: the kernel drops a closed descriptor from epoll,
+// so nothing else would), and removes it when it is done (Parked.Remove).
+// Close wakes every parked connection and stops the waiting goroutine.
+//
+// Only connections whose reads can be done without waiting qualify (see
+// Parkable): a TLS connection's bytes are not its records, so its owner
+// reads it in a goroutine of its own, as before.
+type Idle struct {
+	p *poller // the platform's
+}
+
+// NewIdle returns an Idle with its goroutine started; Close stops it.
+func NewIdle() (*Idle, error) {
+	p, err := newPoller()
+	if err != nil {
+		return nil, err
+	}
+	return &Idle{p: p}, nil
+}
+
+// Close wakes every parked connection and stops waiting; it returns when
+// the waiting goroutine has.
+func (i *Idle) Close() { i.p.close() }
+
+// Parkable returns c's raw connection if c can be parked: a plain TCP
+// (or Unix) connection, not a TLS one.
+func Parkable(c net.Conn) (syscall.RawConn, bool) {
+	if u, ok := c.(interface{ Unwrap() net.Conn }); ok { // a Drain's wrapper
+		c = u.Unwrap()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, false
+	}
+	rc, err := sc.SyscallConn()
+	return rc, err == nil
+}
+
+// Add registers rc, whose readiness is then reported to ready. ready is
+// called from the Idle's goroutine and must not block: it starts a
+// goroutine.
+func (i *Idle) Add(rc syscall.RawConn, ready func()) *Parked {
+	return i.p.add(rc, ready)
+}
+
+// ErrWouldBlock says that ReadNow found nothing to read: park the
+// connection.
+var ErrWouldBlock = errors.New("nothing to read now")
+
+// ReadNow reads what rc has without waiting: ErrWouldBlock when there is
+// nothing, io.EOF at the end of the stream.
+func ReadNow(rc syscall.RawConn, b []byte) (n int, err error) {
+	cerr := rc.Read(func(fd uintptr) bool {
+		for {
+			n, err = syscall.Read(int(fd), b)
+			if err != syscall.EINTR {
+				return true // done, whatever it got: never wait here
+			}
+		}
+	})
+	if err != nil {
+		n = 0
+	}
+	switch {
+	case cerr != nil:
+		return 0, cerr // closed
+	case err == syscall.EAGAIN:
+		return 0, ErrWouldBlock
+	case err != nil:
+		return 0, err
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
