@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,6 +141,11 @@ func (h *Hub) Publish(rec *Record) uint64 {
 		poke(h.urgent)
 		select {
 		case <-sig:
+			// Let the writers the flush woke run before producing more:
+			// woken by the flush, this goroutine would run first, and on
+			// a busy core a reader of a big backlog would keep them from
+			// writing what they were just given.
+			runtime.Gosched()
 		case <-h.done:
 			return seq
 		}
