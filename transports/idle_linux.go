@@ -4,16 +4,23 @@ package transports
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 )
 
-// poller is Idle on Linux: one epoll instance and one goroutine blocked in
-// epoll_wait for every parked connection. Connections are registered
-// EPOLLONESHOT: an event disarms them until they park again.
+// poller is Idle on Linux: one epoll instance for every parked connection,
+// and one goroutine that collects its events. The goroutine does not block
+// in epoll_wait: that would hold the scheduler's P until sysmon took it
+// back (up to 10 ms), and on a server with one P nothing else would run
+// meanwhile. The epoll descriptor is itself pollable, so the goroutine
+// waits on the runtime's poller for it to be readable, and collects with a
+// zero timeout. Connections are registered EPOLLONESHOT: an event disarms
+// them until they park again.
 type poller struct {
-	epfd, evfd int
-	done       chan struct{} // closed when the goroutine has returned
+	epfd int
+	file *os.File      // epfd, on the runtime's poller; closing it ends run
+	done chan struct{} // closed when the goroutine has returned
 
 	mu     sync.Mutex
 	next   uint64
@@ -38,40 +45,49 @@ func newPoller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create epoll instance: %w", err)
 	}
-	r, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
-	if errno != 0 {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
-		return nil, fmt.Errorf("create eventfd: %w", errno)
+		return nil, fmt.Errorf("create epoll instance: %w", err)
 	}
-	evfd := int(r)
-	// The eventfd is event 0: writing to it wakes the goroutine to stop.
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, evfd, &syscall.EpollEvent{Events: syscall.EPOLLIN}); err != nil {
-		syscall.Close(evfd)
-		syscall.Close(epfd)
-		return nil, fmt.Errorf("watch eventfd: %w", err)
+	p := &poller{epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{}), next: 1,
+		parked: map[uint64]*Parked{}}
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		p.file.Close()
+		return nil, fmt.Errorf("create epoll instance: %w", err)
 	}
-	p := &poller{epfd: epfd, evfd: evfd, done: make(chan struct{}), next: 1, parked: map[uint64]*Parked{}}
-	go p.run()
+	go p.run(rc)
 	return p, nil
 }
 
-func (p *poller) run() {
+func (p *poller) run(rc syscall.RawConn) {
 	defer close(p.done)
-	var events [128]syscall.EpollEvent
+	var (
+		events [128]syscall.EpollEvent
+		n      int
+		werr   error
+	)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events[:], -1)
-		if err == syscall.EINTR {
-			continue
-		}
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				n, werr = syscall.EpollWait(int(fd), events[:], 0)
+				if werr != syscall.EINTR {
+					break
+				}
+			}
+			// Nothing yet: the runtime waits for the descriptor to be
+			// readable (an event pending) and calls again.
+			return n > 0 || werr != nil
+		})
 		if err != nil {
+			return // Close
+		}
+		if werr != nil {
 			p.wakeAll() // not expected: let every connection look for itself
 			return
 		}
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if id == 0 {
-				return // Close
-			}
 			p.mu.Lock()
 			k := p.parked[id]
 			fire := k != nil && k.armed
@@ -181,17 +197,12 @@ func (p *poller) wakeAll() {
 
 func (p *poller) close() {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		<-p.done
-		return
-	}
+	first := !p.closed
 	p.closed = true
 	p.mu.Unlock()
-	one := [8]byte{1}
-	syscall.Write(p.evfd, one[:])
+	if first {
+		p.file.Close() // ends run's wait
+	}
 	<-p.done
 	p.wakeAll()
-	syscall.Close(p.evfd)
-	syscall.Close(p.epfd)
 }
