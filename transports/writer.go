@@ -30,7 +30,7 @@ type Writer struct {
 	heartbeat time.Duration
 
 	mu      sync.Mutex
-	free    *sync.Cond // signalled when the role is released
+	free    *sync.Cond // signalled when the role is released; made by the first Do
 	started bool       // Start was called: Kick may start writers
 	busy    bool       // the role is held
 	again   bool       // news arrived while the role was held, or before Start
@@ -48,9 +48,7 @@ type Writer struct {
 // goodbye). A heartbeat is due every heartbeat period; zero means none.
 // It starts nothing until Start.
 func NewWriter(flush func(beat bool) (over bool, err error), end func(), heartbeat time.Duration) *Writer {
-	w := &Writer{flush: flush, end: end, heartbeat: heartbeat}
-	w.free = sync.NewCond(&w.mu)
-	return w
+	return &Writer{flush: flush, end: end, heartbeat: heartbeat}
 }
 
 // Start lets Kick start writers (a Kick before it is remembered) and starts
@@ -102,6 +100,9 @@ func (w *Writer) Kick() {
 // it. Do returns ErrEnded, without running fn, once the stream is over.
 func (w *Writer) Do(fn func() error) error {
 	w.mu.Lock()
+	if w.free == nil {
+		w.free = sync.NewCond(&w.mu) // most connections never call Do
+	}
 	for w.busy && !w.over {
 		w.free.Wait()
 	}
@@ -136,10 +137,17 @@ func (w *Writer) run() {
 			w.mu.Unlock()
 			continue
 		}
-		w.busy = false
-		w.free.Broadcast()
+		w.release()
 		w.mu.Unlock()
 		return
+	}
+}
+
+// release lets the role go, with w.mu held.
+func (w *Writer) release() {
+	w.busy = false
+	if w.free != nil {
+		w.free.Broadcast()
 	}
 }
 
@@ -151,8 +159,7 @@ func (w *Writer) finish(err error) {
 	if first {
 		w.over, w.err = true, err
 	}
-	w.busy = false
-	w.free.Broadcast()
+	w.release()
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -175,7 +182,9 @@ func (w *Writer) Stop(cause error) error {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	w.free.Broadcast()
+	if w.free != nil {
+		w.free.Broadcast()
+	}
 	w.mu.Unlock()
 	w.wg.Wait()
 	w.mu.Lock()

@@ -227,10 +227,13 @@ type conn struct {
 	raw        net.Conn // what gorilla writes to; the reader reads it directly
 	readerDone chan struct{}
 
-	rc     syscall.RawConn // for reads without waiting; nil when not parked
-	park   atomic.Pointer[transports.Parked]
-	seen   atomic.Int64 // when the peer last sent anything, Unix ns
-	frames frames       // touched by one reader at a time
+	rc   syscall.RawConn // for reads without waiting; nil when not parked
+	park atomic.Pointer[transports.Parked]
+	seen atomic.Int64 // when the peer last sent anything, Unix ns
+	// frames is the reader's state, touched by one reader at a time; nil
+	// between whole frames, which is nearly always: an idle connection
+	// holds none.
+	frames *frames
 }
 
 // flush is the Writer's flush. With the heartbeat it finds a peer that has
@@ -262,7 +265,7 @@ func (c *conn) readAvailable() {
 		n, err := transports.ReadNow(c.rc, buf)
 		if n > 0 {
 			c.seen.Store(time.Now().UnixNano())
-			if err := c.frames.feed(buf[:n], c.sink.conn); err != nil {
+			if err := c.feed(buf[:n]); err != nil {
 				c.finish(err)
 				return
 			}
@@ -281,6 +284,19 @@ func (c *conn) readAvailable() {
 	}
 }
 
+// feed hands what was read to the frame reader, made for the read, and kept
+// only while a frame is incomplete.
+func (c *conn) feed(data []byte) error {
+	if c.frames == nil {
+		c.frames = new(frames)
+	}
+	err := c.frames.feed(data, c.sink.conn)
+	if c.frames.between() {
+		c.frames = nil
+	}
+	return err
+}
+
 // readBlocking is the reader of a connection that cannot be parked: a
 // goroutine of its own, in Read with a deadline of PongWait.
 func (c *conn) readBlocking() {
@@ -290,7 +306,7 @@ func (c *conn) readBlocking() {
 		n, err := c.raw.Read(buf)
 		if n > 0 {
 			c.seen.Store(time.Now().UnixNano())
-			if err := c.frames.feed(buf[:n], c.sink.conn); err != nil {
+			if err := c.feed(buf[:n]); err != nil {
 				c.finish(err)
 				return
 			}

@@ -100,6 +100,10 @@ func (f *frames) feed(data []byte, ws controller) error {
 	return nil
 }
 
+// between reports whether no frame or message is under way: nothing of
+// the state is needed for what comes next.
+func (f *frames) between() bool { return f.n == 0 && !f.inFrame && f.message == 0 }
+
 // headLen is how long the header that starts with b is: 2 bytes until
 // its length byte is known.
 func headLen(b []byte) int {
