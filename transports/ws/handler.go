@@ -351,6 +351,8 @@ func readError(err error) error {
 	var ce *websocket.CloseError
 	switch {
 	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, transports.ErrEnded): // the poller closed under it: shutdown
+		r = transports.DisconnectShutdown
 	case transports.IsTimeout(err):
 		r = transports.DisconnectPongTimeout
 	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
