@@ -14,6 +14,9 @@
 //     is ended there too, with ReasonSlow, and its queue released at once.
 //   - A Subscription is drained by exactly one goroutine (its writer) with
 //     Ready and Take; Close may be called from anywhere.
+//   - The operator's handles are safe from any goroutine: List and
+//     Disconnect (a registry under its own mutex, beside the loop's set),
+//     SetTick and SetSlowTimeout (atomics the loop reads at each use).
 //
 // The package touches no socket and imports no network package: what a
 // subscriber does with its records is the transports' business.

@@ -1,9 +1,11 @@
 package broadcast
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,10 +51,13 @@ type HubConfig struct {
 // Hub runs the loop that flushes what the ring gained to every subscriber.
 // NewHub starts nothing; Run is the loop.
 type Hub struct {
-	ring    *Ring
-	tick    time.Duration
+	ring *Ring
+	// tick and slow are the settings that can change while the loop runs
+	// (SetTick, SetSlowTimeout), hence atomic; the loop reads them at each
+	// use. slow zero: never end a subscriber for being slow.
+	tick    atomic.Int64 // time.Duration
+	slow    atomic.Int64 // time.Duration
 	queue   int
-	slow    time.Duration // zero: never end a subscriber for being slow
 	onFlush func(time.Duration, int)
 	gather  func()
 
@@ -75,6 +80,12 @@ type Hub struct {
 	flushSig chan struct{} // closed and replaced after every flush
 
 	flushes atomic.Uint64
+
+	// The live subscriptions by ID, for List and Disconnect from outside
+	// the loop: subs belongs to the loop, this to anyone holding regMu.
+	nextID atomic.Uint64
+	regMu  sync.Mutex
+	reg    map[uint64]*Subscription
 }
 
 // NewHub returns a hub over c.Ring.
@@ -88,13 +99,11 @@ func NewHub(c HubConfig) *Hub {
 	case c.SlowTimeout < 0:
 		c.SlowTimeout = 0
 	}
-	return &Hub{
+	h := &Hub{
 		ring:     c.Ring,
 		onFlush:  c.OnFlush,
 		gather:   c.Gather,
-		tick:     c.Tick,
 		queue:    c.Queue,
-		slow:     c.SlowTimeout,
 		join:     make(chan *Subscription),
 		leave:    make(chan *Subscription),
 		wake:     make(chan struct{}, 1),
@@ -103,7 +112,82 @@ func NewHub(c HubConfig) *Hub {
 		done:     make(chan struct{}),
 		subs:     make(map[*Subscription]struct{}),
 		flushSig: make(chan struct{}),
+		reg:      make(map[uint64]*Subscription),
 	}
+	h.tick.Store(int64(max(c.Tick, 0)))
+	h.slow.Store(int64(c.SlowTimeout))
+	return h
+}
+
+// Tick returns the flush tick in force.
+func (h *Hub) Tick() time.Duration { return time.Duration(h.tick.Load()) }
+
+// SetTick changes the tick while the hub runs (an operator's setting);
+// negative is taken as zero (flush as soon as records arrive). The loop
+// uses it from its next flush on.
+func (h *Hub) SetTick(d time.Duration) { h.tick.Store(int64(max(d, 0))) }
+
+// SlowTimeout returns the slow-subscriber timeout in force; zero means
+// never.
+func (h *Hub) SlowTimeout() time.Duration { return time.Duration(h.slow.Load()) }
+
+// SetSlowTimeout changes the slow-subscriber timeout while the hub runs;
+// zero or negative never ends a subscriber for being slow. A subscriber
+// already behind is judged by the new value at the next flush.
+func (h *Hub) SetSlowTimeout(d time.Duration) { h.slow.Store(int64(max(d, 0))) }
+
+// SubscriberInfo is one live subscription as List sees it.
+type SubscriberInfo struct {
+	ID      uint64
+	Meta    any       // SubscribeOptions.Meta
+	Since   time.Time // when it subscribed
+	Queued  int       // records waiting in its queue
+	Dropped uint64    // records dropped from its queue so far
+}
+
+// List returns the live subscriptions, oldest first.
+func (h *Hub) List() []SubscriberInfo {
+	h.regMu.Lock()
+	subs := make([]*Subscription, 0, len(h.reg))
+	for _, s := range h.reg {
+		subs = append(subs, s)
+	}
+	h.regMu.Unlock()
+	out := make([]SubscriberInfo, 0, len(subs))
+	for _, s := range subs {
+		s.mu.Lock()
+		q := s.queued
+		s.mu.Unlock()
+		out = append(out, SubscriberInfo{ID: s.id, Meta: s.opts.Meta, Since: s.since, Queued: q, Dropped: s.dropped.Load()})
+	}
+	slices.SortFunc(out, func(a, b SubscriberInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Disconnect ends the subscription id with ReasonKicked, as the hub ends
+// every one at shutdown: its writer sends what is queued, then its
+// transport's goodbye. It reports whether id was live.
+func (h *Hub) Disconnect(id uint64) bool {
+	h.regMu.Lock()
+	s := h.reg[id]
+	h.regMu.Unlock()
+	if s == nil {
+		return false
+	}
+	s.end(ReasonKicked)
+	return true
+}
+
+func (h *Hub) register(s *Subscription) {
+	h.regMu.Lock()
+	h.reg[s.id] = s
+	h.regMu.Unlock()
+}
+
+func (h *Hub) unregister(s *Subscription) {
+	h.regMu.Lock()
+	delete(h.reg, s.id)
+	h.regMu.Unlock()
 }
 
 // Ring returns the hub's ring.
@@ -169,6 +253,8 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 	s := &Subscription{
 		hub:    h,
 		opts:   o,
+		id:     h.nextID.Add(1),
+		since:  time.Now(),
 		limit:  h.queue,
 		joined: make(chan struct{}),
 		done:   make(chan struct{}),
@@ -187,6 +273,7 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 		return nil, ctx.Err()
 	}
 	<-s.joined
+	h.register(s)
 	return s, nil
 }
 
@@ -219,8 +306,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	// end of the next tick if this one offered records.
 	flushNow := func() {
 		lastFlush = time.Now()
-		if h.flush() > 0 && h.gather != nil && h.tick > 0 && timerC == nil {
-			arm(h.tick)
+		if tick := h.Tick(); h.flush() > 0 && h.gather != nil && tick > 0 && timerC == nil {
+			arm(tick)
 		}
 	}
 	for {
@@ -245,10 +332,10 @@ func (h *Hub) Run(ctx context.Context) error {
 				continue // a flush is already due at the end of this tick
 			}
 			// Leading edge: after a quiet tick, flush at once.
-			if since := time.Since(lastFlush); h.tick <= 0 || since >= h.tick {
+			if tick, since := h.Tick(), time.Since(lastFlush); tick <= 0 || since >= tick {
 				flushNow()
 			} else {
-				arm(h.tick - since)
+				arm(tick - since)
 			}
 		case <-timerC:
 			timer, timerC = nil, nil
@@ -258,8 +345,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			if h.gather != nil {
 				lastFlush = time.Now() // the tick is measured from the gathering
 				h.gather()
-				if h.flush() > 0 && h.tick > 0 {
-					arm(h.tick)
+				if tick := h.Tick(); h.flush() > 0 && tick > 0 {
+					arm(tick)
 				}
 				continue
 			}
@@ -308,12 +395,13 @@ func (h *Hub) remove(s *Subscription) {
 // directly could cause), subscribers get a gap for them.
 func (h *Hub) flush() int {
 	start := time.Now()
+	slow := h.SlowTimeout()
 	flushed := h.flushed.Load()
 	recs, first := h.ring.After(flushed, ^uint64(0), 0)
 	if first > flushed+1 {
 		g := Item{Gap: Gap{From: flushed + 1, To: first - 1}}
 		for s := range h.subs {
-			if s.offer(g, start, h.slow) {
+			if s.offer(g, start, slow) {
 				h.remove(s)
 			}
 		}
@@ -322,7 +410,7 @@ func (h *Hub) flush() int {
 	if len(recs) > 0 {
 		b := Item{Batch: NewBatch(recs)}
 		for s := range h.subs {
-			if s.offer(b, start, h.slow) {
+			if s.offer(b, start, slow) {
 				h.remove(s) // ended for being slow: no more offers
 			}
 		}

@@ -13,6 +13,7 @@ const (
 	ReasonClosed   Reason = "closed"   // the subscriber closed it
 	ReasonShutdown Reason = "shutdown" // the hub stopped
 	ReasonSlow     Reason = "slow"     // it stayed behind longer than the hub's SlowTimeout
+	ReasonKicked   Reason = "kicked"   // an operator disconnected it (Hub.Disconnect)
 )
 
 // DefaultQueue is the --queue default: how many records a subscriber may
@@ -57,8 +58,11 @@ type SubscribeOptions struct {
 	// nil) when Take has something new and when the subscription ends: a
 	// connection can start a writer only when there is something to
 	// write, instead of keeping one waiting on Ready. It is called from
-	// the hub loop and must not block.
+	// the hub loop (or Hub.Disconnect's caller) and must not block.
 	Notify func()
+	// Meta describes the subscriber for listings (Hub.List): the hub only
+	// hands it back. Transports set a *transports.Peer.
+	Meta any
 }
 
 // Subscription is one subscriber's view of the feed: the history it asked
@@ -68,6 +72,8 @@ type Subscription struct {
 	hub   *Hub
 	opts  SubscribeOptions
 	limit int
+	id    uint64    // the hub's number for it, for listings and Disconnect
+	since time.Time // when it subscribed
 
 	// Set by the hub loop when the subscription joins, read-only after.
 	joined chan struct{}
@@ -116,6 +122,10 @@ func (s *Subscription) Reason() Reason {
 	defer s.mu.Unlock()
 	return s.reason
 }
+
+// ID returns the hub's number for the subscription: unique in the hub,
+// never reused.
+func (s *Subscription) ID() uint64 { return s.id }
 
 // Dropped returns how many records were dropped from this subscriber's
 // queue because it fell behind.
@@ -204,6 +214,7 @@ func (s *Subscription) takeHistory() []Item {
 // call more than once and from any goroutine.
 func (s *Subscription) Close() {
 	s.close.Do(func() {
+		s.hub.unregister(s)
 		s.end(ReasonClosed)
 		select {
 		case s.hub.leave <- s:

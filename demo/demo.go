@@ -67,12 +67,12 @@ func Write(ctx context.Context, path string, rate float64) error {
 	if rate <= 0 {
 		return fmt.Errorf("write demo traffic: rate %v is not positive", rate)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644) // #nosec G302 -- an access log, readable like the web server's
 	if err != nil {
 		return fmt.Errorf("write demo traffic: %w", err)
 	}
 	defer f.Close()
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)) // #nosec G404 -- demo traffic, not a secret
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
 	for {

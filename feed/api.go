@@ -87,8 +87,9 @@ type status struct {
 
 // limits are the subscriber limits in force; 0 means none.
 type limits struct {
-	MaxSubscribers      int `json:"max_subscribers"`
-	MaxSubscribersPerIP int `json:"max_subscribers_per_ip"`
+	MaxSubscribers         int `json:"max_subscribers"`
+	MaxSubscribersPerIP    int `json:"max_subscribers_per_ip"`
+	MaxSubscribersPerToken int `json:"max_subscribers_per_token"` // 0 also without authentication
 }
 
 type sourceStatus struct {
@@ -152,7 +153,8 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		st.Totals.Records += ss.Records
 		st.Totals.ParseErrors += ss.ParseErrors
 	}
-	st.Limits = limits{MaxSubscribers: max(s.cfg.MaxSubscribers, 0), MaxSubscribersPerIP: max(s.cfg.MaxSubscribersPerIP, 0)}
+	st.Limits = limits{MaxSubscribers: max(s.cfg.MaxSubscribers, 0), MaxSubscribersPerIP: max(s.cfg.MaxSubscribersPerIP, 0),
+		MaxSubscribersPerToken: s.tokenLimit.Max()}
 	first, last := s.ring.Bounds()
 	st.Ring = ringStatus{Capacity: s.ring.Size(), Records: last + 1 - first, LastSeq: last}
 	if last >= first {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
 )
@@ -44,6 +45,10 @@ const (
 	// its request headers: a browser or curl sends them at once, a
 	// slow-loris client dribbling them is cut.
 	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultMaxSubscribersPerToken bounds the subscribers of one token
+	// as DefaultMaxSubscribersPerIP bounds one address's: a leaked or
+	// shared token cannot take every slot.
+	DefaultMaxSubscribersPerToken = 100
 	// NoListen as an address turns that listener off.
 	NoListen = "-"
 )
@@ -137,6 +142,35 @@ type Config struct {
 	// decide. Setting both is an error.
 	TLS *tls.Config
 
+	// TokenFile turns authentication on: a file of bearer tokens, one per
+	// line, each optionally limited to a fixed filter (syntax: auth.Parse).
+	// With it, the streams, /api/* and the dashboard require
+	// "Authorization: Bearer <token>" or a session cookie from the login
+	// page, and a raw TCP client must send "AUTH <token>" first. It is read
+	// again when it changes (looked at, at most once a second). Zero means
+	// no authentication.
+	TokenFile string
+	// AuthMetrics also requires a token for /metrics, /healthz and
+	// /readyz. Zero (false) leaves them open, for probes and scrapers.
+	AuthMetrics bool
+	// SessionLifetime is how long a browser session from the login page
+	// lasts unused; each authenticated request with less than half of it
+	// left renews it. Zero means auth.DefaultSessionLifetime (1h).
+	SessionLifetime time.Duration
+	// MaxSubscribersPerToken bounds the subscribers that use one token, on
+	// every transport together. Zero means DefaultMaxSubscribersPerToken;
+	// negative means no limit.
+	MaxSubscribersPerToken int
+	// AdminTokenFile turns the admin API on (/admin/subscribers,
+	// /admin/settings): a token file of its own (filters are not allowed
+	// in it), bearer only. Zero means no admin API.
+	AdminTokenFile string
+
+	// Redact masks client addresses, query strings or parameters, and
+	// user names in every record before it enters the ring (package
+	// redact). Zero masks nothing.
+	Redact redact.Options
+
 	// Registry receives weblogd's metrics and is what /metrics serves. Nil
 	// means a private registry with the Go and process collectors added.
 	Registry *prometheus.Registry
@@ -224,6 +258,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSubscribersPerIP == 0 {
 		c.MaxSubscribersPerIP = DefaultMaxSubscribersPerIP
+	}
+	if c.MaxSubscribersPerToken == 0 {
+		c.MaxSubscribersPerToken = DefaultMaxSubscribersPerToken
+	}
+	if c.SessionLifetime < 0 {
+		errs = append(errs, fmt.Errorf("session lifetime %v is negative", c.SessionLifetime))
+	}
+	if c.AuthMetrics && c.TokenFile == "" {
+		errs = append(errs, errors.New("closing the metrics and health endpoints needs a token file"))
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = DefaultReadHeaderTimeout

@@ -86,6 +86,44 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("LogsInWithAToken", func(t *testing.T) {
+		log := tempLog(t, dashLine(200, "/history/1"), dashLine(500, "/history/2"))
+		srv := startServer(t, feed.Config{Logs: []string{log}, TokenFile: writeTokenFile(t, tokAll+" name=wall")})
+		p := b.open(t, dashURL(srv, "/?status=2xx"))
+		// Without a session the page is the login form.
+		if got := p.str(t, `document.getElementById('rows') ? 'dashboard' : document.getElementById('login') ? 'login' : 'nothing'`); got != "login" {
+			t.Fatalf("the page without a session shows %s, want the login form", got)
+		}
+		p.typeInto(t, "token", tokWrong) // Enter submits the form
+		p.waitJS(t, `!!document.getElementById('login-error')`)
+		p.typeInto(t, "token", tokAll)
+		p.waitJS(t, `!!document.getElementById('rows')`)
+		// Back on the dashboard, with its filter, streaming over the
+		// session cookie, which page scripts cannot read.
+		p.waitConnected(t)
+		if got := p.str(t, `location.search`); got != "?status=2xx" {
+			t.Errorf("after login the page is at %q, want ?status=2xx", got)
+		}
+		p.waitSeqs(t, 1)
+		if got := p.str(t, `document.cookie`); got != "" {
+			t.Errorf("document.cookie = %q, want the session hidden (HttpOnly)", got)
+		}
+		writeLines(t, log, dashLine(200, "/live/1"), dashLine(404, "/live/2"), dashLine(201, "/live/3"))
+		p.waitSeqs(t, 3)
+		if got := p.str(t, `[...document.querySelectorAll('#rows tr[data-seq]')].map(tr => tr.dataset.seq).join(' ')`); got != "5 3 1" {
+			t.Errorf("rows %q, want the 2xx records 5 3 1", got)
+		}
+		// And with Server-Sent Events.
+		p.navigate(t, dashURL(srv, "/?transport=sse"))
+		p.waitConnected(t)
+		p.waitSeqs(t, 5)
+		for _, e := range p.errors() {
+			if !strings.Contains(e, "401") {
+				t.Errorf("console error: %s", e)
+			}
+		}
+	})
+
 	t.Run("FilterNarrowsTheStream", func(t *testing.T) {
 		log := tempLog(t, dashLine(200, "/before"))
 		srv := startServer(t, feed.Config{Logs: []string{log}})
@@ -697,7 +735,8 @@ func (p *page) navigate(t *testing.T, url string) {
 	if nav.ErrorText != "" {
 		t.Fatalf("navigate to %s: %s", url, nav.ErrorText)
 	}
-	p.waitJS(t, `document.readyState === 'complete' && !!document.getElementById('rows')`)
+	// The dashboard, or the login form that stands in for it with a token file.
+	p.waitJS(t, `document.readyState === 'complete' && !!(document.getElementById('rows') || document.getElementById('login'))`)
 }
 
 // eval evaluates a JavaScript expression in the page and decodes its value

@@ -11,4 +11,14 @@
 // whole HTTP surface, for mounting on the embedder's own mux; Subscribe
 // takes records in-process. The package installs no signal handler, never
 // exits the process and registers nothing globally.
+//
+// Security is configured here and enforced at the edges: with a
+// TokenFile, requireToken (auth.go) stands in front of every HTTP route
+// but the probes and the login page, and puts the token's
+// transports.Grant in the request's context, where the transports read its
+// fixed filter; the raw port asks for AUTH itself (tcpxml). Redaction
+// (Config.Redact) is applied where a line becomes a record, before the
+// ring, so no transport ever holds an unmasked record. The admin API
+// (admin.go, AdminTokenFile) lists and ends subscribers through the hub
+// and changes its tick and slow timeout while it runs.
 package feed

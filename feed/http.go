@@ -16,20 +16,43 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
+	// With a token file, everything but the probes and the login page
+	// needs a token (requireToken); the probes too with AuthMetrics.
+	probe := func(h http.Handler) http.Handler {
+		if s.cfg.AuthMetrics {
+			return s.requireToken(placeMetrics, h)
+		}
+		return h
+	}
+	// A stream: its token's grant, then a slot of the token's subscribers.
+	stream := func(name string, h http.Handler) http.Handler {
+		return s.requireToken(name, s.tokenSlot(s.counters[name], h))
+	}
 	// Everything but the streams is one bounded response: it gets one
 	// write deadline. The streams set a deadline on every write.
-	mux.Handle("GET /healthz", s.bounded(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /healthz", probe(s.bounded(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
-	})))
-	mux.Handle("GET /readyz", s.bounded(http.HandlerFunc(s.readyz)))
-	mux.Handle("GET /metrics", s.bounded(s.metricsHandler()))
-	mux.Handle("GET /hits", s.hits)
-	mux.Handle("GET /events", s.events)
-	mux.Handle("GET /ws", s.ws)
-	mux.Handle("GET /api/hits", s.bounded(http.HandlerFunc(s.apiHits)))
-	mux.Handle("GET /api/status", s.bounded(http.HandlerFunc(s.apiStatus)))
-	mux.Handle("GET /", s.bounded(web.Handler()))
+	}))))
+	mux.Handle("GET /readyz", probe(s.bounded(http.HandlerFunc(s.readyz))))
+	mux.Handle("GET /metrics", probe(s.bounded(s.metricsHandler())))
+	mux.Handle("GET /hits", stream(transportHits, s.hits))
+	mux.Handle("GET /events", stream(transportEvents, s.events))
+	mux.Handle("GET /ws", stream(transportWS, s.ws))
+	mux.Handle("GET /api/hits", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiHits))))
+	mux.Handle("GET /api/status", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiStatus))))
+	mux.Handle("GET /", s.requireToken(placeDashboard, s.bounded(web.Handler())))
+	if s.tokens != nil {
+		mux.Handle("GET /login", s.bounded(http.HandlerFunc(s.loginPage)))
+		mux.Handle("POST /login", s.bounded(http.HandlerFunc(s.login)))
+		mux.Handle("POST /logout", s.bounded(http.HandlerFunc(s.logout)))
+	}
+	if s.admin != nil {
+		mux.Handle("GET /admin/subscribers", s.requireAdmin(s.bounded(http.HandlerFunc(s.adminSubscribers))))
+		mux.Handle("DELETE /admin/subscribers/{id}", s.requireAdmin(s.bounded(http.HandlerFunc(s.adminDisconnect))))
+		mux.Handle("GET /admin/settings", s.requireAdmin(s.bounded(http.HandlerFunc(s.adminSettings))))
+		mux.Handle("PUT /admin/settings", s.requireAdmin(s.bounded(http.HandlerFunc(s.adminPutSettings))))
+	}
 
 	base := strings.TrimSuffix(s.cfg.BasePath, "/")
 	if base == "" {

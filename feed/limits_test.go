@@ -42,8 +42,8 @@ func waitMetric(t *testing.T, srv *feed.Server, want float64, name string, label
 }
 
 var (
-	disconnectReasons = []string{"closed", "shutdown", "slow", "write_timeout", "pong_timeout", "protocol"}
-	refuseReasons     = []string{"max_subscribers", "max_subscribers_per_ip", "shutdown"}
+	disconnectReasons = []string{"closed", "shutdown", "slow", "write_timeout", "pong_timeout", "protocol", "admin"}
+	refuseReasons     = []string{"max_subscribers", "max_subscribers_per_ip", "shutdown", "max_subscribers_per_token"}
 )
 
 // The new counters are there from the start, every transport with every

@@ -28,6 +28,7 @@ var (
 	descRing      = prometheus.NewDesc("weblogd_ring_records", "Records held in the ring.", nil, nil)
 	descRingCap   = prometheus.NewDesc("weblogd_ring_capacity_records", "Records the ring can hold.", nil, nil)
 	descLastSeq   = prometheus.NewDesc("weblogd_ring_last_seq", "Sequence number of the newest record.", nil, nil)
+	descAuthFail  = prometheus.NewDesc("weblogd_auth_failures_total", "Requests and raw connections refused for missing or wrong credentials, by the endpoint they came to: tcp (the raw port), hits, events, ws, api, dashboard, metrics (also /healthz and /readyz), login, admin.", []string{"endpoint"}, nil)
 	descBuild     = prometheus.NewDesc("weblogd_build_info", "Always 1; the version is a label.", []string{"version"}, nil)
 )
 
@@ -63,7 +64,7 @@ func (s *Server) metricsHandler() http.Handler {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descBuild} {
+	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descBuild} {
 		ch <- d
 	}
 }
@@ -92,6 +93,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, r := range transports.RefuseReasons() {
 			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(tc.Refusals(r)), name, string(r))
 		}
+	}
+	for _, p := range authPlaces {
+		counter(descAuthFail, s.authFailures[p].Load(), p)
 	}
 	first, last := s.ring.Bounds()
 	ch <- prometheus.MustNewConstMetric(descRing, prometheus.GaugeValue, float64(last+1-first))

@@ -16,8 +16,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/transports/httpchunk"
@@ -71,6 +73,13 @@ type Server struct {
 	httpAddr net.Addr
 	tcpAddr  net.Addr
 	tls      *tls.Config // nil without TLS
+
+	tokens       *auth.File     // nil: no authentication
+	admin        *auth.File     // nil: no admin API
+	sessions     *auth.Sessions // browser sessions; nil without tokens
+	tokenLimit   *transports.TokenLimiter
+	authFailures map[string]*atomic.Uint64 // by where: authPlaces
+	redactor     *redact.Redactor          // nil: nothing masked
 }
 
 // New checks c and builds a server. It reads the TLS certificate, if any,
@@ -87,16 +96,38 @@ func New(c Config) (*Server, error) {
 	if err == nil {
 		tlsConfig, err = c.serverTLS()
 	}
+	var tokens, admin *auth.File
+	if err == nil && c.TokenFile != "" {
+		tokens, err = auth.Load(c.TokenFile, c.Logger.With("file", "tokens"))
+	}
+	if err == nil && c.AdminTokenFile != "" {
+		admin, err = loadAdminTokens(c.AdminTokenFile, c.Logger.With("file", "admin tokens"))
+	}
+	var red *redact.Redactor
+	if err == nil {
+		red, err = redact.New(c.Redact)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("configure weblogd: %w", err)
 	}
 	s := &Server{
-		cfg:      c,
-		log:      c.Logger,
-		ready:    make(chan struct{}),
-		stopping: make(chan struct{}),
-		counters: map[string]*transports.Counters{},
-		tls:      tlsConfig,
+		cfg:          c,
+		log:          c.Logger,
+		ready:        make(chan struct{}),
+		stopping:     make(chan struct{}),
+		counters:     map[string]*transports.Counters{},
+		tls:          tlsConfig,
+		tokens:       tokens,
+		admin:        admin,
+		redactor:     red,
+		authFailures: map[string]*atomic.Uint64{},
+	}
+	for _, p := range authPlaces {
+		s.authFailures[p] = new(atomic.Uint64)
+	}
+	if tokens != nil {
+		s.sessions = auth.NewSessions(c.SessionLifetime)
+		s.tokenLimit = transports.NewTokenLimiter(c.MaxSubscribersPerToken)
 	}
 	for _, name := range transportNames {
 		s.counters[name] = new(transports.Counters)
@@ -105,11 +136,24 @@ func New(c Config) (*Server, error) {
 	s.flushDur = newFlushHistogram()
 	s.hub = broadcast.NewHub(broadcast.HubConfig{Ring: s.ring, Tick: c.Tick, Queue: c.Queue, SlowTimeout: c.SlowTimeout,
 		OnFlush: func(took time.Duration, _ int) { s.flushDur.Observe(took.Seconds()) },
-		Gather:  func() { s.src.gather(gatherWait(c.Tick)) }})
+		Gather:  func() { s.src.gather(gatherWait(s.hub.Tick())) }})
 	s.limiter = transports.NewLimiter(c.MaxSubscribers, c.MaxSubscribersPerIP)
 	s.drain = new(transports.Drain)
-	s.tcp = tcpxml.New(tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP],
-		Limiter: s.limiter, Drain: s.drain})
+	tcpConfig := tcpxml.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, Logger: c.Logger, Counters: s.counters[transportTCP],
+		Limiter: s.limiter, Drain: s.drain}
+	if tokens != nil {
+		tcpConfig.Authenticate = func(secret string) (*transports.Grant, bool) {
+			t, ok := tokens.Check(secret)
+			if !ok {
+				return nil, false
+			}
+			return t.Grant, true
+		}
+		tcpConfig.AuthTimeout = c.ReadHeaderTimeout
+		tcpConfig.OnAuthFailure = func() { s.authFailures[transportTCP].Add(1) }
+		tcpConfig.Tokens = s.tokenLimit
+	}
+	s.tcp = tcpxml.New(tcpConfig)
 	s.hits = httpchunk.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportHits],
 		Limiter: s.limiter, Drain: s.drain})
 	s.events = sse.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents],
@@ -169,7 +213,7 @@ func (s *Server) LastSeq() uint64 {
 // (Positions) only once this returns, when it is in the ring: a
 // checkpoint can then never skip a line.
 func (s *Server) ingest(src *source, l tailer.Line) {
-	s.hub.Publish(newRecord(src, l))
+	s.hub.Publish(newRecord(src, l, s.redactor))
 	src.offset.Store(l.Offset)
 }
 
@@ -261,7 +305,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		TLSConfig:         s.tls, // ServeTLS adds h2 and http/1.1 to a copy
+		// A copy of its own: ServeTLS configures HTTP/2 on the server's
+		// TLSConfig in place, while the raw port may be handshaking with
+		// s.tls already (a data race, seen under -race). The certificates
+		// are shared all the same, through GetCertificate.
+		TLSConfig: s.tls.Clone(),
 	}
 	httpDone := make(chan struct{})
 	if hl != nil {
@@ -288,7 +336,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	s.started = time.Now()
 	close(s.ready)
-	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil)
+	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil,
+		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
 
 	var runErr error
 	select {
@@ -390,7 +439,7 @@ func (s *Server) openLogs(state *checkpoint) error {
 			return err
 		}
 		for _, l := range lines {
-			s.ring.Append(newRecord(src, l))
+			s.ring.Append(newRecord(src, l, s.redactor))
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 )
 
@@ -298,9 +299,11 @@ func (ss *sources) notReady() []string {
 	return why
 }
 
-// newRecord turns a line into a record of src.
-func newRecord(src *source, l tailer.Line) *broadcast.Record {
+// newRecord turns a line into a record of src, masked by red (nil: not)
+// before anyone else sees it.
+func newRecord(src *source, l tailer.Line, red *redact.Redactor) *broadcast.Record {
 	rec := Parse(l.Text)
+	red.Record(&rec)
 	rec.Source = src.name
 	src.records.Add(1)
 	if !rec.Parsed {

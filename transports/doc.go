@@ -4,7 +4,10 @@
 // filter, the options common to all connections, and what bounds them all
 // together: the Limiter (subscribers in all and per client address), the
 // Drain (every write deadline at shutdown), and the counters with the
-// typed reasons why a stream ended or was refused.
+// typed reasons why a stream ended or was refused. With authentication,
+// a Grant (in a request's context, or from a raw client's AUTH line) adds
+// a token's fixed filter to whatever a client asks for (ParseRequest ANDs
+// it in), and a TokenLimiter bounds the subscribers per token.
 //
 // The subpackages (tcpxml, httpchunk, sse, ws) each turn a subscription
 // into bytes on one kind of connection; they import this package and never

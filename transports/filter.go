@@ -3,6 +3,7 @@ package transports
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,6 +23,11 @@ type Filter struct {
 	sources  []string
 	q        string // lower case when qASCII
 	qASCII   bool
+	// and is a second filter every record must also pass: a token's fixed
+	// filter ANDed with what a request asks for (see And).
+	and *Filter
+	// desc is the filter as given, in query form, for listings.
+	desc string
 }
 
 type statusRange struct{ lo, hi int }
@@ -73,7 +79,49 @@ func ParseFilter(get func(string) []string) (*Filter, error) {
 	if !given {
 		return nil, nil
 	}
+	f.desc = describe(get)
 	return f, nil
+}
+
+// describe writes the filter parameters get has in query form, in the
+// order of FilterParams.
+func describe(get func(string) []string) string {
+	v := url.Values{}
+	for _, name := range FilterParams {
+		if vals := get(name); len(vals) > 0 {
+			v[name] = vals
+		}
+	}
+	return v.Encode()
+}
+
+// String returns the filter in query form ("path=%2Fapi%2F&status=5xx");
+// with a fixed filter ANDed in, both joined by " & ". Empty for nil.
+func (f *Filter) String() string {
+	switch {
+	case f == nil:
+		return ""
+	case f.and == nil:
+		return f.desc
+	case f.desc == "":
+		return f.and.String()
+	}
+	return f.desc + " & " + f.and.String()
+}
+
+// And returns a filter that passes only what both a and b pass; nil
+// (everything) when both are nil. Neither is modified: a token's fixed
+// filter is shared by every request made with it.
+func And(a, b *Filter) *Filter {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	c := *a
+	c.and = And(a.and, b)
+	return &c
 }
 
 func (f *Filter) add(name, v string) error {
@@ -185,7 +233,7 @@ func (f *Filter) Match(r *broadcast.Record) bool {
 	if f.q != "" && !f.matchQ(r.Line) {
 		return false
 	}
-	return true
+	return f.and.Match(r)
 }
 
 func containsFold(list []string, s string) bool {

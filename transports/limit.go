@@ -108,6 +108,8 @@ func RefuseReasonOf(err error) RefuseReason {
 		return RefuseMaxSubscribers
 	case errors.Is(err, ErrTooManyFromAddress):
 		return RefuseMaxPerAddress
+	case errors.Is(err, ErrTooManyForToken):
+		return RefuseMaxPerToken
 	}
 	return RefuseShutdown
 }

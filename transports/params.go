@@ -38,10 +38,17 @@ func ParseRequest(r *http.Request, extra ...string) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	// A token limited to a filter sees only what it allows, whatever the
+	// request asks for: its filter is ANDed in here, where every stream and
+	// the snapshot API read their request, backlog and since included.
+	g := GrantOf(r.Context())
+	f = And(f, g.scope())
 	req := Request{Filter: f}
 	if f != nil {
 		req.Start.Match = f.Match
 	}
+	req.Start.Meta = &Peer{Addr: r.RemoteAddr, Transport: strings.TrimPrefix(r.URL.Path, "/"),
+		Token: g.name(), Filter: f.String()}
 	if v, ok := single(q, "backlog"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -31,10 +31,13 @@ const (
 	// DisconnectProtocol: a WebSocket peer broke the protocol: a message
 	// over the read limit, a malformed frame.
 	DisconnectProtocol DisconnectReason = "protocol"
+	// DisconnectAdmin: an operator disconnected it through the admin API
+	// (broadcast.ReasonKicked).
+	DisconnectAdmin DisconnectReason = "admin"
 )
 
 var disconnectReasons = [...]DisconnectReason{DisconnectClosed, DisconnectShutdown, DisconnectSlow,
-	DisconnectWriteTimeout, DisconnectPongTimeout, DisconnectProtocol}
+	DisconnectWriteTimeout, DisconnectPongTimeout, DisconnectProtocol, DisconnectAdmin}
 
 // DisconnectReasons returns every disconnect reason, for metrics that show
 // each at zero from the start.
@@ -53,9 +56,12 @@ const (
 	RefuseMaxPerAddress RefuseReason = "max_subscribers_per_ip"
 	// RefuseShutdown: the server is shutting down.
 	RefuseShutdown RefuseReason = "shutdown"
+	// RefuseMaxPerToken: the client's token has as many subscribers as one
+	// token may have (TokenLimiter).
+	RefuseMaxPerToken RefuseReason = "max_subscribers_per_token"
 )
 
-var refuseReasons = [...]RefuseReason{RefuseMaxSubscribers, RefuseMaxPerAddress, RefuseShutdown}
+var refuseReasons = [...]RefuseReason{RefuseMaxSubscribers, RefuseMaxPerAddress, RefuseShutdown, RefuseMaxPerToken}
 
 // RefuseReasons returns every refusal reason.
 func RefuseReasons() []RefuseReason { return slices.Clone(refuseReasons[:]) }
@@ -83,6 +89,8 @@ func ReasonOf(sub *broadcast.Subscription, err error) DisconnectReason {
 		return DisconnectSlow
 	case broadcast.ReasonShutdown:
 		return DisconnectShutdown
+	case broadcast.ReasonKicked:
+		return DisconnectAdmin
 	}
 	var de *DisconnectError
 	if errors.As(err, &de) {

@@ -182,7 +182,7 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 	stopPinger := sioPinger(append(slices.Clip(conns), stalledConns...))
 	defer stopPinger()
 
-	f, err := os.OpenFile(srv.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(srv.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644) // #nosec G302 -- a generated access log in a temporary directory
 	if err != nil {
 		return nil, fmt.Errorf("open the log: %w", err)
 	}
@@ -362,7 +362,7 @@ func startServer(ctx context.Context, o *options) (*server, error) {
 	srv := &server{log: filepath.Join(dir, "access.log"), output: filepath.Join(dir, "server.out"), ep: endpoints{wsPath: o.wsPath}}
 	// The log exists (empty) before the server starts, so following it
 	// starts at once and from its start.
-	if err := os.WriteFile(srv.log, nil, 0o644); err != nil {
+	if err := os.WriteFile(srv.log, nil, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("make the log: %w", err)
 	}
@@ -401,7 +401,7 @@ func startServer(ctx context.Context, o *options) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("make the server's output file: %w", err)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...) // #nosec G204 -- the server command is the operator's own --server-cmd, run without a shell
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: a terminal's Ctrl-C reaches only the tool,
 	// which then stops the server's whole tree itself.

@@ -122,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func writeJSON(path string, v any) error {
 	b, _ := json.MarshalIndent(v, "", "  ")
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write the report: %w", err)
 	}
 	return nil
@@ -133,7 +133,7 @@ func writeJSON(path string, v any) error {
 // lets one of them run Go code at a time, since two would only take
 // turns on that core.
 func pinSelf(ctx context.Context, cpu int) error {
-	out, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", strconv.Itoa(cpu), strconv.Itoa(os.Getpid())).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", strconv.Itoa(cpu), strconv.Itoa(os.Getpid())).CombinedOutput() // #nosec G204 -- numbers only
 	if err != nil {
 		return fmt.Errorf("pin the load tool to CPU %d: %v: %s", cpu, err, out)
 	}

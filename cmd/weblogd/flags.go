@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/redact"
 )
 
 // envPrefix: every flag also reads WEBLOGD_<FLAG> (upper case, - → _).
@@ -40,6 +44,15 @@ type options struct {
 	configFile      string
 	tlsCert         string
 	tlsKey          string
+	tokenFile       string
+	authMetrics     bool
+	sessionLifetime time.Duration
+	maxSubsPerToken int
+	adminTokenFile  string
+	redact          listFlag
+	redactKeyFile   string
+
+	redactOptions redact.Options // from redact and redactKeyFile, by check
 }
 
 // listFlag is a repeatable flag; from the environment it takes a
@@ -82,7 +95,14 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.demoRate, "demo-rate", 5, "lines per second written by --demo")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (with its chain) for TLS on the HTTP server (HTTP/2 offered) and the raw TCP port; needs --tls-key; re-read when it changes")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "file holding the PEM private key of --tls-cert (a file, so the secret is on no command line); re-read when it changes")
-	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log and allow-origin repeatable; the command line and the environment win over it")
+	fs.StringVar(&o.tokenFile, "token-file", "", "bearer tokens, one per line (TOKEN [name=NAME] [filter=VALUE ...], # comments): every stream, /api/* and the dashboard then need one, and raw TCP clients send AUTH <token> first; re-read when it changes")
+	fs.BoolVar(&o.authMetrics, "auth-metrics", false, "with --token-file, also require a token for /metrics, /healthz and /readyz")
+	fs.DurationVar(&o.sessionLifetime, "session-lifetime", auth.DefaultSessionLifetime, "how long a browser session from the login page lasts unused (an open dashboard renews it)")
+	fs.IntVar(&o.maxSubsPerToken, "max-subscribers-per-token", feed.DefaultMaxSubscribersPerToken, "with --token-file, most subscribers using one token, on every stream together; 0 for no limit")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "turns the admin API on (/admin/subscribers, /admin/settings): its own bearer tokens, one per line, no filters")
+	fs.Var(&o.redact, "redact", "mask before records are kept: host (IPv4 /24, IPv6 /48), host=hash (keyed, --redact-key-file), query, params (secret-looking parameters), params=a,b, user (repeatable, or a comma list)")
+	fs.StringVar(&o.redactKeyFile, "redact-key-file", "", "file holding the key of --redact host=hash (at least 16 bytes; e.g. openssl rand -hex 32 > file)")
+	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin and redact repeatable; the command line and the environment win over it")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: weblogd --log PATH [flags]
@@ -92,7 +112,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 Follows access logs and streams every new line live.
 Every flag also reads %sFLAG (upper case, - as _), and a --config file can
 hold any of them: the command line wins over the environment, which wins over
-the file. Secrets are read from files, never given as values (--tls-key).
+the file. Secrets are read from files, never given as values (--tls-key, --token-file,
+--admin-token-file, --redact-key-file).
 
 `, envPrefix)
 		fs.PrintDefaults()
@@ -162,7 +183,7 @@ func loadOptions(args []string, getenv func(string) string, out io.Writer) (*opt
 func (o *options) check() error {
 	var errs []error
 	for name, v := range map[string]int{"ring": o.ring, "backfill": o.backfill, "queue": o.queue, "max-line": o.maxLine,
-		"max-subscribers": o.maxSubs, "max-subscribers-per-ip": o.maxSubsPerIP} {
+		"max-subscribers": o.maxSubs, "max-subscribers-per-ip": o.maxSubsPerIP, "max-subscribers-per-token": o.maxSubsPerToken} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("--%s %d: must not be negative", name, v))
 		}
@@ -196,6 +217,33 @@ func (o *options) check() error {
 	if o.tlsKey != "" && o.tlsCert == "" {
 		errs = append(errs, errors.New("--tls-key given without --tls-cert: give both, or neither"))
 	}
+	if o.authMetrics && o.tokenFile == "" {
+		errs = append(errs, errors.New("--auth-metrics needs --token-file: without tokens there is nothing to require"))
+	}
+	if o.sessionLifetime <= 0 {
+		errs = append(errs, fmt.Errorf("--session-lifetime %v: must be positive", o.sessionLifetime))
+	}
+	ro, err := redact.ParseOptions(o.redact)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--redact: %v", err))
+	}
+	switch {
+	case o.redactKeyFile != "" && ro.Host != redact.HostHash:
+		errs = append(errs, errors.New("--redact-key-file is only for --redact host=hash"))
+	case ro.Host == redact.HostHash && o.redactKeyFile == "":
+		errs = append(errs, errors.New("--redact host=hash needs --redact-key-file: the key of the hash"))
+	case ro.Host == redact.HostHash:
+		key, err := os.ReadFile(o.redactKeyFile)
+		key = bytes.TrimSpace(key)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--redact-key-file: %v", err))
+		case len(key) < 16:
+			errs = append(errs, fmt.Errorf("--redact-key-file %s: the key is shorter than 16 bytes (make one with: openssl rand -hex 32)", o.redactKeyFile))
+		}
+		ro.HashKey = key
+	}
+	o.redactOptions = ro
 	return errors.Join(errs...)
 }
 
@@ -222,7 +270,16 @@ func (o *options) config() feed.Config {
 		AllowOrigins:        o.allowOrigins,
 		TLSCertFile:         o.tlsCert,
 		TLSKeyFile:          o.tlsKey,
+		TokenFile:           o.tokenFile,
+		AuthMetrics:         o.authMetrics,
+		SessionLifetime:     o.sessionLifetime,
+		AdminTokenFile:      o.adminTokenFile,
+		Redact:              o.redactOptions,
 		Version:             version,
+	}
+	c.MaxSubscribersPerToken = o.maxSubsPerToken
+	if c.MaxSubscribersPerToken == 0 {
+		c.MaxSubscribersPerToken = -1
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = feed.NoListen

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -32,8 +33,9 @@ func healthcheck(args []string, getenv func(string) string, stdout, stderr io.Wr
 	insecure := fs.Bool("insecure", false, "do not verify the server's certificate: for a self-signed one, or a loopback address the certificate does not name")
 	timeout := fs.Duration("timeout", healthTimeout, "how long to wait for the answer")
 	config := fs.String("config", "", "the server's config file, to find the server from without --url (default: WEBLOGD_CONFIG)")
+	tokenFile := fs.String("token-file", "", "send the first token of this file as a bearer token (default, without --url: the server's --token-file when --auth-metrics closes /healthz)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: weblogd healthcheck [--url URL] [--insecure] [--timeout D] [--config FILE]\n\nExits 0 when GET /healthz answers 200 within the timeout, 1 otherwise.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: weblogd healthcheck [--url URL] [--insecure] [--timeout D] [--config FILE] [--token-file FILE]\n\nExits 0 when GET /healthz answers 200 within the timeout, 1 otherwise.\n\n")
 		fs.PrintDefaults()
 	}
 	bad := func(err error) int {
@@ -67,6 +69,9 @@ func healthcheck(args []string, getenv func(string) string, stdout, stderr io.Wr
 		if u, err = healthURL(o); err != nil {
 			return bad(err)
 		}
+		if *tokenFile == "" && o.authMetrics {
+			*tokenFile = o.tokenFile
+		}
 	} else if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 		return bad(fmt.Errorf("--url %q: want an http:// or https:// URL with a host", u))
 	}
@@ -83,7 +88,18 @@ func healthcheck(args []string, getenv func(string) string, stdout, stderr io.Wr
 		// A redirect is not 200: the URL is wrong (a --base-path missing).
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := client.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return bad(err)
+	}
+	if *tokenFile != "" {
+		tok, err := firstToken(*tokenFile)
+		if err != nil {
+			return bad(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "weblogd healthcheck: %v\n", err)
 		return 1
@@ -96,6 +112,23 @@ func healthcheck(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", u, resp.Status)
 	return 0
+}
+
+// firstToken returns the first token of a token file (auth.Parse's
+// syntax): a probe needs one token, and the file is the server's own.
+func firstToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the token file: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(line, "\ufeff"))
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		return strings.Fields(line)[0], nil
+	}
+	return "", fmt.Errorf("token file %s holds no token", path)
 }
 
 // healthURL is /healthz of the server o describes, on loopback when it

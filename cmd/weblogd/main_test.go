@@ -62,6 +62,15 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"negative max subscribers", []string{"--log", log, "--max-subscribers", "-1"}, nil, "--max-subscribers -1: must not be negative"},
 		{"negative per-ip limit", []string{"--log", log}, []string{"WEBLOGD_MAX_SUBSCRIBERS_PER_IP=-5"}, "--max-subscribers-per-ip -5: must not be negative"},
 		{"negative slow timeout", []string{"--log", log, "--slow-timeout", "-1s"}, nil, "--slow-timeout -1s: must not be negative"},
+		{"missing token file", []string{"--log", log, "--token-file", "/nonexistent/tokens"}, nil, "read the token file"},
+		{"auth metrics without tokens", []string{"--log", log, "--auth-metrics"}, nil, "--auth-metrics needs --token-file"},
+		{"negative per-token limit", []string{"--log", log, "--max-subscribers-per-token", "-1"}, nil, "--max-subscribers-per-token -1: must not be negative"},
+		{"bad redaction", []string{"--log", log, "--redact", "ip"}, nil, `--redact: unknown redaction "ip"`},
+		{"bad redaction from the environment", []string{"--log", log}, []string{"WEBLOGD_REDACT=host=/16"}, "--redact: host=/16"},
+		{"hash without key", []string{"--log", log, "--redact", "host=hash"}, nil, "--redact host=hash needs --redact-key-file"},
+		{"key without hash", []string{"--log", log, "--redact-key-file", log}, nil, "--redact-key-file is only for --redact host=hash"},
+		{"bad session lifetime", []string{"--log", log, "--session-lifetime", "0s"}, nil, "--session-lifetime 0s: must be positive"},
+		{"missing admin token file", []string{"--log", log, "--admin-token-file", "/nonexistent/admin"}, nil, "admin tokens: read the token file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,7 +95,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--help: %v, want exit 0", err)
 	}
-	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "-slow-timeout", "-max-subscribers", "-max-subscribers-per-ip", "WEBLOGD_"} {
+	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "-slow-timeout", "-max-subscribers", "-max-subscribers-per-ip",
+		"-token-file", "-auth-metrics", "-session-lifetime", "-max-subscribers-per-token", "-admin-token-file", "-redact", "-redact-key-file", "WEBLOGD_"} {
 		if !bytes.Contains(out, []byte(f)) {
 			t.Errorf("--help does not mention %s", f)
 		}
@@ -253,6 +263,45 @@ func TestEnvironmentConfigures(t *testing.T) {
 	l, err := r.ReadString('\n')
 	if err != nil || !strings.Contains(l, `source="b.log"`) {
 		t.Fatalf("hit %q (%v), want one from b.log", l, err)
+	}
+	if code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// The security flags from the environment: a token file and redaction
+// (a comma list with a params list inside it), seen by a raw client.
+func TestEnvironmentConfiguresAuthAndRedaction(t *testing.T) {
+	dir := t.TempDir()
+	log, tokens := filepath.Join(dir, "access.log"), filepath.Join(dir, "tokens")
+	const tok = "env-token-0123456789abcdef"
+	if err := os.WriteFile(tokens, []byte(tok+" name=env\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, []string{"WEBLOGD_LOG=" + log, "WEBLOGD_HTTP=127.0.0.1:0", "WEBLOGD_TCP=127.0.0.1:0", "WEBLOGD_TICK=0",
+		"WEBLOGD_TOKEN_FILE=" + tokens, "WEBLOGD_REDACT=host,params=sig,token,user"})
+	dial := func(first string) *bufio.Reader {
+		c, err := net.Dial("tcp", p.tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetReadDeadline(time.Now().Add(waitFor))
+		c.Write([]byte(first + "\n"))
+		return bufio.NewReader(c)
+	}
+	if l, _ := dial("AUTH wrong-token-0123456789").ReadString('\n'); l != `<error reason="unauthorized"/>`+"\n" {
+		t.Fatalf("a wrong token: %q", l)
+	}
+	r := dial("AUTH " + tok)
+	if l, err := r.ReadString('\n'); err != nil || l != "<hits>\n" {
+		t.Fatalf("the right token: %q, %v", l, err)
+	}
+	appendLines(t, log, `203.0.113.9 - frank [21/Nov/2026:10:00:00 +0100] "GET /a?sig=s1&token=t1&x=1 HTTP/1.1" 200 1 "-" "a"`)
+	l, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(l, `host="203.0.113.0"`) || !strings.Contains(l, `user="-"`) ||
+		!strings.Contains(l, "sig=redacted&amp;token=redacted&amp;x=1") {
+		t.Fatalf("hit %q (%v), want the address, user and parameters masked", l, err)
 	}
 	if code := p.signal(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d", code)

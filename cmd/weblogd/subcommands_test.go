@@ -208,3 +208,35 @@ func TestHealthcheck(t *testing.T) {
 		})
 	}
 }
+
+// With --auth-metrics closing /healthz, healthcheck finds the server's
+// token file in its configuration and sends its first token.
+func TestHealthcheckWithAuthMetrics(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte("# probes\nprobe-token-0123456789abcdef name=probe\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, nil, "--log", filepath.Join(dir, "access.log"), "--http", "127.0.0.1:0", "--tcp", "",
+		"--token-file", tokens, "--auth-metrics")
+	defer p.signal(t, syscall.SIGTERM)
+	conf := filepath.Join(dir, "weblogd.conf")
+	if err := os.WriteFile(conf, []byte("http = "+p.http+"\ntoken-file = "+tokens+"\nauth-metrics = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"found from the config file", []string{"--config", conf}, 0, "200 OK"},
+		{"url and token file", []string{"--url", "http://" + p.http + "/healthz", "--token-file", tokens}, 0, "200 OK"},
+		{"url without a token", []string{"--url", "http://" + p.http + "/healthz"}, 1, "401"},
+	} {
+		code, stdout, stderr := runBinary(t, nil, append([]string{"healthcheck"}, c.args...)...)
+		if code != c.code || !strings.Contains(stdout+stderr, c.want) {
+			t.Errorf("%s: exit %d, %q %q; want %d and %q", c.name, code, stdout, stderr, c.code, c.want)
+		}
+	}
+}

@@ -8,10 +8,17 @@
 // resume with "SINCE <seq>". Any other line gets <error reason="..."/>;
 // blank lines are ignored.
 //
-// A client the server cannot take (too many subscribers in all or from its
-// address, or a shutdown under way) gets one line, <error reason="..."/>,
-// and the connection is closed. A client ended for being too slow gets
-// <error reason="too slow"/> and "</hits>", as at shutdown.
+// With authentication on (Config.Authenticate), a client's first line must
+// be "AUTH <token>", sent within AuthTimeout; nothing is written to it
+// before. Anything else, a wrong token, or silence gets one line,
+// <error reason="unauthorized"/>, and the connection is closed. A token
+// limited to a filter gets only the records it passes, SINCE included.
+//
+// A client the server cannot take (too many subscribers in all, from its
+// address or with its token, or a shutdown under way) gets one line,
+// <error reason="..."/>, and the connection is closed. A client ended for
+// being too slow gets <error reason="too slow"/> and "</hits>", as at
+// shutdown.
 //
 // Concurrency: Serve tracks every connection until it has ended (its
 // WaitGroup), and no goroutine waits on an idle one: it is parked in a
@@ -50,8 +57,13 @@ const (
 	// readBufferBytes is what one read takes: commands are short.
 	readBufferBytes = 128
 	// maxCommand bounds one input line: the longest command is a SINCE
-	// with a 20-digit seq, so 1 KiB leaves room and stops a flood early.
+	// with a 20-digit seq, or an AUTH with a long token; 1 KiB leaves room
+	// and stops a flood early.
 	maxCommand = 1024
+	// DefaultAuthTimeout is how long a client has to send its AUTH line:
+	// a script sends it at once, and a silent connection must not hold a
+	// socket and a goroutine for long.
+	DefaultAuthTimeout = 10 * time.Second
 )
 
 // Config configures a Server.
@@ -69,6 +81,18 @@ type Config struct {
 	// Drain bounds the write deadlines at shutdown; nil leaves them to
 	// WriteTimeout.
 	Drain *transports.Drain
+	// Authenticate, if set, turns authentication on: it is given the token
+	// of the client's "AUTH <token>" line and returns what the token
+	// allows, or false. Nil means no authentication.
+	Authenticate func(token string) (*transports.Grant, bool)
+	// AuthTimeout bounds the wait for the AUTH line. Zero means
+	// DefaultAuthTimeout.
+	AuthTimeout time.Duration
+	// OnAuthFailure, if set, is called for every client refused for its
+	// credentials (to count it).
+	OnAuthFailure func()
+	// Tokens bounds the subscribers per token; nil allows any number.
+	Tokens *transports.TokenLimiter
 }
 
 // Server serves the raw XML stream.
@@ -79,6 +103,10 @@ type Server struct {
 	counters     *transports.Counters
 	limiter      *transports.Limiter
 	drain        *transports.Drain
+	auth         func(string) (*transports.Grant, bool)
+	authTimeout  time.Duration
+	onAuthFail   func()
+	tokens       *transports.TokenLimiter
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -95,8 +123,10 @@ func New(c Config) *Server {
 	if c.Counters == nil {
 		c.Counters = new(transports.Counters)
 	}
-	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters,
+	s := &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters,
 		limiter: c.Limiter, drain: c.Drain, conns: make(map[*conn]struct{})}
+	s.setAuth(c) // auth.go
+	return s
 }
 
 // Serve accepts connections on l until ctx is done, then closes l and waits
@@ -185,6 +215,10 @@ type conn struct {
 	line     []byte
 	skipping bool // an over-long line: skipped up to its end
 
+	// Set before the writer starts, read-only after.
+	scope *transports.Filter // the token's fixed filter; nil: everything
+	meta  *transports.Peer
+
 	// Touched only by the holder of the writer role.
 	sub     *broadcast.Subscription
 	polling bool
@@ -197,6 +231,9 @@ var (
 	hitsEnd   = []byte("</hits>\n")
 	tooSlow   = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
 	none      = []byte("<none/>\n")
+	// unauthorized is the one answer to every failed authentication: it
+	// says nothing of what was wrong.
+	unauthorized = []byte(`<error reason="unauthorized"/>` + "\n")
 )
 
 // serveConn subscribes cn, writes "<hits>" and leaves it to be read: parked
@@ -205,7 +242,15 @@ var (
 func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle) {
 	c := cn.c
 	cn.log = s.log.With("remote", c.RemoteAddr().String())
+	grant, pending, ok := cn.admit() // AUTH first, when authentication is on (auth.go)
+	if !ok {
+		cn.abandon()
+		return
+	}
 	release, err := s.limiter.Acquire(c.RemoteAddr().String())
+	if err == nil {
+		release, err = cn.tokenSlot(grant, release)
+	}
 	if err != nil {
 		cn.refuse(err)
 		cn.log.Debug("raw tcp subscriber refused", "err", err)
@@ -214,7 +259,7 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 	}
 	cn.release = release
 	cn.w = transports.NewWriter(cn.flush, cn.close, 0)
-	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick})
+	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
 	if err != nil {
 		cn.refuse(transports.ErrShuttingDown)
 		release()
@@ -229,6 +274,9 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 		cn.out = append(cn.out, hitsStart)
 		return cn.write()
 	})
+	if err == nil && len(pending) > 0 {
+		err = cn.input(ctx, pending) // what came after the AUTH line, in its read
+	}
 	if err != nil {
 		cn.finish(err)
 		return
@@ -388,8 +436,11 @@ func (cn *conn) queueItems(items []broadcast.Item) {
 			c.Gaps.Add(1)
 			continue
 		}
-		cn.out = append(cn.out, transports.XMLLines(it.Batch))
-		c.Sent.Add(uint64(len(it.Batch.Records)))
+		b, n := transports.Render(it.Batch, cn.scope, transports.XMLLines, transports.AppendXMLLines)
+		if n > 0 {
+			cn.out = append(cn.out, b)
+		}
+		c.Sent.Add(uint64(n))
 	}
 }
 
@@ -429,7 +480,7 @@ func (cn *conn) command(ctx context.Context, line string) error {
 		// A new subscription resumes exactly after seq; what the old one
 		// had queued is after seq too, so nothing is lost or repeated.
 		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq,
-			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Kick})
+			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
 		if err != nil {
 			return err
 		}

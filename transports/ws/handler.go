@@ -508,13 +508,19 @@ func (s *sink) Heartbeat() error {
 	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.timeout))
 }
 
-// End sends a close frame, 1001 (going away) at shutdown or 1008 (policy
-// violation) for a subscriber too slow, and gives the peer a moment to
-// answer it, as the protocol asks.
+// End sends a close frame, 1001 (going away) at shutdown or when an
+// operator disconnected the subscriber, 1008 (policy violation) for a
+// subscriber too slow, and gives the peer a moment to answer it, as the
+// protocol asks.
 func (s *sink) End(reason broadcast.Reason) error {
-	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
-	if reason == broadcast.ReasonSlow {
+	var msg []byte
+	switch reason {
+	case broadcast.ReasonSlow:
 		msg = websocket.FormatCloseMessage(websocket.ClosePolicyViolation, transports.TooSlow)
+	case broadcast.ReasonKicked:
+		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "disconnected by an operator")
+	default:
+		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
 	}
 	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.timeout)); err != nil {
 		return err

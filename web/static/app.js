@@ -93,8 +93,22 @@
     st.conn = null;
   }
 
+  // loggedOut is called when the server answers 401: the session from the
+  // login page expired, or the server restarted (sessions are signed with
+  // a key each process draws). Reloading the page shows the login form,
+  // which brings the browser back here, with the same filters.
+  function loggedOut() {
+    stop();
+    setConn('disconnected', 'logged out: log in again');
+    location.reload();
+  }
+
   async function getJSON(url) {
-    const r = await fetch(url, { cache: 'no-store' });
+    const r = await fetch(url, { cache: 'no-store', credentials: 'same-origin' });
+    if (r.status === 401) {
+      loggedOut();
+      throw new Error('HTTP 401');
+    }
     if (!r.ok) throw new Error('HTTP ' + r.status);
     return r.json();
   }
@@ -118,12 +132,16 @@
     if (filtered()) {
       let r;
       try {
-        r = await fetch('api/hits' + filterQuery({ limit: 1 }), { cache: 'no-store' });
+        r = await fetch('api/hits' + filterQuery({ limit: 1 }), { cache: 'no-store', credentials: 'same-origin' });
       } catch (e) {
         if (gen === st.gen) retry('server unreachable');
         return;
       }
       if (gen !== st.gen) return;
+      if (r.status === 401) {
+        loggedOut();
+        return;
+      }
       if (r.status === 400) {
         const why = (await r.text()).trim().split('\n')[0];
         if (gen !== st.gen) return;

@@ -1,0 +1,15 @@
+// Package auth owns weblogd's credentials: the bearer tokens of a token
+// file (each optionally limited to a fixed filter), re-read when the file
+// changes, and the short-lived signed sessions a browser gets for its
+// cookie after logging in with a token.
+//
+// Secrets are never compared as they are: a token is hashed (SHA-256) as
+// it is read and as it is presented, and the fixed-length hashes are
+// compared with crypto/subtle against every token of the file, so the time
+// a check takes says nothing about which token, or which part of one, was
+// close. Nothing here logs or returns a token.
+//
+// Concurrency: a File and Sessions are safe for concurrent use. A File
+// looks at its file at most once a second, from the goroutine of the check
+// that finds it due; there is no background goroutine.
+package auth

@@ -1,0 +1,132 @@
+package redact_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/redact"
+)
+
+func TestParseOptions(t *testing.T) {
+	for _, c := range []struct {
+		words []string
+		want  redact.Options
+	}{
+		{nil, redact.Options{}},
+		{[]string{"host"}, redact.Options{Host: redact.HostPrefix}},
+		{[]string{"host=prefix,query,user"}, redact.Options{Host: redact.HostPrefix, Query: true, User: true}},
+		{[]string{"host=hash"}, redact.Options{Host: redact.HostHash}},
+		{[]string{"params"}, redact.Options{Params: redact.DefaultParams}},
+		{[]string{"params=token,key,password"}, redact.Options{Params: []string{"token", "key", "password"}}},
+		// The environment's comma list: a bare word continues params.
+		{[]string{"params=token", "key", "user"}, redact.Options{Params: []string{"token", "key"}, User: true}},
+	} {
+		got, err := redact.ParseOptions(c.words)
+		if err != nil || got.Host != c.want.Host || got.Query != c.want.Query || got.User != c.want.User || !slices.Equal(got.Params, c.want.Params) {
+			t.Errorf("ParseOptions(%q)=%+v, %v; want %+v", c.words, got, err, c.want)
+		}
+	}
+	for _, bad := range [][]string{{"host=/16"}, {"ip"}, {"query=1"}, {"params="}, {""}, {"user=x"}} {
+		if _, err := redact.ParseOptions(bad); err == nil {
+			t.Errorf("ParseOptions(%q): nil error", bad)
+		}
+	}
+	if _, err := redact.New(redact.Options{Host: redact.HostHash, HashKey: []byte("short")}); err == nil {
+		t.Error("host=hash with a short key: nil error")
+	}
+}
+
+func TestRecord(t *testing.T) {
+	prefix := redact.Options{Host: redact.HostPrefix}
+	for _, c := range []struct {
+		name, line string
+		o          redact.Options
+		check      func(r broadcast.Record) string // "" when right
+	}{
+		{"ipv4", `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1 "-" "a"`, prefix,
+			func(r broadcast.Record) string {
+				return want(r.Host == "203.0.113.0" && strings.HasPrefix(r.Line, "203.0.113.0 - - [21/Nov"), r)
+			}},
+		{"ipv6", `2001:db8:1:2:3::9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, prefix,
+			func(r broadcast.Record) string {
+				return want(r.Host == "2001:db8:1::" && !strings.Contains(r.Line, "2:3::9"), r)
+			}},
+		{"mapped and xff", `::ffff:198.51.100.7, 10.1.2.3 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, prefix,
+			func(r broadcast.Record) string { return want(r.Host == "198.51.100.0, 10.1.2.0", r) }},
+		{"host name", `client.example.com - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, prefix,
+			func(r broadcast.Record) string {
+				return want(r.Host == redact.Mask && !strings.Contains(r.Line, "client.example"), r)
+			}},
+		{"vhost kept, address in the agent", `shop.example:443 203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1 "-" "probe from 192.0.2.1:8080"`, prefix,
+			func(r broadcast.Record) string {
+				return want(r.VHost == "shop.example:443" && strings.HasPrefix(r.Line, "shop.example:443 203.0.113.0 ") &&
+					strings.Contains(r.Line, "192.0.2.0:8080") && !strings.Contains(r.Line, "192.0.2.1"), r)
+			}},
+		{"times and versions left alone", `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1 "-" "Chrome/120.0.6099.109"`, prefix,
+			func(r broadcast.Record) string {
+				return want(strings.Contains(r.Line, "[21/Nov/2026:10:00:00 +0100]") && strings.Contains(r.Line, "Chrome/120.0.6099.109"), r)
+			}},
+		{"params", `1.2.3.4 - - [21/Nov/2026:10:00:00 +0100] "GET /a?Token=t1&x=1;pass%77ord=p2 HTTP/1.1" 200 1 "http://r/?key=k3" "a"`,
+			redact.Options{Params: []string{"token", "password", "key"}},
+			func(r broadcast.Record) string {
+				return want(r.Path == "/a?Token=redacted&x=1;pass%77ord=redacted" && r.Referer == "http://r/?key=redacted" &&
+					!strings.Contains(r.Line, "t1") && !strings.Contains(r.Line, "p2") && !strings.Contains(r.Line, "k3") && r.Host == "1.2.3.4", r)
+			}},
+		{"query", `1.2.3.4 - - [21/Nov/2026:10:00:00 +0100] "GET /a?b=c HTTP/1.1" 200 1 "http://r/p?q=1" "a"`, redact.Options{Query: true},
+			func(r broadcast.Record) string {
+				return want(r.Path == "/a" && r.Referer == "http://r/p" && !strings.Contains(r.Line, "?"), r)
+			}},
+		{"odd request line", `1.2.3.4 - - [21/Nov/2026:10:00:00 +0100] "\x16\x03 ?token=zz 5.6.7.8" 400 0`, redact.Options{Host: redact.HostPrefix, Query: true},
+			func(r broadcast.Record) string {
+				return want(!strings.Contains(r.Request, "zz") && !strings.Contains(r.Request, "5.6.7.8"), r)
+			}},
+		{"user", `1.2.3.4 ident frank [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, redact.Options{User: true},
+			func(r broadcast.Record) string {
+				return want(r.User == "-" && r.Ident == "-" && r.Line == `1.2.3.4 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, r)
+			}},
+		{"unparsed", `junk 203.0.113.9 /x?token=zz`, redact.Options{Host: redact.HostPrefix, Params: []string{"token"}},
+			func(r broadcast.Record) string { return want(r.Line == "junk 203.0.113.0 /x?token=redacted", r) }},
+		{"unparsed with user", `junk frank 203.0.113.9`, redact.Options{User: true},
+			func(r broadcast.Record) string { return want(r.Line == redact.Withheld, r) }},
+		{"hash", `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`,
+			redact.Options{Host: redact.HostHash, HashKey: []byte("0123456789abcdef")},
+			func(r broadcast.Record) string {
+				return want(strings.HasPrefix(r.Host, "h-") && len(r.Host) == 18 && strings.HasPrefix(r.Line, r.Host+" - - ["), r)
+			}},
+	} {
+		red, err := redact.New(c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := feed.Parse(c.line)
+		red.Record(&r)
+		if msg := c.check(r); msg != "" {
+			t.Errorf("%s: %s", c.name, msg)
+		}
+	}
+}
+
+// A keyed hash: the same client, the same value; another key, another.
+func TestHashIsKeyed(t *testing.T) {
+	line := `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`
+	hash := func(key string) string {
+		red, _ := redact.New(redact.Options{Host: redact.HostHash, HashKey: []byte(key)})
+		r := feed.Parse(line)
+		red.Record(&r)
+		return r.Host
+	}
+	if a, b, c := hash("0123456789abcdef"), hash("0123456789abcdef"), hash("fedcba9876543210"); a != b || a == c {
+		t.Errorf("hashes %s %s %s: want the same with one key, another with another", a, b, c)
+	}
+}
+
+func want(ok bool, r broadcast.Record) string {
+	if ok {
+		return ""
+	}
+	return "got host=" + r.Host + " ident=" + r.Ident + " user=" + r.User + " path=" + r.Path + " referer=" + r.Referer +
+		" request=" + r.Request + " line=" + r.Line
+}
