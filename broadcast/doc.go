@@ -12,8 +12,15 @@
 //     Joins, leaves and flushes are all serialised by that loop. A
 //     subscriber that stays behind for longer than HubConfig.SlowTimeout
 //     is ended there too, with ReasonSlow, and its queue released at once.
-//   - A Subscription is drained by exactly one goroutine (its writer) with
-//     Ready and Take; Close may be called from anywhere.
+//   - A Subscription is drained by one goroutine at a time (its writer)
+//     with Take, after a signal on Ready, or, with SubscribeOptions.Notify,
+//     after the hub called Notify (from the loop, never blocking: the
+//     transports start a writer only then). Close may be called from
+//     anywhere.
+//   - With HubConfig.Gather, the loop asks the producers for what is on
+//     its way just before each flush at the end of a busy tick; Publish
+//     need not wake it then. Publish waits for the loop only when half the
+//     ring or half a queue is pending.
 //   - The operator's handles are safe from any goroutine: List and
 //     Disconnect (a registry under its own mutex, beside the loop's set),
 //     SetTick and SetSlowTimeout (atomics the loop reads at each use).

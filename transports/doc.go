@@ -11,7 +11,11 @@
 //
 // The subpackages (tcpxml, httpchunk, sse, ws) each turn a subscription
 // into bytes on one kind of connection; they import this package and never
-// each other.
+// each other. The HTTP streams (/hits, /events) write from the request's
+// goroutine (Pump). Raw TCP and WebSocket connections, which their
+// transports own, keep no goroutine while idle: Writer starts a writer
+// only when the hub has something for them, and Idle parks them in one
+// epoll set until the client sends something.
 //
 // The encoders are pure functions of their arguments and safe for
 // concurrent use: the records they read are immutable once in the ring.
