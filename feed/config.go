@@ -1,6 +1,8 @@
 package feed
 
 import (
+	"github.com/nats-io/nats.go"
+
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -58,8 +60,23 @@ const (
 type Config struct {
 	// Logs are the access logs to follow: paths, or globs that are
 	// expanded at start and re-expanded while running. A path that does not
-	// exist yet is waited for.
+	// exist yet is waited for. Required unless Subscribe is set.
 	Logs []string
+
+	// Publish is a NATS URL: every record is also sent to the JetStream
+	// stream there (package fleet), buffered while NATS is unreachable.
+	// Zero publishes nothing.
+	Publish string
+	// Subscribe is a NATS URL: the records of every publisher are taken
+	// from the stream there, through a durable consumer, and served as if
+	// they were local, each keeping its node and source. Zero takes none.
+	Subscribe string
+	// Node names this server in the records it publishes. Zero means the
+	// host name.
+	Node string
+	// NATSOptions are extra NATS client options (credentials, TLS) for
+	// Publish and Subscribe. Zero means none.
+	NATSOptions []nats.Option
 
 	// HTTPAddr is the address of the HTTP server. Zero means
 	// DefaultHTTPAddr; NoListen serves no HTTP (Handler still works).
@@ -185,8 +202,8 @@ type Config struct {
 // checked without touching the network or the files.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	if len(c.Logs) == 0 {
-		errs = append(errs, errors.New("no log to follow: give at least one"))
+	if len(c.Logs) == 0 && c.Subscribe == "" {
+		errs = append(errs, errors.New("no log to follow: give at least one, or a NATS stream to subscribe to"))
 	}
 	for _, l := range c.Logs {
 		if strings.TrimSpace(l) == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
@@ -54,6 +55,8 @@ type Server struct {
 	ring    *broadcast.Ring
 	hub     *broadcast.Hub
 	src     *sources
+	pub     *fleet.Publisher // nil without Config.Publish
+	edge    *fleet.Edge      // nil without Config.Subscribe
 	tcp     *tcpxml.Server
 	hits    *httpchunk.Handler
 	events  *sse.Handler
@@ -169,6 +172,20 @@ func New(c Config) (*Server, error) {
 		byPath:   map[string]*source{},
 		names:    map[string]bool{},
 	}
+	if c.Publish != "" {
+		if s.pub, err = fleet.NewPublisher(fleet.PublisherConfig{URL: c.Publish, Node: c.Node, Options: c.NATSOptions,
+			Logger: c.Logger.With("nats", "publish")}); err != nil {
+			return nil, fmt.Errorf("configure weblogd: %w", err)
+		}
+	}
+	if c.Subscribe != "" {
+		// The edge's records enter the ring like a log's: they get this
+		// server's seq, and keep the publisher's node and source.
+		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Options: c.NATSOptions,
+			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { s.hub.Publish(rec) }); err != nil {
+			return nil, fmt.Errorf("configure weblogd: %w", err)
+		}
+	}
 	if err := s.registerMetrics(c.Registry); err != nil {
 		return nil, fmt.Errorf("configure weblogd: %w", err)
 	}
@@ -213,7 +230,14 @@ func (s *Server) LastSeq() uint64 {
 // (Positions) only once this returns, when it is in the ring: a
 // checkpoint can then never skip a line.
 func (s *Server) ingest(src *source, l tailer.Line) {
-	s.hub.Publish(newRecord(src, l, s.redactor))
+	rec := newRecord(src, l, s.redactor)
+	s.hub.Publish(rec)
+	if s.pub != nil {
+		// The line's file and offset name it across restarts, so that
+		// one published again after a restart is deduplicated by the
+		// stream, whatever seq it gets this time.
+		s.pub.Publish(rec, fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset))
+	}
 	src.offset.Store(l.Offset)
 }
 
@@ -280,6 +304,33 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		defer close(tailDone)
 		s.src.run(tailCtx)
 	}()
+
+	// NATS: the publisher sends what the tailers give it until the logs
+	// are read no further and its buffer is empty (or the drain time is
+	// up); the edge feeds the hub until the tailers stop too.
+	natsCtx, stopNATS := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNATS()
+	edgeCtx, stopEdge := context.WithCancel(ctx)
+	defer stopEdge()
+	var natsWG sync.WaitGroup
+	if s.pub != nil {
+		natsWG.Go(func() {
+			if err := s.pub.Run(natsCtx); err != nil {
+				s.log.Error("cannot publish to NATS", "err", err)
+			}
+		})
+	}
+	edgeDone := make(chan struct{})
+	if s.edge != nil {
+		go func() {
+			defer close(edgeDone)
+			if err := s.edge.Run(edgeCtx); err != nil {
+				s.log.Error("cannot subscribe to NATS", "err", err)
+			}
+		}()
+	} else {
+		close(edgeDone)
+	}
 
 	fatal := make(chan error, 2)
 	tcpCtx, stopTCP := context.WithCancel(ctx)
@@ -355,6 +406,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	go func() { httpShut <- hs.Shutdown(shutCtx) }() // no new requests; waits for streams
 	stopTail()
 	<-tailDone
+	stopEdge()
+	<-edgeDone
+	if s.pub != nil {
+		s.drainPublisher(time.Now().Add(cfg.ShutdownTimeout / 2))
+	}
+	stopNATS()
+	natsWG.Wait()
 	// Goodbyes get half the shutdown timeout, however long the write
 	// timeout: a client that stopped reading is cut then, as it would be
 	// anyway, and the other half is left for what follows (the close
@@ -402,6 +460,21 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	err = errors.Join(errs...)
 	s.log.Info("weblogd shut down", "last_seq", s.ring.Last(), "err", err)
 	return err
+}
+
+// drainPublisher waits, until deadline, for the publisher to send what it
+// holds while NATS is reachable: records still waiting at shutdown are
+// lost (the buffer is in memory).
+func (s *Server) drainPublisher(deadline time.Time) {
+	for time.Now().Before(deadline) {
+		if st := s.pub.Stats(); st.Pending == 0 || !st.Connected {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // a poll: drains take ms, shutdowns seconds
+	}
+	if n := s.pub.Stats().Pending; n > 0 {
+		s.log.Warn("records not published to NATS at shutdown", "pending", n)
+	}
 }
 
 // plainTextReply is what a client that is not speaking TLS (nc) gets

@@ -51,6 +51,9 @@ type options struct {
 	adminTokenFile  string
 	redact          listFlag
 	redactKeyFile   string
+	publish         string
+	subscribe       string
+	node            string
 
 	redactOptions redact.Options // from redact and redactKeyFile, by check
 }
@@ -72,7 +75,7 @@ var errHelp = errors.New("help requested")
 func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("weblogd", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running (repeatable; required)")
+	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running (repeatable; required unless --subscribe)")
 	fs.StringVar(&o.http, "http", feed.DefaultHTTPAddr, "address of the HTTP server (dashboard, streams, API, health); empty turns it off")
 	fs.StringVar(&o.tcp, "tcp", feed.DefaultTCPAddr, "address of the raw XML stream (nc host 8888); empty turns it off")
 	fs.DurationVar(&o.tick, "tick", feed.DefaultTick, "longest a new record waits before it is flushed to subscribers; 0 flushes at once")
@@ -102,6 +105,9 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "turns the admin API on (/admin/subscribers, /admin/settings): its own bearer tokens, one per line, no filters")
 	fs.Var(&o.redact, "redact", "mask before records are kept: host (IPv4 /24, IPv6 /48), host=hash (keyed, --redact-key-file), query, params (secret-looking parameters), params=a,b, user (repeatable, or a comma list)")
 	fs.StringVar(&o.redactKeyFile, "redact-key-file", "", "file holding the key of --redact host=hash (at least 16 bytes; e.g. openssl rand -hex 32 > file)")
+	fs.StringVar(&o.publish, "publish", "", "also send every record to the NATS JetStream stream at this URL (nats://host:4222), buffered while NATS is unreachable")
+	fs.StringVar(&o.subscribe, "subscribe", "", "take the records of every publisher from the NATS JetStream stream at this URL and serve them as local ones (--log not needed)")
+	fs.StringVar(&o.node, "node", "", "the name of this node in the records it publishes (default: the host name)")
 	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin and redact repeatable; the command line and the environment win over it")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
@@ -208,8 +214,8 @@ func (o *options) check() error {
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
-	if len(o.logs) == 0 && !o.demo && !o.version {
-		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo)"))
+	if len(o.logs) == 0 && !o.demo && !o.version && o.subscribe == "" {
+		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo, or --subscribe to a NATS stream)"))
 	}
 	if o.tlsCert != "" && o.tlsKey == "" {
 		errs = append(errs, errors.New("--tls-cert given without --tls-key: give both, or neither"))
@@ -275,6 +281,9 @@ func (o *options) config() feed.Config {
 		SessionLifetime:     o.sessionLifetime,
 		AdminTokenFile:      o.adminTokenFile,
 		Redact:              o.redactOptions,
+		Publish:             o.publish,
+		Subscribe:           o.subscribe,
+		Node:                o.node,
 		Version:             version,
 	}
 	c.MaxSubscribersPerToken = o.maxSubsPerToken

@@ -31,3 +31,20 @@ func TestLimitFlagsToConfig(t *testing.T) {
 		}
 	}
 }
+
+// --subscribe makes --log optional; --publish, --subscribe and --node
+// reach feed.Config, from the command line or from WEBLOGD_ variables.
+func TestNATSFlags(t *testing.T) {
+	env := map[string]string{"WEBLOGD_NODE": "web-7", "WEBLOGD_PUBLISH": "nats://env:4222"}
+	o, err := parseFlags([]string{"--subscribe", "nats://edge:4222"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("parseFlags(--subscribe without --log)=%v, want nil", err)
+	}
+	cfg := o.config()
+	if cfg.Subscribe != "nats://edge:4222" || cfg.Publish != "nats://env:4222" || cfg.Node != "web-7" || len(cfg.Logs) != 0 {
+		t.Errorf("config() Subscribe %q Publish %q Node %q Logs %v, want the flags' values and no log", cfg.Subscribe, cfg.Publish, cfg.Node, cfg.Logs)
+	}
+	if _, err := parseFlags([]string{"--publish", "nats://x:4222"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("parseFlags(--publish without --log)=nil, want an error")
+	}
+}

@@ -1,0 +1,128 @@
+package fleet
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/transports"
+)
+
+// DefaultPrefix is the subject prefix records are published under:
+// weblogd.records.<node>.<source>, as issue 8 names them.
+const DefaultPrefix = "weblogd.records"
+
+// DefaultStream is the name of the JetStream stream that holds them.
+const DefaultStream = "WEBLOGD"
+
+// Subject returns the subject of a record of source published by node:
+// prefix.node.source, each of node and source made one valid token.
+func Subject(prefix, node, source string) string {
+	return prefix + "." + Token(node) + "." + Token(source)
+}
+
+// Token makes s one NATS subject token: '.', the wildcards '*' and '>',
+// white space and control characters separate or break tokens, so each
+// becomes '_'; an empty s becomes "_". Two names that differ only in those
+// characters share a subject, which is harmless: the record itself carries
+// its node and source unchanged.
+func Token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '.' || r == '*' || r == '>' || r <= ' ' || r == 0x7f || r == '\uFFFD':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// MsgID is the Nats-Msg-Id of a record: node, source and key, where key
+// names the line for good (its file identity and offset, as the tailer
+// gives them) or, when empty, the record's seq. A record published again
+// with the same id inside the stream's duplicate window is not stored
+// again.
+func MsgID(node, source, key string, seq uint64) string {
+	if key == "" {
+		key = "seq:" + strconv.FormatUint(seq, 10)
+	}
+	return node + "\x1f" + source + "\x1f" + key
+}
+
+// Append appends the wire form of r: its JSON form with, for a parsed
+// record, the raw line as "raw" too (the JSON form leaves it out when the
+// line parsed, but an edge filters on it with q=).
+func Append(dst []byte, r *broadcast.Record) []byte {
+	dst = transports.AppendJSON(dst, r)
+	if !r.Parsed || r.Line == "" {
+		return dst
+	}
+	// AppendJSON always ends with '}': reopen the object for one more
+	// field, escaped by the same encoder through a throwaway record.
+	raw := transports.AppendJSON(nil, &broadcast.Record{Line: r.Line})
+	// raw is {"seq":0,"raw":"..."}: keep from ,"raw" on.
+	i := bytes.Index(raw, []byte(`,"raw":`))
+	return append(dst[:len(dst)-1], raw[i:]...)
+}
+
+// wireRecord is the JSON form as encoding/json reads it back.
+type wireRecord struct {
+	Seq     uint64  `json:"seq"`
+	Source  string  `json:"source"`
+	Node    string  `json:"node"`
+	Time    string  `json:"time"`
+	VHost   string  `json:"vhost"`
+	Host    string  `json:"host"`
+	Ident   string  `json:"ident"`
+	User    string  `json:"user"`
+	Method  string  `json:"method"`
+	Path    string  `json:"path"`
+	Proto   string  `json:"proto"`
+	Request string  `json:"request"`
+	Status  *int    `json:"status"` // present exactly when the line parsed
+	Bytes   int64   `json:"bytes"`
+	Referer string  `json:"referer"`
+	Agent   string  `json:"agent"`
+	Extra   string  `json:"extra"`
+	Raw     *string `json:"raw"`
+}
+
+// timeLayout is the encoders' time form: the log's own offset, +00:00
+// rather than Z.
+const timeLayout = "2006-01-02T15:04:05-07:00"
+
+// Decode reads a record from its wire form. Seq is the publisher's seq;
+// the edge's Ring gives the record its own when it is published there.
+func Decode(data []byte) (*broadcast.Record, error) {
+	var w wireRecord
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	r := &broadcast.Record{
+		Seq: w.Seq, Source: w.Source, Node: w.Node,
+		VHost: w.VHost, Host: w.Host, Ident: w.Ident, User: w.User,
+		Method: w.Method, Path: w.Path, Proto: w.Proto, Request: w.Request,
+		Bytes: w.Bytes, Referer: w.Referer, Agent: w.Agent, Extra: w.Extra,
+	}
+	if w.Raw != nil {
+		r.Line = *w.Raw
+	}
+	if w.Status == nil {
+		return r, nil // a line that did not parse: seq, source, node, raw
+	}
+	r.Parsed, r.Status = true, *w.Status
+	if w.Time != "" {
+		t, err := time.Parse(timeLayout, w.Time)
+		if err != nil {
+			return nil, fmt.Errorf("decode record time: %w", err)
+		}
+		r.Time = t
+	}
+	return r, nil
+}
