@@ -62,6 +62,30 @@ func (i *Idle) Add(rc syscall.RawConn, ready func()) *Parked {
 	return i.p.add(rc, ready)
 }
 
+// ReadAvailable reads what the connection has, handing each piece (at most
+// size bytes) to input, until there is nothing more, when it parks the
+// connection again and returns nil, or the connection is over: then it
+// returns why (input's error, the read's, or the failed park), and the
+// caller ends it. It is what a parked connection's ready starts.
+func (k *Parked) ReadAvailable(size int, input func([]byte) error) error {
+	buf := make([]byte, size)
+	for {
+		n, err := ReadNow(k.rc, buf)
+		if n > 0 {
+			if err := input(buf[:n]); err != nil {
+				return err
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrWouldBlock):
+			return k.Wait()
+		default:
+			return err
+		}
+	}
+}
+
 // ErrWouldBlock says that ReadNow found nothing to read: park the
 // connection.
 var ErrWouldBlock = errors.New("nothing to read now")

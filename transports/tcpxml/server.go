@@ -42,7 +42,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
@@ -208,7 +207,6 @@ type conn struct {
 	log      *slog.Logger
 	release  func() // the subscriber slot
 
-	rc   syscall.RawConn // for reads without waiting; nil when not parked
 	park atomic.Pointer[transports.Parked]
 
 	// The command being read, touched by one reader at a time.
@@ -282,7 +280,6 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 		return
 	}
 	if rc, ok := transports.Parkable(c); ok && idle != nil {
-		cn.rc = rc
 		cn.park.Store(idle.Add(rc, func() { go cn.readAvailable(ctx) }))
 		cn.w.Start()
 		cn.readAvailable(ctx) // it may have sent something already; then it parks
@@ -331,26 +328,9 @@ func (cn *conn) finish(err error) {
 // readAvailable reads what the client has sent, answers it, and parks the
 // connection again, or ends it if the client went.
 func (cn *conn) readAvailable(ctx context.Context) {
-	buf := make([]byte, readBufferBytes)
-	for {
-		n, err := transports.ReadNow(cn.rc, buf)
-		if n > 0 {
-			if err := cn.input(ctx, buf[:n]); err != nil {
-				cn.finish(err)
-				return
-			}
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, transports.ErrWouldBlock):
-			if err := cn.park.Load().Wait(); err != nil {
-				cn.finish(err)
-			}
-			return
-		default:
-			cn.finish(err)
-			return
-		}
+	input := func(b []byte) error { return cn.input(ctx, b) }
+	if err := cn.park.Load().ReadAvailable(readBufferBytes, input); err != nil {
+		cn.finish(err)
 	}
 }
 

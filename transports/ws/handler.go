@@ -34,7 +34,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -202,7 +201,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// only while there is something to write (transports.Writer).
 	if rc, ok := transports.Parkable(c.raw); ok {
 		if idle := h.idleConns(); idle != nil {
-			c.rc = rc
 			c.park.Store(idle.Add(rc, func() { go c.readAvailable() }))
 			c.w.Start()
 			c.readAvailable() // the peer may have sent something already; then it parks
@@ -227,7 +225,6 @@ type conn struct {
 	raw        net.Conn // what gorilla writes to; the reader reads it directly
 	readerDone chan struct{}
 
-	rc   syscall.RawConn // for reads without waiting; nil when not parked
 	park atomic.Pointer[transports.Parked]
 	seen atomic.Int64 // when the peer last sent anything, Unix ns
 	// frames is the reader's state, touched by one reader at a time; nil
@@ -260,28 +257,15 @@ func (c *conn) close() {
 // readAvailable reads what the peer has sent and parks the connection
 // again, or ends it.
 func (c *conn) readAvailable() {
-	buf := make([]byte, readBytes)
-	for {
-		n, err := transports.ReadNow(c.rc, buf)
-		if n > 0 {
-			c.seen.Store(time.Now().UnixNano())
-			if err := c.feed(buf[:n]); err != nil {
-				c.finish(err)
-				return
-			}
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, transports.ErrWouldBlock):
-			if err := c.park.Load().Wait(); err != nil {
-				c.finish(err)
-			}
-			return
-		default:
-			c.finish(err)
-			return
-		}
+	if err := c.park.Load().ReadAvailable(readBytes, c.input); err != nil {
+		c.finish(err)
 	}
+}
+
+// input takes what a read brought: the peer is alive.
+func (c *conn) input(data []byte) error {
+	c.seen.Store(time.Now().UnixNano())
+	return c.feed(data)
 }
 
 // feed hands what was read to the frame reader, made for the read, and kept
@@ -305,8 +289,7 @@ func (c *conn) readBlocking() {
 		c.raw.SetReadDeadline(time.Now().Add(c.h.c.PongWait))
 		n, err := c.raw.Read(buf)
 		if n > 0 {
-			c.seen.Store(time.Now().UnixNano())
-			if err := c.feed(buf[:n]); err != nil {
+			if err := c.input(buf[:n]); err != nil {
 				c.finish(err)
 				return
 			}
