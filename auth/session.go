@@ -79,7 +79,7 @@ func (s *Sessions) Issue(t *Token, now time.Time) (value string, expires time.Ti
 // by this process, has not expired at now, and its token is still in f;
 // and when it expires.
 func (s *Sessions) Check(f *File, value string, now time.Time) (*Token, time.Time, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(value)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(value) // Strict: no two spellings of one session
 	if err != nil || len(b) != 8+idLen+macLen {
 		return nil, time.Time{}, false
 	}
