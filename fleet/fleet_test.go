@@ -211,9 +211,16 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 	p := newPublisher(t, url, "web-1")
 	run(t, p.Run)
 	run(t, newEdge(t, url, "edge", &c).Run)
+	// The second half of the burst is written once NATS is down, so that
+	// the outage falls in the middle of it however fast the first half
+	// went out.
+	down := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := uint64(1); i <= n; i++ {
+			if i == n/2+1 {
+				<-down
+			}
 			p.Publish(record("web-1.log", i), "")
 			if i%100 == 0 {
 				time.Sleep(5 * time.Millisecond) // a burst over ~200 ms
@@ -223,6 +230,7 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 	waitFor(t, 10*time.Second, "the first records at the edge", func() bool { return c.len() >= 500 })
 	s.Shutdown()
 	s.WaitForShutdown()
+	close(down)
 	time.Sleep(300 * time.Millisecond) // an outage, while the burst goes on
 	if st := p.Stats(); st.Connected {
 		t.Errorf("Stats().Connected=true while NATS is down")
