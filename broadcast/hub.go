@@ -302,10 +302,15 @@ func (h *Hub) Run(ctx context.Context) error {
 		timerC = timer.C
 		h.armed.Store(true)
 	}
-	// flushNow flushes, and with a Gather schedules the next flush at the
-	// end of the next tick if this one offered records.
-	flushNow := func() {
+	// flushNow flushes, first gathering what is on its way if asked (at
+	// the end of a tick; the tick is measured from the gathering), and with
+	// a Gather schedules the next flush at the end of the next tick if
+	// this one offered records.
+	flushNow := func(gather bool) {
 		lastFlush = time.Now()
+		if gather && h.gather != nil {
+			h.gather()
+		}
 		if tick := h.Tick(); h.flush() > 0 && h.gather != nil && tick > 0 && timerC == nil {
 			arm(tick)
 		}
@@ -326,14 +331,14 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.remove(s)
 		case <-h.urgent:
 			stopTimer()
-			flushNow()
+			flushNow(false)
 		case <-h.wake:
 			if timerC != nil {
 				continue // a flush is already due at the end of this tick
 			}
 			// Leading edge: after a quiet tick, flush at once.
 			if tick, since := h.Tick(), time.Since(lastFlush); tick <= 0 || since >= tick {
-				flushNow()
+				flushNow(false)
 			} else {
 				arm(tick - since)
 			}
@@ -342,15 +347,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			// Disarmed before the flush reads the ring: a record appended
 			// after that read finds the loop disarmed and wakes it.
 			h.armed.Store(false)
-			if h.gather != nil {
-				lastFlush = time.Now() // the tick is measured from the gathering
-				h.gather()
-				if tick := h.Tick(); h.flush() > 0 && tick > 0 {
-					arm(tick)
-				}
-				continue
-			}
-			flushNow()
+			flushNow(true)
 		}
 	}
 }
