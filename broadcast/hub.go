@@ -81,6 +81,11 @@ type Hub struct {
 
 	flushes atomic.Uint64
 
+	// Subscribers that hold a fast producer back until they take their
+	// queue (press.go), and how many there are.
+	pressing pressing
+	npress   atomic.Int32
+
 	// The live subscriptions by ID, for List and Disconnect from outside
 	// the loop: subs belongs to the loop, this to anyone holding regMu.
 	nextID atomic.Uint64
@@ -206,12 +211,14 @@ func (h *Hub) Flushed() uint64 { return h.flushed.Load() }
 // Flushes returns how many batches the hub has flushed.
 func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
 
-// Publish appends rec to the ring and wakes the loop. It never waits for a
-// subscriber; it waits for the loop only when half the ring, or half a
-// subscriber queue, is pending: a producer faster than the loop can then
-// never push unflushed records out of the ring, nor make one batch so big
-// that it overflows the queue of a subscriber that keeps up (the file it
-// reads from is a better buffer).
+// Publish appends rec to the ring and wakes the loop. It waits for the loop
+// only when half the ring, or half a subscriber queue, is pending: a
+// producer faster than the loop can then never push unflushed records out
+// of the ring, nor make one batch so big that it overflows the queue of a
+// subscriber that keeps up (the file it reads from is a better buffer).
+// Then, and only then, it also waits a little for the subscribers whose
+// writers are busy draining a queue more than half full (press.go): at a
+// live log's pace it never waits for any subscriber.
 func (h *Hub) Publish(rec *Record) uint64 {
 	seq := h.ring.Append(rec)
 	limit := uint64(max(min(h.ring.Size(), h.queue)/2, 1))
@@ -225,6 +232,8 @@ func (h *Hub) Publish(rec *Record) uint64 {
 		poke(h.urgent)
 		select {
 		case <-sig:
+			for h.npress.Load() > 0 && h.awaitPressing() {
+			}
 			// Let the writers the flush woke run before producing more:
 			// woken by the flush, this goroutine would run first, and on
 			// a busy core a reader of a big backlog would keep them from

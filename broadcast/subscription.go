@@ -101,6 +101,13 @@ type Subscription struct {
 	overflowed  bool
 	polling     bool // takes only when its client asks: never ended for being slow
 
+	// Pressing (press.go): press is guarded by the hub's pressing.mu;
+	// pressed says it is in the hub's set, so that Take need not lock
+	// to find out; lastTake is when Take was last called, Unix ns.
+	press    pressState
+	pressed  atomic.Bool
+	lastTake atomic.Int64
+
 	dropped atomic.Uint64 // records dropped because the queue overflowed
 	discard atomic.Bool   // ended for being slow: nothing more is delivered
 	close   sync.Once
@@ -151,6 +158,7 @@ func (s *Subscription) Start() uint64 { return s.after }
 // from the ring a page at a time), then the live queue. An empty result
 // means nothing is ready: wait on Ready. Only one goroutine may call it.
 func (s *Subscription) Take() []Item {
+	s.lastTake.Store(time.Now().UnixNano())
 	if s.discard.Load() {
 		// Ended for being slow: what it missed is not worth writing to a
 		// client that cannot keep up; its writer only says goodbye.
@@ -160,6 +168,9 @@ func (s *Subscription) Take() []Item {
 		if items := s.takeHistory(); len(items) > 0 {
 			return items
 		}
+	}
+	if s.pressed.Load() {
+		defer s.hub.unpress(s) // after the queue is taken, outside s.mu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,6 +262,9 @@ func (s *Subscription) endLocked(r Reason) bool {
 }
 
 func (s *Subscription) closeDone() {
+	if s.pressed.Load() {
+		s.hub.unpress(s)
+	}
 	close(s.done)
 	s.signal()
 }
@@ -299,6 +313,7 @@ func (s *Subscription) offer(it Item, now time.Time, slow time.Duration) (endedS
 		s.dropOldest(s.queued - s.limit)
 		overflow = true
 	}
+	half := s.queued > s.limit/2 && !s.polling
 	ended := false
 	if overflow && untaken && !s.polling {
 		s.overflowed = true
@@ -313,6 +328,9 @@ func (s *Subscription) offer(it Item, now time.Time, slow time.Duration) (endedS
 	if ended {
 		s.closeDone()
 		return true
+	}
+	if half {
+		s.hub.press(s, now)
 	}
 	s.signal()
 	return false

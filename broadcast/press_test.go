@@ -1,0 +1,121 @@
+package broadcast_test
+
+import (
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/weblogd/weblogd/broadcast"
+)
+
+// drain takes s's items in a goroutine until s ends, pausing for work
+// after every take that brought something, as a writer writing them would;
+// the returned function waits for it and returns what it took.
+func drain(s *broadcast.Subscription, work time.Duration) func() []broadcast.Item {
+	var (
+		got []broadcast.Item
+		wg  sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-s.Ready():
+			case <-s.Done():
+				got = append(got, s.Take()...)
+				return
+			}
+			for items := s.Take(); len(items) > 0; items = s.Take() {
+				got = append(got, items...)
+				time.Sleep(work)
+			}
+		}
+	}()
+	return func() []broadcast.Item { wg.Wait(); return got }
+}
+
+// A producer far faster than the subscriber's writer (a backlog being
+// read) waits for a subscriber that keeps taking, so its small queue never
+// overflows: the burst arrives whole. Without pressing, every flush of
+// half a queue would land on a queue the writer had not emptied yet.
+func TestHubPressAbsorbsBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, stop := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(1000, 0), Tick: 50 * time.Millisecond, Queue: 8})
+		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
+		got := drain(s, time.Millisecond)
+		publish(h, 1) // the writer is working: it has taken something
+		synctest.Wait()
+		publish(h, 299)
+		time.Sleep(time.Second)
+		stop()
+		if m := merged(got()); !same(m, []string{"1-300"}) {
+			t.Fatalf("got %v, want 1-300 with no gap", m)
+		}
+		if d := s.Dropped(); d != 0 {
+			t.Fatalf("Dropped()=%d, want 0", d)
+		}
+	})
+}
+
+// A subscriber that never takes (its peer never read anything) holds the
+// producer back not at all, and one whose writer stops taking holds it
+// back for at most its credit: then it falls behind and gets a gap, as
+// any subscriber that does not keep up.
+func TestHubPressStalledWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _ := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(1000, 0), Tick: 50 * time.Millisecond, Queue: 8, SlowTimeout: -1})
+		never := mustSubscribe(t, h, broadcast.SubscribeOptions{})
+		start := time.Now()
+		publish(h, 100)
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("a subscriber that never took held the producer back %v, want 0", d)
+		}
+		if never.Dropped() == 0 {
+			t.Fatal("the subscriber that never took lost nothing: the test did not overflow it")
+		}
+
+		once := mustSubscribe(t, h, broadcast.SubscribeOptions{})
+		publish(h, 1)
+		synctest.Wait()
+		once.Take() // its writer then sticks
+		start = time.Now()
+		publish(h, 100)
+		if d := time.Since(start); d > 60*time.Millisecond {
+			t.Fatalf("a writer that stopped taking held the producer back %v, want at most its 50ms credit", d)
+		}
+		synctest.Wait()
+		if once.Dropped() == 0 {
+			t.Fatal("the stuck subscriber lost nothing, want a gap")
+		}
+	})
+}
+
+// A subscriber that keeps taking, but slowly, can hold a long burst back
+// by a small share of its length only: its credit refills at a twentieth
+// of the time that passes.
+func TestHubPressSlowReaderIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, stop := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(10000, 0), Tick: 50 * time.Millisecond, Queue: 8, SlowTimeout: -1})
+		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
+		got := drain(s, 10*time.Millisecond)
+		publish(h, 1)
+		synctest.Wait()
+		start := time.Now()
+		publish(h, 5000)
+		took := time.Since(start)
+		stop()
+		got()
+		// The credit (50ms) plus a twentieth of the time: ≤ 50/(1-1/20) ms.
+		if took > 53*time.Millisecond {
+			t.Fatalf("a slow reader held a 5,000-record burst back %v, want at most ~53ms", took)
+		}
+		if took < 40*time.Millisecond {
+			t.Fatalf("held back %v: the slow reader did not press at all", took)
+		}
+		if s.Dropped() == 0 {
+			t.Fatal("the slow reader lost nothing, want gaps once its credit ran out")
+		}
+	})
+}
