@@ -62,6 +62,7 @@ type Hub struct {
 	gather  func()
 
 	join    chan *Subscription
+	joined  chan struct{} // unbuffered: the loop has added the subscription that Subscribe sent
 	leave   chan *Subscription
 	wake    chan struct{} // capacity 1: records were published
 	urgent  chan struct{} // capacity 1: so many are pending that a publisher waits
@@ -110,6 +111,7 @@ func NewHub(c HubConfig) *Hub {
 		gather:   c.Gather,
 		queue:    c.Queue,
 		join:     make(chan *Subscription),
+		joined:   make(chan struct{}),
 		leave:    make(chan *Subscription),
 		wake:     make(chan struct{}, 1),
 		urgent:   make(chan struct{}, 1),
@@ -260,13 +262,12 @@ func poke(c chan struct{}) {
 // ErrClosed once the hub has stopped.
 func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription, error) {
 	s := &Subscription{
-		hub:    h,
-		opts:   o,
-		id:     h.nextID.Add(1),
-		since:  time.Now(),
-		limit:  h.queue,
-		joined: make(chan struct{}),
-		done:   make(chan struct{}),
+		hub:   h,
+		opts:  o,
+		id:    h.nextID.Add(1),
+		since: time.Now(),
+		limit: h.queue,
+		done:  make(chan struct{}),
 	}
 	if o.Notify == nil {
 		s.ready = make(chan struct{}, 1)
@@ -281,7 +282,10 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	<-s.joined
+	// The loop answers the join it took, and only Subscribe's caller
+	// waits here: the answer is this subscription's. (A channel shared by
+	// all costs an idle subscriber nothing; one of its own would.)
+	<-h.joined
 	h.register(s)
 	return s, nil
 }
@@ -385,7 +389,7 @@ func (h *Hub) add(s *Subscription) {
 	}
 	h.subs[s] = struct{}{}
 	h.count.Add(1)
-	close(s.joined) // the subscriber's goroutine owns the history fields from here
+	h.joined <- struct{}{} // the subscriber's goroutine owns the history fields from here
 }
 
 func (h *Hub) remove(s *Subscription) {

@@ -69,6 +69,9 @@ func (h *Hub) press(s *Subscription, now time.Time) {
 	p := &h.pressing
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if s.press == nil {
+		s.press = new(pressState)
+	}
 	if !s.press.since.IsZero() {
 		return
 	}

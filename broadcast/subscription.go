@@ -76,8 +76,7 @@ type Subscription struct {
 	since time.Time // when it subscribed
 
 	// Set by the hub loop when the subscription joins, read-only after.
-	joined chan struct{}
-	after  uint64 // live records with seq ≤ after are not delivered
+	after uint64 // live records with seq ≤ after are not delivered
 
 	// History still to read, touched only by the draining goroutine.
 	histNext, histTo uint64 // (histNext, histTo] is left to read
@@ -104,7 +103,7 @@ type Subscription struct {
 	// Pressing (press.go): press is guarded by the hub's pressing.mu;
 	// pressed says it is in the hub's set, so that Take need not lock
 	// to find out; lastTake is when Take was last called, Unix ns.
-	press    pressState
+	press    *pressState // made at its first press
 	pressed  atomic.Bool
 	lastTake atomic.Int64
 

@@ -1,8 +1,10 @@
-// Package ws serves GET /ws over WebSocket (gorilla/websocket): one text
-// message per batch, {"type":"hits","hits":[...]}, and {"type":"gap",...}
-// for gaps. Subscribers without a filter share one PreparedMessage per
-// batch, so the frame is built once for all of them. Browser connections
-// from another origin are refused unless allowed.
+// Package ws serves GET /ws over WebSocket: one text message per batch,
+// {"type":"hits","hits":[...]}, and {"type":"gap",...} for gaps.
+// gorilla/websocket does the handshake; the frames are this package's own
+// (read.go, write.go), so that an idle connection keeps no more than it
+// needs. Subscribers without a filter share one frame per batch, built
+// once for all of them. Browser connections from another origin are
+// refused unless allowed.
 //
 // Concurrency: once upgraded, the handler's goroutine returns (net/http
 // lets go of the request and its buffers) and the connection waits with
@@ -11,13 +13,14 @@
 // there with this package's own frame reader (read.go), answers pings and
 // a close, and parks the connection again; the reader that finds it over
 // ends it. Writes, pings included, go through a transports.Writer: a
-// writer goroutine exists only while there is something to write. A
+// writer goroutine exists only while there is something to write, and it
+// writes everything pending in one write (a writev of shared frames). A
 // silent peer is found by the heartbeat: no frame for longer than the pong
 // wait ends it. A TLS connection, which cannot be parked, is read by a
 // goroutine of its own with a read deadline. Hijacked connections are not
 // tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
 // shutdown's handles on them, and the Drain bounds their writes, gorilla's
-// own deadlines included.
+// handshake's deadlines included.
 //
 // A subscriber ended for being too slow gets a close frame with 1008
 // (policy violation) and the reason "too slow"; at shutdown the code is
@@ -83,9 +86,6 @@ type Config struct {
 	Drain *transports.Drain
 }
 
-// writeBuffers lends write buffers to connections while they write.
-var writeBuffers sync.Pool
-
 // Handler serves /ws.
 type Handler struct {
 	c        Config
@@ -113,12 +113,10 @@ func New(c Config) *Handler {
 	h := &Handler{c: c, conns: map[*conn]struct{}{}}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: c.WriteTimeout,
-		// Clients send nothing but control frames (at most 125 bytes of
-		// payload): a small read buffer is enough, and writes borrow a
-		// buffer from the pool only while they write. An idle subscriber
-		// then holds no buffer it does not use.
+		// The *websocket.Conn it makes is dropped after the handshake: the
+		// smallest read buffer, and none for writing, is least garbage.
 		ReadBufferSize:  readBufferBytes,
-		WriteBufferPool: &writeBuffers,
+		WriteBufferSize: readBufferBytes,
 		CheckOrigin:     h.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, reason.Error(), status)
@@ -185,13 +183,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.raw, c.untrack = wrapped, untrack
 		return wrapped
 	})
-	ws, err := h.upgrader.Upgrade(hw, r, nil)
-	if err != nil {
+	// gorilla's *websocket.Conn is dropped at once: reads and writes are
+	// this package's own (read.go, write.go).
+	if _, err := h.upgrader.Upgrade(hw, r, nil); err != nil {
 		sub.Close()
 		c.done()
 		return // the upgrader has answered
 	}
-	c.sink = &sink{conn: ws, f: req.Filter, timeout: h.c.WriteTimeout, readerDone: c.readerDone}
+	c.sink = &sink{conn: newWire(c.raw), f: req.Filter, timeout: h.c.WriteTimeout, readerDone: c.readerDone}
 	c.seen.Store(time.Now().UnixNano())
 	h.track(c, true)
 	h.c.Counters.Subscribers.Add(1)
@@ -222,7 +221,7 @@ type conn struct {
 	w          *transports.Writer
 	release    func()   // the subscriber slot
 	untrack    func()   // the drain's hold on the connection; nil before the hijack
-	raw        net.Conn // what gorilla writes to; the reader reads it directly
+	raw        net.Conn // the hijacked connection, under the drain; the reader reads it directly
 	readerDone chan struct{}
 
 	park atomic.Pointer[transports.Parked]
@@ -438,51 +437,42 @@ func (h *Handler) CloseAll() {
 	}
 }
 
-// preparedKey names the shared PreparedMessage in broadcast.Batch.Memo.
-type preparedKey struct{}
-
-func prepared(b *broadcast.Batch) *websocket.PreparedMessage {
-	return b.Memo(preparedKey{}, func(b *broadcast.Batch) any {
-		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, transports.WSMessage(b))
-		if err != nil {
-			return nil // only compression can fail, and it is off
-		}
-		return pm
-	}).(*websocket.PreparedMessage)
-}
-
 type sink struct {
-	conn       *websocket.Conn
+	conn       *wire
 	f          *transports.Filter
 	timeout    time.Duration
 	readerDone <-chan struct{}
 }
 
+// Send writes items as frames, in one write however many there are: a
+// writer that fell behind catches up with one writev, not a write per
+// batch.
 func (s *sink) Send(items []broadcast.Item) (int, error) {
 	total := 0
+	var one [1][]byte // the usual case, without an allocation
+	frames := one[:0]
+	if len(items) > 1 {
+		frames = make([][]byte, 0, len(items))
+	}
 	for _, it := range items {
-		s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
 		if it.Batch == nil {
-			if err := s.conn.WriteMessage(websocket.TextMessage, transports.AppendJSONGap(nil, it.Gap.From, it.Gap.To)); err != nil {
-				return total, err
-			}
+			frames = append(frames, appendFrame(nil, websocket.TextMessage, transports.AppendJSONGap(nil, it.Gap.From, it.Gap.To)))
 			continue
 		}
 		recs, all := transports.Matching(it.Batch, s.f)
-		if all { // the frame every unfiltered subscriber shares
-			if err := s.conn.WritePreparedMessage(prepared(it.Batch)); err != nil {
-				return total, err
-			}
-			total += len(it.Batch.Records)
-			continue
-		}
-		if len(recs) == 0 {
-			continue
-		}
-		if err := s.conn.WriteMessage(websocket.TextMessage, transports.AppendWSMessage(nil, recs)); err != nil {
-			return total, err
+		switch {
+		case all: // the frame every unfiltered subscriber shares
+			frames = append(frames, sharedFrame(it.Batch))
+		case len(recs) > 0:
+			frames = append(frames, recordsFrame(recs))
 		}
 		total += len(recs)
+	}
+	if len(frames) == 0 {
+		return 0, nil
+	}
+	if err := s.conn.write(time.Now().Add(s.timeout), frames...); err != nil {
+		return 0, err
 	}
 	return total, nil
 }

@@ -13,7 +13,7 @@ import (
 // the error that ends the connection: the peer's close
 // (*websocket.CloseError), a message over maxMessageSize
 // (websocket.ErrReadLimit, answered with 1009), or a protocol error
-// (answered with 1002). Writes stay gorilla's.
+// (answered with 1002). Writes are write.go's.
 //
 // Why not gorilla's NextReader: it blocks a goroutine for as long as the
 // peer is silent, and that goroutine (8 KiB of stack where NextReader
@@ -37,7 +37,7 @@ var errProtocol = errors.New("websocket: protocol error")
 // controlWait bounds the write of a pong or a close frame from the reader.
 const controlWait = 5 * time.Second
 
-// controller writes control frames: a *websocket.Conn.
+// controller writes control frames: a *wire.
 type controller interface {
 	WriteControl(messageType int, data []byte, deadline time.Time) error
 }
