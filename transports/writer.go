@@ -28,6 +28,7 @@ type Writer struct {
 	flush     func(beat bool) (over bool, err error)
 	end       func()
 	heartbeat time.Duration
+	pool      *Workers // runs the turns; nil: a goroutine each
 
 	mu      sync.Mutex
 	free    *sync.Cond // signalled when the role is released; made by the first Do
@@ -46,9 +47,10 @@ type Writer struct {
 // subscription has (and a heartbeat when beat is set), and reports whether
 // the stream is over, with the error that ended it (nil after a proper
 // goodbye). A heartbeat is due every heartbeat period; zero means none.
-// It starts nothing until Start.
-func NewWriter(flush func(beat bool) (over bool, err error), end func(), heartbeat time.Duration) *Writer {
-	return &Writer{flush: flush, end: end, heartbeat: heartbeat}
+// Its turns run on pool's workers (nil: a goroutine each). It starts
+// nothing until Start.
+func NewWriter(flush func(beat bool) (over bool, err error), end func(), heartbeat time.Duration, pool *Workers) *Writer {
+	return &Writer{flush: flush, end: end, heartbeat: heartbeat, pool: pool}
 }
 
 // Start lets Kick start writers (a Kick before it is remembered) and starts
@@ -75,9 +77,9 @@ func (w *Writer) beatDue() {
 	w.Kick()
 }
 
-// Kick says there is something to write. It never blocks: it starts a
-// writer goroutine if the role is free, and otherwise tells its holder to
-// look again before it lets go.
+// Kick says there is something to write. It never blocks: it queues a
+// turn if the role is free, and otherwise tells its holder to look again
+// before it lets go.
 func (w *Writer) Kick() {
 	w.mu.Lock()
 	switch {
@@ -87,12 +89,19 @@ func (w *Writer) Kick() {
 	default:
 		w.busy = true
 		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			w.run()
-		}()
+		if w.pool != nil {
+			w.pool.turn(w)
+		} else {
+			go w.runTurn()
+		}
 	}
 	w.mu.Unlock()
+}
+
+// runTurn is a turn queued by Kick.
+func (w *Writer) runTurn() {
+	defer w.wg.Done()
+	w.run()
 }
 
 // Do runs fn holding the role, then writes whatever is pending before it

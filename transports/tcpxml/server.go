@@ -106,6 +106,7 @@ type Server struct {
 	authTimeout  time.Duration
 	onAuthFail   func()
 	tokens       *transports.TokenLimiter
+	workers      transports.Workers // write for the connections
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -139,6 +140,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	} else {
 		defer idle.Close() // after every connection has ended
 	}
+	defer s.workers.Close() // likewise
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -256,7 +258,7 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 		return
 	}
 	cn.release = release
-	cn.w = transports.NewWriter(cn.flush, cn.close, 0)
+	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.workers)
 	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
 	if err != nil {
 		cn.refuse(transports.ErrShuttingDown)

@@ -95,8 +95,10 @@ type Handler struct {
 	conns map[*conn]struct{}
 	empty chan struct{}    // closed when conns becomes empty; nil while empty
 	park  *transports.Idle // made at the first connection; nil if it cannot be
-	tried bool             // making park was tried
-	ended bool             // Close was called: no more parking
+	// workers write for the connections (transports.Writer's turns).
+	workers transports.Workers
+	tried   bool // making park was tried
+	ended   bool // Close was called: no more parking
 }
 
 // New returns a handler.
@@ -167,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := req.Start
 	opts.DropCounter = &h.c.Counters.Dropped
 	c := &conn{h: h, release: release, readerDone: make(chan struct{})}
-	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10)
+	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10, &h.workers)
 	opts.Notify = c.w.Kick
 	sub, err := h.c.Hub.Subscribe(r.Context(), opts)
 	if err != nil {
@@ -395,6 +397,7 @@ func (h *Handler) Close() {
 	if p != nil {
 		p.Close()
 	}
+	h.workers.Close()
 }
 
 // Wait returns nil when no WebSocket connection is open, or ctx's error.
