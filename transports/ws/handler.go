@@ -474,7 +474,7 @@ func (s *sink) Send(items []broadcast.Item) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil
 	}
-	if err := s.conn.write(time.Now().Add(s.timeout), frames...); err != nil {
+	if err := s.conn.write(s.timeout, frames...); err != nil {
 		return 0, err
 	}
 	return total, nil

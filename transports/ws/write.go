@@ -27,6 +27,8 @@ type wire struct {
 	mu   sync.Mutex
 	conn net.Conn // the drain's wrapper: its deadlines are bounded at shutdown
 	tcp  net.Conn // the TCP connection under it (writev), or conn with TLS
+	// until is the write deadline last set; guarded by mu.
+	until time.Time
 }
 
 func newWire(conn net.Conn) *wire {
@@ -39,12 +41,21 @@ func newWire(conn net.Conn) *wire {
 	return w
 }
 
-// write writes frames, each whole, by deadline; several in one writev.
-func (w *wire) write(deadline time.Time, frames ...[]byte) error {
+// write writes frames, each whole, within timeout; several in one writev.
+func (w *wire) write(timeout time.Duration, frames ...[]byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.conn.SetWriteDeadline(deadline); err != nil {
-		return err
+	// Moving the deadline costs a timer update in the runtime, and a
+	// connection written to at every flush would pay it 20 times a
+	// second: a deadline still 7/8 of a timeout away is kept (with the
+	// default 10 s, it moves about once a second), so each write has at
+	// least that. (At shutdown the Drain moves it earlier under us, which
+	// this can only keep.)
+	if now := time.Now(); w.until.Sub(now) < timeout-timeout/8 {
+		w.until = now.Add(timeout)
+		if err := w.conn.SetWriteDeadline(w.until); err != nil {
+			return err
+		}
 	}
 	if len(frames) == 1 {
 		_, err := w.tcp.Write(frames[0])
@@ -59,7 +70,7 @@ func (w *wire) write(deadline time.Time, frames ...[]byte) error {
 // WriteControl writes a control frame (gorilla's message types), for the
 // reader's answers (read.go's controller).
 func (w *wire) WriteControl(messageType int, data []byte, deadline time.Time) error {
-	return w.write(deadline, appendFrame(nil, byte(messageType), data))
+	return w.write(time.Until(deadline), appendFrame(nil, byte(messageType), data))
 }
 
 // Close closes the connection.

@@ -72,14 +72,13 @@ func TestWireFrames(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		deadline := time.Now().Add(5 * time.Second)
 		for _, f := range frames { // one at a time
-			if err := w.write(deadline, f); err != nil {
+			if err := w.write(5*time.Second, f); err != nil {
 				done <- err
 				return
 			}
 		}
-		done <- w.write(deadline, frames...) // all in one writev
+		done <- w.write(5*time.Second, frames...) // all in one writev
 	}()
 	client.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for round := range 2 {
@@ -102,7 +101,7 @@ func TestWireFrames(t *testing.T) {
 		t.Fatalf("ping: op=%d payload=%q", op, p)
 	}
 	recs := []*broadcast.Record{{Seq: 7, Source: "a.log", Line: "x"}}
-	go w.write(time.Now().Add(time.Second), recordsFrame(recs))
+	go w.write(time.Second, recordsFrame(recs))
 	if _, op, p := readFrame(t, client); op != websocket.TextMessage || !bytes.HasPrefix(p, []byte(`{"type":"hits","hits":[{"seq":7,`)) {
 		t.Fatalf("records frame: op=%d payload=%q", op, p)
 	}
