@@ -54,6 +54,7 @@ var filterKeys = transports.FilterParams
 //	TOKEN name=ops
 //	TOKEN name=shop source=shop.access.log path=/api/
 //	TOKEN status=5xx,4xx host=203.0.113.0/24 q=needs%20escaping
+//	TOKEN name=edge-a node=web-1,web-2
 //
 // The token is the line's first word (visible ASCII, at least
 // MinTokenLength characters); then key=value words, URL-escaped where a

@@ -12,7 +12,7 @@ import (
 )
 
 // Filter selects records by the query parameters of PROTOCOL.md: status,
-// method, path, host, source and q. The parameters combine with AND; a
+// method, path, host, source, node and q. The parameters combine with AND; a
 // comma list within one parameter (or the parameter repeated) with OR. A
 // nil *Filter matches every record.
 type Filter struct {
@@ -21,7 +21,8 @@ type Filter struct {
 	paths    []string // prefixes
 	hosts    []hostMatch
 	sources  []string
-	q        string // lower case when qASCII
+	nodes    []string // publishing nodes: only records that came through NATS have one
+	q        string   // lower case when qASCII
 	qASCII   bool
 	// and is a second filter every record must also pass: a token's fixed
 	// filter ANDed with what a request asks for (see And).
@@ -40,7 +41,7 @@ type hostMatch struct {
 }
 
 // FilterParams are the query parameters a Filter reads.
-var FilterParams = []string{"status", "method", "path", "host", "source", "q"}
+var FilterParams = []string{"status", "method", "path", "host", "source", "node", "q"}
 
 // ParseFilter reads the filter parameters of q (other parameters are the
 // caller's). It returns nil when q asks for no filter, and an error with a
@@ -152,6 +153,8 @@ func (f *Filter) add(name, v string) error {
 		}
 	case "source":
 		f.sources = append(f.sources, v)
+	case "node":
+		f.nodes = append(f.nodes, v)
 	}
 	return nil
 }
@@ -198,7 +201,8 @@ func (f *Filter) setQ(q string) {
 }
 
 // Match reports whether r passes the filter. Records that did not parse
-// pass only filters that do not need parsed fields (source, q).
+// pass only filters that do not need parsed fields (source, node, q).
+// Records without a node (read from a local log) pass no node filter.
 func (f *Filter) Match(r *broadcast.Record) bool {
 	if f == nil {
 		return true
@@ -228,6 +232,11 @@ func (f *Filter) Match(r *broadcast.Record) bool {
 		return false
 	}
 	if len(f.sources) > 0 && !contains(f.sources, r.Source) {
+		return false
+	}
+	// No node value is empty (ParseFilter refuses it), so a local record,
+	// whose Node is "", never matches.
+	if len(f.nodes) > 0 && !contains(f.nodes, r.Node) {
 		return false
 	}
 	if f.q != "" && !f.matchQ(r.Line) {

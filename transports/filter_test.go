@@ -91,6 +91,9 @@ func TestParseFilterErrors(t *testing.T) {
 		{"host=", "host has an empty value"},
 		{"source=", "source has an empty value"},
 		{"source=a.log,", "source has an empty value"},
+		{"node=", "node has an empty value"},
+		{"node=web-1,,web-2", "node has an empty value"},
+		{"node=web-1&node=", "node has an empty value"},
 		{"path=", "path is empty"},
 		{"q=", "q is empty"},
 		{"q=a&q=b", "q is given twice"},
@@ -223,6 +226,68 @@ func TestFilterMatch(t *testing.T) {
 	}
 }
 
+// node= selects records by the node that published them: exact names, a
+// comma list or repeats as OR, ANDed with the other filters; a record read
+// from a local log (no node) passes no node filter, and one that did not
+// parse passes it like source=.
+func TestFilterMatchNode(t *testing.T) {
+	line := clfLine("203.0.113.5", "GET", "/x", 200, "curl/8.5.0")
+	withNode := func(node, source, l string) *broadcast.Record {
+		r := filterRec(t, source, l)
+		r.Node = node
+		return r
+	}
+	all := map[string]*broadcast.Record{
+		"local":  withNode("", "access.log", line),
+		"a":      withNode("a", "access.log", line),
+		"a404":   withNode("a", "access.log", clfLine("203.0.113.5", "GET", "/x", 404, "curl/8.5.0")),
+		"b":      withNode("b", "access.log", line),
+		"bShop":  withNode("b", "shop.log", line),
+		"aRaw":   withNode("a", "access.log", "not a log line"),
+		"web.1":  withNode("web.1", "access.log", line), // as written: no subject mangling
+		"Upper":  withNode("A", "access.log", line),
+		"spaced": withNode(" a", "access.log", line),
+	}
+	cases := []struct {
+		query string
+		want  []string
+	}{
+		{"node=a", []string{"a", "a404", "aRaw"}},
+		{"node=b", []string{"b", "bShop"}},
+		{"node=a,b", []string{"a", "a404", "aRaw", "b", "bShop"}},
+		{"node=a&node=b", []string{"a", "a404", "aRaw", "b", "bShop"}},
+		{"node=%20a%20,%20b", []string{"a", "a404", "aRaw", "b", "bShop"}}, // list items are trimmed, like the others'
+		{"node=web.1", []string{"web.1"}},
+		{"node=web_1", nil}, // exact, not the NATS subject token
+		{"node=A", []string{"Upper"}},
+		{"node=c", nil},
+		{"node=a&status=404", []string{"a404"}},
+		{"node=a&q=not+a+log", []string{"aRaw"}},
+		{"node=b&source=shop.log", []string{"bShop"}},
+		{"node=a&source=shop.log", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			f, err := parseFilter(t, c.query)
+			if err != nil || f == nil {
+				t.Fatalf("ParseFilter(%q)=%v, %v; want a filter", c.query, f, err)
+			}
+			want := map[string]bool{}
+			for _, name := range c.want {
+				want[name] = true
+			}
+			for name, r := range all {
+				if got := f.Match(r); got != want[name] {
+					t.Errorf("ParseFilter(%q).Match(%s: node %q)=%v, want %v", c.query, name, r.Node, got, want[name])
+				}
+			}
+			if got := f.String(); !strings.Contains(got, "node=") {
+				t.Errorf("ParseFilter(%q).String()=%q, want the node in it", c.query, got)
+			}
+		})
+	}
+}
+
 // A non-ASCII q takes the slow path; it must agree with the fast one.
 func TestFilterMatchUnicodeQ(t *testing.T) {
 	cases := []struct {
@@ -255,7 +320,7 @@ func TestFilterMatchUnicodeQ(t *testing.T) {
 func FuzzFilter(f *testing.F) {
 	for _, q := range []string{
 		"status=404", "status=5xx,200-299", "method=get,POST", "path=/api", "host=203.0.113.0/24",
-		"host=::ffff:10.0.0.0/104", "host=2001:db8::1%25eth0", "source=a.log", "q=CuRl",
+		"host=::ffff:10.0.0.0/104", "host=2001:db8::1%25eth0", "source=a.log", "node=web-1,web-2", "q=CuRl",
 		"q=%C3%9Cber", "status=404&method=GET&q=x&host=10.0.0.1&path=/&source=s", "host=a,b,%20c",
 		"status=999-100", "q=%FF",
 	} {

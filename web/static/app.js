@@ -6,7 +6,8 @@
 // themselves. Every URL is relative, so the page works under any base path.
 // Every seq is accounted for once: shown, or counted as missed in a gap; a
 // reconnect resumes after the last one (since=SEQ), so nothing is lost and
-// nothing repeated.
+// nothing repeated. Records that came through NATS carry the node that
+// published them: the nodes panel counts hits per node, and node= filters.
 'use strict';
 (function () {
   const MAX_ROWS = 500;        // rows kept in the table
@@ -16,7 +17,9 @@
   const TOP_MINUTES = 10;      // the top lists' window
   const TOP_N = 8;
   const TOP_KEYS = 5000;       // distinct keys per minute and list, beyond: "(other)"
-  const FILTERS = ['source', 'status', 'method', 'path', 'host', 'q'];
+  const NODE_KEYS = 200;       // nodes told apart, beyond: "(other)"; a fleet has far fewer
+  const NODE_ROWS = 12;        // rows of the nodes panel, the busiest first
+  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'q'];
 
   const $ = (id) => document.getElementById(id);
   const pageQuery = new URLSearchParams(location.search);
@@ -40,10 +43,11 @@
     full: true,          // the table must be rebuilt from items
     raf: 0, aggDirty: true, aggAt: 0,
     total: 0, missed: 0,
-    secs: new Map(),     // unix second -> {n, b, c: [other,_,2xx,3xx,4xx,5xx]}
+    secs: new Map(),     // unix second -> {n, b, c: [other,_,2xx,3xx,4xx,5xx], nd: Map node -> count}
     mins: new Map(),     // unix minute -> {path, host, referer: Map key -> count}
     maxSec: 0,
     sources: [],
+    nodes: new Set(),    // every node seen since the page loaded, kept across views
   };
 
   // ---- query strings -------------------------------------------------
@@ -324,6 +328,7 @@
   // count adds a record to the aggregates, by the time the log gives it
   // (records filled in after a reconnect land where they belong).
   function count(r) {
+    const node = r.node ? nodeKey(r.node) : '';
     const real = Math.floor(Date.now() / 1000);
     let sec = r.time ? Math.floor(Date.parse(r.time) / 1000) : NaN;
     if (!Number.isFinite(sec)) sec = nowSec();
@@ -335,6 +340,10 @@
       b.n++;
       b.b += r.bytes || 0;
       b.c[statusClass(r)]++;
+      if (node) {
+        if (!b.nd) b.nd = new Map();
+        b.nd.set(node, (b.nd.get(node) || 0) + 1);
+      }
     }
     const min = Math.floor(sec / 60);
     if (r.raw === undefined && min > Math.floor(now / 60) - TOP_MINUTES && sec <= now) {
@@ -350,6 +359,17 @@
   function bump(m, k) {
     if (!m.has(k) && m.size >= TOP_KEYS) k = '(other)';
     m.set(k, (m.get(k) || 0) + 1);
+  }
+
+  // nodeKey notes a node the first time it is seen (the table gets its
+  // column, the filters its selector) and returns the name it is counted
+  // under.
+  function nodeKey(node) {
+    if (st.nodes.has(node)) return node;
+    if (st.nodes.size >= NODE_KEYS) return '(other)';
+    st.nodes.add(node);
+    renderNodeOptions();
+    return node;
   }
 
   function resetData() {
@@ -449,12 +469,14 @@
     if (fresh) tr.classList.add('fresh');
     if (r.raw !== undefined && r.host === undefined) {
       tr.classList.add('raw');
-      td(tr, 'raw', r.raw, 'seq ' + r.seq + ' from ' + r.source + ': a line that did not parse').colSpan = span();
+      td(tr, 'raw', r.raw, 'seq ' + r.seq + ' from ' + (r.node ? r.node + ':' : '') + r.source +
+        ': a line that did not parse').colSpan = span();
       return tr;
     }
     tr.classList.add('s' + statusClass(r));
     td(tr, 'c-time', r.time ? r.time.slice(11, 19) : '', r.time);
-    td(tr, 'c-src', r.node ? r.node + ':' + r.source : r.source || '');
+    td(tr, 'c-node', r.node || '');
+    td(tr, 'c-src', r.source || '');
     td(tr, 'c-host', r.host || '', r.user && r.user !== '-' ? r.host + ' (' + r.user + ')' : r.host);
     td(tr, 'c-method', r.method || '');
     const target = r.path !== undefined ? r.path : r.request || '';
@@ -508,6 +530,7 @@
     }
     drawRate(now);
     drawBytes(now);
+    renderNodes(now);
     renderTop('top-path', 'path', now);
     renderTop('top-host', 'host', now);
     renderTop('top-referer', 'referer', now);
@@ -540,6 +563,48 @@
       lis.push(li);
     }
     ol.replaceChildren(...lis);
+  }
+
+  // renderNodes fills the nodes panel: per node, the hits of the last
+  // RATE_SECONDS (as a rate, like the header's), of the last minute and of
+  // the chart's window. A node seen earlier that went quiet stays, at 0:
+  // a publisher that stopped is worth seeing.
+  function renderNodes(now) {
+    $('nodes-panel').hidden = st.nodes.size === 0;
+    if (!st.nodes.size) return;
+    const sum = new Map();
+    for (const k of st.nodes) sum.set(k, [0, 0, 0]);
+    for (const [s, b] of st.secs) {
+      if (!b.nd || s <= now - CHART_SECONDS || s > now) continue;
+      for (const [k, v] of b.nd) {
+        let c = sum.get(k);
+        if (!c) sum.set(k, c = [0, 0, 0]); // "(other)"
+        if (s >= now - RATE_SECONDS && s < now) c[0] += v;
+        if (s > now - 60) c[1] += v;
+        c[2] += v;
+      }
+    }
+    const rows = [...sum].sort((a, b) => b[1][2] - a[1][2] || (a[0] < b[0] ? -1 : 1));
+    const top = Math.max(1, rows.length ? rows[0][1][2] : 1);
+    const trs = rows.slice(0, NODE_ROWS).map(([k, c]) => {
+      const tr = document.createElement('tr');
+      tr.dataset.node = k;
+      tr.style.setProperty('--w', (100 * c[2] / top).toFixed(1) + '%');
+      tr.classList.toggle('quiet', c[2] === 0);
+      const name = td(tr, 'n-name', k, k);
+      if (k === '(other)') name.title = 'nodes beyond the first ' + NODE_KEYS;
+      td(tr, 'n-rate', fmtRate(c[0] / RATE_SECONDS));
+      td(tr, 'n-min', c[1].toLocaleString('en-US'));
+      td(tr, 'n-all', c[2].toLocaleString('en-US'));
+      return tr;
+    });
+    if (rows.length > NODE_ROWS) {
+      const tr = document.createElement('tr');
+      tr.className = 'more';
+      td(tr, '', '+ ' + (rows.length - NODE_ROWS) + ' more').colSpan = 4;
+      trs.push(tr);
+    }
+    $('node-rows').replaceChildren(...trs);
   }
 
   // ---- charts (canvas, drawn here) -----------------------------------
@@ -690,13 +755,14 @@
   function fillForm() {
     for (const k of FILTERS) {
       const el = $('f-' + k);
-      if (k === 'source' && st.filters.source && ![...el.options].some((o) => o.value === st.filters.source)) {
-        el.add(new Option(st.filters.source, st.filters.source));
+      if ((k === 'source' || k === 'node') && st.filters[k] && ![...el.options].some((o) => o.value === st.filters[k])) {
+        el.add(new Option(st.filters[k], st.filters[k]));
       }
       el.value = st.filters[k] || '';
       el.classList.toggle('active', !!st.filters[k]);
     }
     $('source-wrap').hidden = st.sources.length < 2 && !st.filters.source;
+    $('node-wrap').hidden = st.nodes.size === 0 && !st.filters.node;
     const n = FILTERS.filter((k) => st.filters[k]).length;
     const tg = $('filters-toggle');
     tg.textContent = 'Filters' + (n ? ' (' + n + ')' : '');
@@ -711,6 +777,22 @@
     $('tail').classList.toggle('multi', st.sources.length > 1);
     respan();
     fillForm();
+  }
+
+  // renderNodeOptions lists the nodes seen in the node selector, and shows
+  // the table's node column once there is one. It leaves the rest of the
+  // form alone: a new node may turn up while someone is typing a filter.
+  function renderNodeOptions() {
+    const sel = $('f-node');
+    const opts = [new Option('all nodes', '')];
+    for (const n of [...st.nodes].sort()) opts.push(new Option(n, n));
+    const f = st.filters.node;
+    if (f && !st.nodes.has(f)) opts.push(new Option(f, f)); // a comma list, or not seen yet
+    sel.replaceChildren(...opts);
+    sel.value = f || '';
+    $('node-wrap').hidden = false;
+    $('tail').classList.add('by-node');
+    respan();
   }
 
   function showError(text) {
@@ -745,6 +827,7 @@
     if (!same || $('conn').dataset.state === 'disconnected') applyFilters(f, !same);
   });
   $('f-source').addEventListener('change', () => $('filters').requestSubmit());
+  $('f-node').addEventListener('change', () => $('filters').requestSubmit());
   $('reset').addEventListener('click', () => {
     for (const k of FILTERS) $('f-' + k).value = '';
     $('filters').requestSubmit();
@@ -757,6 +840,13 @@
       $('filters').requestSubmit();
     });
   }
+  // A click on a node of the panel shows only its records.
+  $('node-rows').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-node]');
+    if (!tr || tr.dataset.node === '(other)') return;
+    $('f-node').value = tr.dataset.node;
+    $('filters').requestSubmit();
+  });
   window.addEventListener('popstate', () => applyFilters(readFilters(new URLSearchParams(location.search)), false));
 
   $('pause').addEventListener('click', () => {
