@@ -107,34 +107,9 @@ func (d *Drain) Live() int {
 	return len(d.live)
 }
 
-// Conn wraps c so that every write deadline set on it goes through the
-// drain, for libraries that set their own (gorilla/websocket sets one per
-// frame). Call release when the connection ends.
-func (d *Drain) Conn(c net.Conn) (wrapped net.Conn, release func()) {
-	dc := &drainConn{Conn: c}
-	dc.dl = d.Track(c.SetWriteDeadline)
-	return dc, dc.dl.Release
-}
-
-type drainConn struct {
-	net.Conn
-	dl *Deadline
-}
-
-func (c *drainConn) SetWriteDeadline(t time.Time) error { return c.dl.Set(t) }
-
-// Unwrap returns the connection itself, for Parkable.
-func (c *drainConn) Unwrap() net.Conn { return c.Conn }
-
-func (c *drainConn) SetDeadline(t time.Time) error {
-	if err := c.Conn.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.dl.Set(t)
-}
-
-// HijackWith returns w whose Hijack hands out the connection wrapped by
-// wrap: how a WebSocket upgrader's connection is put under a Drain.
+// HijackWith returns w whose Hijack hands out the connection as wrap
+// returns it: how a WebSocket handler gets hold of the connection its
+// upgrader hijacks, to put its write deadline under a Drain.
 func HijackWith(w http.ResponseWriter, wrap func(net.Conn) net.Conn) http.ResponseWriter {
 	return &hijacker{ResponseWriter: w, wrap: wrap}
 }

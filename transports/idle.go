@@ -44,9 +44,6 @@ func (i *Idle) Close() { i.p.close() }
 // Parkable returns c's raw connection if c can be parked: a plain TCP
 // (or Unix) connection, not a TLS one.
 func Parkable(c net.Conn) (syscall.RawConn, bool) {
-	if u, ok := c.(interface{ Unwrap() net.Conn }); ok { // a Drain's wrapper
-		c = u.Unwrap()
-	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil, false

@@ -3,9 +3,10 @@ package transports
 import "sync"
 
 // maxIdleWorkers is how many workers wait for the next flush once the
-// queue is empty: enough for a flush's writes to start at once on a small
-// server, few enough to cost nothing worth counting.
-const maxIdleWorkers = 4
+// queue is empty: one takes a whole flush's turns, one after the other,
+// unless a turn waits on its peer (then another starts); more would only
+// wait.
+const maxIdleWorkers = 1
 
 // Workers runs Writers' turns (a turn: write what is pending, and let the
 // role go) on goroutines that outlive one turn. A goroutine started afresh
@@ -16,7 +17,7 @@ const maxIdleWorkers = 4
 // a turn while others wait in the queue and no worker is free starts one
 // more, so a turn whose write waits on a slow peer (up to the write
 // timeout) holds up nobody. When the queue is empty a worker waits for
-// more, unless maxIdleWorkers already do; then it ends.
+// more, unless another already does; then it ends.
 //
 // The zero value is ready. Close ends the waiting workers and waits for
 // all of them; the owner calls it once no Writer is left.
@@ -25,7 +26,8 @@ type Workers struct {
 	cond    *sync.Cond
 	queue   []*Writer // turns to take, oldest at head
 	head    int
-	free    int // workers not in a turn (starting, or waiting)
+	live    int // workers
+	free    int // of those, not in a turn (starting, or waiting)
 	waiting int // of those, waiting on cond
 	closed  bool
 	wg      sync.WaitGroup
@@ -54,6 +56,7 @@ func (p *Workers) start() {
 	if p.cond == nil {
 		p.cond = sync.NewCond(&p.mu)
 	}
+	p.live++
 	p.free++
 	p.wg.Add(1)
 	go p.work()
@@ -65,6 +68,7 @@ func (p *Workers) work() {
 	for {
 		for p.head == len(p.queue) {
 			if p.closed || p.waiting >= maxIdleWorkers {
+				p.live--
 				p.free--
 				p.mu.Unlock()
 				return

@@ -168,7 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := req.Start
 	opts.DropCounter = &h.c.Counters.Dropped
-	c := &conn{h: h, release: release, readerDone: make(chan struct{})}
+	c := &conn{h: h, release: release}
 	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10, &h.workers)
 	opts.Notify = c.w.Kick
 	sub, err := h.c.Hub.Subscribe(r.Context(), opts)
@@ -181,9 +181,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.sub = sub
 	hw := transports.HijackWith(w, func(nc net.Conn) net.Conn {
-		wrapped, untrack := h.c.Drain.Conn(nc)
-		c.raw, c.untrack = wrapped, untrack
-		return wrapped
+		c.raw, c.dl = nc, h.c.Drain.Track(nc.SetWriteDeadline)
+		return nc
 	})
 	// gorilla's *websocket.Conn is dropped at once: reads and writes are
 	// this package's own (read.go, write.go).
@@ -192,7 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.done()
 		return // the upgrader has answered
 	}
-	c.sink = &sink{conn: newWire(c.raw), f: req.Filter, timeout: h.c.WriteTimeout, readerDone: c.readerDone}
+	c.sink = &sink{conn: &wire{conn: c.raw, dl: c.dl}, f: req.Filter, timeout: h.c.WriteTimeout}
 	c.seen.Store(time.Now().UnixNano())
 	h.track(c, true)
 	h.c.Counters.Subscribers.Add(1)
@@ -217,14 +216,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // its goodbye) ends it (finish): it stops the writer and releases
 // everything.
 type conn struct {
-	h          *Handler
-	sub        *broadcast.Subscription
-	sink       *sink
-	w          *transports.Writer
-	release    func()   // the subscriber slot
-	untrack    func()   // the drain's hold on the connection; nil before the hijack
-	raw        net.Conn // the hijacked connection, under the drain; the reader reads it directly
-	readerDone chan struct{}
+	h       *Handler
+	sub     *broadcast.Subscription
+	sink    *sink
+	w       *transports.Writer
+	release func()               // the subscriber slot
+	dl      *transports.Deadline // the write deadline, under the drain; nil before the hijack
+	raw     net.Conn             // the hijacked connection: the reader reads it, the wire writes it
 
 	park atomic.Pointer[transports.Parked]
 	seen atomic.Int64 // when the peer last sent anything, Unix ns
@@ -307,7 +305,7 @@ func (c *conn) readBlocking() {
 func (c *conn) finish(err error) {
 	h, ws := c.h, c.sink.conn
 	cause := readError(err)
-	close(c.readerDone)
+	c.sink.readerEnded()
 	ws.Close() // a write stuck on a peer that stopped reading fails now
 	err = c.w.Stop(cause)
 	if k := c.park.Load(); k != nil {
@@ -322,8 +320,8 @@ func (c *conn) finish(err error) {
 
 // done gives back the subscriber slot and the drain's hold.
 func (c *conn) done() {
-	if c.untrack != nil {
-		c.untrack()
+	if c.dl != nil {
+		c.dl.Release()
 	}
 	c.release()
 }
@@ -441,10 +439,24 @@ func (h *Handler) CloseAll() {
 }
 
 type sink struct {
-	conn       *wire
-	f          *transports.Filter
-	timeout    time.Duration
-	readerDone <-chan struct{}
+	conn    *wire
+	f       *transports.Filter
+	timeout time.Duration
+	// reader is what End waits on for the peer's answer to its close:
+	// made by End, closed by the reader when it ends the connection, or
+	// readerGone if the reader ended first. Made only when needed, since
+	// an idle connection would keep it for nothing.
+	reader atomic.Pointer[chan struct{}]
+}
+
+// readerGone marks a reader that ended before anyone waited for it.
+var readerGone = new(chan struct{})
+
+// readerEnded is called by the reader when it ends the connection.
+func (s *sink) readerEnded() {
+	if !s.reader.CompareAndSwap(nil, readerGone) {
+		close(*s.reader.Load())
+	}
 }
 
 // Send writes items as frames, in one write however many there are: a
@@ -501,9 +513,12 @@ func (s *sink) End(reason broadcast.Reason) error {
 	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.timeout)); err != nil {
 		return err
 	}
-	select {
-	case <-s.readerDone:
-	case <-time.After(closeGrace):
+	wait := make(chan struct{})
+	if s.reader.CompareAndSwap(nil, &wait) {
+		select {
+		case <-wait:
+		case <-time.After(closeGrace):
+		}
 	}
 	return nil
 }

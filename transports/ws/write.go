@@ -25,46 +25,71 @@ import (
 // keeps their frames whole. Every write has a deadline.
 type wire struct {
 	mu   sync.Mutex
-	conn net.Conn // the drain's wrapper: its deadlines are bounded at shutdown
-	tcp  net.Conn // the TCP connection under it (writev), or conn with TLS
+	conn net.Conn             // a *net.TCPConn (writev) or a *tls.Conn
+	dl   *transports.Deadline // its write deadline, bounded by the drain at shutdown
 	// until is the write deadline last set; guarded by mu.
 	until time.Time
 }
 
-func newWire(conn net.Conn) *wire {
-	w := &wire{conn: conn, tcp: conn}
-	if u, ok := conn.(interface{ Unwrap() net.Conn }); ok {
-		if tc, ok := u.Unwrap().(*net.TCPConn); ok {
-			w.tcp = tc
-		}
-	}
-	return w
-}
+// maxWriteBytes bounds one write call. The write timeout is how long a
+// peer may take to accept one call's bytes: a writer far behind (many
+// frames queued, or one frame of a batch of thousands of records) must
+// not put megabytes in one call and cut a peer that reads, only slower
+// than its backlog grew. Small frames go together, up to this, in one
+// writev; a bigger one is written in pieces of this, each with its
+// deadline.
+const maxWriteBytes = 64 << 10
 
-// write writes frames, each whole, within timeout; several in one writev.
+// write writes frames, each whole, in calls of at most maxWriteBytes,
+// each within timeout.
 func (w *wire) write(timeout time.Duration, frames ...[]byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// Moving the deadline costs a timer update in the runtime, and a
-	// connection written to at every flush would pay it 20 times a
-	// second: a deadline still 7/8 of a timeout away is kept (with the
-	// default 10 s, it moves about once a second), so each write has at
-	// least that. (At shutdown the Drain moves it earlier under us, which
-	// this can only keep.)
-	if now := time.Now(); w.until.Sub(now) < timeout-timeout/8 {
-		w.until = now.Add(timeout)
-		if err := w.conn.SetWriteDeadline(w.until); err != nil {
+	if len(frames) == 1 && len(frames[0]) <= maxWriteBytes { // nearly always
+		if err := w.deadline(timeout); err != nil {
 			return err
 		}
-	}
-	if len(frames) == 1 {
-		_, err := w.tcp.Write(frames[0])
+		_, err := w.conn.Write(frames[0])
 		return err
 	}
-	bufs := make(net.Buffers, len(frames)) // WriteTo consumes it; frames is the caller's
-	copy(bufs, frames)
-	_, err := bufs.WriteTo(w.tcp)
-	return err
+	backing := make(net.Buffers, 0, len(frames))
+	call, size := backing, 0
+	for i := 0; i < len(frames); {
+		f := frames[i]
+		if room := maxWriteBytes - size; len(f) > room {
+			call, size = append(call, f[:room]), maxWriteBytes
+			frames[i] = f[room:] // the rest in the next call
+		} else {
+			call, size = append(call, f), size+len(f)
+			i++
+		}
+		if size < maxWriteBytes && i < len(frames) {
+			continue
+		}
+		if err := w.deadline(timeout); err != nil {
+			return err
+		}
+		if _, err := call.WriteTo(w.conn); err != nil { // a writev; it consumes call
+			return err
+		}
+		call, size = backing[:0], 0
+	}
+	return nil
+}
+
+// deadline makes sure the write deadline is at least 7/8 of timeout
+// away; w.mu is held. Moving the deadline costs a timer update in the
+// runtime, and a connection written to at every flush would pay it 20
+// times a second: a deadline still far enough away is kept (with the
+// default 10 s, it moves about once a second). At shutdown the Drain
+// moves it earlier under us, which this can only keep.
+func (w *wire) deadline(timeout time.Duration) error {
+	now := time.Now()
+	if w.until.Sub(now) >= timeout-timeout/8 {
+		return nil
+	}
+	w.until = now.Add(timeout)
+	return w.dl.Set(w.until)
 }
 
 // WriteControl writes a control frame (gorilla's message types), for the

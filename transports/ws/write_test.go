@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/transports"
 )
 
 // readFrame reads one unmasked frame as a client receives it (RFC 6455,
@@ -59,7 +60,7 @@ func TestWireFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWire(server)
+	w := &wire{conn: server, dl: (*transports.Drain)(nil).Track(server.SetWriteDeadline)}
 	defer w.Close()
 
 	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200000}
