@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -83,6 +84,70 @@ type status struct {
 	Transports    map[string]transportTotal `json:"transports"`
 	Totals        totals                    `json:"totals"`
 	Limits        limits                    `json:"limits"`
+	NATS          *natsStatus               `json:"nats,omitempty"` // only with Publish or Subscribe
+}
+
+// natsStatus is the scale-out through NATS: each side only when it is
+// configured.
+type natsStatus struct {
+	Publish   *natsPublish   `json:"publish,omitempty"`
+	Subscribe *natsSubscribe `json:"subscribe,omitempty"`
+}
+
+type natsPublish struct {
+	URL           string  `json:"url"` // without credentials
+	Node          string  `json:"node"`
+	Connected     bool    `json:"connected"`
+	Published     uint64  `json:"published"`       // acknowledged by the stream
+	Pending       int     `json:"pending"`         // waiting for the stream, in memory
+	PendingOnDisk int     `json:"pending_on_disk"` // of them, in the buffer file
+	BufferFile    string  `json:"buffer_file,omitempty"`
+	Dropped       uint64  `json:"dropped"`       // from a full buffer, never published
+	Errors        uint64  `json:"errors"`        // failed publishes, each sent again
+	BufferErrors  uint64  `json:"buffer_errors"` // failed writes of the buffer file, damaged ends found in it
+	OutOfOrder    uint64  `json:"out_of_order"`  // records stored after a later one (a clustered stream's leader change)
+	LagSeconds    float64 `json:"lag_seconds"`   // since the oldest waiting record was read; 0 when none waits
+	LastError     string  `json:"last_error,omitempty"`
+}
+
+type natsSubscribe struct {
+	URL        string `json:"url"` // without credentials
+	Consumer   string `json:"consumer"`
+	Connected  bool   `json:"connected"`
+	Ready      bool   `json:"ready"`               // connected, with its consumer
+	NotReady   string `json:"not_ready,omitempty"` // why not, as /readyz says it
+	Handled    uint64 `json:"handled"`             // records taken into the ring
+	Skipped    uint64 `json:"skipped"`             // redeliveries of records already taken
+	BadRecords uint64 `json:"bad_records"`         // messages that did not decode
+	Errors     uint64 `json:"errors"`              // failed pulls and acks, retried
+	StreamSeq  uint64 `json:"stream_seq"`          // stream sequence of the last record taken
+	LagRecords uint64 `json:"lag_records"`         // records in the stream not yet delivered to this edge
+	LastError  string `json:"last_error,omitempty"`
+}
+
+// natsStatusNow is the NATS part of /api/status; nil without NATS.
+func (s *Server) natsStatusNow() *natsStatus {
+	if s.pub == nil && s.edge == nil {
+		return nil
+	}
+	n := &natsStatus{}
+	if s.pub != nil {
+		st := s.pub.Stats()
+		n.Publish = &natsPublish{URL: fleet.RedactURL(s.cfg.Publish), Node: s.pub.Node(), Connected: st.Connected,
+			Published: st.Published, Pending: st.Pending, PendingOnDisk: st.OnDisk, Dropped: st.Dropped,
+			Errors: st.Errors, BufferErrors: st.DiskErrors, OutOfOrder: st.OutOfOrder, LagSeconds: st.Lag.Seconds(), LastError: st.LastError}
+		if s.cfg.StatePath != "" {
+			n.Publish.BufferFile = s.cfg.StatePath + ".nats"
+		}
+	}
+	if s.edge != nil {
+		st := s.edge.Stats()
+		n.Subscribe = &natsSubscribe{URL: fleet.RedactURL(s.cfg.Subscribe), Consumer: s.edge.Durable(),
+			Connected: st.Connected, Ready: st.Ready, NotReady: s.edge.NotReady(),
+			Handled: st.Handled, Skipped: st.Skipped, BadRecords: st.BadRecords, Errors: st.Errors,
+			StreamSeq: st.StreamSeq, LagRecords: st.Lag, LastError: st.LastError}
+	}
+	return n
 }
 
 // limits are the subscriber limits in force; 0 means none.
@@ -177,6 +242,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		st.Totals.Gaps += t.Gaps
 		st.Totals.Subscribers += st.Subscribers[name]
 	}
+	st.NATS = s.natsStatusNow()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	enc := json.NewEncoder(w)

@@ -1,8 +1,6 @@
 package feed
 
 import (
-	"github.com/nats-io/nats.go"
-
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,10 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
@@ -63,19 +63,33 @@ type Config struct {
 	// exist yet is waited for. Required unless Subscribe is set.
 	Logs []string
 
-	// Publish is a NATS URL: every record is also sent to the JetStream
-	// stream there (package fleet), buffered while NATS is unreachable.
-	// Zero publishes nothing.
+	// Publish is a NATS URL (see fleet.CheckURL): every record is also
+	// sent to the JetStream stream there (package fleet), buffered while
+	// NATS is unreachable: in memory, and with StatePath in the file
+	// StatePath+".nats" too, so that a restart neither loses nor repeats
+	// what was not yet sent. NATS being unreachable is not an error; a
+	// malformed URL is, from New. Zero publishes nothing.
 	Publish string
 	// Subscribe is a NATS URL: the records of every publisher are taken
 	// from the stream there, through a durable consumer, and served as if
-	// they were local, each keeping its node and source. Zero takes none.
+	// they were local, each keeping its node and source. Until the
+	// consumer is open, /readyz says why not. Zero takes none.
 	Subscribe string
-	// Node names this server in the records it publishes. Zero means the
-	// host name.
+	// Node names this server in the records it publishes, and in the
+	// default name of its consumer. Zero means the host name.
 	Node string
-	// NATSOptions are extra NATS client options (credentials, TLS) for
-	// Publish and Subscribe. Zero means none.
+	// Consumer names the durable consumer Subscribe takes records
+	// through: its position survives a restart; edges that share a name
+	// share the records out between them, so each edge that must see
+	// every record needs its own. Zero means fleet.DefaultDurable(Node),
+	// "weblogd-edge-<node>".
+	Consumer string
+	// NATSAuth is how Publish and Subscribe authenticate to NATS and
+	// check its TLS certificate (fleet.Auth). New reads its files: one
+	// that is missing or bad is an error there. Zero means none.
+	NATSAuth fleet.Auth
+	// NATSOptions are extra NATS client options for Publish and
+	// Subscribe, after those of NATSAuth. Zero means none.
 	NATSOptions []nats.Option
 
 	// HTTPAddr is the address of the HTTP server. Zero means
@@ -209,6 +223,12 @@ func (c Config) withDefaults() (Config, error) {
 		if strings.TrimSpace(l) == "" {
 			errs = append(errs, errors.New("a log path is empty"))
 		}
+	}
+	if c.Consumer != "" && c.Subscribe == "" {
+		errs = append(errs, errors.New("a NATS consumer name is for subscribing: it needs a NATS URL to subscribe to"))
+	}
+	if !c.NATSAuth.IsZero() && c.Publish == "" && c.Subscribe == "" {
+		errs = append(errs, errors.New("NATS credentials or TLS files are given, but no NATS URL to publish or subscribe to"))
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = DefaultHTTPAddr

@@ -82,8 +82,9 @@ func (s *Server) bounded(h http.Handler) http.Handler {
 	})
 }
 
-// readyz is 200 when every log is followed, and 503 with the reasons, one
-// per line, otherwise.
+// readyz is 200 when every log is followed and, with Subscribe, the
+// records are taken from NATS; 503 with the reasons, one per line,
+// otherwise.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	why := s.notReady()
@@ -106,5 +107,14 @@ func (s *Server) notReady() []string {
 		return []string{"shutting down"}
 	default:
 	}
-	return s.src.notReady()
+	why := s.src.notReady()
+	if s.edge != nil {
+		// An edge serves nothing until it takes records from NATS. A
+		// publisher that cannot reach NATS still serves its own logs (and
+		// buffers for NATS): /api/status shows it.
+		if r := s.edge.NotReady(); r != "" {
+			why = append(why, r)
+		}
+	}
+	return why
 }

@@ -32,6 +32,25 @@ var (
 	descBuild     = prometheus.NewDesc("weblogd_build_info", "Always 1; the version is a label.", []string{"version"}, nil)
 )
 
+// The NATS metrics, registered only with Publish or Subscribe; role is
+// publish or subscribe, each present when it is configured.
+var (
+	descNATSConnected   = prometheus.NewDesc("weblogd_nats_connected", "1 while the connection to NATS is up, by role: publish, subscribe.", []string{"role"}, nil)
+	descNATSErrors      = prometheus.NewDesc("weblogd_nats_errors_total", "Failed NATS operations, each retried, by role: publish (publishes sent again), subscribe (pulls, acks, opening the consumer).", []string{"role"}, nil)
+	descNATSPublished   = prometheus.NewDesc("weblogd_nats_published_total", "Records the NATS stream acknowledged (duplicates it dropped included).", nil, nil)
+	descNATSPending     = prometheus.NewDesc("weblogd_nats_publish_pending_records", "Records waiting for the NATS stream's acknowledgement.", nil, nil)
+	descNATSPendingDisk = prometheus.NewDesc("weblogd_nats_publish_pending_disk_records", "Of the records waiting for NATS, those in the buffer file (--state).", nil, nil)
+	descNATSDropped     = prometheus.NewDesc("weblogd_nats_publish_dropped_total", "Records dropped from a full NATS publish buffer, never published.", nil, nil)
+	descNATSBufferErrs  = prometheus.NewDesc("weblogd_nats_publish_buffer_errors_total", "Failed writes of the NATS publish buffer file, and damaged ends found in it at start.", nil, nil)
+	descNATSOutOfOrder  = prometheus.NewDesc("weblogd_nats_publish_out_of_order_total", "Records the NATS stream stored after a later one of this node (a publish lost while a clustered stream changed leader).", nil, nil)
+	descNATSPublishLag  = prometheus.NewDesc("weblogd_nats_publish_lag_seconds", "Age of the oldest record waiting for NATS; 0 when none waits.", nil, nil)
+	descNATSReceived    = prometheus.NewDesc("weblogd_nats_received_total", "Records taken from the NATS stream into the ring.", nil, nil)
+	descNATSSkipped     = prometheus.NewDesc("weblogd_nats_skipped_total", "Redeliveries of records already taken from NATS, skipped.", nil, nil)
+	descNATSBadRecords  = prometheus.NewDesc("weblogd_nats_bad_records_total", "Messages from NATS that did not decode as records, dropped.", nil, nil)
+	descNATSConsumerLag = prometheus.NewDesc("weblogd_nats_consumer_lag_records", "Records in the NATS stream not yet delivered to this edge.", nil, nil)
+	descNATSStreamSeq   = prometheus.NewDesc("weblogd_nats_consumer_stream_seq", "Stream sequence of the last record taken from NATS.", nil, nil)
+)
+
 func newFlushHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "weblogd_broadcast_flush_duration_seconds",
@@ -51,6 +70,11 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) error {
 	s.registry = reg
 	if err := reg.Register(s.flushDur); err != nil {
 		return err
+	}
+	if s.cfg.Publish != "" || s.cfg.Subscribe != "" {
+		if err := reg.Register(natsCollector{s}); err != nil {
+			return err
+		}
 	}
 	return reg.Register(collector{s})
 }
@@ -102,4 +126,61 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRingCap, prometheus.GaugeValue, float64(s.ring.Size()))
 	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, s.cfg.Version)
+}
+
+// natsCollector reads the publisher's and the edge's counters at scrape
+// time, so that they are there from the start. It is registered only with
+// NATS.
+type natsCollector struct{ s *Server }
+
+func (c natsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descNATSConnected
+	ch <- descNATSErrors
+	if c.s.cfg.Publish != "" {
+		for _, d := range []*prometheus.Desc{descNATSPublished, descNATSPending, descNATSPendingDisk, descNATSDropped, descNATSBufferErrs, descNATSOutOfOrder, descNATSPublishLag} {
+			ch <- d
+		}
+	}
+	if c.s.cfg.Subscribe != "" {
+		for _, d := range []*prometheus.Desc{descNATSReceived, descNATSSkipped, descNATSBadRecords, descNATSConsumerLag, descNATSStreamSeq} {
+			ch <- d
+		}
+	}
+}
+
+func (c natsCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	bit := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	if p := c.s.pub; p != nil {
+		st := p.Stats()
+		gauge(descNATSConnected, bit(st.Connected), "publish")
+		counter(descNATSErrors, st.Errors, "publish")
+		counter(descNATSPublished, st.Published)
+		gauge(descNATSPending, float64(st.Pending))
+		gauge(descNATSPendingDisk, float64(st.OnDisk))
+		counter(descNATSDropped, st.Dropped)
+		counter(descNATSBufferErrs, st.DiskErrors)
+		counter(descNATSOutOfOrder, st.OutOfOrder)
+		gauge(descNATSPublishLag, st.Lag.Seconds())
+	}
+	if e := c.s.edge; e != nil {
+		st := e.Stats()
+		gauge(descNATSConnected, bit(st.Connected), "subscribe")
+		counter(descNATSErrors, st.Errors, "subscribe")
+		counter(descNATSReceived, st.Handled)
+		counter(descNATSSkipped, st.Skipped)
+		counter(descNATSBadRecords, st.BadRecords)
+		gauge(descNATSConsumerLag, float64(st.Lag))
+		gauge(descNATSStreamSeq, float64(st.StreamSeq))
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weblogd/weblogd/auth"
@@ -172,21 +173,36 @@ func New(c Config) (*Server, error) {
 		byPath:   map[string]*source{},
 		names:    map[string]bool{},
 	}
-	if c.Publish != "" {
-		if s.pub, err = fleet.NewPublisher(fleet.PublisherConfig{URL: c.Publish, Node: c.Node, Options: c.NATSOptions,
-			Logger: c.Logger.With("nats", "publish")}); err != nil {
+	var natsOpts []nats.Option
+	if c.Publish != "" || c.Subscribe != "" {
+		if natsOpts, err = c.NATSAuth.Options(); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
+		natsOpts = append(natsOpts, c.NATSOptions...)
 	}
 	if c.Subscribe != "" {
 		// The edge's records enter the ring like a log's: they get this
 		// server's seq, and keep the publisher's node and source.
-		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Options: c.NATSOptions,
+		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Node: c.Node, Durable: c.Consumer, Options: natsOpts,
 			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { s.hub.Publish(rec) }); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
 	}
+	if c.Publish != "" {
+		// It opens its buffer file, which Run closes (or New, if it fails
+		// after this).
+		pc := fleet.PublisherConfig{URL: c.Publish, Node: c.Node, Options: natsOpts, Logger: c.Logger.With("nats", "publish")}
+		if c.StatePath != "" {
+			pc.BufferFile = c.StatePath + ".nats"
+		}
+		if s.pub, err = fleet.NewPublisher(pc); err != nil {
+			return nil, fmt.Errorf("configure weblogd: %w", err)
+		}
+	}
 	if err := s.registerMetrics(c.Registry); err != nil {
+		if s.pub != nil {
+			s.pub.Close()
+		}
 		return nil, fmt.Errorf("configure weblogd: %w", err)
 	}
 	s.handler = s.buildHandler()
@@ -251,6 +267,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if !s.ran.CompareAndSwap(false, true) {
 		return errors.New("run weblogd: already run")
 	}
+	if s.pub != nil {
+		// On every way out; a second Close (the one before the final
+		// checkpoint) does nothing.
+		defer s.pub.Close()
+	}
 	cfg := s.cfg
 	var hl, tl net.Listener
 	defer func() {
@@ -305,9 +326,15 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.src.run(tailCtx)
 	}()
 
+	// What stops Run while it serves: each of these goroutines sends at
+	// most one error, so it never blocks.
+	fatal := make(chan error, 4)
+
 	// NATS: the publisher sends what the tailers give it until the logs
 	// are read no further and its buffer is empty (or the drain time is
-	// up); the edge feeds the hub until the tailers stop too.
+	// up); the edge feeds the hub until the tailers stop too. NATS being
+	// away is no error (they retry); an error is one they cannot get
+	// over, and stops Run like a listener's.
 	natsCtx, stopNATS := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNATS()
 	edgeCtx, stopEdge := context.WithCancel(ctx)
@@ -316,7 +343,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if s.pub != nil {
 		natsWG.Go(func() {
 			if err := s.pub.Run(natsCtx); err != nil {
-				s.log.Error("cannot publish to NATS", "err", err)
+				fatal <- fmt.Errorf("publish to NATS: %w", err)
 			}
 		})
 	}
@@ -325,14 +352,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		go func() {
 			defer close(edgeDone)
 			if err := s.edge.Run(edgeCtx); err != nil {
-				s.log.Error("cannot subscribe to NATS", "err", err)
+				fatal <- fmt.Errorf("subscribe to NATS: %w", err)
 			}
 		}()
 	} else {
 		close(edgeDone)
 	}
 
-	fatal := make(chan error, 2)
 	tcpCtx, stopTCP := context.WithCancel(ctx)
 	defer stopTCP()
 	tcpDone := make(chan struct{})
@@ -397,6 +423,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 
 	// Shutdown: see the package docs and STYLE.md for why in this order.
+	var errs []error
 	close(s.stopping)
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	shutCtx, cancelShut := context.WithDeadline(context.Background(), deadline)
@@ -413,6 +440,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	stopNATS()
 	natsWG.Wait()
+	if s.pub != nil {
+		// What still waits stays in the buffer file for the next start;
+		// before the checkpoint below moves past its lines.
+		if err := s.pub.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Goodbyes get half the shutdown timeout, however long the write
 	// timeout: a client that stopped reading is cut then, as it would be
 	// anyway, and the other half is left for what follows (the close
@@ -421,7 +455,6 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	stopHub() // final flush, then every subscription ends: writers say goodbye
 	wg.Wait()
 
-	var errs []error
 	select {
 	case <-tcpDone:
 	case <-shutCtx.Done():
@@ -463,8 +496,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 }
 
 // drainPublisher waits, until deadline, for the publisher to send what it
-// holds while NATS is reachable: records still waiting at shutdown are
-// lost (the buffer is in memory).
+// holds while NATS is reachable. Records still waiting at shutdown are
+// lost without StatePath (the buffer is in memory); with it, they wait in
+// the buffer file for the next start.
 func (s *Server) drainPublisher(deadline time.Time) {
 	for time.Now().Before(deadline) {
 		if st := s.pub.Stats(); st.Pending == 0 || !st.Connected {
@@ -472,8 +506,13 @@ func (s *Server) drainPublisher(deadline time.Time) {
 		}
 		time.Sleep(10 * time.Millisecond) // a poll: drains take ms, shutdowns seconds
 	}
-	if n := s.pub.Stats().Pending; n > 0 {
-		s.log.Warn("records not published to NATS at shutdown", "pending", n)
+	st := s.pub.Stats()
+	switch {
+	case st.Pending == 0:
+	case st.OnDisk == st.Pending:
+		s.log.Info("records not yet published to NATS wait on disk for the next start", "pending", st.Pending, "file", s.cfg.StatePath+".nats")
+	default:
+		s.log.Warn("records not published to NATS at shutdown are lost", "pending", st.Pending-st.OnDisk)
 	}
 }
 
@@ -570,6 +609,17 @@ func (s *Server) saveLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		c := s.checkpointNow()
+		// The publish buffer first: the checkpoint must not move past a
+		// line whose record a crash could take from it.
+		if s.pub != nil {
+			if err := s.pub.Sync(); err != nil {
+				if err.Error() != lastErr {
+					s.log.Error("cannot save the NATS publish buffer", "err", err)
+					lastErr = err.Error()
+				}
+				continue
+			}
+		}
 		if c.equal(saved) {
 			continue
 		}

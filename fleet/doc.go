@@ -1,7 +1,7 @@
 // Package fleet owns weblogd's scale-out through NATS JetStream: the
 // Publisher that sends a node's records to a stream, the Edge that takes
-// the merged records of every publisher back out of it, and the wire form
-// between them.
+// the merged records of every publisher back out of it, the wire form
+// between them, and how both authenticate (Auth).
 //
 // # Wire form
 //
@@ -15,15 +15,28 @@
 // republish, after an outage or a restart, is dropped by the stream's
 // duplicate window instead of stored twice.
 //
+// # Delivery
+//
+// A Publisher keeps each record until the stream acknowledges it: in a
+// bounded buffer in memory and, with PublisherConfig.BufferFile, in a
+// file too (see disk.go), so that neither an outage nor a restart loses a
+// record. It keeps up to Window publishes in flight and, after any
+// failure, sends again from the oldest unacknowledged record, in order,
+// with the same ids (see Publisher for why that keeps the order). An Edge
+// takes records through a durable pull consumer, one per edge by default
+// (DefaultDurable), and hands them on in stream order, each once.
+//
 // # Concurrency
 //
-// NewPublisher and NewEdge start nothing. Run starts the connection and
-// the one goroutine that sends (Publisher) or fetches (Edge), and returns
-// only when ctx is done and everything it started has stopped; the NATS
+// NewPublisher and NewEdge start nothing (NewPublisher opens its buffer
+// file, which Close closes). Run starts the connection and the one
+// goroutine that sends (Publisher) or fetches (Edge), and returns only
+// when ctx is done and everything it started has stopped; the NATS
 // client's own goroutines end with the connection, which Run closes.
-// Publisher.Publish may be called from any goroutine, before or during
-// Run; it never blocks: records wait in a bounded buffer (oldest dropped
-// and counted when it is full) until NATS acknowledges them. The Edge
-// calls its handler from Run's goroutine, one record at a time, in stream
-// order.
+// Publisher.Publish may be called from any goroutine, before, during or
+// after Run; it never waits for the network: records wait in the buffer
+// (oldest dropped and counted when it is full) until NATS acknowledges
+// them. The Edge calls its handler from Run's goroutine, one record at a
+// time, in stream order. Stats, NotReady and Sync may be called from any
+// goroutine.
 package fleet

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,22 +19,40 @@ import (
 type EdgeConfig struct {
 	// URL is the NATS server, as in PublisherConfig. Required.
 	URL string
-	// Options are extra NATS client options (credentials, TLS, ...);
-	// they win over the Edge's own.
+	// Options are extra NATS client options (credentials, TLS, see
+	// Auth); they win over the Edge's own.
 	Options []nats.Option
+	// Node names this node: its durable consumer's default name is
+	// DurablePrefix+Node. Zero means the host name.
+	Node string
 	// Prefix is the subject prefix. Zero means DefaultPrefix.
 	Prefix string
 	// Stream is the JetStream stream. Zero means DefaultStream. The Edge
 	// waits for it to exist (a publisher creates it).
 	Stream string
 	// Durable names the durable consumer whose position survives a
-	// restart. Each edge that must see every record needs its own name.
-	// Zero means "weblogd-edge".
+	// restart. Each edge that must see every record needs its own name;
+	// edges that share one share the records out between them. Zero
+	// means DurablePrefix followed by Node (with white space, '.', '*',
+	// '>', '/' and '\' made '_').
 	Durable string
 	// Batch is how many records one pull asks for. Zero means 256.
 	Batch int
 	// Logger: nil means nothing is logged.
 	Logger *slog.Logger
+}
+
+// DurablePrefix starts the default name of an Edge's durable consumer.
+const DurablePrefix = "weblogd-edge-"
+
+// DefaultDurable is the name of the durable consumer of an edge on node.
+func DefaultDurable(node string) string {
+	return DurablePrefix + strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(".*>/\\", r) {
+			return '_'
+		}
+		return r
+	}, node)
 }
 
 // fetchWait is how long one pull waits for records before the next: it
@@ -53,8 +72,10 @@ type EdgeStats struct {
 	BadRecords uint64 // messages that did not decode (acknowledged, dropped)
 	Errors     uint64 // failed pulls and acks (retried)
 	StreamSeq  uint64 // stream sequence of the last record handled
-	Lag        uint64 // records in the stream not yet delivered, at the last pull
+	Lag        uint64 // records in the stream not yet delivered to this edge, as of the last pull
 	Connected  bool
+	Ready      bool   // connected, with its consumer
+	LastError  string // the last error met (connection, consumer or pull), if any
 }
 
 // Edge takes records from the stream through a durable pull consumer and
@@ -64,7 +85,8 @@ type Edge struct {
 	c       EdgeConfig
 	handle  func(*broadcast.Record)
 	log     *slog.Logger
-	nc      atomic.Pointer[nats.Conn]
+	link    link
+	ready   atomic.Bool // has its consumer
 	handled atomic.Uint64
 	skipped atomic.Uint64
 	bad     atomic.Uint64
@@ -77,8 +99,8 @@ type Edge struct {
 // with the publisher's Node, Source and Seq; it is called from Run's
 // goroutine, one at a time. It starts nothing.
 func NewEdge(c EdgeConfig, handle func(*broadcast.Record)) (*Edge, error) {
-	if c.URL == "" {
-		return nil, errors.New("fleet: edge needs a NATS URL")
+	if err := CheckURL(c.URL); err != nil {
+		return nil, fmt.Errorf("configure the NATS edge: %w", err)
 	}
 	if handle == nil {
 		return nil, errors.New("fleet: edge needs a handler")
@@ -89,8 +111,19 @@ func NewEdge(c EdgeConfig, handle func(*broadcast.Record)) (*Edge, error) {
 	if c.Stream == "" {
 		c.Stream = DefaultStream
 	}
+	node, err := defaultNode(c.Node)
+	if err != nil {
+		return nil, err
+	}
+	c.Node = node
 	if c.Durable == "" {
-		c.Durable = "weblogd-edge"
+		c.Durable = DefaultDurable(c.Node)
+	}
+	if !validName(c.Durable) {
+		return nil, fmt.Errorf("configure the NATS edge: consumer name %q: no white space, '.', '*', '>', '/' or '\\'", c.Durable)
+	}
+	if !validName(c.Stream) {
+		return nil, fmt.Errorf("configure the NATS edge: stream name %q: no white space, '.', '*', '>', '/' or '\\'", c.Stream)
 	}
 	if c.Batch <= 0 {
 		c.Batch = 256
@@ -99,66 +132,104 @@ func NewEdge(c EdgeConfig, handle func(*broadcast.Record)) (*Edge, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Edge{c: c, handle: handle, log: log}, nil
+	e := &Edge{c: c, handle: handle, log: log}
+	e.link.url = RedactURL(c.URL)
+	return e, nil
+}
+
+// Durable is the name of the Edge's durable consumer.
+func (e *Edge) Durable() string { return e.c.Durable }
+
+// NotReady says in one line why the Edge is not taking records: not
+// connected, or without its consumer (the stream does not exist yet, the
+// account may not use JetStream, ...). Empty when it is taking them.
+func (e *Edge) NotReady() string {
+	if !e.link.connected() {
+		return e.link.notConnected()
+	}
+	if !e.ready.Load() {
+		why := "nats: waiting for consumer " + e.c.Durable + " on stream " + e.c.Stream
+		if err := e.link.err(); err != "" {
+			why += ": " + err
+		}
+		return why
+	}
+	return ""
 }
 
 // Stats returns the counters.
 func (e *Edge) Stats() EdgeStats {
-	nc := e.nc.Load()
+	connected := e.link.connected()
 	return EdgeStats{
 		Handled: e.handled.Load(), Skipped: e.skipped.Load(), BadRecords: e.bad.Load(),
 		Errors: e.errs.Load(), StreamSeq: e.seq.Load(), Lag: e.lag.Load(),
-		Connected: nc != nil && nc.IsConnected(),
+		Connected: connected, Ready: connected && e.ready.Load(), LastError: e.link.err(),
 	}
 }
 
 // Run takes records until ctx is done, through outages of NATS, and
-// returns nil then, after acknowledging every record it handed on.
+// returns nil then, after acknowledging every record it handed on. It
+// returns an error only for a Config NATS refuses for good.
 func (e *Edge) Run(ctx context.Context) error {
-	nc, err := connect(e.c.URL, "weblogd edge "+e.c.Durable, e.log, e.c.Options)
+	nc, err := connect(&e.link, e.c.URL, "weblogd edge "+e.c.Durable, e.log, e.c.Options, nil)
 	if err != nil {
 		return err
 	}
-	e.nc.Store(nc)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("open jetstream: %w", err)
 	}
-	e.log.Info("taking records from NATS", "url", e.c.URL, "stream", e.c.Stream, "durable", e.c.Durable)
-	r := retrier{log: e.log, what: "cannot open the NATS consumer; retrying"}
-	var cons jetstream.Consumer
-	for {
-		cons, err = e.consumer(ctx, js)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		e.errs.Add(1)
-		r.fail(ctx, err)
-		if !r.wait(ctx) {
-			return nil
-		}
-	}
-	r.ok()
-	r.what = "cannot take records from NATS; retrying"
+	e.log.Info("taking records from NATS", "url", e.link.url, "stream", e.c.Stream, "durable", e.c.Durable)
+	r := retrier{log: e.log}
 	for ctx.Err() == nil {
-		if err := e.pull(ctx, nc, js, cons); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			e.errs.Add(1)
-			r.fail(ctx, err)
-			if !r.wait(ctx) {
+		r.what = "cannot open the NATS consumer; retrying"
+		cons, err := e.consumer(ctx, js)
+		if err != nil {
+			if !e.failed(ctx, &r, err) {
 				return nil
 			}
 			continue
 		}
+		e.ready.Store(true)
 		r.ok()
+		r.what = "cannot take records from NATS; retrying"
+		for ctx.Err() == nil {
+			err := e.pull(ctx, nc, js, cons)
+			if err == nil {
+				r.ok()
+				continue
+			}
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				// Someone deleted it: make it again, from where this
+				// edge stands (fill takes what it missed).
+				e.ready.Store(false)
+			}
+			if !e.failed(ctx, &r, err) {
+				return nil
+			}
+			if !e.ready.Load() {
+				break
+			}
+		}
 	}
 	return nil
+}
+
+// failed counts and logs err and waits before the next try; false when
+// ctx is done.
+func (e *Edge) failed(ctx context.Context, r *retrier, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if !e.link.connected() {
+		err = errNotConnected
+	} else {
+		e.link.setErr(err)
+	}
+	e.errs.Add(1)
+	r.fail(ctx, err)
+	return r.wait(ctx)
 }
 
 // consumer creates the durable consumer, or finds it where a previous run
@@ -188,6 +259,7 @@ func (e *Edge) consumer(ctx context.Context, js jetstream.JetStream) (jetstream.
 	if f := info.AckFloor.Stream; f > e.seq.Load() {
 		e.seq.Store(f)
 	}
+	e.lag.Store(info.NumPending)
 	return cons, nil
 }
 
@@ -222,8 +294,13 @@ func (e *Edge) pull(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, 
 		if err := nc.FlushTimeout(5 * time.Second); err != nil {
 			return fmt.Errorf("flush acks: %w", err)
 		}
+		return nil
 	}
-	if info := cons.CachedInfo(); info != nil {
+	// Nothing came, so no record told the lag: ask the consumer (records
+	// may have come in while NATS was away, or the lag may be old).
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if info, err := cons.Info(actx); err == nil {
 		e.lag.Store(info.NumPending)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/redact"
 )
 
@@ -54,6 +55,8 @@ type options struct {
 	publish         string
 	subscribe       string
 	node            string
+	consumer        string
+	natsAuth        fleet.Auth
 
 	redactOptions redact.Options // from redact and redactKeyFile, by check
 }
@@ -84,7 +87,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
 	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
 	fs.DurationVar(&o.rotateWait, "rotate-wait", 5*time.Second, "how long a rotated log is still read after it stops growing (nginx writes to the renamed file until it reopens)")
-	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq")
+	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq; with --publish, records not yet in NATS wait beside it in FILE.nats")
 	fs.StringVar(&o.basePath, "base-path", "/", "serve every HTTP path under this prefix, for reverse proxies")
 	fs.Var(&o.allowOrigins, "allow-origin", "a browser origin (scheme://host[:port]) allowed to open WebSockets besides the server's own; * allows any (repeatable)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", feed.DefaultShutdownTimeout, "how long streams get to end properly at shutdown before they are cut")
@@ -105,9 +108,18 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "turns the admin API on (/admin/subscribers, /admin/settings): its own bearer tokens, one per line, no filters")
 	fs.Var(&o.redact, "redact", "mask before records are kept: host (IPv4 /24, IPv6 /48), host=hash (keyed, --redact-key-file), query, params (secret-looking parameters), params=a,b, user (repeatable, or a comma list)")
 	fs.StringVar(&o.redactKeyFile, "redact-key-file", "", "file holding the key of --redact host=hash (at least 16 bytes; e.g. openssl rand -hex 32 > file)")
-	fs.StringVar(&o.publish, "publish", "", "also send every record to the NATS JetStream stream at this URL (nats://host:4222), buffered while NATS is unreachable")
+	fs.StringVar(&o.publish, "publish", "", "also send every record to the NATS JetStream stream at this URL (nats://host:4222, a comma list for a cluster), buffered while NATS is unreachable (with --state, on disk too)")
 	fs.StringVar(&o.subscribe, "subscribe", "", "take the records of every publisher from the NATS JetStream stream at this URL and serve them as local ones (--log not needed)")
-	fs.StringVar(&o.node, "node", "", "the name of this node in the records it publishes (default: the host name)")
+	fs.StringVar(&o.node, "node", "", "the name of this node in the records it publishes and in its consumer's name (default: the host name)")
+	fs.StringVar(&o.consumer, "consumer", "", "with --subscribe, the durable consumer to take records through (default: weblogd-edge-<node>); edges sharing one share the records out between them")
+	fs.StringVar(&o.natsAuth.CredsFile, "nats-creds", "", "NATS credentials file (user JWT and nkey seed, as nsc writes it) for --publish and --subscribe")
+	fs.StringVar(&o.natsAuth.NKeyFile, "nats-nkey", "", "file holding a NATS user nkey seed (SU...) for --publish and --subscribe")
+	fs.StringVar(&o.natsAuth.TokenFile, "nats-token-file", "", "file holding the NATS authorization token for --publish and --subscribe")
+	fs.StringVar(&o.natsAuth.User, "nats-user", "", "NATS user name for --publish and --subscribe; needs --nats-password-file")
+	fs.StringVar(&o.natsAuth.PasswordFile, "nats-password-file", "", "file holding the password of --nats-user")
+	fs.StringVar(&o.natsAuth.CAFile, "nats-ca", "", "PEM certificate authorities to check the NATS server's certificate with, instead of the system's (the connection is then TLS)")
+	fs.StringVar(&o.natsAuth.CertFile, "nats-cert", "", "PEM client certificate (with its chain) for NATS servers that verify clients; needs --nats-key")
+	fs.StringVar(&o.natsAuth.KeyFile, "nats-key", "", "file holding the private key of --nats-cert")
 	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin and redact repeatable; the command line and the environment win over it")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
@@ -119,7 +131,8 @@ Follows access logs and streams every new line live.
 Every flag also reads %sFLAG (upper case, - as _), and a --config file can
 hold any of them: the command line wins over the environment, which wins over
 the file. Secrets are read from files, never given as values (--tls-key, --token-file,
---admin-token-file, --redact-key-file).
+--admin-token-file, --redact-key-file, --nats-creds, --nats-nkey, --nats-token-file,
+--nats-password-file, --nats-key).
 
 `, envPrefix)
 		fs.PrintDefaults()
@@ -229,6 +242,7 @@ func (o *options) check() error {
 	if o.sessionLifetime <= 0 {
 		errs = append(errs, fmt.Errorf("--session-lifetime %v: must be positive", o.sessionLifetime))
 	}
+	errs = append(errs, o.checkNATS()...)
 	ro, err := redact.ParseOptions(o.redact)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--redact: %v", err))
@@ -251,6 +265,52 @@ func (o *options) check() error {
 	}
 	o.redactOptions = ro
 	return errors.Join(errs...)
+}
+
+// checkNATS checks the NATS flags. The files are read by feed.New, which
+// says what is wrong with one (still exit status 2).
+func (o *options) checkNATS() []error {
+	var errs []error
+	for name, u := range map[string]string{"publish": o.publish, "subscribe": o.subscribe} {
+		if u == "" {
+			continue
+		}
+		if err := fleet.CheckURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %v", name, err))
+		}
+	}
+	if o.consumer != "" && o.subscribe == "" {
+		errs = append(errs, errors.New("--consumer is only for --subscribe"))
+	}
+	a := o.natsAuth
+	if !a.IsZero() && o.publish == "" && o.subscribe == "" {
+		errs = append(errs, errors.New("the --nats-* flags are only for --publish and --subscribe"))
+	}
+	var ways []string
+	for _, w := range []struct {
+		flag string
+		set  bool
+	}{{"--nats-creds", a.CredsFile != ""}, {"--nats-nkey", a.NKeyFile != ""}, {"--nats-token-file", a.TokenFile != ""}, {"--nats-user", a.User != "" || a.PasswordFile != ""}} {
+		if w.set {
+			ways = append(ways, w.flag)
+		}
+	}
+	if len(ways) > 1 {
+		errs = append(errs, fmt.Errorf("%s: give one way to authenticate to NATS", strings.Join(ways, " and ")))
+	}
+	if a.User != "" && a.PasswordFile == "" {
+		errs = append(errs, errors.New("--nats-user needs --nats-password-file"))
+	}
+	if a.PasswordFile != "" && a.User == "" {
+		errs = append(errs, errors.New("--nats-password-file needs --nats-user"))
+	}
+	if a.CertFile != "" && a.KeyFile == "" {
+		errs = append(errs, errors.New("--nats-cert needs --nats-key"))
+	}
+	if a.KeyFile != "" && a.CertFile == "" {
+		errs = append(errs, errors.New("--nats-key needs --nats-cert"))
+	}
+	return errs
 }
 
 // config turns the options into the library's config. The command line's
@@ -284,6 +344,8 @@ func (o *options) config() feed.Config {
 		Publish:             o.publish,
 		Subscribe:           o.subscribe,
 		Node:                o.node,
+		Consumer:            o.consumer,
+		NATSAuth:            o.natsAuth,
 		Version:             version,
 	}
 	c.MaxSubscribersPerToken = o.maxSubsPerToken
