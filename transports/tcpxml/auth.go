@@ -36,10 +36,9 @@ func (cn *conn) admit() (*transports.Grant, []byte, bool) {
 		cn.s.onAuthFail()
 		cn.out = append(cn.out, unauthorized)
 		cn.write()
-		cn.log.Debug("raw tcp client refused: not authenticated")
+		cn.debug("raw tcp client refused: not authenticated")
 		return nil, nil, false
 	}
-	cn.log = cn.log.With("token", g.Name)
 	cn.scope = g.Scope
 	cn.meta.Token, cn.meta.Filter = g.Name, g.Scope.String()
 	return g, pending, true

@@ -206,7 +206,6 @@ type conn struct {
 	deadline *transports.Deadline
 	w        *transports.Writer
 	done     func() // Serve's hold on the connection
-	log      *slog.Logger
 	release  func() // the subscriber slot
 
 	park atomic.Pointer[transports.Parked]
@@ -241,7 +240,6 @@ var (
 // Idle).
 func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle) {
 	c := cn.c
-	cn.log = s.log.With("remote", c.RemoteAddr().String())
 	grant, pending, ok := cn.admit() // AUTH first, when authentication is on (auth.go)
 	if !ok {
 		cn.abandon()
@@ -253,7 +251,7 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 	}
 	if err != nil {
 		cn.refuse(err)
-		cn.log.Debug("raw tcp subscriber refused", "err", err)
+		cn.debug("raw tcp subscriber refused", "err", err)
 		cn.abandon()
 		return
 	}
@@ -268,12 +266,13 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 	}
 	cn.sub = sub
 	s.counters.Subscribers.Add(1)
-	cn.log.Debug("raw tcp subscriber connected")
+	cn.debug("raw tcp subscriber connected")
 
-	err = cn.w.Do(func() error {
-		cn.out = append(cn.out, hitsStart)
-		return cn.write()
-	})
+	// No writer runs before Start (a Kick until then is remembered), so
+	// "<hits>" is written here without Do, whose condition variable
+	// would stay with the connection for good.
+	cn.out = append(cn.out, hitsStart)
+	err = cn.write()
 	if err == nil && len(pending) > 0 {
 		err = cn.input(ctx, pending) // what came after the AUTH line, in its read
 	}
@@ -289,6 +288,20 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 	}
 	cn.w.Start()
 	cn.finish(cn.readBlocking(ctx))
+}
+
+// debug logs at Debug with the client's address and token, put together
+// only when it is logged: a logger made With them would be kept by every
+// idle connection.
+func (cn *conn) debug(msg string, args ...any) {
+	if !cn.s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	args = append(args, "remote", cn.meta.Addr)
+	if cn.meta.Token != "" {
+		args = append(args, "token", cn.meta.Token)
+	}
+	cn.s.log.Debug(msg, args...)
 }
 
 // abandon ends a connection that never subscribed.
@@ -321,7 +334,7 @@ func (cn *conn) finish(err error) {
 	s.counters.Subscribers.Add(-1)
 	reason := transports.ReasonOf(cn.sub, err)
 	s.counters.Disconnected(reason)
-	cn.log.Debug("raw tcp subscriber ended", "reason", reason)
+	cn.debug("raw tcp subscriber ended", "reason", reason)
 	cn.release()
 	cn.deadline.Release()
 	cn.done()
