@@ -1,6 +1,9 @@
 package transports
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // maxIdleWorkers is how many workers wait for the next flush once the
 // queue is empty: one takes a whole flush's turns, one after the other,
@@ -31,6 +34,12 @@ type Workers struct {
 	waiting int // of those, waiting on cond
 	closed  bool
 	wg      sync.WaitGroup
+
+	// The heartbeat sweep: the Writers with a heartbeat
+	// and when each last had one, Unix ns.
+	beats    map[*Writer]int64
+	beatTick time.Duration // how often the sweep looks; 0 until it runs
+	beatStop chan struct{}
 }
 
 // turn queues w's turn. It never blocks.
@@ -92,13 +101,79 @@ func (p *Workers) work() {
 	}
 }
 
-// Close ends the workers once the queue is empty and waits for them.
+// Close ends the workers once the queue is empty, and the heartbeat
+// sweep, and waits for them.
 func (p *Workers) Close() {
 	p.mu.Lock()
+	if p.beatStop != nil && !p.closed {
+		close(p.beatStop)
+	}
 	p.closed = true
 	if p.cond != nil {
 		p.cond.Broadcast()
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// addBeat puts w in the heartbeat sweep: a goroutine of the pool's that
+// looks every eighth of the shortest heartbeat and kicks, with a beat, the
+// Writers whose heartbeat is due. A timer each would cost every idle
+// connection some hundred bytes.
+func (p *Workers) addBeat(w *Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if p.beats == nil {
+		p.beats = make(map[*Writer]int64)
+	}
+	p.beats[w] = time.Now().UnixNano()
+	if tick := max(w.heartbeat/8, time.Millisecond); p.beatTick == 0 || tick < p.beatTick {
+		if p.beatStop != nil {
+			close(p.beatStop) // the sweep starts again with the shorter tick
+		}
+		p.beatTick, p.beatStop = tick, make(chan struct{})
+		p.wg.Add(1)
+		go p.sweep(tick, p.beatStop)
+	}
+}
+
+// dropBeat takes w out of the sweep.
+func (p *Workers) dropBeat(w *Writer) {
+	p.mu.Lock()
+	delete(p.beats, w)
+	p.mu.Unlock()
+}
+
+// sweep kicks the Writers whose heartbeat is due, every tick, until stop.
+// A heartbeat is due half a tick before its period is up, so that a
+// period that is a multiple of the tick is kept exactly.
+func (p *Workers) sweep(tick time.Duration, stop chan struct{}) {
+	defer p.wg.Done()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var due []*Writer
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now().UnixNano()
+		p.mu.Lock()
+		for w, last := range p.beats {
+			if time.Duration(now-last) >= w.heartbeat-tick/2 {
+				p.beats[w] = now
+				due = append(due, w)
+			}
+		}
+		p.mu.Unlock()
+		for i, w := range due {
+			w.beatDue()
+			due[i] = nil
+		}
+		due = due[:0]
+	}
 }

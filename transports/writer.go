@@ -58,10 +58,20 @@ func NewWriter(flush func(beat bool) (over bool, err error), end func(), heartbe
 func (w *Writer) Start() {
 	w.mu.Lock()
 	w.started = true
-	if w.heartbeat > 0 && !w.over {
+	beats := w.heartbeat > 0 && !w.over
+	if beats && w.pool == nil {
 		w.timer = time.AfterFunc(w.heartbeat, w.beatDue)
 	}
 	w.mu.Unlock()
+	if beats && w.pool != nil {
+		w.pool.addBeat(w) // one sweep for all, rather than a timer each
+		w.mu.Lock()
+		over := w.over
+		w.mu.Unlock()
+		if over { // it ended meanwhile, maybe before it was added
+			w.dropBeat()
+		}
+	}
 	w.Kick()
 }
 
@@ -72,7 +82,9 @@ func (w *Writer) beatDue() {
 		return
 	}
 	w.beat = true
-	w.timer.Reset(w.heartbeat)
+	if w.timer != nil {
+		w.timer.Reset(w.heartbeat)
+	}
 	w.mu.Unlock()
 	w.Kick()
 }
@@ -152,6 +164,13 @@ func (w *Writer) run() {
 	}
 }
 
+// dropBeat takes w out of its pool's heartbeat sweep.
+func (w *Writer) dropBeat() {
+	if w.pool != nil && w.heartbeat > 0 {
+		w.pool.dropBeat(w)
+	}
+}
+
 // release lets the role go, with w.mu held.
 func (w *Writer) release() {
 	w.busy = false
@@ -174,6 +193,7 @@ func (w *Writer) finish(err error) {
 	}
 	w.mu.Unlock()
 	if first {
+		w.dropBeat()
 		w.end()
 	}
 }
@@ -195,6 +215,7 @@ func (w *Writer) Stop(cause error) error {
 		w.free.Broadcast()
 	}
 	w.mu.Unlock()
+	w.dropBeat()
 	w.wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
