@@ -53,9 +53,10 @@ const (
 	// clients send nothing but control frames, so a small limit stops
 	// floods early.
 	maxMessageSize = 4096
-	// readBufferBytes is gorilla's read buffer, which is never used (the
-	// reader reads the connection itself): gorilla's smallest.
-	readBufferBytes = 1
+	// gorillaBufferBytes sizes the buffers of gorilla's *websocket.Conn,
+	// which is dropped after the handshake (reads and writes are ours):
+	// the smallest, the least garbage.
+	gorillaBufferBytes = 1
 	// readBytes is what one read of the peer takes; it is allocated for
 	// the read only.
 	readBytes = 512
@@ -115,11 +116,9 @@ func New(c Config) *Handler {
 	h := &Handler{c: c, conns: map[*conn]struct{}{}}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: c.WriteTimeout,
-		// The *websocket.Conn it makes is dropped after the handshake: the
-		// smallest read buffer, and none for writing, is least garbage.
-		ReadBufferSize:  readBufferBytes,
-		WriteBufferSize: readBufferBytes,
-		CheckOrigin:     h.checkOrigin,
+		ReadBufferSize:   gorillaBufferBytes,
+		WriteBufferSize:  gorillaBufferBytes,
+		CheckOrigin:      h.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			http.Error(w, reason.Error(), status)
 		},
