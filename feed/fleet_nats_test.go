@@ -20,6 +20,7 @@ import (
 
 	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/fleet/fleettest"
 )
 
 // fastNATS makes the NATS clients retry every 20 ms, so that NATS coming
@@ -43,20 +44,7 @@ func natsURL(t *testing.T) (string, int) {
 // the test ends.
 func runNATSAt(t *testing.T, port int) *server.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS is not ready")
-	}
-	return ns
+	return fleettest.Run(t, &server.Options{Port: port})
 }
 
 // natsDoc is the nats object of /api/status.
@@ -245,16 +233,7 @@ func TestFleetReadiness(t *testing.T) {
 // TestFleetWrongCredential: an edge whose token the server refuses does
 // not crash: it keeps trying, and /readyz says why.
 func TestFleetWrongCredential(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, Authorization: "right"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS is not ready")
-	}
+	ns := fleettest.Run(t, &server.Options{Authorization: "right"})
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("wrong\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -7,26 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/fleet/fleettest"
 )
 
 // TestPublishToSubscribingEdge: two servers publish their logs to NATS,
 // a third with no log of its own subscribes, and serves every line of
 // both, each once, with its node and source, numbered by its own seq.
 func TestPublishToSubscribingEdge(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS is not ready")
-	}
+	ns := fleettest.Run(t, nil)
 	fast := []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}
 	const n = 50
 	logs := map[string]string{}

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/fleet/fleettest"
 )
 
 // tokNodeA is a token limited to node a's records by its token file line.
@@ -38,16 +38,7 @@ type nodeFleet struct {
 // when the test ends.
 func startNodeFleet(t *testing.T, edgeCfg feed.Config) *nodeFleet {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(waitFor) {
-		t.Fatal("NATS is not ready")
-	}
+	ns := fleettest.Run(t, nil)
 	fast := []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}
 	f := &nodeFleet{logs: map[string]string{}}
 	for _, node := range []string{"a", "b"} {

@@ -22,23 +22,14 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/fleet/fleettest"
 )
 
 // runNATSWith starts a NATS server with JetStream on loopback, a random
 // port and a store of its own, with o's authentication or TLS settings.
 func runNATSWith(tb testing.TB, o *server.Options) *server.Server {
 	tb.Helper()
-	o.Host, o.Port, o.JetStream, o.StoreDir, o.NoLog, o.NoSigs = "127.0.0.1", -1, true, tb.TempDir(), true, true
-	s, err := server.NewServer(o)
-	if err != nil {
-		tb.Fatalf("NewServer()=%v", err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("NATS is not ready")
-	}
-	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return fleettest.Run(tb, o)
 }
 
 // writeFile writes b to a new file named name in dir and returns its path.

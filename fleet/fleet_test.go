@@ -15,28 +15,14 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/fleet/fleettest"
 )
 
 // runNATS starts a NATS server with JetStream on loopback, its store in
 // dir; port 0 means a free one. The test stops it at the end.
 func runNATS(tb testing.TB, dir string, port int) *server.Server {
 	tb.Helper()
-	if port == 0 {
-		port = -1
-	}
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		tb.Fatalf("NewServer()=%v", err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("NATS is not ready")
-	}
-	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return fleettest.Run(tb, &server.Options{StoreDir: dir, Port: port})
 }
 
 // fastReconnect makes the client retry every 20 ms, so that a NATS

@@ -21,6 +21,7 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/fleet/fleettest"
 )
 
 // --help lists the NATS flags.
@@ -151,15 +152,7 @@ func TestKilledPublisherLosesNothing(t *testing.T) {
 	// their last tick was not saved) wait twice, with the same ids.
 	waitUntil(t, "every line waiting for NATS", func() bool { return natsPending(t, p) >= 2*n })
 
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(waitFor) {
-		t.Fatal("NATS is not ready")
-	}
+	fleettest.Run(t, &server.Options{Port: port})
 	waitUntil(t, "everything published", func() bool { return natsPending(t, p) == 0 })
 	if code := p.signal(t, os.Interrupt); code != 0 {
 		t.Fatalf("exit status %d, want 0\n%s", code, p.stderr)
