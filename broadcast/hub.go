@@ -20,7 +20,11 @@ type HubConfig struct {
 	Ring *Ring
 	// Tick is the longest a new record waits before it is flushed while
 	// traffic is sustained. A record that arrives after a quiet tick is
-	// flushed at once. Zero flushes as soon as records arrive.
+	// flushed at once. While records keep coming, every flush that
+	// offered some is followed by another a tick later (with many
+	// subscribers, by the steps of one, lanes.go) whether or not a
+	// publisher woke the loop: on a busy feed the producers need not wake
+	// anyone per record. Zero flushes as soon as records arrive.
 	Tick time.Duration
 	// Queue bounds each subscriber's queue in records. Zero means
 	// DefaultQueue.
@@ -34,13 +38,11 @@ type HubConfig struct {
 	// write deadline's business). Zero means DefaultSlowTimeout; negative
 	// never ends a subscriber for being slow.
 	SlowTimeout time.Duration
-	// Gather, if set, is called by the loop at the end of a tick, just
-	// before it flushes, to bring in the records that are on their way
-	// (the feed reads its logs then, see tailer.Tailer.Gather). With it,
-	// every flush that offered records is followed by another at the end
-	// of the next tick, whether or not a publisher woke the loop: on a
-	// busy feed the producers need not wake anyone per record. It must
-	// bound its own wait: the loop waits for it.
+	// Gather, if set, is called by the loop at the end of a tick (or of a
+	// step of one), just before it flushes, to bring in the records that
+	// are on their way (the feed reads its logs then, see
+	// tailer.Tailer.Gather). It must bound its own wait: the loop waits
+	// for it.
 	Gather func()
 	// OnFlush, if set, is called by the loop after each flush with how
 	// long it took and how many records it offered (for metrics). It must
@@ -69,13 +71,16 @@ type Hub struct {
 	running chan struct{} // closed when Run has taken the ring's position
 	done    chan struct{} // closed when Run has returned
 
-	flushed atomic.Uint64 // seq of the newest record offered to subscribers
+	flushed atomic.Uint64 // seq of the newest record offered to every lane
 	// armed is set while a flush is already due at the end of the tick: a
 	// publisher need not wake the loop then, which on a busy log saves a
 	// goroutine wake-up per record.
 	armed atomic.Bool
-	subs  map[*Subscription]struct{}
-	count atomic.Int64 // len(subs), readable outside the loop
+	// The subscribers, in lanes (lanes.go); newest is the seq of the newest
+	// record offered to any lane. Both belong to the loop.
+	lanes  [nlanes]lane
+	newest uint64
+	count  atomic.Int64 // how many subscribers the lanes hold, readable outside the loop
 
 	flushMu  sync.Mutex
 	flushSig chan struct{} // closed and replaced after every flush
@@ -117,7 +122,6 @@ func NewHub(c HubConfig) *Hub {
 		urgent:   make(chan struct{}, 1),
 		running:  make(chan struct{}),
 		done:     make(chan struct{}),
-		subs:     make(map[*Subscription]struct{}),
 		flushSig: make(chan struct{}),
 		reg:      make(map[uint64]*Subscription),
 	}
@@ -293,14 +297,23 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 // Run is the loop. It returns after ctx is done, once it has flushed what
 // the ring holds and ended every subscription with ReasonShutdown.
 func (h *Hub) Run(ctx context.Context) error {
-	h.flushed.Store(h.ring.Last())
+	// What the ring holds now is history: no lane is offered it.
+	h.newest = h.ring.Last()
+	for i := range h.lanes {
+		h.lanes[i].offered = h.newest
+	}
+	h.flushed.Store(h.newest)
 	close(h.running)
 	defer close(h.done)
 
 	var (
-		timer     *time.Timer
-		timerC    <-chan time.Time
-		lastFlush time.Time
+		timer  *time.Timer
+		timerC <-chan time.Time
+		all    bool      // the armed flush is of every lane, not of a step
+		due    time.Time // when the armed flush is due
+		step   int       // the step of the tick that flushes next
+		nsteps = 1       // steps in this tick
+		fresh  time.Time // when the last flush that offered new records began
 	)
 	stopTimer := func() {
 		if timer != nil {
@@ -310,31 +323,46 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 	}
 	defer stopTimer()
-	arm := func(d time.Duration) {
-		timer = time.NewTimer(d)
+	arm := func(at time.Time, every bool) {
+		due, all = at, every
+		timer = time.NewTimer(max(time.Until(at), 0))
 		timerC = timer.C
 		h.armed.Store(true)
 	}
-	// flushNow flushes, first gathering what is on its way if asked (at
-	// the end of a tick; the tick is measured from the gathering), and with
-	// a Gather schedules the next flush at the end of the next tick if
-	// this one offered records.
-	flushNow := func(gather bool) {
-		lastFlush = time.Now()
-		if gather && h.gather != nil {
-			h.gather()
+	// flushed runs after a flush that began at start: while it offered new
+	// records, or left lanes behind, the next step is armed a step after
+	// the previous one was due (the steps keep to the tick however long
+	// the flushes take); otherwise the loop goes quiet, and the next
+	// record is a leading edge.
+	flushed := func(start time.Time, got int) {
+		if got > 0 {
+			fresh = start
 		}
-		if tick := h.Tick(); h.flush() > 0 && h.gather != nil && tick > 0 && timerC == nil {
-			arm(tick)
+		tick := h.Tick()
+		if tick <= 0 || got == 0 && h.flushed.Load() >= h.newest {
+			return
 		}
+		next := due.Add(tick / time.Duration(nsteps))
+		if next.Before(start) {
+			next = start.Add(tick / time.Duration(nsteps)) // quiet or far behind: from now
+		}
+		arm(next, false)
+	}
+	// flushAll flushes every lane and starts a new tick from it.
+	flushAll := func(start time.Time) int {
+		got := h.flush(0, nlanes)
+		due, step, nsteps = start, 0, steps(int(h.count.Load()), h.Tick())
+		return got
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			h.flush()
-			for s := range h.subs {
-				s.end(ReasonShutdown)
-				delete(h.subs, s)
+			h.flush(0, nlanes)
+			for i := range h.lanes {
+				for s := range h.lanes[i].subs {
+					s.end(ReasonShutdown)
+					delete(h.lanes[i].subs, s)
+				}
 			}
 			h.count.Store(0)
 			return nil
@@ -344,29 +372,45 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.remove(s)
 		case <-h.urgent:
 			stopTimer()
-			flushNow(false)
+			start := time.Now()
+			flushed(start, flushAll(start))
 		case <-h.wake:
 			if timerC != nil {
 				continue // a flush is already due at the end of this tick
 			}
 			// Leading edge: after a quiet tick, flush at once.
-			if tick, since := h.Tick(), time.Since(lastFlush); tick <= 0 || since >= tick {
-				flushNow(false)
+			start := time.Now()
+			if tick, since := h.Tick(), start.Sub(fresh); tick <= 0 || since >= tick {
+				flushed(start, flushAll(start))
 			} else {
-				arm(tick - since)
+				arm(fresh.Add(tick), true)
 			}
 		case <-timerC:
 			timer, timerC = nil, nil
 			// Disarmed before the flush reads the ring: a record appended
 			// after that read finds the loop disarmed and wakes it.
 			h.armed.Store(false)
-			flushNow(true)
+			start := time.Now()
+			if h.gather != nil {
+				h.gather()
+			}
+			if all {
+				flushed(start, flushAll(due))
+				continue
+			}
+			got := h.flush(stepLanes(step, nsteps))
+			if step++; step == nsteps {
+				step, nsteps = 0, steps(int(h.count.Load()), h.Tick())
+			}
+			flushed(start, got)
 		}
 	}
 }
 
 func (h *Hub) add(s *Subscription) {
-	start := h.flushed.Load()
+	// Live records start after the newest offered to any lane; a lane
+	// behind offers the subscriber only what is newer (Batch.since).
+	start := h.newest
 	s.after = start
 	s.histTo = start
 	if s.opts.Resume && s.opts.Since > h.ring.Last() {
@@ -387,53 +431,82 @@ func (h *Hub) add(s *Subscription) {
 	if !s.histDone {
 		s.signal()
 	}
-	h.subs[s] = struct{}{}
+	h.joinLane(s)
 	h.count.Add(1)
 	h.joined <- struct{}{} // the subscriber's goroutine owns the history fields from here
 }
 
 func (h *Hub) remove(s *Subscription) {
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		h.count.Add(-1)
+	if l := &h.lanes[s.lane]; l.subs != nil {
+		if _, ok := l.subs[s]; ok {
+			delete(l.subs, s)
+			h.count.Add(-1)
+		}
 	}
 }
 
-// flush offers everything the ring gained since the last flush as one
-// batch, and returns how many records it offered. If records left the ring before they could be flushed (which
-// Publish's back-pressure prevents, but an embedder appending to the ring
-// directly could cause), subscribers get a gap for them.
-func (h *Hub) flush() int {
+// flush offers the lanes [lo, hi) what the ring gained since each was last
+// offered, and returns how many of those records no lane had been offered
+// before. Lanes at the same position share the batch, so that it is
+// encoded once for all of them. If records left the ring before a lane was
+// offered them (which Publish's back-pressure prevents, but an embedder
+// appending to the ring directly could cause), its subscribers get a gap.
+func (h *Hub) flush(lo, hi int) int {
 	start := time.Now()
 	slow := h.SlowTimeout()
-	flushed := h.flushed.Load()
-	recs, first := h.ring.After(flushed, ^uint64(0), 0)
-	if first > flushed+1 {
-		g := Item{Gap: Gap{From: flushed + 1, To: first - 1}}
-		for s := range h.subs {
-			if s.offer(g, start, slow) {
-				h.remove(s)
+	last := h.ring.Last()
+	var (
+		items []Item
+		at    uint64 // the position items were read after
+	)
+	for i := lo; i < hi; i++ {
+		l := &h.lanes[i]
+		if l.offered >= last {
+			continue
+		}
+		if len(l.subs) > 0 {
+			if items == nil || at != l.offered {
+				items, at = h.itemsAfter(l.offered, last), l.offered
+			}
+			for s := range l.subs {
+				if s.offer(items, start, slow) {
+					h.remove(s) // ended for being slow: no more offers
+				}
 			}
 		}
-		flushed = first - 1
+		l.offered = last
 	}
-	if len(recs) > 0 {
-		b := Item{Batch: NewBatch(recs)}
-		for s := range h.subs {
-			if s.offer(b, start, slow) {
-				h.remove(s) // ended for being slow: no more offers
-			}
-		}
-		flushed = b.Batch.Last()
+	fresh := 0
+	if last > h.newest {
+		fresh = int(last - h.newest)
+		h.newest = last
 		h.flushes.Add(1)
 		if h.onFlush != nil {
-			h.onFlush(time.Since(start), len(recs))
+			h.onFlush(time.Since(start), fresh)
 		}
 	}
-	h.flushed.Store(flushed)
+	everyone := last
+	for i := range h.lanes {
+		everyone = min(everyone, h.lanes[i].offered)
+	}
+	h.flushed.Store(everyone)
 	h.flushMu.Lock()
 	close(h.flushSig)
 	h.flushSig = make(chan struct{})
 	h.flushMu.Unlock()
-	return len(recs)
+	return fresh
+}
+
+// itemsAfter returns the records after seq after up to last as a batch,
+// preceded by a gap for those of them that already left the ring.
+func (h *Hub) itemsAfter(after, last uint64) []Item {
+	recs, first := h.ring.After(after, last, 0)
+	items := make([]Item, 0, 2)
+	if first > after+1 {
+		items = append(items, Item{Gap: Gap{From: after + 1, To: min(first-1, last)}})
+	}
+	if len(recs) > 0 {
+		items = append(items, Item{Batch: NewBatch(recs)})
+	}
+	return items
 }

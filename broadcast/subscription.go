@@ -77,6 +77,7 @@ type Subscription struct {
 
 	// Set by the hub loop when the subscription joins, read-only after.
 	after uint64 // live records with seq ≤ after are not delivered
+	lane  uint8  // the hub's lane it is in (lanes.go)
 
 	// History still to read, touched only by the draining goroutine.
 	histNext, histTo uint64 // (histNext, histTo] is left to read
@@ -279,20 +280,30 @@ func (s *Subscription) signal() {
 	}
 }
 
-// offer queues an item without ever waiting for the subscriber: when the
-// queue goes over its limit, the oldest records are dropped and become the
-// lead gap. It ends the subscription with ReasonSlow, and reports so, when
-// the subscriber has been behind for longer than slow (never when slow is
-// zero). Only the hub loop calls it; now is the time of its flush.
-func (s *Subscription) offer(it Item, now time.Time, slow time.Duration) (endedSlow bool) {
-	if it.Batch != nil {
-		if it.Batch = it.Batch.since(s.after); it.Batch == nil {
-			return false
+// offer queues items (a batch, or a gap and a batch) without ever waiting
+// for the subscriber: when the queue goes over its limit, the oldest
+// records are dropped and become the lead gap. It ends the subscription
+// with ReasonSlow, and reports so, when the subscriber has been behind for
+// longer than slow (never when slow is zero). Only the hub loop calls it;
+// now is the time of its flush. items is shared with other subscribers:
+// it is not modified.
+func (s *Subscription) offer(items []Item, now time.Time, slow time.Duration) (endedSlow bool) {
+	var mine [2]Item
+	keep := mine[:0]
+	for _, it := range items {
+		if it.Batch != nil {
+			if it.Batch = it.Batch.since(s.after); it.Batch == nil {
+				continue
+			}
+		} else if it.Gap.To <= s.after {
+			continue
+		} else if it.Gap.From <= s.after {
+			it.Gap.From = s.after + 1
 		}
-	} else if it.Gap.To <= s.after {
+		keep = append(keep, it)
+	}
+	if len(keep) == 0 {
 		return false
-	} else if it.Gap.From <= s.after {
-		it.Gap.From = s.after + 1
 	}
 	s.mu.Lock()
 	if s.ended {
@@ -303,9 +314,11 @@ func (s *Subscription) offer(it Item, now time.Time, slow time.Duration) (endedS
 	// one batch bigger than the whole queue, offered to a subscriber that
 	// has taken everything, overflows however fast it is.
 	untaken := len(s.queue) > 0
-	s.queue = append(s.queue, it)
-	if it.Batch != nil {
-		s.queued += len(it.Batch.Records)
+	s.queue = append(s.queue, keep...)
+	for _, it := range keep {
+		if it.Batch != nil {
+			s.queued += len(it.Batch.Records)
+		}
 	}
 	overflow := false
 	for s.queued > s.limit {
