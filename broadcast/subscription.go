@@ -103,13 +103,14 @@ type Subscription struct {
 
 	// Pressing (press.go): press is guarded by the hub's pressing.mu;
 	// pressed says it is in the hub's set, so that Take need not lock
-	// to find out; lastTake is when Take was last called, Unix ns.
+	// to find out; lastTake is when Take last took from the queue, Unix ns.
 	press    *pressState // made at its first press
 	pressed  atomic.Bool
 	lastTake atomic.Int64
 
 	dropped atomic.Uint64 // records dropped because the queue overflowed
 	discard atomic.Bool   // ended for being slow: nothing more is delivered
+	over    atomic.Bool   // done is closed
 	close   sync.Once
 }
 
@@ -117,6 +118,11 @@ type Subscription struct {
 // ends. After a signal, call Take until it returns nothing. It is nil when
 // SubscribeOptions.Notify is set.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Ended reports whether Done is closed, without the channel: a writer
+// asks at every write, and the channel of each of thousands of
+// subscribers is one more cache line to fetch.
+func (s *Subscription) Ended() bool { return s.over.Load() }
 
 // Done is closed when the hub has ended the subscription (see Reason).
 // Whatever is still queued can be taken after that: a writer drains it and
@@ -158,7 +164,6 @@ func (s *Subscription) Start() uint64 { return s.after }
 // from the ring a page at a time), then the live queue. An empty result
 // means nothing is ready: wait on Ready. Only one goroutine may call it.
 func (s *Subscription) Take() []Item {
-	s.lastTake.Store(time.Now().UnixNano())
 	if s.discard.Load() {
 		// Ended for being slow: what it missed is not worth writing to a
 		// client that cannot keep up; its writer only says goodbye.
@@ -174,6 +179,11 @@ func (s *Subscription) Take() []Item {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.queue) > 0 || s.lead.To != 0 {
+		// A writer that takes something is working. (Its last Take of a
+		// turn finds nothing, a write later: not worth a clock read.)
+		s.lastTake.Store(time.Now().UnixNano())
+	}
 	if !s.overflowed {
 		s.behindSince = time.Time{} // nothing lost since the last Take: caught up
 	}
@@ -265,6 +275,7 @@ func (s *Subscription) closeDone() {
 	if s.pressed.Load() {
 		s.hub.unpress(s)
 	}
+	s.over.Store(true)
 	close(s.done)
 	s.signal()
 }

@@ -133,12 +133,7 @@ func Send(sub *broadcast.Subscription, sink Sink, c *Counters) error {
 // over). Done is looked at before taking, so that what the hub offered
 // before it ended sub is written before the goodbye.
 func Flush(sub *broadcast.Subscription, sink Sink, c *Counters, beat bool) (over bool, err error) {
-	var done bool
-	select {
-	case <-sub.Done():
-		done = true
-	default:
-	}
+	done := sub.Ended()
 	if err := Send(sub, sink, c); err != nil {
 		return true, err
 	}

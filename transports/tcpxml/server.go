@@ -375,12 +375,7 @@ func (cn *conn) readBlocking(ctx context.Context) error {
 // subscription has (nothing while the client polls), and the end of the
 // stream once the hub has ended it.
 func (cn *conn) flush(bool) (over bool, err error) {
-	var done bool
-	select {
-	case <-cn.sub.Done():
-		done = true
-	default:
-	}
+	done := cn.sub.Ended()
 	if done && cn.sub.Reason() == broadcast.ReasonSlow {
 		// What it missed is not worth writing to a client that cannot
 		// keep up: only the goodbye.
