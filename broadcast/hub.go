@@ -169,7 +169,7 @@ func (h *Hub) List() []SubscriberInfo {
 		s.mu.Lock()
 		q := s.queued
 		s.mu.Unlock()
-		out = append(out, SubscriberInfo{ID: s.id, Meta: s.opts.Meta, Since: s.since, Queued: q, Dropped: s.dropped.Load()})
+		out = append(out, SubscriberInfo{ID: s.id, Meta: s.opts.Meta, Since: time.Unix(0, s.since), Queued: q, Dropped: s.dropped.Load()})
 	}
 	slices.SortFunc(out, func(a, b SubscriberInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
@@ -269,9 +269,8 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 		hub:   h,
 		opts:  o,
 		id:    h.nextID.Add(1),
-		since: time.Now(),
+		since: time.Now().UnixNano(),
 		limit: h.queue,
-		done:  make(chan struct{}),
 	}
 	if o.Notify == nil {
 		s.ready = make(chan struct{}, 1)

@@ -72,8 +72,8 @@ type Subscription struct {
 	hub   *Hub
 	opts  SubscribeOptions
 	limit int
-	id    uint64    // the hub's number for it, for listings and Disconnect
-	since time.Time // when it subscribed
+	id    uint64 // the hub's number for it, for listings and Disconnect
+	since int64  // when it subscribed, Unix ns
 
 	// Set by the hub loop when the subscription joins, read-only after.
 	after uint64 // live records with seq ≤ after are not delivered
@@ -84,7 +84,10 @@ type Subscription struct {
 	histDone         bool
 
 	ready chan struct{} // capacity 1: "something changed, call Take"
-	done  chan struct{} // closed when the hub ends the subscription
+	// done is closed when the hub ends the subscription; made by the first
+	// Done, under mu (writers that ask Ended never need it, and it is
+	// 96 bytes an idle subscriber would keep).
+	done chan struct{}
 
 	mu     sync.Mutex
 	lead   Gap    // records dropped from the front of the queue
@@ -97,7 +100,7 @@ type Subscription struct {
 	// Zero while it keeps up. overflowed says that happened since the
 	// last Take: a Take with no overflow since the one before means the
 	// subscriber caught up.
-	behindSince time.Time
+	behindSince int64 // Unix ns; 0: not behind
 	overflowed  bool
 	polling     bool // takes only when its client asks: never ended for being slow
 
@@ -127,7 +130,17 @@ func (s *Subscription) Ended() bool { return s.over.Load() }
 // Done is closed when the hub has ended the subscription (see Reason).
 // Whatever is still queued can be taken after that: a writer drains it and
 // then says goodbye.
-func (s *Subscription) Done() <-chan struct{} { return s.done }
+func (s *Subscription) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.over.Load() {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Reason says why the subscription ended; empty while it lives.
 func (s *Subscription) Reason() Reason {
@@ -153,7 +166,7 @@ func (s *Subscription) SetPolling(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polling = on
-	s.behindSince, s.overflowed = time.Time{}, false
+	s.behindSince, s.overflowed = 0, false
 }
 
 // Start returns the seq after which the live feed of this subscription
@@ -185,7 +198,7 @@ func (s *Subscription) Take() []Item {
 		s.lastTake.Store(time.Now().UnixNano())
 	}
 	if !s.overflowed {
-		s.behindSince = time.Time{} // nothing lost since the last Take: caught up
+		s.behindSince = 0 // nothing lost since the last Take: caught up
 	}
 	s.overflowed = false
 	var items []Item
@@ -275,8 +288,12 @@ func (s *Subscription) closeDone() {
 	if s.pressed.Load() {
 		s.hub.unpress(s)
 	}
+	s.mu.Lock()
 	s.over.Store(true)
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
+	s.mu.Unlock()
 	s.signal()
 }
 
@@ -340,10 +357,10 @@ func (s *Subscription) offer(items []Item, now time.Time, slow time.Duration) (e
 	ended := false
 	if overflow && untaken && !s.polling {
 		s.overflowed = true
-		if s.behindSince.IsZero() {
-			s.behindSince = now
+		if s.behindSince == 0 {
+			s.behindSince = now.UnixNano()
 		}
-		if slow > 0 && now.Sub(s.behindSince) >= slow {
+		if slow > 0 && now.UnixNano()-s.behindSince >= int64(slow) {
 			ended = s.endLocked(ReasonSlow)
 		}
 	}

@@ -87,6 +87,7 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 	// a busy peer too, and a comment or blank line more is harmless.
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
+	done := sub.Done()
 	for {
 		select {
 		case <-ctx.Done():
@@ -99,7 +100,7 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 			if err := sink.Heartbeat(); err != nil {
 				return err
 			}
-		case <-sub.Done():
+		case <-done:
 			if err := send(); err != nil {
 				return err
 			}
