@@ -9,7 +9,9 @@
 //   - Hub.Run is the only goroutine that offers batches to subscribers. It
 //     never blocks on a subscriber: an offer appends to the subscriber's
 //     bounded queue under a short mutex and signals it without waiting.
-//     Joins, leaves and flushes are all serialised by that loop. A
+//     Joins, leaves and flushes are all serialised by that loop, which
+//     keeps the subscribers in lanes and, when they are many, flushes
+//     the lanes in steps across the tick (lanes.go). A
 //     subscriber that stays behind for longer than HubConfig.SlowTimeout
 //     is ended there too, with ReasonSlow, and its queue released at once.
 //   - A Subscription is drained by one goroutine at a time (its writer)
@@ -18,7 +20,8 @@
 //     transports start a writer only then). Close may be called from
 //     anywhere.
 //   - With HubConfig.Gather, the loop asks the producers for what is on
-//     its way just before each flush at the end of a busy tick; Publish
+//     its way just before each flush at the end of a busy tick (or of a
+//     step of one); Publish
 //     need not wake it then. Publish waits for the loop only when half the
 //     ring or half a queue is pending.
 //   - The operator's handles are safe from any goroutine: List and
