@@ -31,9 +31,10 @@ const (
 	// cut into two steps from 2×stepSubs subscribers on, four from
 	// 4×stepSubs, and so on. 128 to 256 writes take 1.5 to 3 ms. Each
 	// step costs the server a wake-up of its own and more wake-ups of its
-	// readers, measured at 1,000 subscribers × 1,000 lines/s: 8 steps of
-	// 125 had p99 52 ms at about 3 points more of a core than 1 step (p99
-	// 67 ms), 4 steps of 250 p99 55 ms at about 1.5 points more.
+	// readers. Measured at 1,000 subscribers × 1,000 lines/s: 1 step p99
+	// 67 ms; 4 steps of 250 p99 55 ms at a point more of a core (medians
+	// of 3, 26.5% against 25.5%); 8 steps of 125 p99 52 ms at 3.9 points
+	// more (a pair of runs profiled side by side).
 	stepSubs = 128
 	// minStep is the shortest step: each costs the hub a wake-up and the
 	// feed a read of its logs (HubConfig.Gather).
