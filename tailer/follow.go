@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -570,10 +569,7 @@ func (f *follower) read(c *file, buf []byte) (data []byte, from int64, err error
 	if c.scanned-c.start <= rescanBytes {
 		from = c.start
 	}
-	n, err := c.f.ReadAt(buf, from)
-	if errors.Is(err, io.EOF) {
-		err = nil
-	}
+	n, err := readOnce(c.f, buf, from)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s at %d: %w", c.name, from, err)
 	}
