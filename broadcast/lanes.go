@@ -7,8 +7,8 @@ import "time"
 // microseconds on loopback (12 ms for a tick's records to 1,000 WebSocket
 // subscribers, measured): flushed all at once at the end of the tick, the
 // last subscriber written gets a record the tick plus those 12 ms after it
-// arrived, and at 10,000 subscribers a tick's writes are a queue longer
-// than the tick.
+// arrived, and at 10,000 subscribers a tick's writes fill the core for
+// about the whole tick.
 //
 // So the hub keeps its subscribers in lanes, and with many subscribers it
 // cuts the tick into steps, each flushing a few of the lanes: every lane is

@@ -14,7 +14,7 @@ import (
 func readOnce(f *os.File, buf []byte, off int64) (int, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return f.ReadAt(buf, off)
+		return 0, err // the file is closed
 	}
 	var (
 		n    int
