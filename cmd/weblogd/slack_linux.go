@@ -46,7 +46,7 @@ func useTimerSlack(slack time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("find the binary to start again with the timer slack: %w", err)
 	}
-	err = syscall.Exec(exe, os.Args, os.Environ())
+	err = syscall.Exec(exe, os.Args, os.Environ()) // #nosec G204 -- weblogd itself, with its own arguments and environment
 	return fmt.Errorf("start %s again with the timer slack: %w", exe, err)
 }
 
