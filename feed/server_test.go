@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -305,6 +307,69 @@ func TestRawPollProtocol(t *testing.T) {
 	writeLines(t, log, combined)
 	if h := rc.hits(t, 1)[0]; h.Seq != 4 {
 		t.Fatalf("pushed after SINCE: seq %d, want 4", h.Seq)
+	}
+}
+
+// A command sent with the connection, before the server has written
+// anything, is answered after "<hits>", however the connection was let in.
+func TestRawCommandBeforeHits(t *testing.T) {
+	log := tempLog(t)
+	srv := startServer(t, feed.Config{Logs: []string{log}})
+	writeLines(t, log, combined, combined)
+	waitUntil(t, func() bool { return flushedSeq(t, srv) >= 2 })
+	c, err := net.Dial("tcp", srv.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "SINCE 0\n")
+	rc := &rawClient{c: c, r: bufio.NewReader(c)}
+	if got := rc.line(t); got != "<hits>" {
+		t.Fatalf("first line %q, want <hits>", got)
+	}
+	if got := rc.hits(t, 2); got[0].Seq != 1 || got[1].Seq != 2 {
+		t.Fatalf("SINCE 0 sent at once: seqs %d,%d, want 1,2", got[0].Seq, got[1].Seq)
+	}
+}
+
+// Raw TCP clients without authentication are let in by the accept loop
+// itself, and parked: a burst of them starts no goroutine each (the
+// runtime would keep every goroutine's descriptor it made for good).
+func TestRawBurstStartsNoGoroutineEach(t *testing.T) {
+	log := tempLog(t)
+	srv := startServer(t, feed.Config{Logs: []string{log}, MaxSubscribersPerIP: -1})
+	dialRaw(t, srv) // the first writes start the writers' workers
+	const n = 200
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := created()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", srv.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	clients := make([]*rawClient, n)
+	for i, c := range conns {
+		clients[i] = &rawClient{c: c, r: bufio.NewReader(c)}
+		if got := clients[i].line(t); got != "<hits>" {
+			t.Fatalf("client %d: first line %q, want <hits>", i, got)
+		}
+	}
+	if d := created() - before; d > n/4 {
+		t.Fatalf("%d goroutines started for %d raw TCP clients, want at most %d", d, n, n/4)
+	}
+	writeLines(t, log, combined)
+	for i, rc := range clients {
+		if h := rc.hits(t, 1)[0]; h.Seq != 1 {
+			t.Fatalf("client %d: seq %d, want 1", i, h.Seq)
+		}
 	}
 }
 

@@ -21,8 +21,10 @@
 // shutdown.
 //
 // Concurrency: Serve tracks every connection until it has ended (its
-// WaitGroup), and no goroutine waits on an idle one: it is parked in a
-// transports.Idle, and a reader goroutine is started when the client sends
+// WaitGroup), and no goroutine waits on an idle one. A client without
+// authentication is let in by the accept loop itself, which never waits on
+// it; one that must send AUTH first gets a goroutine until it is in. Once
+// in, a connection is parked in a transports.Idle, and a reader goroutine is started when the client sends
 // something (or goes), reads what is there, answers it, and parks it
 // again; the reader that finds the connection over ends it. Writes go
 // through a transports.Writer: a writer goroutine exists only while there
@@ -38,6 +40,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,6 +166,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.track(cn, false)
 			wg.Done()
 		}
+		if s.openParked(ctx, cn, idle) {
+			continue
+		}
 		go s.serveConn(ctx, cn, idle)
 	}
 }
@@ -221,6 +227,7 @@ type conn struct {
 	// Touched only by the holder of the writer role.
 	sub     *broadcast.Subscription
 	polling bool
+	hello   bool // "<hits>" is still to be written, before anything else
 	out     net.Buffers
 }
 
@@ -235,52 +242,58 @@ var (
 	unauthorized = []byte(`<error reason="unauthorized"/>` + "\n")
 )
 
-// serveConn subscribes cn, writes "<hits>" and leaves it to be read: parked
-// in idle, or read by this goroutine when it cannot be parked (TLS, or no
-// Idle).
+// openParked lets a plain TCP client in without a goroutine of its own,
+// when nothing about it can wait: no authentication to read, a connection
+// that can be parked. It subscribes it, leaves "<hits>" to the writer's
+// first turn (a worker's), and parks it; the Idle starts a reader when the
+// client sends something. A connection accepted in a burst of thousands
+// then costs no goroutine at all: the runtime keeps every goroutine's
+// descriptor it ever made, so one started per connection would stay with
+// the process. It reports false, having done nothing, when the connection
+// needs serveConn.
+func (s *Server) openParked(ctx context.Context, cn *conn, idle *transports.Idle) bool {
+	if s.auth != nil || idle == nil {
+		return false
+	}
+	rc, ok := transports.Parkable(cn.c)
+	if !ok {
+		return false
+	}
+	cn.meta = &transports.Peer{Addr: cn.c.RemoteAddr().String(), Transport: "tcp"}
+	if err := cn.subscribe(ctx, nil); err != nil {
+		go cn.turnAway(err) // its one line could wait on the client: not here
+		return true
+	}
+	k := idle.Add(rc, func() { go cn.readAvailable(ctx) })
+	cn.park.Store(k)
+	cn.w.Start()
+	if err := k.Wait(); err != nil {
+		go cn.finish(err) // it waits for the writer's turn
+	}
+	return true
+}
+
+// serveConn lets cn in (reading its AUTH line, if authentication is on),
+// subscribes it and leaves it to be read: parked in idle, or read by this
+// goroutine when it cannot be parked (TLS, or no Idle).
 func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle) {
-	c := cn.c
 	grant, pending, ok := cn.admit() // AUTH first, when authentication is on (auth.go)
 	if !ok {
 		cn.abandon()
 		return
 	}
-	release, err := s.limiter.Acquire(c.RemoteAddr().String())
-	if err == nil {
-		release, err = cn.tokenSlot(grant, release)
-	}
-	if err != nil {
-		cn.refuse(err)
-		cn.debug("raw tcp subscriber refused", "err", err)
-		cn.abandon()
+	if err := cn.subscribe(ctx, grant); err != nil {
+		cn.turnAway(err)
 		return
 	}
-	cn.release = release
-	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.workers)
-	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
-	if err != nil {
-		cn.refuse(transports.ErrShuttingDown)
-		release()
-		cn.abandon()
-		return
+	if len(pending) > 0 {
+		// What came after the AUTH line, in its read.
+		if err := cn.input(ctx, pending); err != nil {
+			cn.finish(err)
+			return
+		}
 	}
-	cn.sub = sub
-	s.counters.Subscribers.Add(1)
-	cn.debug("raw tcp subscriber connected")
-
-	// No writer runs before Start (a Kick until then is remembered), so
-	// "<hits>" is written here without Do, whose condition variable
-	// would stay with the connection for good.
-	cn.out = append(cn.out, hitsStart)
-	err = cn.write()
-	if err == nil && len(pending) > 0 {
-		err = cn.input(ctx, pending) // what came after the AUTH line, in its read
-	}
-	if err != nil {
-		cn.finish(err)
-		return
-	}
-	if rc, ok := transports.Parkable(c); ok && idle != nil {
+	if rc, ok := transports.Parkable(cn.c); ok && idle != nil {
 		cn.park.Store(idle.Add(rc, func() { go cn.readAvailable(ctx) }))
 		cn.w.Start()
 		cn.readAvailable(ctx) // it may have sent something already; then it parks
@@ -288,6 +301,37 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 	}
 	cn.w.Start()
 	cn.finish(cn.readBlocking(ctx))
+}
+
+// subscribe takes a subscriber slot for cn (of its address, and of its
+// token, grant, if any) and subscribes it; "<hits>" is then due first.
+// An error says why the client cannot be served: turn it away.
+func (cn *conn) subscribe(ctx context.Context, grant *transports.Grant) error {
+	s := cn.s
+	release, err := s.limiter.Acquire(cn.meta.Addr)
+	if err == nil {
+		release, err = cn.tokenSlot(grant, release)
+	}
+	if err != nil {
+		return err
+	}
+	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.workers)
+	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
+	if err != nil {
+		release()
+		return transports.ErrShuttingDown
+	}
+	cn.release, cn.sub, cn.hello = release, sub, true
+	s.counters.Subscribers.Add(1)
+	cn.debug("raw tcp subscriber connected")
+	return nil
+}
+
+// turnAway tells a client that could not subscribe why, and ends it.
+func (cn *conn) turnAway(err error) {
+	cn.refuse(err)
+	cn.debug("raw tcp subscriber refused", "err", err)
+	cn.abandon()
 }
 
 // debug logs at Debug with the client's address and token, put together
@@ -436,8 +480,12 @@ func (cn *conn) queueItems(items []broadcast.Item) {
 
 // write writes the pending output, with a deadline, in one writev.
 func (cn *conn) write() error {
-	if len(cn.out) == 0 {
+	if len(cn.out) == 0 && !cn.hello {
 		return nil
+	}
+	if cn.hello {
+		cn.out = slices.Insert(cn.out, 0, hitsStart)
+		cn.hello = false
 	}
 	cn.deadline.Set(time.Now().Add(cn.s.writeTimeout))
 	_, err := cn.out.WriteTo(cn.c)
