@@ -78,6 +78,41 @@ func TestLoad(t *testing.T) {
 	if r.PeakRSSBytes == nil || *r.PeakRSSBytes <= 0 {
 		t.Errorf("peak RSS %v: want present and positive", r.PeakRSSBytes)
 	}
+
+	// The floor: a writer process of the tool's own, read by the tool.
+	cmd = exec.Command(bench, "--floor", "--subs", "50", "--rate", "100", "--duration", "1s", "--json", report)
+	stdout.Reset()
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("weblogbench --floor: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("%s", stdout.String())
+	if b, err = os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	}
+	var f floorResult
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("the floor's JSON report: %v\n%s", err, b)
+	}
+	if f.Conns != 50 || f.Bytes != 5*wsRecordBytes+wsMessageBytes || f.Steps != 1 || f.TickMs != 50 {
+		t.Errorf("floor %+v: want 50 connections, messages of 5 records, 1 step, a 50 ms tick", f)
+	}
+	if f.Writes < 50 || f.Writes%50 != 0 || !(f.CPU > 0) || !(f.ReaderCPU > 0) || !(f.Seconds >= 1) {
+		t.Errorf("floor %+v: want whole ticks of 50 writes, CPU on both sides, a second", f)
+	}
+}
+
+// The floor cuts the tick as weblogd's hub does (broadcast/lanes.go).
+func TestWeblogdSteps(t *testing.T) {
+	for n, want := range map[int]int{1: 1, 255: 1, 256: 2, 511: 2, 512: 4, 1000: 4, 1024: 8, 2048: 16, 10000: 16} {
+		if got := weblogdSteps(n); got != want {
+			t.Errorf("weblogdSteps(%d)=%d, want %d", n, got, want)
+		}
+	}
+	if got, want := floorBytes(1000, 50*time.Millisecond), 50*wsRecordBytes+wsMessageBytes; got != want {
+		t.Errorf("floorBytes(1000, 50ms)=%d, want %d", got, want)
+	}
 }
 
 func TestFlags(t *testing.T) {
@@ -109,6 +144,10 @@ func TestFlags(t *testing.T) {
 		{"--suite", "standard", "--peer", "websocketd=tail -F {log}"},
 		{"--suite", "standard", "--peer", "x:tcp=srv {log} {http}"},
 		{"--suite", "standard", "--peer", "weblogd=srv {log} {http}"},
+		{"--floor", "--subs", "0"},
+		{"--floor", "--idle-subs", "10"},
+		{"--floor", "--burst", "1000"},
+		{"--floor", "--floor-tick", "0"},
 	} {
 		if code := run(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)

@@ -37,6 +37,8 @@ type options struct {
 	pinLoad        int
 	quiet          bool
 	cpuProfile     string
+	floor          bool
+	floorTick      time.Duration
 
 	suite string
 	runs  int
@@ -70,6 +72,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.pinServer, "pin-server", -1, "run the server on this CPU only (with taskset); -1 does not pin (the suite pins to CPU 0 on a machine of 2 or more)")
 	fs.IntVar(&o.pinLoad, "pin-load", -1, "run this tool on this CPU only (with taskset), with one Go thread running; -1 does not pin (the suite pins to CPU 1)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	fs.BoolVar(&o.floor, "floor", false, "instead of a server, measure the floor: what writing alone costs here, a process (pinned with --pin-server) writing a message the size of weblogd's for --rate to each of --subs loopback connections once per --floor-tick, in weblogd's steps, for --duration")
+	fs.DurationVar(&o.floorTick, "floor-tick", 50*time.Millisecond, "with --floor, the tick: weblogd's --tick")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file (go tool pprof), to check it is not the bottleneck")
 	fs.StringVar(&o.suite, "suite", "", "run a suite of scenarios instead of one: standard (the issue's table for weblogd and each --peer, then weblogd's targets)")
 	fs.IntVar(&o.runs, "runs", 3, "with --suite: runs of each scenario; cells are medians")
@@ -206,6 +210,12 @@ func (o *options) check() error {
 	}
 	if o.connectTimeout <= 0 || o.connectTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--connect-timeout %v: want more than 0, at most 10m", o.connectTimeout))
+	}
+	if o.floor && (o.subs < 1 || o.idleSubs > 0 || o.burst > 0 || o.stalled > 0 || o.target != "") {
+		errs = append(errs, errors.New("--floor takes --subs (1 or more), --rate, --floor-tick, --duration and the pins; no server, idle, burst or stalled subscribers"))
+	}
+	if o.floorTick <= 0 || o.floorTick > time.Minute {
+		errs = append(errs, fmt.Errorf("--floor-tick %v: want more than 0, at most 1m", o.floorTick))
 	}
 	if o.eio != 3 && o.eio != 4 {
 		errs = append(errs, fmt.Errorf("--eio %d: want 3 or 4", o.eio))

@@ -60,6 +60,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == floorWriterArg { // the floor's writer: a child of the tool (floor.go)
+		return floorWriter(args[1:], stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -104,6 +107,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.suite != "" {
 		return runSuite(ctx, o, stdout, stderr)
+	}
+	if o.floor {
+		return runFloor(ctx, o, stdout, stderr)
 	}
 	res, err := bench(ctx, o, stderr)
 	if err != nil {

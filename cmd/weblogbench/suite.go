@@ -40,6 +40,7 @@ type scenario struct {
 	serverArgs  string // appended to weblogd's command
 	longer      int    // runs this many times --duration (0: once)
 	weblogdOnly bool
+	floor       bool   // also measure what its writes alone cost here (floor.go)
 	baseline    string // the row this one is compared with
 	target      string // the target for weblogd, as words
 	check       func(c *cell, s *suiteRun) (bool, bool)
@@ -56,7 +57,7 @@ var standardSuite = []scenario{
 			return c.p99.med <= s.tickMs+5 && c.cpu.med < 0.05, true
 		}},
 	{key: "1000x100", title: "1,000 subscribers, 100 lines/s", subs: 1000, rate: 100},
-	{key: "1000x1000", title: "1,000 subscribers, 1,000 lines/s", subs: 1000, rate: 1000,
+	{key: "1000x1000", title: "1,000 subscribers, 1,000 lines/s", subs: 1000, rate: 1000, floor: true,
 		target: "every line, p99 ≤ tick + 10 ms, CPU < 25%, RSS < 64 MiB",
 		check: func(c *cell, s *suiteRun) (bool, bool) {
 			return c.complete() && c.p99.med <= s.tickMs+10 && c.cpu.med < 0.25 && c.rss.med < 64<<20, true
@@ -67,7 +68,7 @@ var standardSuite = []scenario{
 	{key: "idle-tcp", title: "idle memory per raw TCP subscriber", kind: "tcp", idle: true, weblogdOnly: true,
 		target: "≤ 4 KiB",
 		check:  func(c *cell, s *suiteRun) (bool, bool) { return c.idleRSS.med <= 4<<10, true }},
-	{key: "10000x100", title: "10,000 subscribers, 100 lines/s", subs: 10000, rate: 100, weblogdOnly: true,
+	{key: "10000x100", title: "10,000 subscribers, 100 lines/s", subs: 10000, rate: 100, weblogdOnly: true, floor: true,
 		target: "every line, p99 ≤ 150 ms, RSS < 200 MiB",
 		check: func(c *cell, s *suiteRun) (bool, bool) {
 			return c.complete() && c.p99.med <= 150 && c.rss.med < 200<<20, true
@@ -211,6 +212,7 @@ type suiteRun struct {
 	servers   []serverSpec
 	scenarios []scenario
 	cells     map[cellKey]*cell
+	floors    map[string][]*floorResult // by scenario key
 	runs      int
 	tickMs    float64
 }
@@ -306,7 +308,7 @@ func (sc scenario) options(base *options, srv serverSpec) (*options, error) {
 }
 
 func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
-	s := &suiteRun{cells: map[cellKey]*cell{}, runs: o.runs, tickMs: 50,
+	s := &suiteRun{cells: map[cellKey]*cell{}, floors: map[string][]*floorResult{}, runs: o.runs, tickMs: 50,
 		scenarios: selectRows(standardSuite, o.rows)}
 	if m := tickFlag.FindStringSubmatch(o.serverCmd); m != nil {
 		if d, err := time.ParseDuration(m[1]); err == nil {
@@ -341,7 +343,13 @@ func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			s.cells[cellKey{sc.key, srv.name}] = &cell{Scenario: sc.key, Server: srv.name}
 		}
 	}
-	total := len(jobs) * o.runs
+	var floors []scenario
+	for _, sc := range s.scenarios {
+		if sc.floor {
+			floors = append(floors, sc)
+		}
+	}
+	total := (len(jobs) + len(floors)) * o.runs
 	pin := "not pinned"
 	if o.pinServer >= 0 || o.pinLoad >= 0 {
 		pin = fmt.Sprintf("server on CPU %d, load tool on CPU %d", o.pinServer, o.pinLoad)
@@ -374,6 +382,24 @@ func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "[%d/%d] %s · %s · run %d/%d: %s (%.0f s)\n", k, total, j.srv.name, j.sc.title, run, o.runs,
 				line, time.Since(t0).Seconds())
 		}
+		for _, sc := range floors {
+			k++
+			if ctx.Err() != nil {
+				fmt.Fprintf(stderr, "weblogbench: interrupted\n")
+				return 1
+			}
+			t0 := time.Now()
+			tick := time.Duration(s.tickMs * 1e6)
+			r, err := measureFloor(ctx, sc.subs, floorBytes(sc.rate, tick), tick, weblogdSteps(sc.subs), o.duration, o.pinServer)
+			line := ""
+			if err != nil {
+				line = "failed: " + firstLine(err.Error())
+			} else {
+				s.floors[sc.key] = append(s.floors[sc.key], r)
+				line = r.String()
+			}
+			fmt.Fprintf(stderr, "[%d/%d] floor · %s · run %d/%d: %s (%.0f s)\n", k, total, sc.title, run, o.runs, line, time.Since(t0).Seconds())
+		}
 	}
 	for _, c := range s.cells {
 		c.compute()
@@ -389,7 +415,7 @@ func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			}
 		}
 		out := map[string]any{"suite": "standard", "runs": o.runs, "machine": machine(), "duration_seconds": o.duration.Seconds(),
-			"pin_server": o.pinServer, "pin_load": o.pinLoad, "cells": cells}
+			"pin_server": o.pinServer, "pin_load": o.pinLoad, "cells": cells, "floors": s.floors}
 		if err := writeJSON(o.jsonPath, out); err != nil {
 			fmt.Fprintf(stderr, "weblogbench: %v\n", err)
 			return 1
@@ -495,6 +521,30 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 				line += "\t" + s.cellStr(sc, srv, true)
 			}
 			fmt.Fprintln(tw, line+"\t")
+		}
+		tw.Flush()
+	}
+
+	// The floor.
+	if len(s.floors) > 0 {
+		fmt.Fprintln(w, "\nThe floor: what the writes alone cost here. No server: a process pinned like one writes a message the size of weblogd's to every connection once a tick, in weblogd's steps, and the tool reads them (medians, min–max):")
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	steps begun a step late	")
+		for _, sc := range s.scenarios {
+			rs := s.floors[sc.key]
+			if len(rs) == 0 {
+				continue
+			}
+			var cpu, per, late []float64
+			for _, r := range rs {
+				cpu, per, late = append(cpu, r.CPU), append(per, r.usPerWrite()), append(late, float64(r.Overran)/max(1, r.Seconds*1e3/r.TickMs*float64(r.Steps)))
+			}
+			c, p, l := statOf(cpu), statOf(per), statOf(late)
+			r := rs[0]
+			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v, %d steps\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t\n", sc.title,
+				thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), r.Steps,
+				pct(c.med), pct(c.min), pct(c.max), p.med, p.min, p.max, pct(l.med), pct(l.min), pct(l.max))
 		}
 		tw.Flush()
 	}

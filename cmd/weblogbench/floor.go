@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The floor: what writing alone costs on this machine. No server: a child
+// process of the tool, pinned like a server, writes a message of the same
+// size to each of N loopback connections once per tick, in the steps
+// weblogd would cut the tick into, while the tool reads them on its own
+// CPU. Its CPU is the least any server could spend to send a row's
+// messages here, whatever it does besides; a server's figure is best read
+// against it.
+
+// floorWriterArg is the hidden first argument that makes the tool the
+// floor's writer.
+const floorWriterArg = "floor-writer"
+
+// wsRecordBytes is one of the tool's lines as a record of a weblogd
+// WebSocket message (measured: a message of 50 is 16,393 bytes), and
+// wsMessageBytes what a message adds around its records.
+const (
+	wsRecordBytes  = 328
+	wsMessageBytes = 30
+)
+
+// floorBytes is the size of the WebSocket message weblogd writes to each
+// subscriber per tick at rate lines/s.
+func floorBytes(rate float64, tick time.Duration) int {
+	return max(1, int(rate*tick.Seconds()+0.5))*wsRecordBytes + wsMessageBytes
+}
+
+// weblogdSteps is how many steps weblogd cuts a tick into for n
+// subscribers (broadcast/lanes.go): one more doubling per doubling from
+// 256, at most 16.
+func weblogdSteps(n int) int {
+	s := 1
+	for t := 256; t <= n && s < 16; t *= 2 {
+		s *= 2
+	}
+	return s
+}
+
+// floorResult is one floor run.
+type floorResult struct {
+	Conns   int     `json:"conns"`
+	Bytes   int     `json:"bytes"`
+	TickMs  float64 `json:"tick_ms"`
+	Steps   int     `json:"steps"`
+	Writes  int64   `json:"writes"`
+	Seconds float64 `json:"seconds"`
+	// CPU is the writer's CPU time ÷ the wall time, in cores.
+	CPU float64 `json:"writer_cpu_core_fraction"`
+	// Overran is how many steps began a whole step late: the writes
+	// before them took longer than their share of the tick.
+	Overran int `json:"ticks_overran"`
+	// ReaderCPU is the tool's CPU over the same time, in cores.
+	ReaderCPU float64 `json:"reader_cpu_core_fraction"`
+}
+
+// usPerWrite is the writer's CPU time per write, in microseconds.
+func (r *floorResult) usPerWrite() float64 {
+	return r.CPU * r.Seconds * 1e6 / float64(max(1, r.Writes))
+}
+
+// measureFloor runs the floor's writer for conns connections of size
+// bytes, pinned to pinServer (unless negative), and reads on this
+// process's CPU.
+func measureFloor(ctx context.Context, conns, size int, tick time.Duration, steps int, d time.Duration, pinServer int) (*floorResult, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	defer l.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	argv := []string{self, floorWriterArg, "-addr", l.Addr().String(), "-conns", strconv.Itoa(conns),
+		"-bytes", strconv.Itoa(size), "-tick", tick.String(), "-steps", strconv.Itoa(steps), "-duration", d.String()}
+	if pinServer >= 0 {
+		argv = append([]string{"taskset", "-c", strconv.Itoa(pinServer)}, argv...)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute) // a hard bound on the whole run
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) // #nosec G204 -- this program itself, with numbers
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("floor: start the writer: %w", err)
+	}
+	// Read every connection until the writer closes it; on the way out
+	// the writer is gone (it ended, or it is killed), so the readers are.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	waited := false
+	defer func() {
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	buf := bufSizeFor(conns)
+	for range conns {
+		c, err := l.Accept()
+		if err != nil {
+			return nil, fmt.Errorf("floor: accept the writer's connections: %w (%s)", err, stderr.String())
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(d + time.Minute))
+			b := make([]byte, buf)
+			for {
+				if _, err := c.Read(b); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	sc := bufio.NewScanner(out)
+	var cpu0 float64
+	var r *floorResult
+	for sc.Scan() {
+		switch line := sc.Bytes(); {
+		case string(line) == "start":
+			cpu0 = selfCPU()
+		default:
+			r = new(floorResult)
+			if err := json.Unmarshal(line, r); err != nil {
+				return nil, fmt.Errorf("floor: the writer said %q", line)
+			}
+			r.ReaderCPU = (selfCPU() - cpu0) / r.Seconds
+		}
+	}
+	err = cmd.Wait()
+	waited = true
+	if err != nil || r == nil {
+		return nil, fmt.Errorf("floor: the writer failed: %v: %s", err, stderr.String())
+	}
+	return r, nil
+}
+
+// floorWriter is the floor's writer process: it dials the tool, says
+// "start", writes, then prints its result as JSON and closes.
+func floorWriter(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(floorWriterArg, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "the tool's address")
+	conns := fs.Int("conns", 1, "connections")
+	size := fs.Int("bytes", 1, "bytes a write")
+	tick := fs.Duration("tick", 50*time.Millisecond, "each connection is written once a tick")
+	steps := fs.Int("steps", 1, "steps a tick: a share of the connections each")
+	d := fs.Duration("duration", 10*time.Second, "how long")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if checkLoopback(*addr) != nil || *conns < 1 || *conns > maxSubs || *size < 1 || *size > 1<<20 ||
+		*tick <= 0 || *steps < 1 || *d <= 0 || *d > maxDuration*time.Second {
+		fmt.Fprintln(stderr, "weblogbench floor-writer: bad arguments")
+		return 2
+	}
+	cs := make([]net.Conn, *conns)
+	for i := range cs {
+		c, err := net.Dial("tcp", *addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "weblogbench floor-writer: %v\n", err)
+			return 1
+		}
+		defer c.Close()
+		c.SetWriteDeadline(time.Now().Add(*d + time.Minute))
+		cs[i] = c
+	}
+	msg := make([]byte, *size)
+	fmt.Fprintln(stdout, "start")
+	cpu0 := selfCPU()
+	t0 := time.Now()
+	every := *tick / time.Duration(*steps)
+	r := floorResult{Conns: *conns, Bytes: *size, TickMs: float64(*tick) / 1e6, Steps: *steps}
+	for k := 1; time.Since(t0) < *d; k++ {
+		due := t0.Add(time.Duration(k) * every)
+		if late := time.Since(due); late < 0 {
+			time.Sleep(-late)
+		} else if late > every {
+			r.Overran++ // the previous step's writes ran into this one's turn
+		}
+		step := k % *steps
+		for _, c := range cs[step*len(cs) / *steps : (step+1)*len(cs) / *steps] {
+			if _, err := c.Write(msg); err != nil {
+				fmt.Fprintf(stderr, "weblogbench floor-writer: %v\n", err)
+				return 1
+			}
+			r.Writes++
+		}
+	}
+	r.Seconds = time.Since(t0).Seconds()
+	r.CPU = (selfCPU() - cpu0) / r.Seconds
+	b, _ := json.Marshal(r)
+	fmt.Fprintf(stdout, "%s\n", b)
+	return 0
+}
+
+// limitedBuffer keeps the first 4 KiB written to it: a child's stderr.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := 4<<10 - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// runFloor is --floor: one floor run, printed.
+func runFloor(ctx context.Context, o *options, stdout, stderr io.Writer) int {
+	size, steps := floorBytes(o.rate, o.floorTick), weblogdSteps(o.subs)
+	r, err := measureFloor(ctx, o.subs, size, o.floorTick, steps, o.duration, o.pinServer)
+	if err != nil {
+		fmt.Fprintf(stderr, "weblogbench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "floor: %s\n", r)
+	if o.jsonPath != "" {
+		if err := writeJSON(o.jsonPath, r); err != nil {
+			fmt.Fprintf(stderr, "weblogbench: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func (r *floorResult) String() string {
+	return fmt.Sprintf("%s connections × %s bytes every %v (%d step(s)): writer %s of a core (%.1f µs a write), reader %s; %d of %d steps began a step late",
+		thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), r.Steps, pct(r.CPU), r.usPerWrite(),
+		pct(r.ReaderCPU), r.Overran, int(r.Seconds*1e3/r.TickMs+0.5)*r.Steps)
+}
