@@ -350,6 +350,11 @@ func startHTTP(path, preamble string, newClient func(io.ReadCloser) benchClient)
 func startWS(b *testing.B, hub *broadcast.Hub, s *benchServer) {
 	h := ws.New(ws.Config{Hub: hub, PongWait: benchQuiet, Counters: &s.counters})
 	ts := httpBench(b, s, "GET /ws", h)
+	stopHTTP := s.stop
+	s.stop = func() {
+		stopHTTP()
+		h.Close() // its idle connections' poller and its writers' workers
+	}
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
 	d := websocket.Dialer{ReadBufferSize: benchReadBuf, HandshakeTimeout: benchTimeout}
 	s.dial = func(ctx context.Context) (benchClient, error) {
