@@ -259,7 +259,7 @@ func (s *Server) openParked(ctx context.Context, cn *conn, idle *transports.Idle
 	if !ok {
 		return false
 	}
-	cn.meta = &transports.Peer{Addr: cn.c.RemoteAddr().String(), Transport: "tcp"}
+	cn.admit() // without authentication: at once
 	if err := cn.subscribe(ctx, nil); err != nil {
 		go cn.turnAway(err) // its one line could wait on the client: not here
 		return true
