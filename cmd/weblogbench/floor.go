@@ -27,9 +27,10 @@ import (
 // floor's writer.
 const floorWriterArg = "floor-writer"
 
-// wsRecordBytes is one of the tool's lines as a record of a weblogd
-// WebSocket message (measured: a message of 50 is 16,393 bytes), and
-// wsMessageBytes what a message adds around its records.
+// wsRecordBytes is one of the tool's lines as weblogd's JSON record
+// (measured: 50 of them as /api/hits returns them are 16,393 bytes), and
+// wsMessageBytes about what a WebSocket message adds around its records
+// ({"type":"hits","hits":[...]} and the frame header).
 const (
 	wsRecordBytes  = 328
 	wsMessageBytes = 30
@@ -64,7 +65,7 @@ type floorResult struct {
 	CPU float64 `json:"writer_cpu_core_fraction"`
 	// Overran is how many steps began a whole step late: the writes
 	// before them took longer than their share of the tick.
-	Overran int `json:"ticks_overran"`
+	Overran int `json:"steps_late"`
 	// ReaderCPU is the tool's CPU over the same time, in cores.
 	ReaderCPU float64 `json:"reader_cpu_core_fraction"`
 }
