@@ -24,9 +24,10 @@
 // WaitGroup), and no goroutine waits on an idle one. A client without
 // authentication is let in by the accept loop itself, which never waits on
 // it; one that must send AUTH first gets a goroutine until it is in. Once
-// in, a connection is parked in a transports.Idle, and a reader goroutine is started when the client sends
-// something (or goes), reads what is there, answers it, and parks it
-// again; the reader that finds the connection over ends it. Writes go
+// in, a connection is parked in a transports.Idle, and a reader goroutine
+// is started when the client sends something (or goes), reads what is
+// there, answers it, and parks it again; the reader that finds the
+// connection over ends it. Writes go
 // through a transports.Writer: a writer goroutine exists only while there
 // is something to write, and the reader takes the writer role to answer a
 // command, so writes never overlap. Reads never wait, and every write has
