@@ -27,12 +27,12 @@
 // in, a connection is parked in a transports.Idle, and a reader goroutine
 // is started when the client sends something (or goes), reads what is
 // there, answers it, and parks it again; the reader that finds the
-// connection over ends it. Writes go
-// through a transports.Writer: a writer goroutine exists only while there
-// is something to write, and the reader takes the writer role to answer a
-// command, so writes never overlap. Reads never wait, and every write has
-// a deadline. A TLS connection, which cannot be parked, is read by a
-// goroutine of its own, with a read deadline.
+// connection over ends it. Writes go through a transports.Writer: a
+// writer goroutine exists only while there is something to write, and the
+// reader takes the writer role to answer a command, so writes never
+// overlap. Reads never wait, and every write has a deadline. A TLS
+// connection, which cannot be parked, is read by a goroutine of its own,
+// with a read deadline.
 package tcpxml
 
 import (
