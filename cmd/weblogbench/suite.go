@@ -213,6 +213,7 @@ type suiteRun struct {
 	scenarios []scenario
 	cells     map[cellKey]*cell
 	floors    map[string][]*floorResult // by scenario key
+	floorErrs []string                  // floor runs that failed, for the notes
 	runs      int
 	tickMs    float64
 }
@@ -394,6 +395,7 @@ func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			line := ""
 			if err != nil {
 				line = "failed: " + firstLine(err.Error())
+				s.floorErrs = append(s.floorErrs, fmt.Sprintf("floor · %s · run %d: %s", sc.title, run, line))
 			} else {
 				s.floors[sc.key] = append(s.floors[sc.key], r)
 				line = r.String()
@@ -570,6 +572,7 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 			}
 		}
 	}
+	errs = append(errs, s.floorErrs...)
 	if len(errs) > 0 {
 		fmt.Fprintln(w, "\nNotes:")
 		for _, e := range errs {
