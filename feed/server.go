@@ -411,6 +411,14 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.saveLoop(saverCtx)
 	}()
 
+	credCtx, stopCred := context.WithCancel(ctx)
+	defer stopCred()
+	credDone := make(chan struct{})
+	go func() {
+		defer close(credDone)
+		s.watchCredentials(credCtx)
+	}()
+
 	s.started = time.Now()
 	close(s.ready)
 	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil,
@@ -425,6 +433,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// Shutdown: see the package docs and STYLE.md for why in this order.
 	var errs []error
 	close(s.stopping)
+	stopCred() // the token files are read no more
+	<-credDone
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	shutCtx, cancelShut := context.WithDeadline(context.Background(), deadline)
 	defer cancelShut()
