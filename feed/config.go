@@ -191,9 +191,10 @@ type Config struct {
 	// line, each optionally limited to a fixed filter (syntax: auth.Parse).
 	// With it, the streams, /api/* and the dashboard require
 	// "Authorization: Bearer <token>" or a session cookie from the login
-	// page, and a raw TCP client must send "AUTH <token>" first. It is read
-	// again when it changes (looked at, at most once a second). Zero means
-	// no authentication.
+	// page, and a raw TCP client must send "AUTH <token>" first. It must be
+	// a regular file. While Run runs, it is read again when it changes
+	// (looked at once a second), and the streams of a token removed from
+	// it end. Zero means no authentication.
 	TokenFile string
 	// AuthMetrics also requires a token for /metrics, /healthz and
 	// /readyz. Zero (false) leaves them open, for probes and scrapers.
