@@ -24,8 +24,8 @@
 //     step of one); Publish
 //     need not wake it then. Publish waits for the loop only when half the
 //     ring or half a queue is pending.
-//   - The operator's handles are safe from any goroutine: List and
-//     Disconnect (a registry under its own mutex, beside the loop's set),
+//   - The operator's handles are safe from any goroutine: List,
+//     Disconnect and End (a registry under its own mutex, beside the loop's set),
 //     SetTick and SetSlowTimeout (atomics the loop reads at each use).
 //
 // The package touches no socket and imports no network package: what a

@@ -178,14 +178,19 @@ func (h *Hub) List() []SubscriberInfo {
 // Disconnect ends the subscription id with ReasonKicked, as the hub ends
 // every one at shutdown: its writer sends what is queued, then its
 // transport's goodbye. It reports whether id was live.
-func (h *Hub) Disconnect(id uint64) bool {
+func (h *Hub) Disconnect(id uint64) bool { return h.End(id, ReasonKicked) }
+
+// End ends the subscription id for r (ReasonKicked, ReasonRevoked): its
+// writer then says its transport's goodbye. It reports whether id was
+// live.
+func (h *Hub) End(id uint64, r Reason) bool {
 	h.regMu.Lock()
 	s := h.reg[id]
 	h.regMu.Unlock()
 	if s == nil {
 		return false
 	}
-	s.end(ReasonKicked)
+	s.end(r)
 	return true
 }
 

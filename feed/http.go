@@ -56,12 +56,12 @@ func (s *Server) buildHandler() http.Handler {
 
 	base := strings.TrimSuffix(s.cfg.BasePath, "/")
 	if base == "" {
-		return mux
+		return s.front(mux)
 	}
 	outer := http.NewServeMux()
 	outer.Handle(base+"/", http.StripPrefix(base, mux))
 	outer.Handle(base, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
-	return outer
+	return s.front(outer)
 }
 
 // bounded gives a non-streaming response one write deadline: the server

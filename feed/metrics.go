@@ -23,7 +23,7 @@ var (
 	descSent      = prometheus.NewDesc("weblogd_records_sent_total", "Records written to subscribers.", []string{"transport"}, nil)
 	descDropped   = prometheus.NewDesc("weblogd_records_dropped_total", "Records dropped from the queues of subscribers that fell behind.", []string{"transport"}, nil)
 	descGaps      = prometheus.NewDesc("weblogd_gaps_total", "Gap markers sent to subscribers.", []string{"transport"}, nil)
-	descDisconn   = prometheus.NewDesc("weblogd_disconnects_total", "Subscribers whose stream ended, by why: closed (the client went), shutdown, slow (behind for longer than --slow-timeout), write_timeout, pong_timeout, protocol.", []string{"transport", "reason"}, nil)
+	descDisconn   = prometheus.NewDesc("weblogd_disconnects_total", "Subscribers whose stream ended, by why: closed (the client went), shutdown, slow (behind for longer than --slow-timeout), write_timeout, pong_timeout, protocol, admin (an operator), revoked (its token removed or changed, its browser session logged out or expired).", []string{"transport", "reason"}, nil)
 	descRefused   = prometheus.NewDesc("weblogd_refused_total", "Subscribers turned away, by why: max_subscribers, max_subscribers_per_ip, shutdown.", []string{"transport", "reason"}, nil)
 	descRing      = prometheus.NewDesc("weblogd_ring_records", "Records held in the ring.", nil, nil)
 	descRingCap   = prometheus.NewDesc("weblogd_ring_capacity_records", "Records the ring can hold.", nil, nil)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,7 @@ type Server struct {
 	tokenLimit   *transports.TokenLimiter
 	authFailures map[string]*atomic.Uint64 // by where: authPlaces
 	redactor     *redact.Redactor          // nil: nothing masked
+	trusted      []netip.Prefix            // Config.TrustedProxies
 }
 
 // New checks c and builds a server. It reads the TLS certificate, if any,
@@ -128,6 +130,10 @@ func New(c Config) (*Server, error) {
 	}
 	for _, p := range authPlaces {
 		s.authFailures[p] = new(atomic.Uint64)
+	}
+	for _, p := range c.TrustedProxies {
+		pfx, _ := parsePrefix(p) // checked by withDefaults
+		s.trusted = append(s.trusted, pfx)
 	}
 	if tokens != nil {
 		s.sessions = auth.NewSessions(c.SessionLifetime)
@@ -411,10 +417,21 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.saveLoop(saverCtx)
 	}()
 
+	credCtx, stopCred := context.WithCancel(ctx)
+	defer stopCred()
+	credDone := make(chan struct{})
+	go func() {
+		defer close(credDone)
+		s.watchCredentials(credCtx)
+	}()
+
 	s.started = time.Now()
 	close(s.ready)
 	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil,
 		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
+	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
+		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)
+	}
 
 	var runErr error
 	select {
@@ -425,6 +442,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// Shutdown: see the package docs and STYLE.md for why in this order.
 	var errs []error
 	close(s.stopping)
+	stopCred() // the token files are read no more
+	<-credDone
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	shutCtx, cancelShut := context.WithDeadline(context.Background(), deadline)
 	defer cancelShut()
@@ -632,6 +651,17 @@ func (s *Server) saveLoop(ctx context.Context) {
 		}
 		saved, lastErr = c, ""
 	}
+}
+
+// beyondLoopback returns those of addrs that other machines can reach.
+func beyondLoopback(addrs ...net.Addr) []string {
+	var out []string
+	for _, a := range addrs {
+		if ta, ok := a.(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
 
 func addrString(a net.Addr) string {

@@ -48,7 +48,7 @@ func ParseRequest(r *http.Request, extra ...string) (Request, error) {
 		req.Start.Match = f.Match
 	}
 	req.Start.Meta = &Peer{Addr: r.RemoteAddr, Transport: strings.TrimPrefix(r.URL.Path, "/"),
-		Token: g.name(), Filter: f.String()}
+		Token: g.name(), Filter: f.String(), Grant: g}
 	if v, ok := single(q, "backlog"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

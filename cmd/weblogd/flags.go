@@ -25,6 +25,8 @@ const envPrefix = "WEBLOGD_"
 type options struct {
 	logs            listFlag
 	allowOrigins    listFlag
+	allowHosts      listFlag
+	trustedProxies  listFlag
 	http, tcp       string
 	tick            time.Duration
 	ring, backfill  int
@@ -91,11 +93,13 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq; with --publish, records not yet in NATS wait beside it in FILE.nats")
 	fs.StringVar(&o.basePath, "base-path", "/", "serve every HTTP path under this prefix, for reverse proxies")
 	fs.Var(&o.allowOrigins, "allow-origin", "a browser origin (scheme://host[:port]) allowed to open WebSockets besides the server's own; * allows any (repeatable)")
+	fs.Var(&o.allowHosts, "allow-host", "a host name (the Host header, without port) the HTTP server answers besides localhost, 127.0.0.1 and ::1; with --http on loopback (or with this flag) other hosts get 421 (repeatable)")
+	fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy (address or CIDR) whose X-Forwarded-For or Forwarded header names the client, for the per-address limit and the logs; other peers' headers are ignored (repeatable)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", feed.DefaultShutdownTimeout, "how long streams get to end properly at shutdown before they are cut")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a subscriber that accepts no data for this long is disconnected")
 	fs.DurationVar(&o.slowTimeout, "slow-timeout", broadcast.DefaultSlowTimeout, "a subscriber that keeps losing records (its --queue overflowing) for this long is disconnected as too slow; 0 never does")
 	fs.IntVar(&o.maxSubs, "max-subscribers", feed.DefaultMaxSubscribers, "most subscribers of all streams together (raw TCP, /hits, /events, /ws); more are refused (503, or an <error/> line); 0 for no limit")
-	fs.IntVar(&o.maxSubsPerIP, "max-subscribers-per-ip", feed.DefaultMaxSubscribersPerIP, "most subscribers from one client address (the TCP peer: behind a proxy, the proxy); 0 for no limit")
+	fs.IntVar(&o.maxSubsPerIP, "max-subscribers-per-ip", feed.DefaultMaxSubscribersPerIP, "most subscribers from one client address (the TCP peer: behind a proxy, the proxy, unless it is a --trusted-proxy); 0 for no limit")
 	fs.DurationVar(&o.timerSlack, "timer-slack", defaultTimerSlack, "how late the kernel may wake weblogd's threads from a timed sleep, so that the Go runtime's monitor wakes less often (Linux; weblogd restarts itself once to set it); 0 keeps the slack it was started with")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
@@ -122,7 +126,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.natsAuth.CAFile, "nats-ca", "", "PEM certificate authorities to check the NATS server's certificate with, instead of the system's (the connection is then TLS)")
 	fs.StringVar(&o.natsAuth.CertFile, "nats-cert", "", "PEM client certificate (with its chain) for NATS servers that verify clients; needs --nats-key")
 	fs.StringVar(&o.natsAuth.KeyFile, "nats-key", "", "file holding the private key of --nats-cert")
-	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin and redact repeatable; the command line and the environment win over it")
+	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin, allow-host, trusted-proxy and redact repeatable; the command line and the environment win over it")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: weblogd --log PATH [flags]
@@ -339,6 +343,8 @@ func (o *options) config() feed.Config {
 		MaxSubscribers:      o.maxSubs,
 		MaxSubscribersPerIP: o.maxSubsPerIP,
 		AllowOrigins:        o.allowOrigins,
+		AllowHosts:          o.allowHosts,
+		TrustedProxies:      o.trustedProxies,
 		TLSCertFile:         o.tlsCert,
 		TLSKeyFile:          o.tlsKey,
 		TokenFile:           o.tokenFile,

@@ -72,6 +72,9 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"key without hash", []string{"--log", log, "--redact-key-file", log}, nil, "--redact-key-file is only for --redact host=hash"},
 		{"bad session lifetime", []string{"--log", log, "--session-lifetime", "0s"}, nil, "--session-lifetime 0s: must be positive"},
 		{"missing admin token file", []string{"--log", log, "--admin-token-file", "/nonexistent/admin"}, nil, "admin tokens: read the token file"},
+		{"bad trusted proxy", []string{"--log", log, "--trusted-proxy", "proxy.example"}, nil, `trusted proxy "proxy.example": want an address or a CIDR`},
+		{"bad trusted proxy from the environment", []string{"--log", log}, []string{"WEBLOGD_TRUSTED_PROXY=10.0.0.0/8,10.0.0.0/40"}, `trusted proxy "10.0.0.0/40"`},
+		{"allowed host with a port", []string{"--log", log, "--allow-host", "example.com:8080"}, nil, `allowed host "example.com:8080": want a host name or address, without scheme or port`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -97,7 +100,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: %v, want exit 0", err)
 	}
 	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "-slow-timeout", "-max-subscribers", "-max-subscribers-per-ip",
-		"-token-file", "-auth-metrics", "-session-lifetime", "-max-subscribers-per-token", "-admin-token-file", "-redact", "-redact-key-file", "WEBLOGD_"} {
+		"-token-file", "-auth-metrics", "-session-lifetime", "-max-subscribers-per-token", "-admin-token-file", "-redact", "-redact-key-file", "-allow-host", "-trusted-proxy", "WEBLOGD_"} {
 		if !bytes.Contains(out, []byte(f)) {
 			t.Errorf("--help does not mention %s", f)
 		}

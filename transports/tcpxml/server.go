@@ -18,7 +18,8 @@
 // address or with its token, or a shutdown under way) gets one line,
 // <error reason="..."/>, and the connection is closed. A client ended for
 // being too slow gets <error reason="too slow"/> and "</hits>", as at
-// shutdown.
+// shutdown; one whose token was revoked (Hub.End with
+// broadcast.ReasonRevoked) gets <error reason="revoked"/> and "</hits>".
 //
 // Concurrency: Serve tracks every connection until it has ended (its
 // WaitGroup), and no goroutine waits on an idle one. A client without
@@ -236,7 +237,6 @@ type conn struct {
 var (
 	hitsStart = []byte("<hits>\n")
 	hitsEnd   = []byte("</hits>\n")
-	tooSlow   = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
 	none      = []byte("<none/>\n")
 	// unauthorized is the one answer to every failed authentication: it
 	// says nothing of what was wrong.
@@ -421,10 +421,11 @@ func (cn *conn) readBlocking(ctx context.Context) error {
 // stream once the hub has ended it.
 func (cn *conn) flush(bool) (over bool, err error) {
 	done := cn.sub.Ended()
-	if done && cn.sub.Reason() == broadcast.ReasonSlow {
+	if why := transports.EndReason(cn.sub.Reason()); done && why != "" {
 		// What it missed is not worth writing to a client that cannot
-		// keep up: only the goodbye.
-		cn.out = append(cn.out, tooSlow, hitsEnd)
+		// keep up, nor owed to one whose credentials were revoked: only
+		// the goodbye.
+		cn.out = append(cn.out, []byte(`<error reason="`+why+`"/>`+"\n"), hitsEnd)
 		return true, cn.write()
 	}
 	if !cn.polling {
