@@ -287,7 +287,8 @@ func TestRestartAcrossRotation(t *testing.T) {
 // the copy of one saved while lines kept coming, after which the server
 // went on reading and saving. Restarting from that copy repeats exactly
 // the lines read after it was saved, loses none, and gives them new seqs
-// after its last seq.
+// after its last seq (the seqs it had reserved, some of which the server
+// went on to give out).
 func TestRestartAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "access.log")
@@ -301,11 +302,12 @@ func TestRestartAfterCrash(t *testing.T) {
 	var snapSeq uint64
 	var snap []byte
 	waitUntil(t, func() bool {
-		if _, err := os.Stat(state); err != nil {
-			return false
-		}
 		snapSeq, snap = readState(t, state)
-		return snapSeq >= 200
+		var cp struct {
+			Logs []struct{ Files []struct{ Offset int64 } }
+		}
+		json.Unmarshal(snap, &cp)
+		return len(cp.Logs) == 1 && len(cp.Logs[0].Files) == 1 && cp.Logs[0].Files[0].Offset >= 200*int64(len(numbered(1))+1)
 	})
 	w.more(t, 300) // read and saved after the snapshot
 	if err := stop1(); err != nil {
@@ -344,6 +346,55 @@ func TestRestartAfterCrash(t *testing.T) {
 	}
 	repeated := len(run1) - saved
 	t.Logf("restart from a checkpoint %d lines old repeated exactly those %d lines", repeated, repeated)
+}
+
+// TestCheckpointWaitsForTheFlush: a checkpoint never holds a line whose
+// record the hub has not yet offered to subscribers, or a crash right
+// after it was saved would lose that line for every subscriber. With a
+// long tick, lines wait in the ring for most of a second; the test
+// watches each checkpoint as it is saved and compares it with what a
+// subscriber had then received.
+func TestCheckpointWaitsForTheFlush(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "access.log")
+	state := filepath.Join(dir, "state.json")
+	writeLines(t, log)
+	srv := startServer(t, feed.Config{Logs: []string{log}, StatePath: state, Tick: time.Second,
+		Ring: 100000, Queue: 100000, HTTPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	c := collect(t, srv, 0)
+	// The hub's flushes follow the first line by whole ticks; the saver's
+	// ticks began with the server: half a tick apart.
+	time.Sleep(500 * time.Millisecond)
+	startWriter(t, log)
+	lineLen := int64(len(numbered(1)) + 1)
+	_, prev := readState(t, state)
+	checked := 0
+	for deadline := time.Now().Add(waitFor); checked < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d checkpoints with lines in %v, want 3", checked, waitFor)
+		}
+		raw, err := os.ReadFile(state)
+		if err != nil || string(raw) == string(prev) {
+			continue
+		}
+		received := len(c.records())
+		prev = raw
+		var cp struct {
+			Logs []struct{ Files []struct{ Offset int64 } }
+		}
+		if err := json.Unmarshal(raw, &cp); err != nil || len(cp.Logs) != 1 || len(cp.Logs[0].Files) != 1 {
+			t.Fatalf("checkpoint %s: want one log with one file (%v)", raw, err)
+		}
+		saved := cp.Logs[0].Files[0].Offset / lineLen
+		if saved > int64(received) {
+			t.Fatalf("a checkpoint holds %d lines while the subscriber has received %d: a crash now would lose %d",
+				saved, received, saved-int64(received))
+		}
+		if saved > 0 {
+			checked++
+			t.Logf("checkpoint at line %d, %d received", saved, received)
+		}
+	}
 }
 
 // TestStateOfAnotherFile restarts with a checkpoint whose file is gone,
