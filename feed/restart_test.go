@@ -367,7 +367,7 @@ func TestCheckpointWaitsForTheFlush(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	startWriter(t, log)
 	lineLen := int64(len(numbered(1)) + 1)
-	_, prev := readState(t, state)
+	prev, _ := os.ReadFile(state)
 	checked := 0
 	for deadline := time.Now().Add(waitFor); checked < 3; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -394,6 +394,69 @@ func TestCheckpointWaitsForTheFlush(t *testing.T) {
 			checked++
 			t.Logf("checkpoint at line %d, %d received", saved, received)
 		}
+	}
+}
+
+// TestStateSaveFailureIsReported: when the checkpoint cannot be saved
+// while running (its directory replaced by a file here, which stops root
+// too), the failure is logged once however often it is retried, counted,
+// and shown by /readyz; when saving works again, that is logged once and
+// /readyz is 200 again.
+func TestStateSaveFailureIsReported(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	logs := &logRecorder{}
+	srv := startServer(t, feed.Config{Logs: []string{log}, StatePath: state, Tick: 5 * time.Millisecond,
+		HTTPAddr: "127.0.0.1:0", Logger: slog.New(logs)})
+	url := "http://" + srv.HTTPAddr().String()
+	waitUntil(t, func() bool { code, _ := httpGet(t, url+"/readyz"); return code == 200 })
+
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	deadline := time.Now().Add(waitFor)
+	for i := 0; ; i++ { // every line moves the checkpoint: every tick tries
+		writeLines(t, log, fmt.Sprintf("line %d while the checkpoint cannot be saved", i))
+		time.Sleep(5 * time.Millisecond)
+		var code int
+		code, body = httpGet(t, url+"/readyz")
+		mfs, _ := scrape(t, srv)
+		errs, _ := value(mfs, "weblogd_state_save_errors_total")
+		if code == 503 && errs >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d lines: /readyz %d %q, %v failed saves; want 503 and at least 5", i, code, body, errs)
+		}
+	}
+	if want := "cannot save the checkpoint: write state " + state + ": create a file in " + dir + ": not a directory"; !strings.Contains(body, want) {
+		t.Fatalf("/readyz says %q, want %q", body, want)
+	}
+	if n := logs.count(slog.LevelError, "cannot save the checkpoint"); n != 1 {
+		t.Fatalf("the failure was logged %d times, want once: %q", n, logs.all())
+	}
+
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, log, "the checkpoint can be saved again")
+	logs.waitFor(t, slog.LevelInfo, "saving the checkpoint recovered")
+	waitUntil(t, func() bool { code, _ := httpGet(t, url+"/readyz"); return code == 200 })
+	writeLines(t, log, "and again")
+	time.Sleep(50 * time.Millisecond)
+	if n := logs.count(slog.LevelInfo, "saving the checkpoint recovered"); n != 1 {
+		t.Fatalf("the recovery was logged %d times, want once: %q", n, logs.all())
 	}
 }
 
@@ -440,6 +503,9 @@ func TestUnreadableStateIsReported(t *testing.T) {
 		"corrupt":         "{not json",
 		"unknown version": `{"version":99,"last_seq":5,"logs":[]}`,
 		"bad fingerprint": `{"version":2,"last_seq":5,"logs":[{"path":"x","files":[{"dev":1,"inode":2,"fingerprint":"zz","fingerprint_len":3,"offset":4}]}]}`,
+		// Taken as it is, the next seq would wrap to 0.
+		"last seq near 2^64":   `{"version":2,"last_seq":18446744073709551615,"logs":[]}`,
+		"last seq beyond 2^53": `{"version":2,"last_seq":9007199254740992,"logs":[]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -528,6 +594,25 @@ func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	defer h.mu.Unlock()
 	h.msgs = append(h.msgs, r.Level.String()+" "+r.Message)
 	return nil
+}
+
+// count returns how many messages at level contain substr.
+func (h *logRecorder) count(level slog.Level, substr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.msgs {
+		if strings.HasPrefix(m, level.String()+" ") && strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *logRecorder) all() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.msgs...)
 }
 
 // waitFor waits for a message at level containing substr.
