@@ -460,6 +460,68 @@ func TestStateSaveFailureIsReported(t *testing.T) {
 	}
 }
 
+// TestReservedSeqsRunOut: while the checkpoint cannot be saved, the ring
+// gives out the seqs the last saved checkpoint reserved and no more; the
+// lines after wait in their file, and come once the checkpoint can be
+// saved again. A shutdown while they wait does not hang on them.
+func TestReservedSeqsRunOut(t *testing.T) {
+	const lines = 70000 // more than the 65,536 seqs reserved at the start
+	setup := func(t *testing.T) (srv *feed.Server, stop func() error, log, dir string, c *collector) {
+		dir = filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		log = tempLog(t)
+		srv, stop = stopServerFunc(t, feed.Config{Logs: []string{log}, StatePath: filepath.Join(dir, "state.json"),
+			HTTPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+		c = collect(t, srv, 0)
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		all := make([]string, lines)
+		for i := range all {
+			all[i] = numbered(i + 1)
+		}
+		writeLines(t, log, all...)
+		reserved, _ := readState(t, filepath.Join(dir+".away", "state.json"))
+		waitUntil(t, func() bool { return srv.LastSeq() == reserved })
+		time.Sleep(100 * time.Millisecond) // time to give out more, if it would
+		if got := srv.LastSeq(); got != reserved {
+			t.Fatalf("last seq %d while the checkpoint on disk reserves up to %d", got, reserved)
+		}
+		if n := len(c.records()); n >= lines {
+			t.Fatalf("%d records delivered while the checkpoint could not be saved, want fewer than %d", n, lines)
+		}
+		return srv, stop, log, dir, c
+	}
+
+	t.Run("then saving works again", func(t *testing.T) {
+		_, stop, _, dir, c := setup(t)
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return len(c.records()) == lines })
+		assertRecords(t, c.records(), 1, 1)
+		if err := stop(); err != nil {
+			t.Fatalf("Run()=%v", err)
+		}
+	})
+
+	t.Run("shutdown meanwhile", func(t *testing.T) {
+		_, stop, _, _, _ := setup(t)
+		err := stop()
+		if err == nil || !strings.Contains(err.Error(), "not a directory") {
+			t.Fatalf("Run()=%v, want the failed save of the checkpoint", err)
+		}
+	})
+}
+
 // TestStateOfAnotherFile restarts with a checkpoint whose file is gone,
 // replaced by another one that was not rotated from it (nothing in the
 // directory is the saved file): the checkpoint is reported and the log
