@@ -588,9 +588,9 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 // last one given out. The ring gives out no seq beyond the reservation
 // (Ring.SetLimit), and a restart after a crash continues past it: the
 // seqs given out since the last save are never given to other lines. The
-// saver moves it on while half is left, at most every tick, so it lasts
-// the ticks of a log read at hundreds of thousands of lines a second; a
-// crash skips at most this many seqs.
+// saver moves it on once half is used (at a tick, or at once when it runs
+// out), so half lasts a tick of a log read at 600,000 lines a second; a
+// crash skips at most about this many seqs.
 const seqReserve = 1 << 16
 
 // reserve saves the checkpoint at the start, before any seq is given out:
