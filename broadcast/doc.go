@@ -5,7 +5,8 @@
 // Concurrency contract:
 //
 //   - Ring is safe for concurrent use: one or more producers Append, the
-//     hub and every subscriber read.
+//     hub and every subscriber read. With a limit (Ring.SetLimit), an
+//     Append at the limit waits until whoever set it raises it.
 //   - Hub.Run is the only goroutine that offers batches to subscribers. It
 //     never blocks on a subscriber: an offer appends to the subscriber's
 //     bounded queue under a short mutex and signals it without waiting.

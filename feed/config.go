@@ -120,7 +120,9 @@ type Config struct {
 	// it reopens its logs. Zero means tailer.DefaultRotateWait.
 	RotateWait time.Duration
 	// StatePath is the checkpoint file: with it, a restart resumes each log
-	// where it stopped and continues seq. Zero means no checkpoint.
+	// where it stopped and continues seq. Run fails if it cannot save it at
+	// the start; a save that fails later is retried every tick, and
+	// /readyz shows why until one succeeds. Zero means no checkpoint.
 	StatePath string
 	// BasePath serves every HTTP path under this prefix. Zero means "/".
 	BasePath string
@@ -255,8 +257,15 @@ func (c Config) withDefaults() (Config, error) {
 		if a == NoListen {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s address %q: want host:port or :port", name, a))
+			continue
+		}
+		// A number out of range or an unknown service name would fail only
+		// when Run listens.
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			errs = append(errs, fmt.Errorf("%s address %q: port %q is not a port number (0 to 65535) or a service name", name, a, port))
 		}
 	}
 	switch {

@@ -82,9 +82,9 @@ func (s *Server) bounded(h http.Handler) http.Handler {
 	})
 }
 
-// readyz is 200 when every log is followed and, with Subscribe, the
-// records are taken from NATS; 503 with the reasons, one per line,
-// otherwise.
+// readyz is 200 when every log is followed, the checkpoint (StatePath)
+// is being saved and, with Subscribe, the records are taken from NATS;
+// 503 with the reasons, one per line, otherwise.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	why := s.notReady()
@@ -108,6 +108,9 @@ func (s *Server) notReady() []string {
 	default:
 	}
 	why := s.src.notReady()
+	if f := s.stateFault.Load(); f != nil {
+		why = append(why, "cannot save the checkpoint: "+*f)
+	}
 	if s.edge != nil {
 		// An edge serves nothing until it takes records from NATS. A
 		// publisher that cannot reach NATS still serves its own logs (and

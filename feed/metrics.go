@@ -29,6 +29,7 @@ var (
 	descRingCap   = prometheus.NewDesc("weblogd_ring_capacity_records", "Records the ring can hold.", nil, nil)
 	descLastSeq   = prometheus.NewDesc("weblogd_ring_last_seq", "Sequence number of the newest record.", nil, nil)
 	descAuthFail  = prometheus.NewDesc("weblogd_auth_failures_total", "Requests and raw connections refused for missing or wrong credentials, by the endpoint they came to: tcp (the raw port), hits, events, ws, api, dashboard, metrics (also /healthz and /readyz), login, admin.", []string{"endpoint"}, nil)
+	descStateErrs = prometheus.NewDesc("weblogd_state_save_errors_total", "Failed saves of the --state checkpoint; /readyz says why until one succeeds.", nil, nil)
 	descBuild     = prometheus.NewDesc("weblogd_build_info", "Always 1; the version is a label.", []string{"version"}, nil)
 )
 
@@ -88,7 +89,7 @@ func (s *Server) metricsHandler() http.Handler {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descBuild} {
+	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descStateErrs, descBuild} {
 		ch <- d
 	}
 }
@@ -125,6 +126,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRing, prometheus.GaugeValue, float64(last+1-first))
 	ch <- prometheus.MustNewConstMetric(descRingCap, prometheus.GaugeValue, float64(s.ring.Size()))
 	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
+	ch <- prometheus.MustNewConstMetric(descStateErrs, prometheus.CounterValue, float64(s.stateErrs.Load()))
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, s.cfg.Version)
 }
 

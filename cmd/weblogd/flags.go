@@ -6,13 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/demo"
 	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/redact"
@@ -104,7 +107,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.demo, "demo", false, "write realistic demo traffic into the first --log (a temporary file if none) and follow it")
-	fs.Float64Var(&o.demoRate, "demo-rate", 5, "lines per second written by --demo")
+	fs.Float64Var(&o.demoRate, "demo-rate", 5, fmt.Sprintf("lines per second written by --demo (more than 0, at most %d)", demo.MaxRate))
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (with its chain) for TLS on the HTTP server (HTTP/2 offered) and the raw TCP port; needs --tls-key; re-read when it changes")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "file holding the PEM private key of --tls-cert (a file, so the secret is on no command line); re-read when it changes")
 	fs.StringVar(&o.tokenFile, "token-file", "", "bearer tokens, one per line (TOKEN [name=NAME] [filter=VALUE ...], # comments): every stream, /api/* and the dashboard then need one, and raw TCP clients send AUTH <token> first; re-read when it changes")
@@ -233,6 +236,14 @@ func (o *options) check() error {
 	if o.rotateWait <= 0 {
 		errs = append(errs, fmt.Errorf("--rotate-wait %v: must be positive", o.rotateWait))
 	}
+	if err := demo.CheckRate(o.demoRate); err != nil {
+		errs = append(errs, fmt.Errorf("--demo-rate: %v", err))
+	}
+	if o.state != "" {
+		if err := checkStateDir(o.state); err != nil {
+			errs = append(errs, fmt.Errorf("--state %s: %v", o.state, err))
+		}
+	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
@@ -274,6 +285,41 @@ func (o *options) check() error {
 	}
 	o.redactOptions = ro
 	return errors.Join(errs...)
+}
+
+// checkStateDir says why the checkpoint at path could not be saved: its
+// directory is missing, is not a directory, or takes no new file (the
+// checkpoint is replaced through a temporary file beside it). Trying is
+// the only test that holds for root and for read-only mounts.
+func checkStateDir(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a directory: give a file name")
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("directory %s: %v", dir, unwrapPath(err))
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".weblogd-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot create a file in %s: %v", dir, unwrapPath(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// unwrapPath leaves out the file name an error of package os repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // checkNATS checks the NATS flags. The files are read by feed.New, which
