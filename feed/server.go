@@ -254,7 +254,6 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 		// stream, whatever seq it gets this time.
 		s.pub.Publish(rec, fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset))
 	}
-	src.offset.Store(l.Offset)
 }
 
 // Run serves until ctx is done, then shuts down: no new subscribers, the

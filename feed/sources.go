@@ -39,7 +39,6 @@ type source struct {
 	cfg  tailer.Config // how its first tailer started
 	t    tailRef       // its current tailer
 
-	offset      atomic.Int64 // just after the last line that is in the ring, in the file it came from
 	records     atomic.Uint64
 	parseErrors atomic.Uint64
 	truncated   atomic.Uint64
@@ -116,9 +115,6 @@ func (ss *sources) add(path string, resume []tailer.Position) (*source, error) {
 	ss.names[name] = true
 	src := &source{path: path, name: name, cfg: cfg}
 	src.t.p.Store(t)
-	if len(resume) > 0 {
-		src.offset.Store(resume[len(resume)-1].Offset)
-	}
 	ss.list = append(ss.list, src)
 	ss.byPath[path] = src
 	return src, nil
@@ -316,11 +312,14 @@ func newRecord(src *source, l tailer.Line, red *redact.Redactor) *broadcast.Reco
 }
 
 // position is how far src is read: the offset after the last line in the
-// ring, the size of the file at its path now, and the bytes between them
-// (the lag; 0 when the file is missing or was just replaced by a smaller
-// one).
+// ring of the file at its path (0 while there is none), the size of the
+// file at its path now, and the bytes between them (the lag; 0 when the
+// file is missing or was just replaced by a smaller one that is not read
+// yet).
 func (src *source) position() (offset, size, lag int64) {
-	offset = src.offset.Load()
+	if p, ok := src.t.get().Current(); ok {
+		offset = p.Offset
+	}
 	fi, err := os.Stat(src.path)
 	if err != nil {
 		return offset, 0, 0

@@ -222,6 +222,19 @@ func (t *Tailer) Positions() []Position {
 	return append([]Position(nil), t.positions...)
 }
 
+// Current returns where reading stands in the file at the path: just
+// after the last line delivered from it. It is false while Run has no file
+// at the path open. It may be called from any goroutine.
+func (t *Tailer) Current() (Position, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil || t.f.cur == nil {
+		return Position{}, false
+	}
+	c := t.f.cur
+	return positionAt(c.id, c.done, c.end), true
+}
+
 // Run follows the file until ctx is done, calling emit for every complete
 // line, in order, from Run's goroutine. It returns nil after ctx is
 // cancelled, or an error if following cannot start: the directory of the
