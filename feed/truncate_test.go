@@ -1,12 +1,15 @@
 package feed_test
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/weblogd/weblogd/broadcast"
@@ -153,4 +156,101 @@ func TestRestartRewrittenPastTheOffset(t *testing.T) {
 		s := statusSources(t, srv2)[0]
 		return s.Offset == size && s.Size == size && s.LagBytes == 0
 	})
+}
+
+// TestRestartInodeReusedAfterCompression: while weblogd is down, more
+// lines are written, then the log is rotated (renamed to access.log.1),
+// compressed (access.log.1.gz, access.log.1 deleted) and a new access.log
+// created, which the filesystem gives the freed inode (ext4 does so at
+// once). The new file is not the saved one, whatever its inode: the lines
+// written to the old one after the saved position are reported lost, as
+// documented, and the new file is read from its start.
+func TestRestartInodeReusedAfterCompression(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "access.log")
+	state := filepath.Join(dir, "state.json")
+	writeLines(t, log)
+	logs := &logRecorder{}
+	cfg := feed.Config{Logs: []string{log}, StatePath: state, HTTPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Logger: slog.New(logs)}
+	srv1, stop1 := stopServerFunc(t, cfg)
+	c1 := collect(t, srv1, 0)
+	writeLines(t, log, toolHits(1, 300)...)
+	waitRecords(t, c1, 300)
+	if err := stop1(); err != nil {
+		t.Fatalf("Run()=%v", err)
+	}
+	last, _ := readState(t, state)
+
+	writeLines(t, log, toolHits(301, 400)...) // after the saved position
+	oldIno := inode(t, log)
+	// A second name keeps the inode for the new file, whatever the
+	// filesystem does with freed inodes: the state is the one ext4
+	// leaves, an access.log with the old inode and other content.
+	keep := filepath.Join(dir, ".keep")
+	if err := os.Link(log, keep); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(log, log+".1"); err != nil {
+		t.Fatal(err)
+	}
+	gzipFile(t, log+".1")
+	newFile := []string{`203.0.113.50 - - [22/Nov/2026:00:00:01 +0100] "GET /new HTTP/1.1" 200 5 "-" "curl/8.5.0"`}
+	newFile = append(newFile, toolHits(1001, 1199)...)
+	if err := os.WriteFile(keep, []byte(strings.Join(newFile, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(keep, log); err != nil {
+		t.Fatal(err)
+	}
+	if inode(t, log) != oldIno {
+		t.Fatal("the new access.log does not have the old inode")
+	}
+
+	srv2 := startServer(t, cfg)
+	c2 := collect(t, srv2, last)
+	logs.waitFor(t, slog.LevelWarn, "lines written to it after the saved position are lost")
+	got := waitRecords(t, c2, len(newFile))
+	for i, r := range got {
+		if i >= len(newFile) || r.Line != newFile[i] || r.Seq != last+1+uint64(i) {
+			t.Fatalf("record %d after the restart is seq %d %q, want the new file from its start: seq %d %q",
+				i, r.Seq, r.Line, last+1+uint64(i), newFile[min(i, len(newFile)-1)])
+		}
+	}
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// gzipFile compresses path to path.gz and removes path, as logrotate's
+// compress does.
+func gzipFile(t *testing.T, path string) {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(path + ".gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(out)
+	if _, err := io.Copy(zw, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
 }

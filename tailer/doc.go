@@ -72,9 +72,13 @@
 // them back: each file is found again at the path or, renamed, in the
 // same directory (by inode, fingerprint and line end), and read on from
 // its offset; a file at the path that is none of them was rotated in
-// meanwhile and is read from its start; a file at the path with the saved
-// inode but not the saved content was truncated meanwhile, and its copy
-// is looked for as above. If nothing matches, the positions were for other files: Run
+// meanwhile and is read from its start. A file at the path with the saved
+// inode but not the saved content (another first line, fewer bytes, or
+// other bytes before the offset) was truncated in place, or the saved
+// file was deleted and its inode given to a new one: it is read from its
+// start, after the copy of the saved file if one is in the directory,
+// and with a warning that the lines after the saved position are lost if
+// none is. If nothing matches, the positions were for other files: Run
 // logs a warning and starts at the end of the file.
 //
 // # Concurrency

@@ -195,23 +195,30 @@ func (f *follower) resume(cur *file, curFI fs.FileInfo) {
 			found = true
 			continue
 		}
-		if cur != nil && p.File.sameInode(curFI) {
-			// The same file, but it no longer starts as it did or is
-			// shorter: truncated while nobody followed it (copytruncate).
-			// Its copy holds the lines after the saved offset.
-			found = true
-			f.t.log.Info("the file was truncated since the saved position; reading it from its start",
-				slog.Int64(logKeyOffset, p.Offset))
-			if cp := f.findCopy(p, cur); cp != nil {
-				f.addOld(cp)
+		// The file at the path may have the saved inode and yet not be
+		// the saved file: it was truncated in place (copytruncate), or
+		// the saved file was deleted (rotated and compressed) and its
+		// inode given to the new one. Either way the lines after the
+		// saved offset are not in it, and it is read from its start.
+		reused := cur != nil && p.File.sameInode(curFI)
+		if !reused {
+			if o := f.findRenamed(p, cur); o != nil {
+				found = true
+				f.t.log.Info("the log was rotated since the saved position; reading the rotated file on from it",
+					slog.String(logKeyFile, o.name), slog.Int64(logKeyOffset, p.Offset))
+				f.addOld(o)
+				continue
 			}
+		}
+		if cp := f.findCopy(p, cur); cp != nil {
+			found = true
+			f.addOld(cp)
 			continue
 		}
-		if o := f.findRenamed(p, cur); o != nil {
+		if reused {
 			found = true
-			f.t.log.Info("the log was rotated since the saved position; reading the rotated file on from it",
-				slog.String(logKeyFile, o.name), slog.Int64(logKeyOffset, p.Offset))
-			f.addOld(o)
+			f.t.log.Warn("the file at the path has the saved inode but not the content read from it: it was truncated or replaced since the saved position, and no copy of it is in the directory; lines written to it after the saved position are lost",
+				slog.Int64(logKeyOffset, p.Offset), slog.Uint64("inode", p.File.Inode))
 			continue
 		}
 		f.t.log.Warn("a file this log was being read from is gone; lines written to it after the saved position are lost",

@@ -151,6 +151,6 @@ func TestTruncation(t *testing.T) {
 		logs := &logRecorder{}
 		r2 := startRun(t, tailer.Config{Path: path, Resume: ps, Logger: slog.New(logs)})
 		assertRewritten(t, r2.linesBeforeSentinel(t, path), 3000)
-		logs.waitCount(t, "truncated since the saved position", 1)
+		logs.waitCount(t, "lines written to it after the saved position are lost", 1)
 	})
 }
