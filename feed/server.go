@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -251,8 +252,13 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 	if s.pub != nil {
 		// The line's file and offset name it across restarts, so that
 		// one published again after a restart is deduplicated by the
-		// stream, whatever seq it gets this time.
-		s.pub.Publish(rec, fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset))
+		// stream, whatever seq it gets this time. A FIFO's lines have
+		// neither, and are never read twice: their seq names them.
+		var key string
+		if !l.File.IsZero() {
+			key = fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset)
+		}
+		s.pub.Publish(rec, key)
 	}
 }
 
@@ -529,6 +535,14 @@ func (s *Server) openLogs(state *checkpoint) error {
 	paths := expand(s.cfg.Logs)
 	s.src.nameInitial(paths)
 	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+			// A FIFO is a stream: no history to load, no position to
+			// resume.
+			if _, err := s.src.add(p, nil); err != nil {
+				return err
+			}
+			continue
+		}
 		if l, ok := state.log(p); ok {
 			resume, _ := l.positions() // checked by loadState
 			if _, err := s.src.add(p, resume); err != nil {

@@ -62,6 +62,17 @@
 // queue, a directory that was replaced); without inotify (another
 // platform, no instance left) the poll alone drives reading.
 //
+// # FIFOs
+//
+// A path that is a FIFO (named pipe; nginx can log to one) when Run starts,
+// or that becomes one while Run waits for the file, is read as a stream:
+// every line written into it is delivered once, partial and over-long
+// lines handled as for files, with no offsets (Line.File and Line.Offset
+// are zero, Positions is empty) and so nothing skipped or resumed. It is
+// opened without blocking, start-up and shutdown wait for no writer, and
+// when the last writer closes, its partial last line is delivered and the
+// next writer is waited for. A partial line at shutdown is lost.
+//
 // # Positions and restarts
 //
 // Positions says how far each open file was read: the file at the path

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -80,6 +81,7 @@ type follower struct {
 
 	lastErr     string // the last error logged, to log each distinct one once
 	watchWarned bool   // a failure to watch was logged
+	toPipe      bool   // a FIFO took the path, with no file open: Run reads it instead
 
 	// Pacing by Gather (see Tailer.Gather): emitted counts the lines
 	// emitted, so a gathered read knows whether it found any; paced says
@@ -265,7 +267,7 @@ func endOfLines(f *os.File, size int64) (int64, error) {
 }
 
 // run reads, then waits for a notified change or the poll, until ctx is
-// done.
+// done or a FIFO takes the path.
 func (f *follower) run() {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -279,6 +281,9 @@ func (f *follower) run() {
 				close(g)
 			}
 			gathers = nil
+		}
+		if f.toPipe {
+			return
 		}
 		select {
 		case <-f.ctx.Done():
@@ -387,6 +392,10 @@ func (f *follower) checkPath() {
 		return
 	}
 	if f.cur != nil && f.cur.id.sameInode(fi) {
+		return
+	}
+	if isFIFO(fi) && f.cur == nil && len(f.old) == 0 {
+		f.toPipe = true
 		return
 	}
 	for i, o := range f.old {
@@ -819,7 +828,10 @@ func (f *follower) open(path string) (*file, fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	osf, err := os.Open(path)
+	// Non-blocking, so that a FIFO put at the path since the stat does
+	// not hold the open until a writer comes; a regular file reads the
+	// same either way.
+	osf, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}

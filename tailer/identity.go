@@ -219,7 +219,7 @@ next:
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		f, err := os.Open(path)
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO put here since must not block
 		if err != nil {
 			continue
 		}

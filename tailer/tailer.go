@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -259,15 +260,28 @@ func (t *Tailer) Run(ctx context.Context, emit func(Line)) (err error) {
 	if ctx.Err() != nil {
 		return nil
 	}
+	if fi, err := os.Stat(t.path); err == nil && isFIFO(fi) {
+		if err := t.runPipe(ctx, emit); err != nil {
+			return fmt.Errorf("follow %s: %w", t.path, err)
+		}
+		return nil
+	}
 	f := newFollower(ctx, t, emit)
-	defer f.close()
 	if err := f.start(); err != nil {
+		f.close()
 		return fmt.Errorf("follow %s: %w", t.path, err)
 	}
 	t.mu.Lock()
 	t.phase = phaseRunning
 	t.mu.Unlock()
 	f.run()
+	f.close()
+	if f.toPipe && ctx.Err() == nil {
+		t.log.Info("a FIFO appeared at the path; reading it as a stream")
+		if err := t.runPipe(ctx, emit); err != nil {
+			return fmt.Errorf("follow %s: %w", t.path, err)
+		}
+	}
 	return nil
 }
 
