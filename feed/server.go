@@ -312,6 +312,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if err := s.openLogs(state); err != nil {
 		return err
 	}
+	if m := s.src.missing(); len(m) > 0 {
+		// A mistyped path would otherwise be waited for in silence.
+		s.log.Warn("logs that do not exist yet are waited for", "logs", m)
+	}
 
 	var wg sync.WaitGroup
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))

@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,6 +43,7 @@ type source struct {
 	records     atomic.Uint64
 	parseErrors atomic.Uint64
 	truncated   atomic.Uint64
+	failure     atomic.Pointer[string] // why its last tailer failed; nil if none has
 }
 
 // tailRef is a source's current tailer. A tailer that fails is replaced by
@@ -244,6 +246,8 @@ func (ss *sources) follow(ctx context.Context, src *source) {
 			level = slog.LevelDebug // said already; a log that stays broken says it once
 		}
 		lastErr = err.Error()
+		failure := lastErr
+		src.failure.Store(&failure)
 		ss.log.Log(ctx, level, "cannot follow a log; retrying", "path", src.path, "err", err, "retry_in", delay)
 		timer := time.NewTimer(delay)
 		select {
@@ -278,21 +282,72 @@ func (ss *sources) notReady() []string {
 		}
 	}
 	for _, src := range ss.snapshot() {
-		switch st := src.t.State(); st {
-		case tailer.StateFollowing:
-		case tailer.StateWaiting:
-			why = append(why, "waiting for "+src.path+" to exist")
-		case tailer.StateIdle: // its goroutine has not started Run yet
-			if _, err := os.Stat(src.path); err != nil {
-				why = append(why, "waiting for "+src.path+" to exist")
-			} else {
-				why = append(why, "starting to follow "+src.path)
-			}
-		default:
-			why = append(why, src.path+": "+st)
+		if r := src.reason(); r != "" {
+			why = append(why, r)
 		}
 	}
 	return why
+}
+
+// missing lists the logs that do not exist: plain paths that name no
+// file, and patterns that match none.
+func (ss *sources) missing() []string {
+	var out []string
+	for _, p := range ss.patterns {
+		if isGlob(p) {
+			if m, _ := filepath.Glob(p); len(m) == 0 {
+				out = append(out, p)
+			}
+			continue
+		}
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// reason says why src is not being followed, as /readyz and /api/status
+// say it; empty while it is. A path that does not exist is waited for;
+// any other trouble (permission denied, a loop of symbolic links) is
+// named.
+func (src *source) reason() string {
+	t := src.t.get()
+	switch st := t.State(); st {
+	case tailer.StateFollowing:
+		return ""
+	case tailer.StateWaiting:
+		if p := t.Problem(); p != "" {
+			return src.path + ": " + p
+		}
+		return "waiting for " + src.path + " to exist"
+	case tailer.StateIdle:
+		// Its goroutine has not started Run yet, or a failed tailer's
+		// successor waits for its retry.
+		if f := src.failure.Load(); f != nil {
+			return src.path + ": failed: " + *f + "; retrying"
+		}
+		fi, err := os.Stat(src.path)
+		if err == nil && fi.Mode().IsRegular() {
+			// Whether it can be opened (permission denied?) is the
+			// question; never a FIFO, whose writer would see a reader
+			// come and go.
+			var f *os.File
+			if f, err = os.Open(src.path); err == nil {
+				f.Close()
+			}
+		}
+		switch {
+		case err == nil:
+			return "starting to follow " + src.path
+		case errors.Is(err, fs.ErrNotExist):
+			return "waiting for " + src.path + " to exist"
+		default:
+			return src.path + ": " + err.Error()
+		}
+	default:
+		return src.path + ": " + st
+	}
 }
 
 // newRecord turns a line into a record of src, masked by red (nil: not)

@@ -98,8 +98,9 @@
 // its own goroutine, one line at a time, in file order, and returns only
 // after the files it opened are closed and its watches removed. emit blocks
 // the reading of the file while it runs, so it should hand the line on
-// quickly; the tailer never drops a line to keep up. State, Following and
-// Positions may be called from any goroutine at any time. Last is a plain
+// quickly; the tailer never drops a line to keep up. State, Following,
+// Problem, Current and Positions may be called from any goroutine at any
+// time. Last is a plain
 // function with no shared state.
 //
 // The inotify instance and the goroutine that reads its events are shared:
@@ -112,7 +113,10 @@
 //
 // Run fails only at start (the directory of the path is missing, the path
 // is a directory or cannot be opened); after that, trouble is logged once
-// and retried at every poll. It never exits the process.
+// and retried at every poll, and Problem names it while there is no file
+// at the path to follow (permission denied is not a missing file). The
+// file leaving the path and a file appearing there are logged at Info. It
+// never exits the process.
 //
 // # Known limits
 //

@@ -384,11 +384,13 @@ func (f *follower) checkPath() {
 	fi, err := os.Stat(f.t.path)
 	if err != nil {
 		if f.cur != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				f.t.log.Info("the file is gone from the path; reading the rest of it while its writer may still write, and waiting for a new one",
+					slog.Int64(logKeyOffset, f.cur.scanned))
+			}
 			f.retire()
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			f.fail(err)
-		}
+		f.cannotOpen(err)
 		return
 	}
 	if f.cur != nil && f.cur.id.sameInode(fi) {
@@ -424,37 +426,56 @@ func (f *follower) checkPath() {
 		if f.cur != nil {
 			f.retire()
 		}
-		if err != nil {
-			f.fail(err)
-		}
+		f.cannotOpen(err)
 		return
 	}
 	if f.cur != nil && nf.id.Dev == f.cur.id.Dev && nf.id.Inode == f.cur.id.Inode {
 		f.closeFile(nf) // renamed away and back between the stat and the open
 		return
 	}
-	f.reopened(nf)
+	if !f.reopened(nf) {
+		if f.cur != nil {
+			f.t.log.Info("the file was replaced at the path; reading the rest of the old one, then the new one from its start",
+				slog.Int64(logKeyOffset, f.cur.scanned))
+		} else {
+			f.t.log.Info("the file appeared at the path; following it from its start")
+		}
+	}
 	if f.cur != nil {
-		f.t.log.Info("the file was replaced at the path; reading the rest of the old one, then the new one from its start",
-			slog.Int64(logKeyOffset, f.cur.scanned))
 		f.retire()
 	}
 	f.t.mu.Lock()
 	f.cur = nf
 	f.t.following = true
+	f.t.problem = ""
+	f.t.mu.Unlock()
+}
+
+// cannotOpen records why there is no file at the path to follow: err from
+// a stat or an open, nil or "not exist" when there is simply none. Other
+// errors (permission denied) are logged and kept for Tailer.Problem.
+func (f *follower) cannotOpen(err error) {
+	problem := ""
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.fail(err)
+		problem = err.Error()
+	}
+	f.t.mu.Lock()
+	f.t.problem = problem
 	f.t.mu.Unlock()
 }
 
 // reopened places a file that appeared at the path: at its start, unless
 // it is a file that was read and closed before (moved away for longer than
-// RotateWait, and back), which is read on from where it was left.
-func (f *follower) reopened(c *file) {
+// RotateWait, and back), which is read on from where it was left, and
+// reports whether it was.
+func (f *follower) reopened(c *file) bool {
 	if len(f.closed) == 0 {
-		return
+		return false
 	}
 	fi, err := c.f.Stat()
 	if err != nil {
-		return
+		return false
 	}
 	for i, p := range f.closed {
 		if p.File.FingerprintLen == 0 || !p.holds(c.f, fi) {
@@ -464,8 +485,9 @@ func (f *follower) reopened(c *file) {
 			slog.Int64(logKeyOffset, p.Offset))
 		f.place(c, p.Offset)
 		f.closed = append(f.closed[:i:i], f.closed[i+1:]...)
-		return
+		return true
 	}
+	return false
 }
 
 // retire moves the current file to the rotated ones: it is no longer at

@@ -107,6 +107,7 @@ type Tailer struct {
 	phase     phase
 	failure   error      // why Run failed, when phase is phaseFailed
 	following bool       // Run has the file at the path open
+	problem   string     // why Run cannot open the file at the path; "" when there is none
 	f         *follower  // Run's state while it follows; Positions reads it
 	positions []Position // see Positions: before and after Run
 
@@ -198,6 +199,19 @@ func (t *Tailer) State() string {
 		return StateFollowing
 	}
 	return StateWaiting
+}
+
+// Problem says why Run, while it waits, cannot follow the file at the
+// path: the error that stops it (permission denied, say). It is empty
+// while Run follows the file, and while the path simply does not exist.
+// It may be called from any goroutine.
+func (t *Tailer) Problem() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.phase != phaseRunning || t.following {
+		return ""
+	}
+	return t.problem
 }
 
 // Following reports whether Run is active and has the file open: what a
