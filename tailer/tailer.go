@@ -43,8 +43,8 @@ var ErrPathInUse = errors.New("path is already followed in this process")
 // Line is one complete line of the followed file.
 type Line struct {
 	Text      string    // without the trailing "\n" (and without a trailing "\r"), cut to MaxLineBytes
-	Offset    int64     // byte offset just after this line's "\n" in File
-	File      FileID    // the file it was read from: after a rotation, the old file or the new one
+	Offset    int64     // byte offset just after this line's "\n" in File; zero from a FIFO
+	File      FileID    // the file it was read from: after a rotation, the old file or the new one; zero from a FIFO
 	Time      time.Time // when it was read
 	Truncated bool      // the line was longer than MaxLineBytes and was cut
 }
