@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -260,10 +261,14 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 	if s.pub != nil {
 		// The line's file and offset name it across restarts, so that
 		// one published again after a restart is deduplicated by the
-		// stream, whatever seq it gets this time.
-		s.pub.Publish(rec, fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset))
+		// stream, whatever seq it gets this time. A FIFO's lines have
+		// neither, and are never read twice: their seq names them.
+		var key string
+		if !l.File.IsZero() {
+			key = fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset)
+		}
+		s.pub.Publish(rec, key)
 	}
-	src.offset.Store(l.Offset)
 }
 
 // Run serves until ctx is done, then shuts down: no new subscribers, the
@@ -316,6 +321,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	saved, err := s.openLogs(state)
 	if err != nil {
 		return err
+	}
+	if m := s.src.missing(); len(m) > 0 {
+		// A mistyped path would otherwise be waited for in silence.
+		s.log.Warn("logs that do not exist yet are waited for", "logs", m)
 	}
 
 	var wg sync.WaitGroup
@@ -565,6 +574,14 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 	}
 	var history []backfill
 	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+			// A FIFO is a stream: no history to load, no position to
+			// resume.
+			if _, err := s.src.add(p, nil); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if l, ok := state.log(p); ok {
 			resume, _ := l.positions() // checked by loadState
 			if _, err := s.src.add(p, resume); err != nil {

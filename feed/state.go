@@ -57,6 +57,11 @@ type fileState struct {
 	Fingerprint    string `json:"fingerprint,omitempty"` // 16 hex digits; absent while the file had no complete line
 	FingerprintLen int    `json:"fingerprint_len,omitempty"`
 	Offset         int64  `json:"offset"`
+	// End is a hash of the EndLen bytes before Offset, the end of the
+	// last line read (16 hex digits): a file truncated and written again
+	// past Offset is not taken for the one that was read.
+	End    string `json:"end,omitempty"`
+	EndLen int    `json:"end_len,omitempty"`
 }
 
 // stateV1 is the version 1 file: one entry per log, without fingerprint.
@@ -127,8 +132,8 @@ func (c *checkpoint) log(path string) (logState, bool) {
 func (l logState) positions() ([]tailer.Position, error) {
 	var ps []tailer.Position
 	for _, f := range l.Files {
-		if f.Offset < 0 || f.FingerprintLen < 0 {
-			return nil, fmt.Errorf("negative offset or fingerprint length")
+		if f.Offset < 0 || f.FingerprintLen < 0 || f.EndLen < 0 {
+			return nil, fmt.Errorf("negative offset, fingerprint length or end length")
 		}
 		id := tailer.FileID{Dev: f.Dev, Inode: f.Inode, FingerprintLen: f.FingerprintLen}
 		if f.Fingerprint != "" || f.FingerprintLen != 0 {
@@ -138,7 +143,15 @@ func (l logState) positions() ([]tailer.Position, error) {
 			}
 			id.Fingerprint = fp
 		}
-		ps = append(ps, tailer.Position{File: id, Offset: f.Offset})
+		p := tailer.Position{File: id, Offset: f.Offset, EndLen: f.EndLen}
+		if f.End != "" || f.EndLen != 0 {
+			end, err := strconv.ParseUint(f.End, 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("end %q: %w", f.End, err)
+			}
+			p.End = end
+		}
+		ps = append(ps, p)
 	}
 	return ps, nil
 }
@@ -151,6 +164,9 @@ func logStateOf(path string, ps []tailer.Position) logState {
 		if p.File.FingerprintLen > 0 {
 			f.Fingerprint = fmt.Sprintf("%016x", p.File.Fingerprint)
 			f.FingerprintLen = p.File.FingerprintLen
+		}
+		if p.EndLen > 0 {
+			f.End, f.EndLen = fmt.Sprintf("%016x", p.End), p.EndLen
 		}
 		l.Files = append(l.Files, f)
 	}
