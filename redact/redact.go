@@ -294,9 +294,25 @@ func (r *Redactor) host(h string) string {
 		return r.addrPort(ap)
 	}
 	if r.o.Host == HostHash {
+		if hashed(h) {
+			return h // masked already, by a publisher through NATS
+		}
 		return r.hash(strings.ToLower(h))
 	}
 	return Mask
+}
+
+// hashed reports whether h is what hash writes.
+func hashed(h string) bool {
+	if len(h) != 18 || !strings.HasPrefix(h, "h-") {
+		return false
+	}
+	for i := 2; i < len(h); i++ {
+		if !(h[i] >= '0' && h[i] <= '9' || h[i] >= 'a' && h[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // addrPort masks the address of an address and port, keeping the port.

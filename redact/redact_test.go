@@ -202,3 +202,25 @@ func TestRecordEveryField(t *testing.T) {
 		}
 	}
 }
+
+// A record masked twice (by a publisher, then by an edge with the same
+// options) is masked as once: a hashed client is not hashed again.
+func TestRecordTwice(t *testing.T) {
+	line := `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET /a?token=x HTTP/1.1" 200 1 "-" "via 198.51.100.7"`
+	for _, o := range []redact.Options{
+		{Host: redact.HostHash, HashKey: []byte("0123456789abcdef"), Params: redact.DefaultParams},
+		{Host: redact.HostPrefix, Query: true},
+	} {
+		red, err := redact.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		once := feed.Parse(line)
+		red.Record(&once)
+		twice := once
+		red.Record(&twice)
+		if twice != once {
+			t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
+		}
+	}
+}
