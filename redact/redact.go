@@ -632,33 +632,35 @@ func (r *Redactor) ipv4(s string) string {
 			i++
 			continue
 		}
-		// The octets from i on, one dot apart.
-		var octets, ends []int
-		j := i
-		for {
-			k := j
+		// The octets from i on, one dot apart: the first four, how many,
+		// and where the last ends.
+		var first [4]byte
+		n, end := 0, i
+		for j := i; ; {
+			k, v := j, 0
 			for k < len(s) && k-j < 4 && s[k] >= '0' && s[k] <= '9' {
+				v = v*10 + int(s[k]-'0')
 				k++
 			}
-			n, err := strconv.Atoi(s[j:k])
-			if k == j || k-j > 3 || err != nil || n > 255 || k < len(s) && s[k] >= '0' && s[k] <= '9' {
+			if k == j || k-j > 3 || v > 255 {
 				break
 			}
-			octets = append(octets, n)
-			ends = append(ends, k)
+			if n < 4 {
+				first[n] = byte(v)
+			}
+			n, end = n+1, k
 			if k+1 < len(s) && s[k] == '.' && s[k+1] >= '0' && s[k+1] <= '9' {
 				j = k + 1
 				continue
 			}
 			break
 		}
-		if len(octets) < 4 {
+		if n < 4 {
 			i++
 			continue
 		}
-		end := ends[len(ends)-1]
 		b.WriteString(s[last:i])
-		b.WriteString(r.octets(octets, s[i:end]))
+		b.WriteString(r.octets(first, n, s[i:end]))
 		last = end
 		i = end
 	}
@@ -669,21 +671,16 @@ func (r *Redactor) ipv4(s string) string {
 	return b.String()
 }
 
-// octets masks a run of four or more octets: four are an address; more
-// keep their first three and lose the rest (their hash with HostHash).
-func (r *Redactor) octets(o []int, text string) string {
-	if len(o) == 4 {
-		return r.addr(netip.AddrFrom4([4]byte{byte(o[0]), byte(o[1]), byte(o[2]), byte(o[3])}))
+// octets masks a run of n ≥ 4 octets, the first four of them given:
+// four are an address; more keep their first three and the rest become 0
+// (their hash with HostHash).
+func (r *Redactor) octets(first [4]byte, n int, text string) string {
+	if n == 4 {
+		return r.addr(netip.AddrFrom4(first))
 	}
 	if r.o.Host == HostHash {
 		return r.hash(text)
 	}
-	parts := make([]string, len(o))
-	for i, n := range o {
-		parts[i] = "0"
-		if i < 3 {
-			parts[i] = strconv.Itoa(n)
-		}
-	}
-	return strings.Join(parts, ".")
+	return strconv.Itoa(int(first[0])) + "." + strconv.Itoa(int(first[1])) + "." + strconv.Itoa(int(first[2])) +
+		strings.Repeat(".0", n-3)
 }
