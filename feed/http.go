@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/web"
@@ -56,12 +57,25 @@ func (s *Server) buildHandler() http.Handler {
 
 	base := strings.TrimSuffix(s.cfg.BasePath, "/")
 	if base == "" {
-		return s.front(mux)
+		return s.front(validPath(mux))
 	}
 	outer := http.NewServeMux()
 	outer.Handle(base+"/", http.StripPrefix(base, mux))
 	outer.Handle(base, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
-	return s.front(outer)
+	return s.front(validPath(outer))
+}
+
+// validPath answers 400 to a path that is not UTF-8 once unescaped
+// ("/%ff"): it names nothing served here, and the dashboard's file server
+// would call it an internal error.
+func validPath(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !utf8.ValidString(r.URL.Path) {
+			http.Error(w, "bad request: the path is not valid UTF-8 once unescaped", http.StatusBadRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // bounded gives a non-streaming response one write deadline: the server

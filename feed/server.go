@@ -192,9 +192,10 @@ func New(c Config) (*Server, error) {
 	}
 	if c.Subscribe != "" {
 		// The edge's records enter the ring like a log's: they get this
-		// server's seq, and keep the publisher's node and source.
+		// server's seq, keep the publisher's node and source, and are
+		// masked by this server's redaction (the publisher may have none).
 		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Node: c.Node, Durable: c.Consumer, Options: natsOpts,
-			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { s.hub.Publish(rec) }); err != nil {
+			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { red.Record(rec); s.hub.Publish(rec) }); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
 	}
