@@ -6,7 +6,10 @@
 // A client may switch to polling by sending "NEW?" (each later "NEW?" is
 // answered with what arrived since the previous answer, or <none/>), or
 // resume with "SINCE <seq>". Any other line gets <error reason="..."/>;
-// blank lines are ignored.
+// blank lines are ignored. The end of a client's input is not the end of
+// its stream: nc closes its side for writing when its standard input
+// ends, and still reads; the stream goes on until a write fails or the
+// server shuts down.
 //
 // With authentication on (Config.Authenticate), a client's first line must
 // be "AUTH <token>", sent within AuthTimeout; nothing is written to it
@@ -26,19 +29,22 @@
 // it; one that must send AUTH first gets a goroutine until it is in. Once
 // in, a connection is parked in a transports.Idle, and a reader goroutine
 // is started when the client sends something (or goes), reads what is
-// there, answers it, and parks it again; the reader that finds the
-// connection over ends it. Writes go through a transports.Writer: a
-// writer goroutine exists only while there is something to write, and the
-// reader takes the writer role to answer a command, so writes never
-// overlap. Reads never wait, and every write has a deadline. A TLS
+// there, answers it, and parks it again (after the end of the client's
+// input, for its hang-up only); the reader that finds the connection over
+// ends it. Writes go through a transports.Writer: a writer goroutine
+// exists only while there is something to write, and the reader takes the
+// writer role to answer a command, so writes never overlap. Reads never
+// wait, and every write has a deadline. A TLS
 // connection, which cannot be parked, is read by a goroutine of its own,
-// with a read deadline.
+// with a read deadline; after the end of the client's input, that
+// goroutine waits for the connection to be closed.
 package tcpxml
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -216,10 +222,14 @@ type conn struct {
 	release  func() // the subscriber slot
 
 	park atomic.Pointer[transports.Parked]
+	// gone is what a reader that cannot park waits on once the client's
+	// input has ended: close closes it. closedMark: close came first.
+	gone atomic.Pointer[chan struct{}]
 
 	// The command being read, touched by one reader at a time.
-	line     []byte
-	skipping bool // an over-long line: skipped up to its end
+	line      []byte
+	skipping  bool // an over-long line: skipped up to its end
+	inputDone bool // the client closed its side: parked for its hang-up only
 
 	// Set before the writer starts, read-only after.
 	scope *transports.Filter // the token's fixed filter; nil: everything
@@ -356,14 +366,43 @@ func (cn *conn) abandon() {
 	cn.done()
 }
 
-// close closes the connection, and wakes it if it is parked: epoll does
-// not report a descriptor closed under it, and the reader it wakes finds
-// the connection closed and ends it.
+// close closes the connection, and wakes its reader if it is parked
+// (epoll does not report a descriptor closed under it) or waiting after
+// the end of the client's input: that reader ends it.
 func (cn *conn) close() {
 	cn.c.Close()
 	if k := cn.park.Load(); k != nil {
 		k.Wake()
 	}
+	if g := cn.gone.Swap(closedMark); g != nil && g != closedMark {
+		close(*g)
+	}
+}
+
+// closedMark in conn.gone says the connection was closed before a reader
+// waited for it.
+var closedMark = new(chan struct{})
+
+// errHungUp ends a client that had ended its input and is now gone too.
+var errHungUp = errors.New("the client hung up")
+
+// inputEnded is the reader's answer to the end of the client's input: a
+// client that stops sending (nc closes its side for writing when its
+// standard input ends) still reads, so the stream goes on until a write
+// fails (the peer has gone: a reset or the write deadline) or the server
+// ends it. A parked connection is parked for its hang-up only, since it
+// would be readable for good; a reader that cannot park waits for the
+// connection to be closed.
+func (cn *conn) inputEnded() error {
+	cn.inputDone = true
+	if k := cn.park.Load(); k != nil {
+		return k.WaitHangup()
+	}
+	g := make(chan struct{})
+	if cn.gone.CompareAndSwap(nil, &g) {
+		<-g
+	}
+	return errHungUp
 }
 
 // finish ends the connection, once, from its reader: err is why it stopped
@@ -388,8 +427,18 @@ func (cn *conn) finish(err error) {
 // readAvailable reads what the client has sent, answers it, and parks the
 // connection again, or ends it if the client went.
 func (cn *conn) readAvailable(ctx context.Context) {
+	if cn.inputDone {
+		// Parked for its hang-up only: the peer reset the connection,
+		// or it was closed from this side.
+		cn.finish(errHungUp)
+		return
+	}
 	input := func(b []byte) error { return cn.input(ctx, b) }
-	if err := cn.park.Load().ReadAvailable(readBufferBytes, input); err != nil {
+	err := cn.park.Load().ReadAvailable(readBufferBytes, input)
+	if errors.Is(err, io.EOF) {
+		err = cn.inputEnded()
+	}
+	if err != nil {
 		cn.finish(err)
 	}
 }
@@ -410,6 +459,8 @@ func (cn *conn) readBlocking(ctx context.Context) error {
 		case err == nil:
 		case isTimeout(err):
 			// Clients usually send nothing: look again.
+		case errors.Is(err, io.EOF):
+			return cn.inputEnded()
 		default:
 			return err
 		}
