@@ -284,3 +284,23 @@ func TestRawHalfClosedClientThatGoesIsDropped(t *testing.T) {
 		})
 	}
 }
+
+// A half-closed client that stops reading too is cut by the write
+// deadline, as any client that stops reading.
+func TestRawHalfClosedClientThatStopsReadingIsCut(t *testing.T) {
+	log := tempLog(t)
+	srv := startServer(t, feed.Config{Logs: []string{log}, WriteTimeout: time.Second, SlowTimeout: -1})
+	rc := dialRaw(t, srv)
+	if err := rc.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribers(t, srv, map[string]int64{"tcp": 1})
+	cut := func() bool {
+		mfs, _ := scrape(t, srv)
+		v, _ := value(mfs, "weblogd_disconnects_total", "transport", "tcp", "reason", "write_timeout")
+		return v == 1
+	}
+	const size = 8 << 10
+	writeBurst(t, srv, log, burstBytes/size, size, cut)
+	waitSubscribers(t, srv, map[string]int64{"tcp": 0})
+}
