@@ -9,7 +9,8 @@
 // blank lines are ignored. The end of a client's input is not the end of
 // its stream: nc closes its side for writing when its standard input
 // ends, and still reads; the stream goes on until a write fails or the
-// server shuts down.
+// server shuts down. A newline written at once tells such a client from
+// one that has gone, whose kernel answers it with a reset.
 //
 // With authentication on (Config.Authenticate), a client's first line must
 // be "AUTH <token>", sent within AuthTimeout; nothing is written to it
@@ -36,8 +37,8 @@
 // writer role to answer a command, so writes never overlap. Reads never
 // wait, and every write has a deadline. A TLS
 // connection, which cannot be parked, is read by a goroutine of its own,
-// with a read deadline; after the end of the client's input, that
-// goroutine waits for the connection to be closed.
+// with a read deadline; after the end of the client's input, the TCP
+// connection under it is parked for its hang-up, and the goroutine ends.
 package tcpxml
 
 import (
@@ -248,6 +249,7 @@ var (
 	hitsEnd   = []byte("</hits>\n")
 	tooSlow   = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
 	none      = []byte("<none/>\n")
+	newline   = []byte("\n")
 	// unauthorized is the one answer to every failed authentication: it
 	// says nothing of what was wrong.
 	unauthorized = []byte(`<error reason="unauthorized"/>` + "\n")
@@ -311,7 +313,9 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 		return
 	}
 	cn.w.Start()
-	cn.finish(cn.readBlocking(ctx))
+	if err := cn.readBlocking(ctx, idle); !errors.Is(err, errParked) {
+		cn.finish(err)
+	}
 }
 
 // subscribe takes a subscriber slot for cn (of its address, and of its
@@ -386,17 +390,41 @@ var closedMark = new(chan struct{})
 // errHungUp ends a client that had ended its input and is now gone too.
 var errHungUp = errors.New("the client hung up")
 
-// inputEnded is the reader's answer to the end of the client's input: a
+// errParked says the reader's role went to the Idle with the connection.
+var errParked = errors.New("parked for its hang-up")
+
+// inputEnded is the reader's answer to the end of the client's input. A
 // client that stops sending (nc closes its side for writing when its
 // standard input ends) still reads, so the stream goes on until a write
-// fails (the peer has gone: a reset or the write deadline) or the server
-// ends it. A parked connection is parked for its hang-up only, since it
-// would be readable for good; a reader that cannot park waits for the
-// connection to be closed.
-func (cn *conn) inputEnded() error {
+// fails or the server ends it. A client that has gone sends the same end
+// of input, and only a write tells them apart: its kernel answers with a
+// reset. So a newline, which means nothing between the document's
+// elements, is written at once, and the connection is parked for its
+// hang-up only (its input, over, would be readable for good): a reset,
+// or the wake of a close from this side, ends it. A TLS connection's
+// input is over too, so the TCP connection under it is parked the same
+// way, and its reader returns errParked. Without an Idle, the reader
+// waits for the connection to be closed.
+func (cn *conn) inputEnded(idle *transports.Idle) error {
 	cn.inputDone = true
+	if err := cn.w.Do(func() error {
+		cn.out = append(cn.out, newline)
+		return cn.write()
+	}); err != nil {
+		return err
+	}
 	if k := cn.park.Load(); k != nil {
 		return k.WaitHangup()
+	}
+	if idle != nil {
+		if rc, ok := transports.Parkable(underlying(cn.c)); ok {
+			k := idle.Add(rc, func() { go cn.finish(errHungUp) })
+			cn.park.Store(k)
+			if err := k.WaitHangup(); err != nil {
+				return err
+			}
+			return errParked
+		}
 	}
 	g := make(chan struct{})
 	if cn.gone.CompareAndSwap(nil, &g) {
@@ -424,6 +452,18 @@ func (cn *conn) finish(err error) {
 	cn.done()
 }
 
+// underlying returns the TCP connection under c's layers (TLS, and those
+// that wrap it as tls.Conn does, with a NetConn method).
+func underlying(c net.Conn) net.Conn {
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return c
+		}
+		c = u.NetConn()
+	}
+}
+
 // readAvailable reads what the client has sent, answers it, and parks the
 // connection again, or ends it if the client went.
 func (cn *conn) readAvailable(ctx context.Context) {
@@ -436,7 +476,7 @@ func (cn *conn) readAvailable(ctx context.Context) {
 	input := func(b []byte) error { return cn.input(ctx, b) }
 	err := cn.park.Load().ReadAvailable(readBufferBytes, input)
 	if errors.Is(err, io.EOF) {
-		err = cn.inputEnded()
+		err = cn.inputEnded(nil)
 	}
 	if err != nil {
 		cn.finish(err)
@@ -444,8 +484,9 @@ func (cn *conn) readAvailable(ctx context.Context) {
 }
 
 // readBlocking reads and answers the client's lines until the connection
-// ends, and returns the error that ended it.
-func (cn *conn) readBlocking(ctx context.Context) error {
+// ends, and returns the error that ended it, or errParked when its input
+// ended and the connection was parked (inputEnded).
+func (cn *conn) readBlocking(ctx context.Context, idle *transports.Idle) error {
 	buf := make([]byte, readBufferBytes)
 	for {
 		cn.c.SetReadDeadline(time.Now().Add(readIdle))
@@ -460,7 +501,7 @@ func (cn *conn) readBlocking(ctx context.Context) error {
 		case isTimeout(err):
 			// Clients usually send nothing: look again.
 		case errors.Is(err, io.EOF):
-			return cn.inputEnded()
+			return cn.inputEnded(idle)
 		default:
 			return err
 		}
