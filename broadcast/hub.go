@@ -412,9 +412,13 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 func (h *Hub) add(s *Subscription) {
-	// Live records start after the newest offered to any lane; a lane
-	// behind offers the subscriber only what is newer (Batch.since).
-	start := h.newest
+	// History ends and live records start at the newest record in the
+	// ring as the subscriber joins, flushed or not: one still waiting
+	// for its flush is history like the rest, else a backlog of N would
+	// end at the last flush and bring what came since as live records
+	// on top. A lane behind offers the subscriber only what is newer
+	// (Batch.since).
+	start := h.ring.Last()
 	s.after = start
 	s.histTo = start
 	if s.opts.Resume && s.opts.Since > h.ring.Last() {

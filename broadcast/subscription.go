@@ -34,10 +34,10 @@ const DefaultSlowTimeout = 30 * time.Second
 const historyPage = 1000
 
 // SubscribeOptions says where a subscription starts. The zero value is the
-// live feed only: records flushed after the subscription joined.
+// live feed only: records the ring gains after the subscription joined.
 type SubscribeOptions struct {
-	// Backlog asks for the newest Backlog records still in the ring (those
-	// that Match) before the live feed.
+	// Backlog asks for the newest Backlog records in the ring as the
+	// subscription joins (those that Match), before the live feed.
 	Backlog int
 	// Resume asks for every record after Since still in the ring, then the
 	// live feed, with a gap for any that already left the ring. It wins over
