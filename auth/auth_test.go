@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,23 +104,39 @@ func TestFileChecksAndReloads(t *testing.T) {
 			t.Errorf("Check(%q)=%v, want %v", c.secret, ok, c.ok)
 		}
 	}
-	writeFile(t, path, tokB+" name=b\n")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if tok, ok := f.Check(tokB); ok && tok.Name() == "b" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the changed file was not read again")
-		}
-		time.Sleep(50 * time.Millisecond)
+	a, _ := f.Check(tokA)
+	if f.Reload() {
+		t.Error("Reload() of an unchanged file=true, want false")
 	}
-	if _, ok := f.Check(tokA); ok {
+	// Requests never read the file: a change is seen by Reload only.
+	writeFile(t, path, tokA+" name=a\n"+tokB+" name=b\n")
+	if _, ok := f.Check(tokB); ok {
+		t.Error("Check read the file: it must only ever take the tokens in force")
+	}
+	if !f.Reload() {
+		t.Fatal("Reload() of a changed file=false, want true")
+	}
+	if tok, ok := f.Check(tokB); !ok || tok.Name() != "b" {
+		t.Fatal("the changed file was not read again")
+	}
+	// A line left as it was keeps its grant: the streams opened with it go on.
+	if !f.Has(a.Grant) {
+		t.Error("Has(unchanged token)=false, want true")
+	}
+	// A token whose filter changed is a new grant.
+	writeFile(t, path, tokA+" name=a status=5xx\n"+tokB+" name=b\n")
+	f.Reload()
+	if f.Has(a.Grant) {
+		t.Error("Has(token whose filter changed)=true, want false")
+	}
+	writeFile(t, path, tokB+" name=b\n")
+	f.Reload()
+	if _, ok := f.Check(tokA); ok || f.Has(a.Grant) {
 		t.Error("a removed token still passes")
 	}
 	// An empty file refuses everyone; a missing one keeps what was there.
 	writeFile(t, path, "# nobody\n")
-	time.Sleep(1100 * time.Millisecond)
+	f.Reload()
 	if _, ok := f.Check(tokB); ok || f.Tokens() != 0 {
 		t.Error("an emptied file still lets a token in")
 	}
@@ -128,6 +145,54 @@ func TestFileChecksAndReloads(t *testing.T) {
 	}
 	if _, err := auth.Load(filepath.Join(t.TempDir(), "none"), nil); err == nil {
 		t.Error("Load of a missing file: nil error")
+	}
+}
+
+// A FIFO (or any file that is not a regular file) in place of the token
+// file is refused without a read that would wait for a writer for ever:
+// by Load, and by Reload, which keeps the tokens in force.
+func TestFileRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens")
+	writeFile(t, path, tokA+" name=a\n")
+	f, err := auth.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := auth.Load(fifo, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Load(FIFO)=%v, want \"not a regular file\"", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Load(FIFO) waits on the FIFO")
+	}
+	if err := os.Rename(fifo, path); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f.Reload()
+		done <- nil
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Reload waits on a FIFO renamed over the token file")
+	}
+	if _, ok := f.Check(tokA); !ok {
+		t.Error("after a FIFO was renamed over the file, the previous token no longer passes")
+	}
+	if _, err := auth.ReadFile("/dev/null"); err == nil {
+		t.Error("ReadFile(/dev/null)=nil error, want not a regular file")
 	}
 }
 
@@ -141,12 +206,13 @@ func TestSessions(t *testing.T) {
 	a, _ := f.Check(tokA)
 	s := auth.NewSessions(time.Hour)
 	now := time.Now()
-	v, exp := s.Issue(a, now)
+	v, sess := s.Issue(a, now)
+	exp := sess.Expires
 	if strings.Contains(v, tokA) || exp.Sub(now) > time.Hour || exp.Sub(now) < time.Hour-time.Second {
 		t.Fatalf("Issue()=%q, %v", v, exp)
 	}
-	if tok, _, ok := s.Check(f, v, now); !ok || tok.Name() != "a" {
-		t.Fatalf("Check(fresh)=%v, %v; want token a", tok, ok)
+	if tok, got, ok := s.Check(f, v, now); !ok || tok.Name() != "a" || got != sess {
+		t.Fatalf("Check(fresh)=%v, %v, %v; want token a, %v", tok, got, ok, sess)
 	}
 	if _, _, ok := s.Check(f, v, exp); ok {
 		t.Error("Check at expiry: ok, want expired")
@@ -166,10 +232,64 @@ func TestSessions(t *testing.T) {
 			t.Errorf("Check(%q) passes", bad)
 		}
 	}
+	// Renewed: the same session, a cookie that lasts longer; the session
+	// lives as long as its newest cookie.
+	later := now.Add(40 * time.Minute)
+	v2, renewed, ok := s.Renew(a, sess, later)
+	if !ok || renewed.ID != sess.ID || !renewed.Expires.After(exp) || v2 == v {
+		t.Fatalf("Renew()=%v, %v; want the same session, later", renewed, ok)
+	}
+	if !s.Live(sess.ID, exp.Add(time.Minute)) {
+		t.Error("a renewed session ends with its first cookie")
+	}
 	// Removing the token ends its sessions.
 	writeFile(t, path, tokB+" name=b\n")
-	time.Sleep(1100 * time.Millisecond)
+	f.Reload()
 	if _, _, ok := s.Check(f, v, now); ok {
 		t.Error("a session of a removed token still passes")
+	}
+}
+
+// Logging out ends a session for good: every cookie of it, the renewed
+// ones too, is refused from then on.
+func TestSessionEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	writeFile(t, path, tokA+" name=a\n")
+	f, err := auth.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.Check(tokA)
+	s := auth.NewSessions(time.Hour)
+	now := time.Now()
+	v, sess := s.Issue(a, now)
+	v2, _, _ := s.Renew(a, sess, now.Add(time.Second))
+	other, _ := s.Issue(a, now)
+	if s.Sweep(now) {
+		t.Error("Sweep() with nothing ended=true")
+	}
+	if id, ok := s.End(v2); !ok || id != sess.ID {
+		t.Fatalf("End()=%v, want the session's id", ok)
+	}
+	for _, c := range []string{v, v2} {
+		if _, _, ok := s.Check(f, c, now); ok {
+			t.Error("a cookie of a session logged out still passes")
+		}
+	}
+	if _, _, ok := s.Renew(a, sess, now); ok {
+		t.Error("a session logged out was renewed")
+	}
+	if _, _, ok := s.Check(f, other, now); !ok {
+		t.Error("logging out one session ended another")
+	}
+	if _, ok := s.End(v); ok {
+		t.Error("End() of a session ended already: true")
+	}
+	if !s.Sweep(now) || s.Sweep(now) {
+		t.Error("Sweep() after a logout: want true once")
+	}
+	// Expired sessions are forgotten by Sweep, and reported.
+	if !s.Sweep(now.Add(2*time.Hour)) || s.Live(sess.ID, now) {
+		t.Error("Sweep() past every expiry: want true, and no session left")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/weblogd/weblogd/transports"
@@ -22,7 +25,7 @@ import (
 // network; shorter ones are refused rather than silently weak.
 const MinTokenLength = 16
 
-// CheckInterval is how often, at most, a File looks at its file: a stat a
+// CheckInterval is how often the owner of a File calls Reload: a stat a
 // second costs nothing, and a revoked token stops working within a second.
 const CheckInterval = time.Second
 
@@ -41,6 +44,7 @@ func (t *Token) Name() string { return t.Grant.Name }
 // set is one reading of a token file.
 type set struct {
 	tokens []*Token
+	byKey  map[string]*Token // by Grant.Key
 }
 
 // filterKeys are the keys a token line may limit it by; name= names it.
@@ -153,43 +157,84 @@ func (s *set) find(h [sha256.Size]byte) *Token {
 	return found
 }
 
-// File is a token file, read again when it changes (looked at, at most
-// once a second, by a check): a token added or removed takes effect
-// without a restart. A file that fails to read or parse is logged once and
-// the previous tokens stay in force; an empty file refuses everyone.
-type File struct {
-	path     string
-	log      *slog.Logger
-	interval time.Duration
+// MaxFileBytes bounds a token file: ten thousand tokens with names and
+// filters fit in it many times over, and a file that is larger (a log
+// written over it by mistake) is refused rather than read whole.
+const MaxFileBytes = 1 << 20
 
-	mu      sync.Mutex
-	set     *set
-	checked time.Time
-	seen    stamp
+// File is a token file, read again when it changes. Reading is never done
+// on a request's path: Load reads it once, and then only Reload, which the
+// owner calls from a goroutine of its own (at most once a second, see
+// CheckInterval), looks at the file. A file that fails to read or parse
+// is logged once and the previous tokens stay in force; an empty file
+// refuses everyone. Check and the other readers take the tokens in force
+// without a lock; Reload calls are serialised.
+type File struct {
+	path string
+	log  *slog.Logger
+
+	set atomic.Pointer[set]
+
+	mu   sync.Mutex // held by Reload
+	seen stamp
 }
 
-// Load reads the token file at path; it fails if the file cannot be read,
-// has an error, or holds no token. log receives reloads (Info) and failed
-// reloads (Error); nil discards.
+// Load reads the token file at path; it fails if the file is not a
+// regular file, cannot be read, has an error, or holds no token. log
+// receives reloads (Info) and failed reloads (Error); nil discards.
 func Load(path string, log *slog.Logger) (*File, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &File{path: path, log: log, interval: CheckInterval}
+	f := &File{path: path, log: log}
 	f.seen = stampFile(path) // before reading: a change in between is seen later, never missed
-	s, err := readSet(path)
+	s, err := readSet(path, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(s.tokens) == 0 {
 		return nil, fmt.Errorf("token file %s holds no token", path)
 	}
-	f.set, f.checked = s, time.Now()
+	f.set.Store(s)
 	return f, nil
 }
 
-func readSet(path string) (*set, error) {
-	b, err := os.ReadFile(path)
+// ReadFile reads a file of secrets without ever waiting on it: it is
+// opened non-blocking (opening a FIFO would wait for a writer) and must be
+// a regular file of at most MaxFileBytes before a byte is read (reading a
+// FIFO or a device can wait for ever).
+func ReadFile(path string) ([]byte, error) {
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	fi, err := fd.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxFileBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(fd, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxFileBytes)
+	}
+	return b, nil
+}
+
+// readSet reads the token file. Tokens whose line is unchanged from old
+// (same token, name and filter) are kept as they were, Grant and all: the
+// streams opened with them go on (Has), while a token removed or changed
+// ends its streams.
+func readSet(path string, old *set) (*set, error) {
+	b, err := ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read the token file: %w", err)
 	}
@@ -197,39 +242,59 @@ func readSet(path string) (*set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &set{tokens: toks}, nil
-}
-
-// current returns the tokens in force, reading the file again first if it
-// changed since it was last looked at.
-func (f *File) current() *set {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if now := time.Now(); now.Sub(f.checked) >= f.interval {
-		f.checked = now
-		if st := stampFile(f.path); !st.equal(f.seen) {
-			f.seen = st
-			s, err := readSet(f.path)
-			switch {
-			case err != nil:
-				f.log.Error("cannot reload the token file; the previous tokens stay in force", "path", f.path, "err", err)
-			default:
-				f.set = s
-				if len(s.tokens) == 0 {
-					f.log.Warn("the token file holds no token: every request is refused", "path", f.path)
-				} else {
-					f.log.Info("reloaded the token file", "path", f.path, "tokens", len(s.tokens))
-				}
+	s := &set{tokens: toks, byKey: make(map[string]*Token, len(toks))}
+	for i, t := range toks {
+		if old != nil {
+			if o := old.byKey[t.Grant.Key]; o != nil && o.Grant.Name == t.Grant.Name && o.Grant.Scope.String() == t.Grant.Scope.String() {
+				toks[i] = o
 			}
 		}
+		s.byKey[toks[i].Grant.Key] = toks[i]
 	}
-	return f.set
+	return s, nil
+}
+
+// current returns the tokens in force.
+func (f *File) current() *set { return f.set.Load() }
+
+// Reload reads the file again if it changed since it was last looked at,
+// and reports whether the tokens in force changed. It never waits on the
+// file (ReadFile): a FIFO or device put in its place is refused, logged
+// once, and the previous tokens stay in force.
+func (f *File) Reload() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := stampFile(f.path)
+	if st.equal(f.seen) {
+		return false
+	}
+	f.seen = st
+	s, err := readSet(f.path, f.current())
+	if err != nil {
+		f.log.Error("cannot reload the token file; the previous tokens stay in force", "path", f.path, "err", err)
+		return false
+	}
+	f.set.Store(s)
+	if len(s.tokens) == 0 {
+		f.log.Warn("the token file holds no token: every request is refused", "path", f.path)
+	} else {
+		f.log.Info("reloaded the token file", "path", f.path, "tokens", len(s.tokens))
+	}
+	return true
 }
 
 // Check returns the token that secret is, or false.
 func (f *File) Check(secret string) (*Token, bool) {
 	t := f.current().find(sha256.Sum256([]byte(secret)))
 	return t, t != nil
+}
+
+// Has reports whether g, a grant handed out by this file (or a copy of
+// one), is still in force: its token is in the file, with the same name
+// and filter.
+func (f *File) Has(g *transports.Grant) bool {
+	t := f.current().byKey[g.Key]
+	return t != nil && t.Grant.Name == g.Name && t.Grant.Scope == g.Scope
 }
 
 // Tokens returns how many tokens are in force.

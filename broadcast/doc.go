@@ -5,7 +5,8 @@
 // Concurrency contract:
 //
 //   - Ring is safe for concurrent use: one or more producers Append, the
-//     hub and every subscriber read.
+//     hub and every subscriber read. With a limit (Ring.SetLimit), an
+//     Append at the limit waits until whoever set it raises it.
 //   - Hub.Run is the only goroutine that offers batches to subscribers. It
 //     never blocks on a subscriber: an offer appends to the subscriber's
 //     bounded queue under a short mutex and signals it without waiting.
@@ -24,8 +25,8 @@
 //     step of one); Publish
 //     need not wake it then. Publish waits for the loop only when half the
 //     ring or half a queue is pending.
-//   - The operator's handles are safe from any goroutine: List and
-//     Disconnect (a registry under its own mutex, beside the loop's set),
+//   - The operator's handles are safe from any goroutine: List,
+//     Disconnect and End (a registry under its own mutex, beside the loop's set),
 //     SetTick and SetSlowTimeout (atomics the loop reads at each use).
 //
 // The package touches no socket and imports no network package: what a

@@ -178,14 +178,19 @@ func (h *Hub) List() []SubscriberInfo {
 // Disconnect ends the subscription id with ReasonKicked, as the hub ends
 // every one at shutdown: its writer sends what is queued, then its
 // transport's goodbye. It reports whether id was live.
-func (h *Hub) Disconnect(id uint64) bool {
+func (h *Hub) Disconnect(id uint64) bool { return h.End(id, ReasonKicked) }
+
+// End ends the subscription id for r (ReasonKicked, ReasonRevoked): its
+// writer then says its transport's goodbye. It reports whether id was
+// live.
+func (h *Hub) End(id uint64, r Reason) bool {
 	h.regMu.Lock()
 	s := h.reg[id]
 	h.regMu.Unlock()
 	if s == nil {
 		return false
 	}
-	s.end(ReasonKicked)
+	s.end(r)
 	return true
 }
 
@@ -407,9 +412,13 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 func (h *Hub) add(s *Subscription) {
-	// Live records start after the newest offered to any lane; a lane
-	// behind offers the subscriber only what is newer (Batch.since).
-	start := h.newest
+	// History ends and live records start at the newest record in the
+	// ring as the subscriber joins, flushed or not: one still waiting
+	// for its flush is history like the rest, else a backlog of N would
+	// end at the last flush and bring what came since as live records
+	// on top. A lane behind offers the subscriber only what is newer
+	// (Batch.since).
+	start := h.ring.Last()
 	s.after = start
 	s.histTo = start
 	if s.opts.Resume && s.opts.Since > h.ring.Last() {

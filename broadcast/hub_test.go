@@ -443,3 +443,48 @@ func TestHubNotify(t *testing.T) {
 		}
 	})
 }
+
+// A backlog is the newest records in the ring as the subscriber joins,
+// whether or not the hub has flushed them yet, and the live feed starts
+// after them: records waiting for the end of the tick are not counted
+// twice, nor offered again as live.
+func TestHubBacklogCountsUnflushedRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, stop := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(100, 0), Tick: time.Hour})
+		publish(h, 1) // a leading edge: flushed at once
+		synctest.Wait()
+		publish(h, 4) // within the tick: they wait for its end
+		synctest.Wait()
+		if f, last := h.Flushed(), h.Ring().Last(); f != 1 || last != 5 {
+			t.Fatalf("Flushed()=%d, Ring().Last()=%d, want 1 and 5", f, last)
+		}
+		for _, c := range []struct {
+			name string
+			opts broadcast.SubscribeOptions
+			want []string
+		}{
+			{"backlog=2", broadcast.SubscribeOptions{Backlog: 2}, []string{"4-5"}},
+			{"backlog=1", broadcast.SubscribeOptions{Backlog: 1}, []string{"5-5"}},
+			{"since=2", broadcast.SubscribeOptions{Resume: true, Since: 2}, []string{"3-5"}},
+			{"live only", broadcast.SubscribeOptions{}, nil},
+		} {
+			s := mustSubscribe(t, h, c.opts)
+			var got []string
+			for items := s.Take(); len(items) > 0; items = s.Take() {
+				got = append(got, describe(items)...)
+			}
+			if !same(got, c.want) {
+				t.Errorf("%s: history %v, want %v", c.name, got, c.want)
+			}
+			t.Cleanup(s.Close)
+			defer func() {
+				// The end of the tick (here, the shutdown's final flush)
+				// offers 2..5, all of which it had.
+				if got := describe(s.Take()); len(got) != 0 {
+					t.Errorf("%s: live %v, want nothing", c.name, got)
+				}
+			}()
+		}
+		stop()
+	})
+}

@@ -5,11 +5,18 @@ import "sync"
 // Ring numbers records and keeps the newest of them. Sequence numbers are
 // assigned on Append under the ring's lock, so records from several logs
 // appended concurrently still get one gap-free order.
+//
+// A limit (SetLimit) caps the seqs Append gives out: a server that saves
+// its numbering sets it to what it has saved, so that no seq it ever gave
+// out is above what a restart continues after.
 type Ring struct {
-	mu   sync.RWMutex
-	buf  []*Record // circular; buf[(seq-1)%len(buf)] holds seq while it is kept
-	last uint64    // seq of the newest record; 0 before the first
-	held int       // how many records buf holds (≤ len(buf))
+	mu    sync.RWMutex
+	room  *sync.Cond // on mu: the limit rose
+	buf   []*Record  // circular; buf[(seq-1)%len(buf)] holds seq while it is kept
+	last  uint64     // seq of the newest record; 0 before the first
+	held  int        // how many records buf holds (≤ len(buf))
+	limit uint64     // the highest seq Append may give out; 0: no limit
+	short chan struct{}
 }
 
 // DefaultRingSize is the --ring default: enough history for a page of
@@ -24,8 +31,30 @@ func NewRing(size int, last uint64) *Ring {
 	if size <= 0 {
 		size = DefaultRingSize
 	}
-	return &Ring{buf: make([]*Record, size), last: last}
+	r := &Ring{buf: make([]*Record, size), last: last, short: make(chan struct{}, 1)}
+	r.room = sync.NewCond(&r.mu)
+	return r
 }
+
+// SetLimit sets the highest seq Append may give out, and lets the Appends
+// waiting for it go on; 0 removes the limit.
+func (r *Ring) SetLimit(limit uint64) {
+	r.mu.Lock()
+	r.limit = limit
+	r.mu.Unlock()
+	r.room.Broadcast()
+}
+
+// Limit returns the highest seq Append may give out; 0 means no limit.
+func (r *Ring) Limit() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.limit
+}
+
+// Short receives when an Append waits because the limit is reached: the
+// one who sets the limit should raise it now.
+func (r *Ring) Short() <-chan struct{} { return r.short }
 
 // Continue makes the numbering continue after last (a restarted server's
 // checkpoint). It only applies to a ring that holds nothing yet.
@@ -40,9 +69,17 @@ func (r *Ring) Continue(last uint64) bool {
 }
 
 // Append numbers rec, keeps it, and returns its seq. The ring takes rec
-// over: it must not be changed afterwards.
+// over: it must not be changed afterwards. At the limit, it waits until
+// the limit is raised.
 func (r *Ring) Append(rec *Record) uint64 {
 	r.mu.Lock()
+	for r.limit != 0 && r.last >= r.limit {
+		select {
+		case r.short <- struct{}{}:
+		default:
+		}
+		r.room.Wait()
+	}
 	r.last++
 	rec.Seq = r.last
 	r.buf[r.last%uint64(len(r.buf))] = rec

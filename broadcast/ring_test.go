@@ -3,6 +3,7 @@ package broadcast_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
 )
@@ -103,6 +104,31 @@ func TestRing(t *testing.T) {
 		recs, _ := r.After(0, 1000, 0)
 		if !equal(seqs(recs), span(1, 1000)) {
 			t.Fatalf("After(0) after 4×250 appends is not 1..1000")
+		}
+	})
+	t.Run("gives out no seq above the limit", func(t *testing.T) {
+		r := broadcast.NewRing(8, 10)
+		r.SetLimit(12)
+		r.Append(&broadcast.Record{})
+		r.Append(&broadcast.Record{})
+		third := make(chan uint64)
+		go func() { third <- r.Append(&broadcast.Record{}) }()
+		select {
+		case <-r.Short():
+		case <-time.After(10 * time.Second):
+			t.Fatal("an Append at the limit did not say so on Short")
+		}
+		select {
+		case seq := <-third:
+			t.Fatalf("Append gave out seq %d above the limit 12", seq)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if r.Last() != 12 {
+			t.Fatalf("Last()=%d, want 12", r.Last())
+		}
+		r.SetLimit(20)
+		if seq := <-third; seq != 13 {
+			t.Fatalf("Append after the limit rose = %d, want 13", seq)
 		}
 	})
 }

@@ -14,6 +14,7 @@ const (
 	ReasonShutdown Reason = "shutdown" // the hub stopped
 	ReasonSlow     Reason = "slow"     // it stayed behind longer than the hub's SlowTimeout
 	ReasonKicked   Reason = "kicked"   // an operator disconnected it (Hub.Disconnect)
+	ReasonRevoked  Reason = "revoked"  // its credentials were revoked (Hub.End)
 )
 
 // DefaultQueue is the --queue default: how many records a subscriber may
@@ -33,10 +34,10 @@ const DefaultSlowTimeout = 30 * time.Second
 const historyPage = 1000
 
 // SubscribeOptions says where a subscription starts. The zero value is the
-// live feed only: records flushed after the subscription joined.
+// live feed only: records the ring gains after the subscription joined.
 type SubscribeOptions struct {
-	// Backlog asks for the newest Backlog records still in the ring (those
-	// that Match) before the live feed.
+	// Backlog asks for the newest Backlog records in the ring as the
+	// subscription joins (those that Match), before the live feed.
 	Backlog int
 	// Resume asks for every record after Since still in the ring, then the
 	// live feed, with a gap for any that already left the ring. It wins over
@@ -271,13 +272,14 @@ func (s *Subscription) end(r Reason) {
 // whether it was not already; the caller then calls closeDone without the
 // lock. A slow subscriber's queue is released at once: its writer may sit
 // in a write to a stalled peer until the write deadline, and the memory
-// must not wait for it.
+// must not wait for it. A revoked one's too: what is queued was offered
+// under credentials that are no longer good, and is not delivered.
 func (s *Subscription) endLocked(r Reason) bool {
 	if s.ended {
 		return false
 	}
 	s.ended, s.reason = true, r
-	if r == ReasonSlow {
+	if r == ReasonSlow || r == ReasonRevoked {
 		s.discard.Store(true)
 		s.queue, s.queued, s.lead = nil, 0, Gap{}
 	}

@@ -256,6 +256,10 @@ type failFast struct {
 	err atomic.Pointer[error]
 }
 
+// NetConn returns the connection under c (as tls.Conn's NetConn does),
+// for those that wait on its descriptor.
+func (c *failFast) NetConn() net.Conn { return c.Conn }
+
 func (c *failFast) Write(b []byte) (int, error) {
 	if err := c.err.Load(); err != nil {
 		return 0, *err

@@ -7,6 +7,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"time"
@@ -60,18 +61,33 @@ func Line(r *rand.Rand, t time.Time) string {
 		referers[r.IntN(len(referers))], agents[r.IntN(len(agents))])
 }
 
-// Write appends rate lines per second to the file at path (created if
-// needed) until ctx is done. It writes each line with one write call, as
-// web servers do.
-func Write(ctx context.Context, path string, rate float64) error {
-	if rate <= 0 {
-		return fmt.Errorf("write demo traffic: rate %v is not positive", rate)
+// MaxRate is the highest rate Write takes: a line every 10 µs, about as
+// often as a ticker can fire.
+const MaxRate = 100_000
+
+// CheckRate says what is wrong with rate for Write; nil when it is fine.
+func CheckRate(rate float64) error {
+	if !(rate > 0 && rate <= MaxRate) { // false for NaN too
+		return fmt.Errorf("rate %v: want more than 0 and at most %d lines per second", rate, MaxRate)
 	}
+	return nil
+}
+
+// Open opens the file at path (created if needed) for Write to append to.
+func Open(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644) // #nosec G302 -- an access log, readable like the web server's
 	if err != nil {
+		return nil, fmt.Errorf("open the demo log: %w", err)
+	}
+	return f, nil
+}
+
+// Write appends rate lines per second to w (a file from Open) until ctx
+// is done. It writes each line with one write call, as web servers do.
+func Write(ctx context.Context, w io.Writer, rate float64) error {
+	if err := CheckRate(rate); err != nil {
 		return fmt.Errorf("write demo traffic: %w", err)
 	}
-	defer f.Close()
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)) // #nosec G404 -- demo traffic, not a secret
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
@@ -80,7 +96,7 @@ func Write(ctx context.Context, path string, rate float64) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			if _, err := f.WriteString(Line(r, now) + "\n"); err != nil {
+			if _, err := io.WriteString(w, Line(r, now)+"\n"); err != nil {
 				return fmt.Errorf("write demo traffic: %w", err)
 			}
 		}

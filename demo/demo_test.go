@@ -2,6 +2,8 @@ package demo_test
 
 import (
 	"context"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -33,9 +35,14 @@ func TestLinesParse(t *testing.T) {
 
 func TestWriteAppendsAtRate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "access.log")
+	f, err := demo.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- demo.Write(ctx, path, 200) }()
+	go func() { done <- demo.Write(ctx, f, 200) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, _ := os.ReadFile(path)
@@ -51,7 +58,28 @@ func TestWriteAppendsAtRate(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Write()=%v", err)
 	}
-	if err := demo.Write(context.Background(), path, 0); err == nil {
-		t.Fatal("Write with rate 0 = nil error, want one")
+}
+
+// A rate Write cannot keep is refused, not a panic or a ticker that never
+// fires.
+func TestWriteRefusesBadRates(t *testing.T) {
+	for _, rate := range []float64{0, -3, math.NaN(), math.Inf(1), math.Inf(-1), 2e9, demo.MaxRate + 1} {
+		if err := demo.CheckRate(rate); err == nil {
+			t.Errorf("CheckRate(%v)=nil, want an error", rate)
+		}
+		if err := demo.Write(context.Background(), io.Discard, rate); err == nil {
+			t.Errorf("Write with rate %v = nil error, want one", rate)
+		}
+	}
+	for _, rate := range []float64{0.01, 5, demo.MaxRate} {
+		if err := demo.CheckRate(rate); err != nil {
+			t.Errorf("CheckRate(%v)=%v, want nil", rate, err)
+		}
+	}
+}
+
+func TestOpenInAMissingDirectory(t *testing.T) {
+	if _, err := demo.Open(filepath.Join(t.TempDir(), "missing", "access.log")); err == nil {
+		t.Fatal("Open in a missing directory = nil error, want one")
 	}
 }

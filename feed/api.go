@@ -161,6 +161,7 @@ type sourceStatus struct {
 	Name        string `json:"name"`
 	Path        string `json:"path"`
 	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"` // why it is not followed, as /readyz says it
 	Offset      int64  `json:"offset"`
 	Size        int64  `json:"size"`
 	LagBytes    int64  `json:"lag_bytes"`
@@ -211,7 +212,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	for _, src := range s.src.snapshot() {
-		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(),
+		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(), Reason: src.reason(),
 			Records: src.records.Load(), ParseErrors: src.parseErrors.Load(), Truncated: src.truncated.Load()}
 		ss.Offset, ss.Size, ss.LagBytes = src.position()
 		st.Sources = append(st.Sources, ss)

@@ -40,53 +40,64 @@ const maxLoginBody = 8 << 10
 const unauthorizedReason = "unauthorized"
 
 // credentials finds the token a request carries: an Authorization: Bearer
-// header, else (when cookies is set) a session cookie from the login page.
-// A header that is there but wrong fails, whatever the cookie says. why is
-// for the server's log only, never for the client.
-func (s *Server) credentials(r *http.Request, file *auth.File, cookies bool) (tok *auth.Token, expires time.Time, why string) {
+// header, else (when cookies is set) a session cookie from the login page,
+// with its session. A header that is there but wrong fails, whatever the
+// cookie says. why is for the server's log only, never for the client.
+func (s *Server) credentials(r *http.Request, file *auth.File, cookies bool) (tok *auth.Token, sess auth.Session, why string) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, secret, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return nil, time.Time{}, "not a bearer Authorization header"
+			return nil, sess, "not a bearer Authorization header"
 		}
 		t, ok := file.Check(strings.TrimSpace(secret))
 		if !ok {
-			return nil, time.Time{}, "unknown bearer token"
+			return nil, sess, "unknown bearer token"
 		}
-		return t, time.Time{}, ""
+		return t, sess, ""
 	}
 	if !cookies {
-		return nil, time.Time{}, "no Authorization header"
+		return nil, sess, "no Authorization header"
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil, time.Time{}, "no Authorization header and no session cookie"
+		return nil, sess, "no Authorization header and no session cookie"
 	}
-	t, exp, ok := s.sessions.Check(file, c.Value, time.Now())
+	t, sess, ok := s.sessions.Check(file, c.Value, time.Now())
 	if !ok {
-		return nil, time.Time{}, "invalid or expired session, or its token was removed"
+		return nil, auth.Session{}, "invalid, expired or ended session, or its token was removed"
 	}
-	return t, exp, ""
+	return t, sess, ""
 }
 
 // requireToken lets through requests with a token of the token file (or
 // a session from the login page), with the token's Grant in their context
-// (transports.ParseRequest ANDs its filter in). Others get 401. Without a
-// token file it is h itself.
+// (transports.ParseRequest ANDs its filter in; a stream keeps it, and is
+// ended when it is revoked: revoke.go). Others get 401. Without a token
+// file it is h itself.
 func (s *Server) requireToken(place string, h http.Handler) http.Handler {
 	if s.tokens == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, expires, why := s.credentials(r, s.tokens, true)
+		tok, sess, why := s.credentials(r, s.tokens, true)
 		if tok == nil {
 			s.refuseAuth(w, r, place, why)
 			return
 		}
-		if !expires.IsZero() && time.Until(expires) < s.sessions.Lifetime()/2 {
-			s.setSession(w, r, tok) // an open dashboard renews its session
+		g := tok.Grant
+		if sess.ID != "" {
+			if time.Until(sess.Expires) < s.sessions.Lifetime()/2 {
+				// An open dashboard renews its session: the same session,
+				// a cookie that lasts longer.
+				if v, renewed, ok := s.sessions.Renew(tok, sess, time.Now()); ok {
+					s.setSession(w, r, v, renewed.Expires)
+				}
+			}
+			sg := *g
+			sg.Session = string(sess.ID)
+			g = &sg
 		}
-		h.ServeHTTP(w, r.WithContext(transports.WithGrant(r.Context(), tok.Grant)))
+		h.ServeHTTP(w, r.WithContext(transports.WithGrant(r.Context(), g)))
 	})
 }
 
@@ -125,12 +136,11 @@ func dashboardQuery(raw string) string {
 	return "?" + q.Encode()
 }
 
-// setSession gives the browser a session cookie for tok: HttpOnly (page
+// setSession gives the browser the session cookie value v: HttpOnly (page
 // scripts never see it), SameSite=Strict (no other site's page can make
 // the browser use it), Secure over TLS, scoped to the base path, lasting
 // the session's lifetime.
-func (s *Server) setSession(w http.ResponseWriter, r *http.Request, tok *auth.Token) {
-	v, expires := s.sessions.Issue(tok, time.Now())
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, v string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: v, Path: s.cfg.BasePath,
 		Expires: expires, MaxAge: int(s.sessions.Lifetime() / time.Second),
@@ -172,7 +182,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		web.WriteLogin(w, web.Login{Action: "login", Next: next, Failed: true})
 		return
 	}
-	s.setSession(w, r, tok)
+	v, sess := s.sessions.Issue(tok, time.Now())
+	s.setSession(w, r, v, sess.Expires)
 	s.log.Debug("logged in", "remote", r.RemoteAddr, "token", tok.Name())
 	seeOther(w, "./"+next)
 }
@@ -185,8 +196,16 @@ func seeOther(w http.ResponseWriter, to string) {
 	w.WriteHeader(http.StatusSeeOther)
 }
 
-// logout answers POST /logout: the session cookie is cleared.
+// logout answers POST /logout: the session ends for good, whatever
+// copies of its cookie are left, its streams with it, and the cookie is
+// cleared.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if _, ok := s.sessions.End(c.Value); ok {
+			s.log.Debug("logged out", "remote", r.RemoteAddr)
+			s.revokeStreams()
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: s.cfg.BasePath, MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	seeOther(w, "./login")

@@ -120,7 +120,9 @@ type Config struct {
 	// it reopens its logs. Zero means tailer.DefaultRotateWait.
 	RotateWait time.Duration
 	// StatePath is the checkpoint file: with it, a restart resumes each log
-	// where it stopped and continues seq. Zero means no checkpoint.
+	// where it stopped and continues seq. Run fails if it cannot save it at
+	// the start; a save that fails later is retried every tick, and
+	// /readyz shows why until one succeeds. Zero means no checkpoint.
 	StatePath string
 	// BasePath serves every HTTP path under this prefix. Zero means "/".
 	BasePath string
@@ -139,9 +141,16 @@ type Config struct {
 	// DefaultMaxSubscribers; negative means no limit.
 	MaxSubscribers int
 	// MaxSubscribersPerIP bounds the subscribers from one client address,
-	// the TCP peer's (behind a reverse proxy, the proxy's). Zero means
-	// DefaultMaxSubscribersPerIP; negative means no limit.
+	// the TCP peer's (behind a reverse proxy, the proxy's, unless it is
+	// one of TrustedProxies). Zero means DefaultMaxSubscribersPerIP;
+	// negative means no limit.
 	MaxSubscribersPerIP int
+	// TrustedProxies lists the reverse proxies (an address, or a CIDR)
+	// whose X-Forwarded-For or Forwarded header names the client of an
+	// HTTP request: the rightmost address in it that is not a trusted
+	// proxy's is then the client's, for the limits and the logs. The
+	// headers of any other peer are ignored. Zero trusts none.
+	TrustedProxies []string
 	// ReadHeaderTimeout bounds how long an HTTP client may take to send
 	// its request headers, and, with TLS, how long any client (HTTP or raw
 	// TCP) may take over its handshake. Zero means DefaultReadHeaderTimeout.
@@ -156,6 +165,13 @@ type Config struct {
 	// AllowOrigins lists the browser origins allowed to open WebSockets
 	// besides the server's own ("*" for any). Zero allows only the server's.
 	AllowOrigins []string
+	// AllowHosts lists host names (Host header, without port) the HTTP
+	// server answers besides the loopback ones (localhost, 127.0.0.1,
+	// ::1). When the HTTP address is a loopback one, or AllowHosts is
+	// given, a request for any other host is refused with 421: a page of a
+	// name that resolves to this server (DNS rebinding) cannot read it.
+	// Zero, with an HTTP address beyond loopback, checks no host.
+	AllowHosts []string
 
 	// TLSCertFile and TLSKeyFile name a PEM certificate (with its chain)
 	// and its private key: with them, the HTTP server (offering HTTP/2)
@@ -177,9 +193,10 @@ type Config struct {
 	// line, each optionally limited to a fixed filter (syntax: auth.Parse).
 	// With it, the streams, /api/* and the dashboard require
 	// "Authorization: Bearer <token>" or a session cookie from the login
-	// page, and a raw TCP client must send "AUTH <token>" first. It is read
-	// again when it changes (looked at, at most once a second). Zero means
-	// no authentication.
+	// page, and a raw TCP client must send "AUTH <token>" first. It must be
+	// a regular file. While Run runs, it is read again when it changes
+	// (looked at once a second), and the streams of a token removed from
+	// it end. Zero means no authentication.
 	TokenFile string
 	// AuthMetrics also requires a token for /metrics, /healthz and
 	// /readyz. Zero (false) leaves them open, for probes and scrapers.
@@ -240,8 +257,15 @@ func (c Config) withDefaults() (Config, error) {
 		if a == NoListen {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a); err != nil {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s address %q: want host:port or :port", name, a))
+			continue
+		}
+		// A number out of range or an unknown service name would fail only
+		// when Run listens.
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			errs = append(errs, fmt.Errorf("%s address %q: port %q is not a port number (0 to 65535) or a service name", name, a, port))
 		}
 	}
 	switch {
@@ -307,6 +331,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, h := range c.AllowHosts {
+		if !validHost(h) {
+			errs = append(errs, fmt.Errorf("allowed host %q: want a host name or address, without scheme or port", h))
+		}
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("TLS needs both a certificate file and a key file, or neither"))

@@ -326,6 +326,29 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("NoticesLogsNotFollowed", func(t *testing.T) {
+		// A mistyped --log: the page says which log is not followed and
+		// why, as /readyz does, and the notice goes once it is.
+		log := tempLog(t, dashLine(200, "/here"))
+		typo := filepath.Join(filepath.Dir(log), "acces.log")
+		srv := startServer(t, feed.Config{Logs: []string{log, typo}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitJS(t, `!document.getElementById('waiting').hidden`)
+		want := "acces.log: waiting for " + typo + " to exist"
+		if got := p.str(t, `[...document.querySelectorAll('#waiting-list li')].map(li => li.textContent).join('|')`); got != want {
+			t.Errorf("notice lists %q, want %q", got, want)
+		}
+		if got := p.str(t, `getComputedStyle(document.getElementById('waiting')).display`); got == "none" {
+			t.Error("the notice is not displayed")
+		}
+		writeLines(t, typo, dashLine(200, "/late"))
+		p.waitJS(t, `document.getElementById('waiting').hidden`)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
 	t.Run("Screenshot", func(t *testing.T) {
 		if os.Getenv("WEBLOGD_SCREENSHOT") == "" {
 			t.Skip("set WEBLOGD_SCREENSHOT=1 to write docs/dashboard.png")

@@ -16,7 +16,10 @@
 // TokenFile, requireToken (auth.go) stands in front of every HTTP route
 // but the probes and the login page, and puts the token's
 // transports.Grant in the request's context, where the transports read its
-// fixed filter; the raw port asks for AUTH itself (tcpxml). Redaction
+// fixed filter; the raw port asks for AUTH itself (tcpxml). A stream keeps
+// its Grant (transports.Peer), and the credential watcher of Run
+// (revoke.go), the only reader of the token files, ends the streams whose
+// token was removed or whose browser session ended. Redaction
 // (Config.Redact) is applied where a line becomes a record, before the
 // ring, so no transport ever holds an unmasked record. The admin API
 // (admin.go, AdminTokenFile) lists and ends subscribers through the hub

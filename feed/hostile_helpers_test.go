@@ -103,7 +103,7 @@ func stalledHTTP(t *testing.T, srv *feed.Server, target string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: weblogd\r\n\r\n", target); err != nil {
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", target); err != nil {
 		t.Fatal(err)
 	}
 	return c

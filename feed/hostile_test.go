@@ -109,7 +109,7 @@ func TestSlowLorisIsCut(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 
 	const loris = 10
-	request := "GET /hits HTTP/1.1\r\nHost: weblogd\r\nUser-Agent: loris\r\nX-Padding: " + strings.Repeat("p", 100) + "\r\n\r\n"
+	request := "GET /hits HTTP/1.1\r\nHost: localhost\r\nUser-Agent: loris\r\nX-Padding: " + strings.Repeat("p", 100) + "\r\n\r\n"
 	cut := make(chan time.Duration, loris)
 	for range loris {
 		c, err := net.Dial("tcp", srv.HTTPAddr().String())

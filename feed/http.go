@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/web"
@@ -56,12 +57,25 @@ func (s *Server) buildHandler() http.Handler {
 
 	base := strings.TrimSuffix(s.cfg.BasePath, "/")
 	if base == "" {
-		return mux
+		return s.front(validPath(mux))
 	}
 	outer := http.NewServeMux()
 	outer.Handle(base+"/", http.StripPrefix(base, mux))
 	outer.Handle(base, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
-	return outer
+	return s.front(validPath(outer))
+}
+
+// validPath answers 400 to a path that is not UTF-8 once unescaped
+// ("/%ff"): it names nothing served here, and the dashboard's file server
+// would call it an internal error.
+func validPath(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !utf8.ValidString(r.URL.Path) {
+			http.Error(w, "bad request: the path is not valid UTF-8 once unescaped", http.StatusBadRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // bounded gives a non-streaming response one write deadline: the server
@@ -82,9 +96,9 @@ func (s *Server) bounded(h http.Handler) http.Handler {
 	})
 }
 
-// readyz is 200 when every log is followed and, with Subscribe, the
-// records are taken from NATS; 503 with the reasons, one per line,
-// otherwise.
+// readyz is 200 when every log is followed, the checkpoint (StatePath)
+// is being saved and, with Subscribe, the records are taken from NATS;
+// 503 with the reasons, one per line, otherwise.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	why := s.notReady()
@@ -108,6 +122,9 @@ func (s *Server) notReady() []string {
 	default:
 	}
 	why := s.src.notReady()
+	if f := s.stateFault.Load(); f != nil {
+		why = append(why, "cannot save the checkpoint: "+*f)
+	}
 	if s.edge != nil {
 		// An edge serves nothing until it takes records from NATS. A
 		// publisher that cannot reach NATS still serves its own logs (and

@@ -42,7 +42,7 @@ func waitMetric(t *testing.T, srv *feed.Server, want float64, name string, label
 }
 
 var (
-	disconnectReasons = []string{"closed", "shutdown", "slow", "write_timeout", "pong_timeout", "protocol", "admin"}
+	disconnectReasons = []string{"closed", "shutdown", "slow", "write_timeout", "pong_timeout", "protocol", "admin", "revoked"}
 	refuseReasons     = []string{"max_subscribers", "max_subscribers_per_ip", "shutdown", "max_subscribers_per_token"}
 )
 

@@ -23,12 +23,13 @@ var (
 	descSent      = prometheus.NewDesc("weblogd_records_sent_total", "Records written to subscribers.", []string{"transport"}, nil)
 	descDropped   = prometheus.NewDesc("weblogd_records_dropped_total", "Records dropped from the queues of subscribers that fell behind.", []string{"transport"}, nil)
 	descGaps      = prometheus.NewDesc("weblogd_gaps_total", "Gap markers sent to subscribers.", []string{"transport"}, nil)
-	descDisconn   = prometheus.NewDesc("weblogd_disconnects_total", "Subscribers whose stream ended, by why: closed (the client went), shutdown, slow (behind for longer than --slow-timeout), write_timeout, pong_timeout, protocol.", []string{"transport", "reason"}, nil)
+	descDisconn   = prometheus.NewDesc("weblogd_disconnects_total", "Subscribers whose stream ended, by why: closed (the client went), shutdown, slow (behind for longer than --slow-timeout), write_timeout, pong_timeout, protocol, admin (an operator), revoked (its token removed or changed, its browser session logged out or expired).", []string{"transport", "reason"}, nil)
 	descRefused   = prometheus.NewDesc("weblogd_refused_total", "Subscribers turned away, by why: max_subscribers, max_subscribers_per_ip, shutdown.", []string{"transport", "reason"}, nil)
 	descRing      = prometheus.NewDesc("weblogd_ring_records", "Records held in the ring.", nil, nil)
 	descRingCap   = prometheus.NewDesc("weblogd_ring_capacity_records", "Records the ring can hold.", nil, nil)
 	descLastSeq   = prometheus.NewDesc("weblogd_ring_last_seq", "Sequence number of the newest record.", nil, nil)
 	descAuthFail  = prometheus.NewDesc("weblogd_auth_failures_total", "Requests and raw connections refused for missing or wrong credentials, by the endpoint they came to: tcp (the raw port), hits, events, ws, api, dashboard, metrics (also /healthz and /readyz), login, admin.", []string{"endpoint"}, nil)
+	descStateErrs = prometheus.NewDesc("weblogd_state_save_errors_total", "Failed saves of the --state checkpoint; /readyz says why until one succeeds.", nil, nil)
 	descBuild     = prometheus.NewDesc("weblogd_build_info", "Always 1; the version is a label.", []string{"version"}, nil)
 )
 
@@ -88,7 +89,7 @@ func (s *Server) metricsHandler() http.Handler {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descBuild} {
+	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descStateErrs, descBuild} {
 		ch <- d
 	}
 }
@@ -125,6 +126,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRing, prometheus.GaugeValue, float64(last+1-first))
 	ch <- prometheus.MustNewConstMetric(descRingCap, prometheus.GaugeValue, float64(s.ring.Size()))
 	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
+	ch <- prometheus.MustNewConstMetric(descStateErrs, prometheus.CounterValue, float64(s.stateErrs.Load()))
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, s.cfg.Version)
 }
 

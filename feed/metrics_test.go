@@ -37,6 +37,7 @@ var weblogdMetrics = []struct {
 	{"weblogd_ring_records", dto.MetricType_GAUGE, ""},
 	{"weblogd_ring_capacity_records", dto.MetricType_GAUGE, ""},
 	{"weblogd_ring_last_seq", dto.MetricType_GAUGE, ""},
+	{"weblogd_state_save_errors_total", dto.MetricType_COUNTER, ""},
 	{"weblogd_build_info", dto.MetricType_GAUGE, "version"},
 	{"weblogd_broadcast_flush_duration_seconds", dto.MetricType_HISTOGRAM, ""},
 }

@@ -141,6 +141,60 @@ func TestNginxReverseProxy(t *testing.T) {
 	})
 }
 
+// Behind nginx, the per-address limit counts each client by its own
+// address with --trusted-proxy (the proxy's X-Forwarded-For names it),
+// and every client as the proxy without. The clients connect to nginx
+// from distinct loopback addresses (127.0.0.2, 127.0.0.3), as distinct
+// machines would; nginx connects to weblogd from 127.0.0.1.
+func TestNginxPerIPLimit(t *testing.T) {
+	bin := nginxBinary(t)
+	from := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: waitFor}
+		tr := &http.Transport{DialContext: d.DialContext, ResponseHeaderTimeout: waitFor}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: waitFor}
+	}
+	a, b := from("127.0.0.2"), from("127.0.0.3")
+	for _, c := range []struct {
+		name    string
+		trusted []string
+		want    []int // a, a again, b
+	}{
+		{"trusted proxy", []string{"127.0.0.1"}, []int{http.StatusOK, http.StatusServiceUnavailable, http.StatusOK}},
+		{"no trusted proxy", nil, []int{http.StatusOK, http.StatusServiceUnavailable, http.StatusServiceUnavailable}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := startServer(t, feed.Config{Logs: []string{tempLog(t)}, BasePath: "/weblog/", HTTPAddr: "127.0.0.1:0", TCPAddr: feed.NoListen,
+				MaxSubscribersPerIP: 1, TrustedProxies: c.trusted})
+			ngx := startNginx(t, bin, srv.HTTPAddr().String())
+			for i, cl := range []*http.Client{a, a, b} {
+				ctx, cancel := context.WithCancel(context.Background())
+				t.Cleanup(cancel)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ngx.url+"/weblog/hits?format=ndjson", nil)
+				// A client may write the header too: nginx appends its peer,
+				// and only that address counts.
+				req.Header.Set("X-Forwarded-For", "203.0.113.66")
+				resp, err := cl.Do(req)
+				if err != nil {
+					t.Fatalf("stream %d through nginx: %v", i+1, err)
+				}
+				if resp.StatusCode != http.StatusOK {
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusServiceUnavailable && !strings.Contains(string(body), "too many subscribers from this address") {
+						t.Errorf("stream %d: 503 %q, want the per-address reason", i+1, body)
+					}
+				} else {
+					t.Cleanup(func() { resp.Body.Close() })
+				}
+				if resp.StatusCode != c.want[i] {
+					t.Errorf("stream %d (%s): %s, want %d", i+1, []string{"a", "a again", "b"}[i], resp.Status, c.want[i])
+				}
+			}
+		})
+	}
+}
+
 // proxiedHit is the part of a JSON record the nginx test looks at.
 type proxiedHit struct {
 	Seq    uint64 `json:"seq"`

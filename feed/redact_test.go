@@ -155,3 +155,22 @@ func TestRedactionOnTheWire(t *testing.T) {
 		})
 	}
 }
+
+// An edge masks what it takes from NATS with its own --redact: a publisher
+// without one does not make the edge serve what it hides.
+func TestRedactionOnAnEdge(t *testing.T) {
+	f := startNodeFleet(t, feed.Config{Redact: redact.Options{Host: redact.HostPrefix, Query: true, Params: redact.DefaultParams}})
+	writeLines(t, f.logs["a"], redactLines...)
+	waitUntil(t, func() bool { return f.edge.LastSeq() >= uint64(len(redactLines)) })
+	for _, kind := range []string{"tcp", kindNDJSON, "api"} {
+		wire := wireBytes(t, f.edge, kind, len(redactLines))
+		for _, secret := range redactSecrets {
+			if strings.Contains(wire, secret) {
+				t.Errorf("%s: %q is on the wire:\n%s", kind, secret, wire)
+			}
+		}
+		if !strings.Contains(wire, "198.51.100.0") || !strings.Contains(wire, `node`) {
+			t.Errorf("%s: want the masked records of node a:\n%s", kind, wire)
+		}
+	}
+}

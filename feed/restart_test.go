@@ -287,7 +287,8 @@ func TestRestartAcrossRotation(t *testing.T) {
 // the copy of one saved while lines kept coming, after which the server
 // went on reading and saving. Restarting from that copy repeats exactly
 // the lines read after it was saved, loses none, and gives them new seqs
-// after its last seq.
+// after its last seq (the seqs it had reserved, some of which the server
+// went on to give out).
 func TestRestartAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "access.log")
@@ -301,11 +302,12 @@ func TestRestartAfterCrash(t *testing.T) {
 	var snapSeq uint64
 	var snap []byte
 	waitUntil(t, func() bool {
-		if _, err := os.Stat(state); err != nil {
-			return false
-		}
 		snapSeq, snap = readState(t, state)
-		return snapSeq >= 200
+		var cp struct {
+			Logs []struct{ Files []struct{ Offset int64 } }
+		}
+		json.Unmarshal(snap, &cp)
+		return len(cp.Logs) == 1 && len(cp.Logs[0].Files) == 1 && cp.Logs[0].Files[0].Offset >= 200*int64(len(numbered(1))+1)
 	})
 	w.more(t, 300) // read and saved after the snapshot
 	if err := stop1(); err != nil {
@@ -344,6 +346,180 @@ func TestRestartAfterCrash(t *testing.T) {
 	}
 	repeated := len(run1) - saved
 	t.Logf("restart from a checkpoint %d lines old repeated exactly those %d lines", repeated, repeated)
+}
+
+// TestCheckpointWaitsForTheFlush: a checkpoint never holds a line whose
+// record the hub has not yet offered to subscribers, or a crash right
+// after it was saved would lose that line for every subscriber. With a
+// long tick, lines wait in the ring for most of a second; the test
+// watches each checkpoint as it is saved and compares it with what a
+// subscriber had then received.
+func TestCheckpointWaitsForTheFlush(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "access.log")
+	state := filepath.Join(dir, "state.json")
+	writeLines(t, log)
+	srv := startServer(t, feed.Config{Logs: []string{log}, StatePath: state, Tick: time.Second,
+		Ring: 100000, Queue: 100000, HTTPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	c := collect(t, srv, 0)
+	// The hub's flushes follow the first line by whole ticks; the saver's
+	// ticks began with the server: half a tick apart.
+	time.Sleep(500 * time.Millisecond)
+	startWriter(t, log)
+	lineLen := int64(len(numbered(1)) + 1)
+	prev, _ := os.ReadFile(state)
+	checked := 0
+	for deadline := time.Now().Add(waitFor); checked < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d checkpoints with lines in %v, want 3", checked, waitFor)
+		}
+		raw, err := os.ReadFile(state)
+		if err != nil || string(raw) == string(prev) {
+			continue
+		}
+		received := len(c.records())
+		prev = raw
+		var cp struct {
+			Logs []struct{ Files []struct{ Offset int64 } }
+		}
+		if err := json.Unmarshal(raw, &cp); err != nil || len(cp.Logs) != 1 || len(cp.Logs[0].Files) != 1 {
+			t.Fatalf("checkpoint %s: want one log with one file (%v)", raw, err)
+		}
+		saved := cp.Logs[0].Files[0].Offset / lineLen
+		if saved > int64(received) {
+			t.Fatalf("a checkpoint holds %d lines while the subscriber has received %d: a crash now would lose %d",
+				saved, received, saved-int64(received))
+		}
+		if saved > 0 {
+			checked++
+			t.Logf("checkpoint at line %d, %d received", saved, received)
+		}
+	}
+}
+
+// TestStateSaveFailureIsReported: when the checkpoint cannot be saved
+// while running (its directory replaced by a file here, which stops root
+// too), the failure is logged once however often it is retried, counted,
+// and shown by /readyz; when saving works again, that is logged once and
+// /readyz is 200 again.
+func TestStateSaveFailureIsReported(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := tempLog(t)
+	state := filepath.Join(dir, "state.json")
+	logs := &logRecorder{}
+	srv := startServer(t, feed.Config{Logs: []string{log}, StatePath: state, Tick: 5 * time.Millisecond,
+		HTTPAddr: "127.0.0.1:0", Logger: slog.New(logs)})
+	url := "http://" + srv.HTTPAddr().String()
+	waitUntil(t, func() bool { code, _ := httpGet(t, url+"/readyz"); return code == 200 })
+
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	deadline := time.Now().Add(waitFor)
+	for i := 0; ; i++ { // every line moves the checkpoint: every tick tries
+		writeLines(t, log, fmt.Sprintf("line %d while the checkpoint cannot be saved", i))
+		time.Sleep(5 * time.Millisecond)
+		var code int
+		code, body = httpGet(t, url+"/readyz")
+		mfs, _ := scrape(t, srv)
+		errs, _ := value(mfs, "weblogd_state_save_errors_total")
+		if code == 503 && errs >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d lines: /readyz %d %q, %v failed saves; want 503 and at least 5", i, code, body, errs)
+		}
+	}
+	if want := "cannot save the checkpoint: write state " + state + ": create a file in " + dir + ": not a directory"; !strings.Contains(body, want) {
+		t.Fatalf("/readyz says %q, want %q", body, want)
+	}
+	if n := logs.count(slog.LevelError, "cannot save the checkpoint"); n != 1 {
+		t.Fatalf("the failure was logged %d times, want once: %q", n, logs.all())
+	}
+
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, log, "the checkpoint can be saved again")
+	logs.waitFor(t, slog.LevelInfo, "saving the checkpoint recovered")
+	waitUntil(t, func() bool { code, _ := httpGet(t, url+"/readyz"); return code == 200 })
+	writeLines(t, log, "and again")
+	time.Sleep(50 * time.Millisecond)
+	if n := logs.count(slog.LevelInfo, "saving the checkpoint recovered"); n != 1 {
+		t.Fatalf("the recovery was logged %d times, want once: %q", n, logs.all())
+	}
+}
+
+// TestReservedSeqsRunOut: while the checkpoint cannot be saved, the ring
+// gives out the seqs the last saved checkpoint reserved and no more; the
+// lines after wait in their file, and come once the checkpoint can be
+// saved again. A shutdown while they wait does not hang on them.
+func TestReservedSeqsRunOut(t *testing.T) {
+	const lines = 70000 // more than the 65,536 seqs reserved at the start
+	setup := func(t *testing.T) (srv *feed.Server, stop func() error, log, dir string, c *collector) {
+		dir = filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		log = tempLog(t)
+		srv, stop = stopServerFunc(t, feed.Config{Logs: []string{log}, StatePath: filepath.Join(dir, "state.json"),
+			HTTPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+		c = collect(t, srv, 0)
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		all := make([]string, lines)
+		for i := range all {
+			all[i] = numbered(i + 1)
+		}
+		writeLines(t, log, all...)
+		reserved, _ := readState(t, filepath.Join(dir+".away", "state.json"))
+		waitUntil(t, func() bool { return srv.LastSeq() == reserved })
+		time.Sleep(100 * time.Millisecond) // time to give out more, if it would
+		if got := srv.LastSeq(); got != reserved {
+			t.Fatalf("last seq %d while the checkpoint on disk reserves up to %d", got, reserved)
+		}
+		if n := len(c.records()); n >= lines {
+			t.Fatalf("%d records delivered while the checkpoint could not be saved, want fewer than %d", n, lines)
+		}
+		return srv, stop, log, dir, c
+	}
+
+	t.Run("then saving works again", func(t *testing.T) {
+		_, stop, _, dir, c := setup(t)
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return len(c.records()) == lines })
+		assertRecords(t, c.records(), 1, 1)
+		if err := stop(); err != nil {
+			t.Fatalf("Run()=%v", err)
+		}
+	})
+
+	t.Run("shutdown meanwhile", func(t *testing.T) {
+		_, stop, _, _, _ := setup(t)
+		err := stop()
+		if err == nil || !strings.Contains(err.Error(), "not a directory") {
+			t.Fatalf("Run()=%v, want the failed save of the checkpoint", err)
+		}
+	})
 }
 
 // TestStateOfAnotherFile restarts with a checkpoint whose file is gone,
@@ -389,6 +565,9 @@ func TestUnreadableStateIsReported(t *testing.T) {
 		"corrupt":         "{not json",
 		"unknown version": `{"version":99,"last_seq":5,"logs":[]}`,
 		"bad fingerprint": `{"version":2,"last_seq":5,"logs":[{"path":"x","files":[{"dev":1,"inode":2,"fingerprint":"zz","fingerprint_len":3,"offset":4}]}]}`,
+		// Taken as it is, the next seq would wrap to 0.
+		"last seq near 2^64":   `{"version":2,"last_seq":18446744073709551615,"logs":[]}`,
+		"last seq beyond 2^53": `{"version":2,"last_seq":9007199254740992,"logs":[]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -477,6 +656,25 @@ func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	defer h.mu.Unlock()
 	h.msgs = append(h.msgs, r.Level.String()+" "+r.Message)
 	return nil
+}
+
+// count returns how many messages at level contain substr.
+func (h *logRecorder) count(level slog.Level, substr string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.msgs {
+		if strings.HasPrefix(m, level.String()+" ") && strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *logRecorder) all() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.msgs...)
 }
 
 // waitFor waits for a message at level containing substr.

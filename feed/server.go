@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -78,12 +80,16 @@ type Server struct {
 	tcpAddr  net.Addr
 	tls      *tls.Config // nil without TLS
 
+	stateErrs  atomic.Uint64          // failed saves of the checkpoint
+	stateFault atomic.Pointer[string] // why the last save failed; nil once one succeeds
+
 	tokens       *auth.File     // nil: no authentication
 	admin        *auth.File     // nil: no admin API
 	sessions     *auth.Sessions // browser sessions; nil without tokens
 	tokenLimit   *transports.TokenLimiter
 	authFailures map[string]*atomic.Uint64 // by where: authPlaces
 	redactor     *redact.Redactor          // nil: nothing masked
+	trusted      []netip.Prefix            // Config.TrustedProxies
 }
 
 // New checks c and builds a server. It reads the TLS certificate, if any,
@@ -128,6 +134,10 @@ func New(c Config) (*Server, error) {
 	}
 	for _, p := range authPlaces {
 		s.authFailures[p] = new(atomic.Uint64)
+	}
+	for _, p := range c.TrustedProxies {
+		pfx, _ := parsePrefix(p) // checked by withDefaults
+		s.trusted = append(s.trusted, pfx)
 	}
 	if tokens != nil {
 		s.sessions = auth.NewSessions(c.SessionLifetime)
@@ -182,9 +192,10 @@ func New(c Config) (*Server, error) {
 	}
 	if c.Subscribe != "" {
 		// The edge's records enter the ring like a log's: they get this
-		// server's seq, and keep the publisher's node and source.
+		// server's seq, keep the publisher's node and source, and are
+		// masked by this server's redaction (the publisher may have none).
 		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Node: c.Node, Durable: c.Consumer, Options: natsOpts,
-			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { s.hub.Publish(rec) }); err != nil {
+			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { red.Record(rec); s.hub.Publish(rec) }); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
 	}
@@ -251,10 +262,14 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 	if s.pub != nil {
 		// The line's file and offset name it across restarts, so that
 		// one published again after a restart is deduplicated by the
-		// stream, whatever seq it gets this time.
-		s.pub.Publish(rec, fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset))
+		// stream, whatever seq it gets this time. A FIFO's lines have
+		// neither, and are never read twice: their seq names them.
+		var key string
+		if !l.File.IsZero() {
+			key = fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset)
+		}
+		s.pub.Publish(rec, key)
 	}
-	src.offset.Store(l.Offset)
 }
 
 // Run serves until ctx is done, then shuts down: no new subscribers, the
@@ -304,8 +319,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if state != nil {
 		s.ring.Continue(state.LastSeq)
 	}
-	if err := s.openLogs(state); err != nil {
+	saved, err := s.openLogs(state)
+	if err != nil {
 		return err
+	}
+	if m := s.src.missing(); len(m) > 0 {
+		// A mistyped path would otherwise be waited for in silence.
+		s.log.Warn("logs that do not exist yet are waited for", "logs", m)
 	}
 
 	var wg sync.WaitGroup
@@ -408,13 +428,24 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	saverDone := make(chan struct{})
 	go func() {
 		defer close(saverDone)
-		s.saveLoop(saverCtx)
+		s.saveLoop(saverCtx, saved)
+	}()
+
+	credCtx, stopCred := context.WithCancel(ctx)
+	defer stopCred()
+	credDone := make(chan struct{})
+	go func() {
+		defer close(credDone)
+		s.watchCredentials(credCtx)
 	}()
 
 	s.started = time.Now()
 	close(s.ready)
 	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil,
 		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
+	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
+		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)
+	}
 
 	var runErr error
 	select {
@@ -425,6 +456,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// Shutdown: see the package docs and STYLE.md for why in this order.
 	var errs []error
 	close(s.stopping)
+	stopCred() // the token files are read no more
+	<-credDone
 	deadline := time.Now().Add(cfg.ShutdownTimeout)
 	shutCtx, cancelShut := context.WithDeadline(context.Background(), deadline)
 	defer cancelShut()
@@ -432,6 +465,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	httpShut := make(chan error, 1)
 	go func() { httpShut <- hs.Shutdown(shutCtx) }() // no new requests; waits for streams
 	stopTail()
+	// A log waiting for reserved seqs must not hold the shutdown up: the
+	// saver stops (the checkpoint is saved once more, at the end, with the
+	// exact last seq), and the limit goes. Each log stops after the line
+	// in hand.
+	stopSaver()
+	<-saverDone
+	s.ring.SetLimit(0)
 	<-tailDone
 	stopEdge()
 	<-edgeDone
@@ -482,8 +522,6 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 		<-httpDone
 	}
-	stopSaver()
-	<-saverDone
 	if err := s.saveState(); err != nil {
 		errs = append(errs, err)
 	}
@@ -525,15 +563,30 @@ var plainTextReply = []byte(`<error reason="this port speaks TLS: connect with o
 // tailer finds the files it names, rotated or not), else the end of the
 // file (after its last complete line, in the file that was read, so a
 // rotation before the tailer starts loses nothing), else, for a file that
-// does not exist yet, its start.
-func (s *Server) openLogs(state *checkpoint) error {
+// does not exist yet, its start. With StatePath, it saves those positions
+// with seqs reserved (see reserve) before the backfill takes any, and
+// returns the checkpoint it saved.
+func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 	paths := expand(s.cfg.Logs)
 	s.src.nameInitial(paths)
+	type backfill struct {
+		src   *source
+		lines []tailer.Line
+	}
+	var history []backfill
 	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+			// A FIFO is a stream: no history to load, no position to
+			// resume.
+			if _, err := s.src.add(p, nil); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if l, ok := state.log(p); ok {
 			resume, _ := l.positions() // checked by loadState
 			if _, err := s.src.add(p, resume); err != nil {
-				return err
+				return nil, err
 			}
 			s.log.Info("resuming a log from the checkpoint", "path", p, "files", len(resume))
 			continue
@@ -548,13 +601,50 @@ func (s *Server) openLogs(state *checkpoint) error {
 		}
 		src, err := s.src.add(p, resume)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, l := range lines {
-			s.ring.Append(newRecord(src, l, s.redactor))
+		history = append(history, backfill{src, lines})
+	}
+	n := 0
+	for _, h := range history {
+		n += len(h.lines)
+	}
+	saved, err := s.reserve(uint64(n))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range history {
+		for _, l := range h.lines {
+			s.ring.Append(newRecord(h.src, l, s.redactor))
 		}
 	}
-	return nil
+	return saved, nil
+}
+
+// seqReserve is how many seqs a saved checkpoint reserves ahead of the
+// last one given out. The ring gives out no seq beyond the reservation
+// (Ring.SetLimit), and a restart after a crash continues past it: the
+// seqs given out since the last save are never given to other lines. The
+// saver moves it on once half is used (at a tick, or at once when it runs
+// out), so half lasts a tick of a log read at 600,000 lines a second; a
+// crash skips at most about this many seqs.
+const seqReserve = 1 << 16
+
+// reserve saves the checkpoint at the start, before any seq is given out:
+// where each log is to be followed from (nothing is read yet), with n
+// seqs reserved for the backfill and a reservation ahead. A --state that
+// cannot be written stops the start here.
+func (s *Server) reserve(n uint64) (*checkpoint, error) {
+	if s.cfg.StatePath == "" {
+		return nil, nil
+	}
+	logs, last := s.positionsNow()
+	c := &checkpoint{Version: stateVersion, LastSeq: min(last+n+seqReserve, maxSeq), Logs: logs}
+	if err := saveState(s.cfg.StatePath, c); err != nil {
+		return nil, fmt.Errorf("save the checkpoint: %w", err)
+	}
+	s.ring.SetLimit(c.LastSeq)
+	return c, nil
 }
 
 // loadState reads the checkpoint; one that cannot be read is reported and
@@ -571,67 +661,115 @@ func (s *Server) loadState() *checkpoint {
 	return c
 }
 
-// checkpointNow captures where every log is. Positions are read before
-// the last seq: every line before a position is in the ring with a seq at
-// most LastSeq, so a restart can repeat a line but never lose one or
-// reuse a seq.
-func (s *Server) checkpointNow() *checkpoint {
-	c := &checkpoint{Version: stateVersion}
+// positionsNow captures where every log is, and the seq of the newest
+// record. Positions are read first: every line before them is in the ring
+// with a seq at most last, so once the hub has flushed last, they hold no
+// line a subscriber was not offered.
+func (s *Server) positionsNow() (logs []logState, last uint64) {
 	for _, src := range s.src.snapshot() {
-		c.Logs = append(c.Logs, logStateOf(src.path, src.t.Positions()))
+		logs = append(logs, logStateOf(src.path, src.t.Positions()))
 	}
-	c.LastSeq = s.ring.Last()
-	return c
+	return logs, s.ring.Last()
 }
 
+// saveState saves the checkpoint at shutdown, once every log has stopped
+// and the hub has flushed what they read: every position, and the exact
+// last seq (no reservation is needed any more).
 func (s *Server) saveState() error {
 	if s.cfg.StatePath == "" {
 		return nil
 	}
-	return saveState(s.cfg.StatePath, s.checkpointNow())
+	logs, last := s.positionsNow()
+	return saveState(s.cfg.StatePath, &checkpoint{Version: stateVersion, LastSeq: last, Logs: logs})
 }
 
-// saveLoop writes the checkpoint on every tick in which it changed (lines
-// read, a file rotated in or drained), so that a crash repeats at most
-// the lines of one tick.
-func (s *Server) saveLoop(ctx context.Context) {
+// saveLoop writes the checkpoint on every tick in which it changed, and
+// at once when the ring runs out of reserved seqs. It saves positions
+// only once the hub has flushed every line before them, so that a crash
+// repeats the lines of a tick or two but never loses one a subscriber was
+// not offered; and it moves the seq reservation on (see seqReserve)
+// before the ring may give out more. start is the checkpoint reserve
+// saved.
+func (s *Server) saveLoop(ctx context.Context, start *checkpoint) {
 	if s.cfg.StatePath == "" {
 		return
 	}
 	t := time.NewTicker(max(s.cfg.Tick, DefaultTick))
 	defer t.Stop()
-	var saved *checkpoint
-	var lastErr string
+	var (
+		saved       = start
+		safe        = start.Logs // positions whose lines are all flushed
+		pending     []logState   // positions waiting for the flush of their lines
+		pendingLast uint64       // the newest seq before pending
+		pubErr      string
+		failed      string // why the last save failed; empty after a success
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.ring.Short():
 		}
-		c := s.checkpointNow()
+		logs, last := s.positionsNow()
+		switch flushed := s.hub.Flushed(); {
+		case flushed >= last:
+			safe, pending = logs, nil
+		case pending != nil && flushed >= pendingLast:
+			safe, pending, pendingLast = pending, logs, last
+		case pending == nil:
+			pending, pendingLast = logs, last
+		}
+		limit := s.ring.Limit()
+		if last := s.ring.Last(); last+seqReserve/2 > limit {
+			limit = min(last+seqReserve, maxSeq)
+		}
+		c := &checkpoint{Version: stateVersion, LastSeq: limit, Logs: safe}
 		// The publish buffer first: the checkpoint must not move past a
 		// line whose record a crash could take from it.
 		if s.pub != nil {
 			if err := s.pub.Sync(); err != nil {
-				if err.Error() != lastErr {
+				if err.Error() != pubErr {
 					s.log.Error("cannot save the NATS publish buffer", "err", err)
-					lastErr = err.Error()
+					pubErr = err.Error()
 				}
 				continue
 			}
+			pubErr = ""
 		}
 		if c.equal(saved) {
 			continue
 		}
 		if err := saveState(s.cfg.StatePath, c); err != nil {
-			if err.Error() != lastErr { // say each distinct failure once
+			s.stateErrs.Add(1)
+			if msg := err.Error(); msg != failed { // say each distinct failure once
 				s.log.Error("cannot save the checkpoint", "err", err)
-				lastErr = err.Error()
+				failed = msg
+				s.stateFault.Store(&msg)
 			}
 			continue
 		}
-		saved, lastErr = c, ""
+		if failed != "" {
+			s.log.Info("saving the checkpoint recovered", "path", s.cfg.StatePath)
+			failed = ""
+			s.stateFault.Store(nil)
+		}
+		saved = c
+		if c.LastSeq > s.ring.Limit() {
+			s.ring.SetLimit(c.LastSeq)
+		}
 	}
+}
+
+// beyondLoopback returns those of addrs that other machines can reach.
+func beyondLoopback(addrs ...net.Addr) []string {
+	var out []string
+	for _, a := range addrs {
+		if ta, ok := a.(*net.TCPAddr); ok && !ta.IP.IsLoopback() {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
 
 func addrString(a net.Addr) string {

@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,10 +40,10 @@ type source struct {
 	cfg  tailer.Config // how its first tailer started
 	t    tailRef       // its current tailer
 
-	offset      atomic.Int64 // just after the last line that is in the ring, in the file it came from
 	records     atomic.Uint64
 	parseErrors atomic.Uint64
 	truncated   atomic.Uint64
+	failure     atomic.Pointer[string] // why its last tailer failed; nil if none has
 }
 
 // tailRef is a source's current tailer. A tailer that fails is replaced by
@@ -116,9 +117,6 @@ func (ss *sources) add(path string, resume []tailer.Position) (*source, error) {
 	ss.names[name] = true
 	src := &source{path: path, name: name, cfg: cfg}
 	src.t.p.Store(t)
-	if len(resume) > 0 {
-		src.offset.Store(resume[len(resume)-1].Offset)
-	}
 	ss.list = append(ss.list, src)
 	ss.byPath[path] = src
 	return src, nil
@@ -248,6 +246,8 @@ func (ss *sources) follow(ctx context.Context, src *source) {
 			level = slog.LevelDebug // said already; a log that stays broken says it once
 		}
 		lastErr = err.Error()
+		failure := lastErr
+		src.failure.Store(&failure)
 		ss.log.Log(ctx, level, "cannot follow a log; retrying", "path", src.path, "err", err, "retry_in", delay)
 		timer := time.NewTimer(delay)
 		select {
@@ -282,21 +282,72 @@ func (ss *sources) notReady() []string {
 		}
 	}
 	for _, src := range ss.snapshot() {
-		switch st := src.t.State(); st {
-		case tailer.StateFollowing:
-		case tailer.StateWaiting:
-			why = append(why, "waiting for "+src.path+" to exist")
-		case tailer.StateIdle: // its goroutine has not started Run yet
-			if _, err := os.Stat(src.path); err != nil {
-				why = append(why, "waiting for "+src.path+" to exist")
-			} else {
-				why = append(why, "starting to follow "+src.path)
-			}
-		default:
-			why = append(why, src.path+": "+st)
+		if r := src.reason(); r != "" {
+			why = append(why, r)
 		}
 	}
 	return why
+}
+
+// missing lists the logs that do not exist: plain paths that name no
+// file, and patterns that match none.
+func (ss *sources) missing() []string {
+	var out []string
+	for _, p := range ss.patterns {
+		if isGlob(p) {
+			if m, _ := filepath.Glob(p); len(m) == 0 {
+				out = append(out, p)
+			}
+			continue
+		}
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// reason says why src is not being followed, as /readyz and /api/status
+// say it; empty while it is. A path that does not exist is waited for;
+// any other trouble (permission denied, a loop of symbolic links) is
+// named.
+func (src *source) reason() string {
+	t := src.t.get()
+	switch st := t.State(); st {
+	case tailer.StateFollowing:
+		return ""
+	case tailer.StateWaiting:
+		if p := t.Problem(); p != "" {
+			return src.path + ": " + p
+		}
+		return "waiting for " + src.path + " to exist"
+	case tailer.StateIdle:
+		// Its goroutine has not started Run yet, or a failed tailer's
+		// successor waits for its retry.
+		if f := src.failure.Load(); f != nil {
+			return src.path + ": failed: " + *f + "; retrying"
+		}
+		fi, err := os.Stat(src.path)
+		if err == nil && fi.Mode().IsRegular() {
+			// Whether it can be opened (permission denied?) is the
+			// question; never a FIFO, whose writer would see a reader
+			// come and go.
+			var f *os.File
+			if f, err = os.Open(src.path); err == nil {
+				f.Close()
+			}
+		}
+		switch {
+		case err == nil:
+			return "starting to follow " + src.path
+		case errors.Is(err, fs.ErrNotExist):
+			return "waiting for " + src.path + " to exist"
+		default:
+			return src.path + ": " + err.Error()
+		}
+	default:
+		return src.path + ": " + st
+	}
 }
 
 // newRecord turns a line into a record of src, masked by red (nil: not)
@@ -316,11 +367,14 @@ func newRecord(src *source, l tailer.Line, red *redact.Redactor) *broadcast.Reco
 }
 
 // position is how far src is read: the offset after the last line in the
-// ring, the size of the file at its path now, and the bytes between them
-// (the lag; 0 when the file is missing or was just replaced by a smaller
-// one).
+// ring of the file at its path (0 while there is none), the size of the
+// file at its path now, and the bytes between them (the lag; 0 when the
+// file is missing or was just replaced by a smaller one that is not read
+// yet).
 func (src *source) position() (offset, size, lag int64) {
-	offset = src.offset.Load()
+	if p, ok := src.t.get().Current(); ok {
+		offset = p.Offset
+	}
 	fi, err := os.Stat(src.path)
 	if err != nil {
 		return offset, 0, 0

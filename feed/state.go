@@ -20,13 +20,22 @@ import (
 // with its fingerprint.
 const stateVersion = 2
 
-// checkpoint is the --state file: where each log was read up to, and the
-// last seq given out, so that a restart loses no line and reuses no seq.
+// checkpoint is the --state file: where each log was read up to, and a
+// seq that no seq given out is above, so that a restart loses no line and
+// reuses no seq. While the server runs, LastSeq is a reservation: seqs are
+// given out only up to what a saved checkpoint says, and after a crash
+// the numbering continues past the reservation, however much of it was
+// used. A clean shutdown saves the exact last seq.
 type checkpoint struct {
 	Version int        `json:"version"`
 	LastSeq uint64     `json:"last_seq"`
 	Logs    []logState `json:"logs"`
 }
+
+// maxSeq is the highest seq a server gives out: the largest integer that
+// a JavaScript client (the dashboard) reads exactly. At a million lines a
+// second it lasts 285 years, so a checkpoint beyond it cannot be right.
+const maxSeq = 1<<53 - 1
 
 // logState is where one log was read up to.
 type logState struct {
@@ -48,6 +57,11 @@ type fileState struct {
 	Fingerprint    string `json:"fingerprint,omitempty"` // 16 hex digits; absent while the file had no complete line
 	FingerprintLen int    `json:"fingerprint_len,omitempty"`
 	Offset         int64  `json:"offset"`
+	// End is a hash of the EndLen bytes before Offset, the end of the
+	// last line read (16 hex digits): a file truncated and written again
+	// past Offset is not taken for the one that was read.
+	End    string `json:"end,omitempty"`
+	EndLen int    `json:"end_len,omitempty"`
 }
 
 // stateV1 is the version 1 file: one entry per log, without fingerprint.
@@ -90,6 +104,9 @@ func loadState(path string) (*checkpoint, error) {
 	default:
 		return nil, fmt.Errorf("read state %s: version %d, want %d", path, c.Version, stateVersion)
 	}
+	if c.LastSeq > maxSeq {
+		return nil, fmt.Errorf("read state %s: last_seq %d is beyond any seq a server gives out (%d)", path, c.LastSeq, uint64(maxSeq))
+	}
 	for _, l := range c.Logs {
 		if _, err := l.positions(); err != nil {
 			return nil, fmt.Errorf("read state %s: log %s: %w", path, l.Path, err)
@@ -115,8 +132,8 @@ func (c *checkpoint) log(path string) (logState, bool) {
 func (l logState) positions() ([]tailer.Position, error) {
 	var ps []tailer.Position
 	for _, f := range l.Files {
-		if f.Offset < 0 || f.FingerprintLen < 0 {
-			return nil, fmt.Errorf("negative offset or fingerprint length")
+		if f.Offset < 0 || f.FingerprintLen < 0 || f.EndLen < 0 {
+			return nil, fmt.Errorf("negative offset, fingerprint length or end length")
 		}
 		id := tailer.FileID{Dev: f.Dev, Inode: f.Inode, FingerprintLen: f.FingerprintLen}
 		if f.Fingerprint != "" || f.FingerprintLen != 0 {
@@ -126,7 +143,15 @@ func (l logState) positions() ([]tailer.Position, error) {
 			}
 			id.Fingerprint = fp
 		}
-		ps = append(ps, tailer.Position{File: id, Offset: f.Offset})
+		p := tailer.Position{File: id, Offset: f.Offset, EndLen: f.EndLen}
+		if f.End != "" || f.EndLen != 0 {
+			end, err := strconv.ParseUint(f.End, 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("end %q: %w", f.End, err)
+			}
+			p.End = end
+		}
+		ps = append(ps, p)
 	}
 	return ps, nil
 }
@@ -139,6 +164,9 @@ func logStateOf(path string, ps []tailer.Position) logState {
 		if p.File.FingerprintLen > 0 {
 			f.Fingerprint = fmt.Sprintf("%016x", p.File.Fingerprint)
 			f.FingerprintLen = p.File.FingerprintLen
+		}
+		if p.EndLen > 0 {
+			f.End, f.EndLen = fmt.Sprintf("%016x", p.End), p.EndLen
 		}
 		l.Files = append(l.Files, f)
 	}
@@ -157,7 +185,9 @@ func (c *checkpoint) equal(o *checkpoint) bool {
 }
 
 // saveState writes c to path atomically: a crash leaves the old checkpoint
-// or the new one, never a torn or empty file.
+// or the new one, never a torn or empty file. Its errors name path and
+// the cause, never the temporary file, so that the same failure reads the
+// same each time.
 func saveState(path string, c *checkpoint) error {
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -166,30 +196,44 @@ func saveState(path string, c *checkpoint) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write state %s: create a file in %s: %w", path, dir, cause(err))
 	}
 	defer os.Remove(tmp.Name()) // gone already after a successful rename
 	if _, err := tmp.Write(append(b, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write state %s: %w", path, cause(err))
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("sync state: %w", err)
+		return fmt.Errorf("sync state %s: %w", path, cause(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write state %s: %w", path, cause(err))
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace state: %w", err)
+		return fmt.Errorf("replace state %s: %w", path, cause(err))
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
+		return fmt.Errorf("sync state directory %s: %w", dir, cause(err))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
+		return fmt.Errorf("sync state directory %s: %w", dir, cause(err))
 	}
 	return nil
+}
+
+// cause strips the file names from an error of package os: the caller
+// names the files that matter.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }

@@ -381,8 +381,8 @@ func TestTLSShutdownWithStalledClients(t *testing.T) {
 		}
 	}
 	stalled(srv.TCPAddr().String(), "")
-	stalled(srv.HTTPAddr().String(), "GET /hits HTTP/1.1\r\nHost: weblogd\r\n\r\n")
-	stalled(srv.HTTPAddr().String(), "GET /events HTTP/1.1\r\nHost: weblogd\r\n\r\n")
+	stalled(srv.HTTPAddr().String(), "GET /hits HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	stalled(srv.HTTPAddr().String(), "GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	ws, _, err := tc.ws.Dial("wss://"+srv.HTTPAddr().String()+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package redact_test
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -129,4 +130,125 @@ func want(ok bool, r broadcast.Record) string {
 	}
 	return "got host=" + r.Host + " ident=" + r.Ident + " user=" + r.User + " path=" + r.Path + " referer=" + r.Referer +
 		" request=" + r.Request + " line=" + r.Line
+}
+
+// Text masks an address wherever it stands, glued to words or not, and a
+// secret parameter wherever it is written; what only looks alike is left.
+func TestText(t *testing.T) {
+	host := redact.Options{Host: redact.HostPrefix}
+	all := redact.Options{Host: redact.HostPrefix, Query: true, Params: redact.DefaultParams}
+	params := redact.Options{Params: redact.DefaultParams}
+	for _, c := range []struct {
+		o        redact.Options
+		in, want string
+	}{
+		{host, `"X-Real-IP:198.51.100.78"`, `"X-Real-IP:198.51.100.0"`},
+		{host, `host:198.51.100.79`, `host:198.51.100.0`},
+		{host, `"addr":198.51.100.83`, `"addr":198.51.100.0`},
+		{host, `abc198.51.100.1`, `abc198.51.100.0`},
+		{host, `from 198.51.100.7.`, `from 198.51.100.0.`},
+		{host, `198.51.100.7:8080`, `198.51.100.0:8080`},
+		{host, `198.051.100.007`, `198.51.100.0`},
+		{host, `1.198.51.100.7`, `1.198.51.0.0`},
+		{host, `host:2001:db8:1:2::5`, `host:2001:db8:1::`},
+		{host, `[2001:db8:1:2::5]:443`, `[2001:db8:1::]:443`},
+		{host, `cafe2001:db8:1:2::5`, `cafe2001:db8:1::`},
+		{host, `::ffff:198.51.100.7`, `198.51.100.0`},
+		{host, `ip=2001%3Adb8%3A1%3A2%3A%3A5`, `ip=2001:db8:1::`},
+		{host, `fe80::1%eth0`, `fe80::%eth0`},
+		{host, `[::1]:80`, `[::]:80`},
+		// Not addresses.
+		{host, `[21/Nov/2026:10:00:00 +0100]`, `[21/Nov/2026:10:00:00 +0100]`},
+		{host, `Chrome/120.0.6099.109 Safari/537.36 v1.2.3`, `Chrome/120.0.6099.109 Safari/537.36 v1.2.3`},
+		{host, `std::string Foo::Bar aa:bb:cc:dd:ee:ff`, `std::string Foo::Bar aa:bb:cc:dd:ee:ff`},
+		{host, `5198.51.100.77 198.51.100.256`, `5198.51.100.77 198.51.100.256`},
+		// The user agent of the report, with everything on.
+		{all, `Mozilla/5.0 (compatible; bot/1.0; +http://bot.example/?token=SECRETA1) via 198.51.100.77`,
+			`Mozilla/5.0 (compatible; bot/1.0; +http://bot.example/ via 198.51.100.0`},
+		{params, `Mozilla/5.0 (compatible; bot/1.0; +http://bot.example/?token=SECRETA1) via x`,
+			`Mozilla/5.0 (compatible; bot/1.0; +http://bot.example/?token=redacted) via x`},
+		{params, `/cb#access_token=zz1&state=ok`, `/cb#access_token=redacted&state=ok`},
+		{params, `bot token=zz2 sid=zz3;x=1`, `bot token=redacted sid=redacted;x=1`},
+		{params, `/a?mytoken=keep&token=&key=zz4`, `/a?mytoken=keep&token=&key=redacted`},
+	} {
+		red, err := redact.New(c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := red.Text(c.in); got != c.want {
+			t.Errorf("Text(%q)=%q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Every field read from a line is masked: the agent, the method and the
+// protocol as much as the path.
+func TestRecordEveryField(t *testing.T) {
+	red, err := redact.New(redact.Options{Host: redact.HostPrefix, Query: true, Params: redact.DefaultParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `198.51.100.1 - - [21/Nov/2026:10:00:00 +0100] "GET /a?token=SECRETA2 HTTP/1.1" 200 1 "https://r.example/?sid=SECRETA3" ` +
+		`"Mozilla/5.0 (compatible; bot/1.0; +http://bot.example/?token=SECRETA1) via 198.51.100.77" "X-Real-IP:198.51.100.78" host:198.51.100.79 "addr":198.51.100.83`
+	r := feed.Parse(line)
+	if !r.Parsed {
+		t.Fatalf("Parse(%q) did not parse", line)
+	}
+	r.VHost, r.Method, r.Proto = "198.51.100.84:443", "GET?token=SECRETA4", "HTTP/1.1?key=SECRETA5"
+	red.Record(&r)
+	all := strings.Join([]string{r.VHost, r.Host, r.Ident, r.User, r.Method, r.Path, r.Proto, r.Request, r.Referer, r.Agent, r.Extra, r.Line}, "|")
+	for _, leak := range []string{"SECRETA", ".77", ".78", ".79", ".83", ".84", "198.51.100.1 ", "?"} {
+		if strings.Contains(all, leak) {
+			t.Errorf("%q survives: %s", leak, all)
+		}
+	}
+}
+
+// A record masked twice (by a publisher, then by an edge with the same
+// options) is masked as once: a hashed client is not hashed again.
+func TestRecordTwice(t *testing.T) {
+	line := `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET /a?token=x HTTP/1.1" 200 1 "-" "via 198.51.100.7"`
+	for _, o := range []redact.Options{
+		{Host: redact.HostHash, HashKey: []byte("0123456789abcdef"), Params: redact.DefaultParams},
+		{Host: redact.HostPrefix, Query: true},
+	} {
+		red, err := redact.New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		once := feed.Parse(line)
+		red.Record(&once)
+		twice := once
+		red.Record(&twice)
+		if twice != once {
+			t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
+		}
+	}
+}
+
+// Every text field of a record is masked, so a field added to the record
+// is masked too or fails here. Source and Node are not read from the line:
+// they are the server's names for its log and its publisher.
+func TestRecordMasksEveryTextField(t *testing.T) {
+	red, err := redact.New(redact.Options{Host: redact.HostPrefix, Query: true, Params: redact.DefaultParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const planted = `via 198.51.100.77 /?q=ZqQUERY token=ZqSECRET`
+	typ := reflect.TypeFor[broadcast.Record]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.String || f.Name == "Source" || f.Name == "Node" {
+			continue
+		}
+		r := feed.Parse(`203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1 "-" "a"`)
+		reflect.ValueOf(&r).Elem().Field(i).SetString(planted)
+		red.Record(&r)
+		got := reflect.ValueOf(r).Field(i).String()
+		for _, leak := range []string{"198.51.100.77", "ZqQUERY", "ZqSECRET"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("%s=%q after masking: %q survives", f.Name, got, leak)
+			}
+		}
+	}
 }

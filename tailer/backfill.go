@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -39,7 +40,8 @@ func Last(path string, n int, maxLineBytes int) (lines []Line, end Position, err
 	if maxLineBytes == 0 {
 		maxLineBytes = DefaultMaxLineBytes
 	}
-	f, err := os.Open(path)
+	// Non-blocking: opening a FIFO would otherwise wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		// The *PathError already names the file.
 		return nil, Position{}, fmt.Errorf("read last lines: %w", err)
@@ -51,6 +53,9 @@ func Last(path string, n int, maxLineBytes int) (lines []Line, end Position, err
 	}
 	if fi.IsDir() {
 		return nil, Position{}, fmt.Errorf("read last lines of %s: is a directory", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, Position{}, fmt.Errorf("read last lines of %s: not a regular file", path)
 	}
 	end.File = id
 

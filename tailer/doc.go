@@ -32,14 +32,17 @@
 //     chunk's lines go out, so lines one writer wrote to the old file
 //     before the new one come first.
 //   - checks, after each read and before delivering what it read, that
-//     the file is no shorter than what was read of it and still starts
-//     with its fingerprinted first line. Either failing means it was
+//     the file is no shorter than what was read of it, still has the end
+//     of the last line delivered (up to 128 bytes, which each read takes
+//     again) just before where reading goes on, and still starts with
+//     its fingerprinted first line. Any of these failing means it was
 //     truncated in place, even when it has since grown past the old
-//     offset (copytruncate on a busy log). It is then read again from 0;
-//     first, a copy of it in the same directory (the copytruncate copy,
-//     found by the old fingerprint) is read from the last delivered line
-//     to its end, for what was written before the truncation and not yet
-//     read.
+//     offset (copytruncate on a busy log, or a file written again while
+//     the follower was busy). It is then read again from 0; first, a
+//     copy of it in the same directory (the copytruncate copy, found by
+//     the old fingerprint and line end) is read from the last delivered
+//     line to its end, for what was written before the truncation and
+//     not yet read.
 //   - reads with rescanning: a partial last line of up to 16 KiB is read
 //     again from its start with the next read, so a line written in
 //     several writes (or over preallocated bytes) comes out whole, as
@@ -59,19 +62,35 @@
 // queue, a directory that was replaced); without inotify (another
 // platform, no instance left) the poll alone drives reading.
 //
+// # FIFOs
+//
+// A path that is a FIFO (named pipe; nginx can log to one) when Run starts,
+// or that becomes one while Run waits for the file, is read as a stream:
+// every line written into it is delivered once, partial and over-long
+// lines handled as for files, with no offsets (Line.File and Line.Offset
+// are zero, Positions is empty) and so nothing skipped or resumed. It is
+// opened without blocking, start-up and shutdown wait for no writer, and
+// when the last writer closes, its partial last line is delivered and the
+// next writer is waited for. A partial line at shutdown is lost.
+//
 // # Positions and restarts
 //
 // Positions says how far each open file was read: the file at the path
 // and any rotated file still being drained. A line counts only once emit
 // has returned for it, so a checkpoint of Positions never skips a line
-// its caller has not stored. Config.Resume takes them back: each file is
-// found again at the path or, renamed, in the same directory (by inode
-// and fingerprint), and read on from its offset; a file at the path that
-// is none of them was rotated in meanwhile and is read from its start; a
-// file at the path with the saved inode but other content was truncated
-// meanwhile, and its copy is looked for as above. If nothing matches, the
-// positions were for other files: Run logs a warning and starts at the
-// end of the file.
+// its caller has not stored. A Position names its file (FileID) and
+// remembers a hash of the end of the last line read. Config.Resume takes
+// them back: each file is found again at the path or, renamed, in the
+// same directory (by inode, fingerprint and line end), and read on from
+// its offset; a file at the path that is none of them was rotated in
+// meanwhile and is read from its start. A file at the path with the saved
+// inode but not the saved content (another first line, fewer bytes, or
+// other bytes before the offset) was truncated in place, or the saved
+// file was deleted and its inode given to a new one: it is read from its
+// start, after the copy of the saved file if one is in the directory,
+// and with a warning that the lines after the saved position are lost if
+// none is. If nothing matches, the positions were for other files: Run
+// logs a warning and starts at the end of the file.
 //
 // # Concurrency
 //
@@ -79,8 +98,9 @@
 // its own goroutine, one line at a time, in file order, and returns only
 // after the files it opened are closed and its watches removed. emit blocks
 // the reading of the file while it runs, so it should hand the line on
-// quickly; the tailer never drops a line to keep up. State, Following and
-// Positions may be called from any goroutine at any time. Last is a plain
+// quickly; the tailer never drops a line to keep up. State, Following,
+// Problem, Current and Positions may be called from any goroutine at any
+// time. Last is a plain
 // function with no shared state.
 //
 // The inotify instance and the goroutine that reads its events are shared:
@@ -93,7 +113,10 @@
 //
 // Run fails only at start (the directory of the path is missing, the path
 // is a directory or cannot be opened); after that, trouble is logged once
-// and retried at every poll. It never exits the process.
+// and retried at every poll, and Problem names it while there is no file
+// at the path to follow (permission denied is not a missing file). The
+// file leaving the path and a file appearing there are logged at Info. It
+// never exits the process.
 //
 // # Known limits
 //
@@ -107,8 +130,14 @@
 //   - A rotated file is read until it has not grown for RotateWait. A
 //     writer that writes to it again after a longer pause (nginx never
 //     sent USR1, then a burst) loses those lines.
-//   - A truncation that leaves the first line as it was and the file as
-//     long as what was read is not noticed until the file shrinks.
+//   - A file truncated and written again to at least what was read, with
+//     the same first line and the same 128 bytes before the old offset,
+//     is taken for the file it was.
+//   - A file truncated to a shorter size, not to 0, is read again from
+//     its start: it cannot be told from one truncated to 0 and written
+//     again, whose lines must not be skipped. The lines the truncation
+//     kept are delivered again, and a line it cut is joined to the next
+//     line written, as the file now holds them.
 //   - On restart, a rotated file is looked for only in the directory of
 //     the path and only uncompressed: with logrotate's compress without
 //     delaycompress, the lines written to it after the saved position

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -76,9 +77,11 @@ type follower struct {
 	oldBuf  []byte // reads of rotated files, while a read of the current one waits
 	lineBuf []byte // the kept start of a line longer than a read
 	headBuf []byte // the first bytes of a file, to check its fingerprint
+	endBuf  []byte // the bytes before a long line, to check them
 
 	lastErr     string // the last error logged, to log each distinct one once
 	watchWarned bool   // a failure to watch was logged
+	toPipe      bool   // a FIFO took the path, with no file open: Run reads it instead
 
 	// Pacing by Gather (see Tailer.Gather): emitted counts the lines
 	// emitted, so a gathered read knows whether it found any; paced says
@@ -100,6 +103,10 @@ type file struct {
 	id   FileID // changes under Tailer.mu
 	fp   []byte // the fingerprinted first bytes; nil until its first line is complete
 	done int64  // start, as Positions reports it; changes under Tailer.mu
+	// end holds the bytes just before done, up to endBytes: the end of
+	// the last line delivered. Each read starts with them, to check that
+	// the file still has them (see changed). Changes under Tailer.mu.
+	end []byte
 
 	start   int64 // where the line being read starts: just after the last line delivered
 	scanned int64 // the bytes from start up to here hold no "\n"
@@ -155,7 +162,7 @@ func (f *follower) start() error {
 					slog.Int64(logKeyOffset, off), slog.Int64(logKeySize, fi.Size()))
 				off = 0
 			}
-			cur.start, cur.scanned, cur.done = off, off, off
+			f.place(cur, off)
 		}
 	} else {
 		f.resume(cur, fi)
@@ -184,36 +191,36 @@ func (f *follower) resume(cur *file, curFI fs.FileInfo) {
 		}
 		if cur != nil && p.holds(cur.f, curFI) {
 			if !placed {
-				cur.start, cur.scanned, cur.done = p.Offset, p.Offset, p.Offset
+				f.place(cur, p.Offset)
 				placed = true
 			}
 			found = true
 			continue
 		}
-		if cur != nil && p.File.sameInode(curFI) {
-			// The same file, but it no longer starts as it did or is
-			// shorter: truncated while nobody followed it (copytruncate).
-			// Its copy holds the lines after the saved offset.
-			found = true
-			f.t.log.Info("the file was truncated since the saved position; reading it from its start",
-				slog.Int64(logKeyOffset, p.Offset))
-			if cp := f.findCopy(p, cur); cp != nil {
-				f.addOld(cp)
+		// The file at the path may have the saved inode and yet not be
+		// the saved file: it was truncated in place (copytruncate), or
+		// the saved file was deleted (rotated and compressed) and its
+		// inode given to the new one. Either way the lines after the
+		// saved offset are not in it, and it is read from its start.
+		reused := cur != nil && p.File.sameInode(curFI)
+		if !reused {
+			if o := f.findRenamed(p, cur); o != nil {
+				found = true
+				f.t.log.Info("the log was rotated since the saved position; reading the rotated file on from it",
+					slog.String(logKeyFile, o.name), slog.Int64(logKeyOffset, p.Offset))
+				f.addOld(o)
+				continue
 			}
+		}
+		if cp := f.findCopy(p, cur); cp != nil {
+			found = true
+			f.addOld(cp)
 			continue
 		}
-		c, err := findSibling(f.dir, f.openIDs(cur), func(li fs.FileInfo) bool {
-			_, ino, ok := statID(li)
-			return ok && ino == p.File.Inode && li.Size() >= p.Offset
-		}, p.holds)
-		if err != nil {
-			f.fail(fmt.Errorf("look for rotated files: %w", err))
-		}
-		if o := f.adopt(c, p.Offset); o != nil {
+		if reused {
 			found = true
-			f.t.log.Info("the log was rotated since the saved position; reading the rotated file on from it",
-				slog.String(logKeyFile, o.name), slog.Int64(logKeyOffset, p.Offset))
-			f.addOld(o)
+			f.t.log.Warn("the file at the path has the saved inode but not the content read from it: it was truncated or replaced since the saved position, and no copy of it is in the directory; lines written to it after the saved position are lost",
+				slog.Int64(logKeyOffset, p.Offset), slog.Uint64("inode", p.File.Inode))
 			continue
 		}
 		f.t.log.Warn("a file this log was being read from is gone; lines written to it after the saved position are lost",
@@ -232,7 +239,21 @@ func (f *follower) resume(cur *file, curFI fs.FileInfo) {
 	}
 	f.t.log.Warn("the saved position is not in this file or any rotated file; following from the end of the file",
 		slog.Int64(logKeyOffset, end))
-	cur.start, cur.scanned, cur.done = end, end, end
+	f.place(cur, end)
+}
+
+// findRenamed looks in the directory for the file p was taken from,
+// renamed (access.log.1), by inode and content, to be read on from
+// p.Offset; nil if it is not there. cur is the file at the path.
+func (f *follower) findRenamed(p Position, cur *file) *file {
+	c, err := findSibling(f.dir, f.openIDs(cur), func(li fs.FileInfo) bool {
+		_, ino, ok := statID(li)
+		return ok && ino == p.File.Inode && li.Size() >= p.Offset
+	}, p.holds)
+	if err != nil {
+		f.fail(fmt.Errorf("look for rotated files: %w", err))
+	}
+	return f.adopt(c, p.Offset)
 }
 
 // endOfLines returns the offset just after the last "\n" among the first
@@ -246,7 +267,7 @@ func endOfLines(f *os.File, size int64) (int64, error) {
 }
 
 // run reads, then waits for a notified change or the poll, until ctx is
-// done.
+// done or a FIFO takes the path.
 func (f *follower) run() {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -260,6 +281,9 @@ func (f *follower) run() {
 				close(g)
 			}
 			gathers = nil
+		}
+		if f.toPipe {
+			return
 		}
 		select {
 		case <-f.ctx.Done():
@@ -360,14 +384,20 @@ func (f *follower) checkPath() {
 	fi, err := os.Stat(f.t.path)
 	if err != nil {
 		if f.cur != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				f.t.log.Info("the file is gone from the path; reading the rest of it while its writer may still write, and waiting for a new one",
+					slog.Int64(logKeyOffset, f.cur.scanned))
+			}
 			f.retire()
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			f.fail(err)
-		}
+		f.cannotOpen(err)
 		return
 	}
 	if f.cur != nil && f.cur.id.sameInode(fi) {
+		return
+	}
+	if isFIFO(fi) && f.cur == nil && len(f.old) == 0 {
+		f.toPipe = true
 		return
 	}
 	for i, o := range f.old {
@@ -396,37 +426,56 @@ func (f *follower) checkPath() {
 		if f.cur != nil {
 			f.retire()
 		}
-		if err != nil {
-			f.fail(err)
-		}
+		f.cannotOpen(err)
 		return
 	}
 	if f.cur != nil && nf.id.Dev == f.cur.id.Dev && nf.id.Inode == f.cur.id.Inode {
 		f.closeFile(nf) // renamed away and back between the stat and the open
 		return
 	}
-	f.reopened(nf)
+	if !f.reopened(nf) {
+		if f.cur != nil {
+			f.t.log.Info("the file was replaced at the path; reading the rest of the old one, then the new one from its start",
+				slog.Int64(logKeyOffset, f.cur.scanned))
+		} else {
+			f.t.log.Info("the file appeared at the path; following it from its start")
+		}
+	}
 	if f.cur != nil {
-		f.t.log.Info("the file was replaced at the path; reading the rest of the old one, then the new one from its start",
-			slog.Int64(logKeyOffset, f.cur.scanned))
 		f.retire()
 	}
 	f.t.mu.Lock()
 	f.cur = nf
 	f.t.following = true
+	f.t.problem = ""
+	f.t.mu.Unlock()
+}
+
+// cannotOpen records why there is no file at the path to follow: err from
+// a stat or an open, nil or "not exist" when there is simply none. Other
+// errors (permission denied) are logged and kept for Tailer.Problem.
+func (f *follower) cannotOpen(err error) {
+	problem := ""
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.fail(err)
+		problem = err.Error()
+	}
+	f.t.mu.Lock()
+	f.t.problem = problem
 	f.t.mu.Unlock()
 }
 
 // reopened places a file that appeared at the path: at its start, unless
 // it is a file that was read and closed before (moved away for longer than
-// RotateWait, and back), which is read on from where it was left.
-func (f *follower) reopened(c *file) {
+// RotateWait, and back), which is read on from where it was left, and
+// reports whether it was.
+func (f *follower) reopened(c *file) bool {
 	if len(f.closed) == 0 {
-		return
+		return false
 	}
 	fi, err := c.f.Stat()
 	if err != nil {
-		return
+		return false
 	}
 	for i, p := range f.closed {
 		if p.File.FingerprintLen == 0 || !p.holds(c.f, fi) {
@@ -434,10 +483,11 @@ func (f *follower) reopened(c *file) {
 		}
 		f.t.log.Info("a file read before is back at the path; reading it on from where it was left",
 			slog.Int64(logKeyOffset, p.Offset))
-		c.start, c.scanned, c.done = p.Offset, p.Offset, p.Offset
+		f.place(c, p.Offset)
 		f.closed = append(f.closed[:i:i], f.closed[i+1:]...)
-		return
+		return true
 	}
+	return false
 }
 
 // retire moves the current file to the rotated ones: it is no longer at
@@ -538,11 +588,16 @@ func (f *follower) closeIdle() {
 func (f *follower) closeOld(o *file) {
 	if !o.broken && o.scanned > o.start && f.ctx.Err() == nil {
 		length := o.scanned - o.start
-		text, cut := lineText(f.lineStart(o, length), length, f.t.maxLine)
+		kept := f.lineStart(o, length)
+		text, cut := lineText(kept, length, f.t.maxLine)
+		var end []byte
+		if int64(len(kept)) == length {
+			end = kept[max(0, len(kept)-endBytes):]
+		}
 		o.start = o.scanned
 		f.emit(Line{Text: text, Offset: o.start, File: o.id, Time: time.Now(), Truncated: cut})
 		f.emitted++
-		f.delivered(o)
+		f.delivered(o, end)
 	}
 	f.t.mu.Lock()
 	for i, x := range f.old {
@@ -557,17 +612,19 @@ func (f *follower) closeOld(o *file) {
 		if len(f.closed) == maxRotated {
 			f.closed = f.closed[1:]
 		}
-		f.closed = append(f.closed, Position{File: o.id, Offset: o.start})
+		f.closed = append(f.closed, positionAt(o.id, o.done, o.end))
 	}
 	f.t.log.Debug("closed a rotated file", slog.String(logKeyFile, o.name), slog.Int64(logKeyOffset, o.start))
 }
 
 // read reads the next chunk of c into buf: from the start of the line
 // being read, or from where scanning stopped if that line is already long.
+// A read from the start of the line begins a little earlier, with the end
+// of the last line delivered (c.end), which changed checks.
 func (f *follower) read(c *file, buf []byte) (data []byte, from int64, err error) {
 	from = c.scanned
 	if c.scanned-c.start <= rescanBytes {
-		from = c.start
+		from = c.start - int64(len(c.end))
 	}
 	n, err := readOnce(c.f, buf, from)
 	if err != nil {
@@ -577,15 +634,34 @@ func (f *follower) read(c *file, buf []byte) (data []byte, from int64, err error
 }
 
 // changed reports whether c is no longer the file that was read so far:
-// it is shorter than what was read of it, or it no longer starts with the
-// first line it had. Either way it was truncated in place, and maybe
-// written again past the old offset. Checking after the read, before
-// delivering what it read, means no line of the new content is taken for
-// one of the old. It also fingerprints a file whose first line has just
-// completed.
+// it is shorter than what was read of it, it no longer has the end of the
+// last line delivered just before where reading goes on, or it no longer
+// starts with the first line it had. Any of these means it was truncated
+// in place, and maybe written again past the old offset, however long
+// ago. Checking after the read, before delivering what it read, means no
+// line of the new content is taken for one of the old. It also
+// fingerprints a file whose first line has just completed.
 func (f *follower) changed(c *file, data []byte, from int64) bool {
 	if from+int64(len(data)) < c.scanned {
 		return true
+	}
+	if len(c.end) > 0 {
+		at := c.start - int64(len(c.end))
+		var got []byte
+		if at >= from {
+			got = data[at-from : c.start-from]
+		} else {
+			// A long line is read on from where scanning stopped: the
+			// bytes before it are read by themselves.
+			if f.endBuf == nil {
+				f.endBuf = make([]byte, endBytes)
+			}
+			n, _ := c.f.ReadAt(f.endBuf[:len(c.end)], at)
+			got = f.endBuf[:n]
+		}
+		if !bytes.Equal(got, c.end) {
+			return true
+		}
 	}
 	if c.fp != nil {
 		head := f.head(c, data, from, len(c.fp))
@@ -619,12 +695,13 @@ func (f *follower) head(c *file, data []byte, from int64, n int) []byte {
 func (f *follower) truncated(c *file) {
 	f.t.log.Info("the file was truncated; reading it from its start", slog.Int64(logKeyOffset, c.scanned))
 	if c.fp != nil {
-		if cp := f.findCopy(Position{File: c.id, Offset: c.start}, c); cp != nil {
+		if cp := f.findCopy(positionAt(c.id, c.start, c.end), c); cp != nil {
 			f.addOld(cp)
 		}
 	}
 	f.t.mu.Lock()
 	c.start, c.scanned, c.done = 0, 0, 0
+	c.end = c.end[:0]
 	c.fp = nil
 	c.id.Fingerprint, c.id.FingerprintLen = 0, 0
 	f.t.mu.Unlock()
@@ -632,15 +709,16 @@ func (f *follower) truncated(c *file) {
 
 // findCopy looks for a copy of the file p was taken from, made by
 // copytruncate: another file in the directory that starts with the same
-// first line and holds at least p.Offset bytes. The copy is read from
-// p.Offset to its end and closed. cur is the truncated file.
+// first line, holds at least p.Offset bytes and has the same end of the
+// last line read. The copy is read from p.Offset to its end and closed.
+// cur is the truncated file.
 func (f *follower) findCopy(p Position, cur *file) *file {
 	if p.File.FingerprintLen == 0 {
 		return nil
 	}
 	c, err := findSibling(f.dir, f.openIDs(cur), func(li fs.FileInfo) bool {
 		return li.Size() >= p.Offset && li.Size() >= int64(p.File.FingerprintLen)
-	}, func(file *os.File, _ fs.FileInfo) bool { return p.File.startsLike(file) })
+	}, p.content)
 	if err != nil {
 		f.fail(fmt.Errorf("look for the copy of a truncated file: %w", err))
 	}
@@ -677,7 +755,9 @@ func (f *follower) consume(c *file, data []byte, from int64) bool {
 		f.lastErr = ""
 	}
 	now := time.Now()
-	for p := 0; f.ctx.Err() == nil; {
+	// The line being read starts at c.start; data may begin before it,
+	// with the end of the line before (see read).
+	for p := int(max(c.start-from, 0)); f.ctx.Err() == nil; {
 		i := bytes.IndexByte(data[p:], '\n')
 		if i < 0 {
 			c.scanned = end
@@ -696,7 +776,7 @@ func (f *follower) consume(c *file, data []byte, from int64) bool {
 		c.start, c.scanned = nl+1, nl+1
 		f.emit(Line{Text: text, Offset: c.start, File: c.id, Time: now, Truncated: cut})
 		f.emitted++
-		f.delivered(c)
+		f.delivered(c, data[max(p-endBytes, 0):p])
 		progress = true
 	}
 	return progress
@@ -713,10 +793,28 @@ func (f *follower) lineStart(c *file, length int64) []byte {
 	return f.lineBuf[:n]
 }
 
-// delivered publishes c's position once emit has returned.
-func (f *follower) delivered(c *file) {
+// delivered publishes c's position once emit has returned, with end, the
+// bytes just before it (nil if unknown).
+func (f *follower) delivered(c *file, end []byte) {
 	f.t.mu.Lock()
 	c.done = c.start
+	c.end = append(c.end[:0], end...)
+	f.t.mu.Unlock()
+}
+
+// place sets where reading c starts: at off, which is taken for the end
+// of a line delivered before, whose last bytes are read to be checked
+// from then on.
+func (f *follower) place(c *file, off int64) {
+	k := min(off, endBytes)
+	end := make([]byte, k)
+	n, err := c.f.ReadAt(end, off-k)
+	if int64(n) < k && err != nil {
+		n = 0 // not there: the first read finds the file shorter
+	}
+	f.t.mu.Lock()
+	c.start, c.scanned, c.done = off, off, off
+	c.end = end[:n]
 	f.t.mu.Unlock()
 }
 
@@ -726,11 +824,11 @@ func (f *follower) positionsLocked() []Position {
 	ps := make([]Position, 0, len(f.old)+1)
 	for _, o := range f.old {
 		if !o.broken {
-			ps = append(ps, Position{File: o.id, Offset: o.done})
+			ps = append(ps, positionAt(o.id, o.done, o.end))
 		}
 	}
 	if f.cur != nil {
-		ps = append(ps, Position{File: f.cur.id, Offset: f.cur.done})
+		ps = append(ps, positionAt(f.cur.id, f.cur.done, f.cur.end))
 	}
 	return ps
 }
@@ -752,7 +850,10 @@ func (f *follower) open(path string) (*file, fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	osf, err := os.Open(path)
+	// Non-blocking, so that a FIFO put at the path since the stat does
+	// not hold the open until a writer comes; a regular file reads the
+	// same either way.
+	osf, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
@@ -781,7 +882,7 @@ func (f *follower) adopt(c *candidate, offset int64) *file {
 		f.fail(err)
 		return nil
 	}
-	o.start, o.scanned, o.done = offset, offset, offset
+	f.place(o, offset)
 	o.rotated = time.Now()
 	return o
 }

@@ -44,10 +44,24 @@ type FileID struct {
 // IsZero reports whether id is the zero FileID: no file.
 func (id FileID) IsZero() bool { return id == FileID{} }
 
+// endBytes caps how much of the end of the last line read a Position
+// remembers (with the lines before it, when it is shorter). A file
+// truncated and written again past the offset, with the same first line,
+// is told from the file it was by these bytes: the new content would have
+// to be the same, byte for byte, just before the offset.
+const endBytes = 128
+
 // Position is a place in one file: just after the last line read from it.
 type Position struct {
 	File   FileID
 	Offset int64
+	// End is a hash of the EndLen bytes just before Offset: the end of
+	// the last line read, up to endBytes. A file that holds other bytes
+	// there is not the file that was read, whatever its inode, first
+	// line and size. Both are zero when unknown: then only those are
+	// checked.
+	End    uint64
+	EndLen int
 }
 
 // fingerprintOf returns the part of head, the first bytes of a file, that
@@ -137,7 +151,40 @@ func (p Position) holds(f *os.File, fi fs.FileInfo) bool {
 	if !ok || ino != p.File.Inode || (dev != p.File.Dev && p.File.FingerprintLen == 0) {
 		return false
 	}
-	return fi.Size() >= p.Offset && p.File.startsLike(f)
+	return p.content(f, fi)
+}
+
+// content reports whether the open file f, whose stat is fi, holds what
+// was read of p's file: at least p.Offset bytes, the same first line, and
+// the same end of the last line read. A copy of the file passes too.
+func (p Position) content(f *os.File, fi fs.FileInfo) bool {
+	return fi.Size() >= p.Offset && p.File.startsLike(f) && p.endsLike(f)
+}
+
+// endsLike reports whether the open file f has, just before p.Offset, the
+// bytes that p.End hashes. A Position without them matches any file.
+func (p Position) endsLike(f *os.File) bool {
+	if p.EndLen == 0 {
+		return true
+	}
+	if p.EndLen > endBytes || int64(p.EndLen) > p.Offset {
+		return false // not a Position this package made
+	}
+	b := make([]byte, p.EndLen)
+	if n, err := f.ReadAt(b, p.Offset-int64(p.EndLen)); n < len(b) && err != nil {
+		return false
+	}
+	return hashOf(b) == p.End
+}
+
+// positionAt is the Position of offset in file id, with end, the bytes
+// just before offset.
+func positionAt(id FileID, offset int64, end []byte) Position {
+	p := Position{File: id, Offset: offset}
+	if len(end) > 0 {
+		p.End, p.EndLen = hashOf(end), len(end)
+	}
+	return p
 }
 
 // candidate is a file found in a log's directory.
@@ -172,7 +219,7 @@ next:
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		f, err := os.Open(path)
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO put here since must not block
 		if err != nil {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -42,8 +43,8 @@ var ErrPathInUse = errors.New("path is already followed in this process")
 // Line is one complete line of the followed file.
 type Line struct {
 	Text      string    // without the trailing "\n" (and without a trailing "\r"), cut to MaxLineBytes
-	Offset    int64     // byte offset just after this line's "\n" in File
-	File      FileID    // the file it was read from: after a rotation, the old file or the new one
+	Offset    int64     // byte offset just after this line's "\n" in File; zero from a FIFO
+	File      FileID    // the file it was read from: after a rotation, the old file or the new one; zero from a FIFO
 	Time      time.Time // when it was read
 	Truncated bool      // the line was longer than MaxLineBytes and was cut
 }
@@ -106,6 +107,7 @@ type Tailer struct {
 	phase     phase
 	failure   error      // why Run failed, when phase is phaseFailed
 	following bool       // Run has the file at the path open
+	problem   string     // why Run cannot open the file at the path; "" when there is none
 	f         *follower  // Run's state while it follows; Positions reads it
 	positions []Position // see Positions: before and after Run
 
@@ -199,6 +201,19 @@ func (t *Tailer) State() string {
 	return StateWaiting
 }
 
+// Problem says why Run, while it waits, cannot follow the file at the
+// path: the error that stops it (permission denied, say). It is empty
+// while Run follows the file, and while the path simply does not exist.
+// It may be called from any goroutine.
+func (t *Tailer) Problem() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.phase != phaseRunning || t.following {
+		return ""
+	}
+	return t.problem
+}
+
 // Following reports whether Run is active and has the file open: what a
 // readiness probe wants to know.
 func (t *Tailer) Following() bool {
@@ -220,6 +235,19 @@ func (t *Tailer) Positions() []Position {
 		return t.f.positionsLocked()
 	}
 	return append([]Position(nil), t.positions...)
+}
+
+// Current returns where reading stands in the file at the path: just
+// after the last line delivered from it. It is false while Run has no file
+// at the path open. It may be called from any goroutine.
+func (t *Tailer) Current() (Position, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil || t.f.cur == nil {
+		return Position{}, false
+	}
+	c := t.f.cur
+	return positionAt(c.id, c.done, c.end), true
 }
 
 // Run follows the file until ctx is done, calling emit for every complete
@@ -246,15 +274,28 @@ func (t *Tailer) Run(ctx context.Context, emit func(Line)) (err error) {
 	if ctx.Err() != nil {
 		return nil
 	}
+	if fi, err := os.Stat(t.path); err == nil && isFIFO(fi) {
+		if err := t.runPipe(ctx, emit); err != nil {
+			return fmt.Errorf("follow %s: %w", t.path, err)
+		}
+		return nil
+	}
 	f := newFollower(ctx, t, emit)
-	defer f.close()
 	if err := f.start(); err != nil {
+		f.close()
 		return fmt.Errorf("follow %s: %w", t.path, err)
 	}
 	t.mu.Lock()
 	t.phase = phaseRunning
 	t.mu.Unlock()
 	f.run()
+	f.close()
+	if f.toPipe && ctx.Err() == nil {
+		t.log.Info("a FIFO appeared at the path; reading it as a stream")
+		if err := t.runPipe(ctx, emit); err != nil {
+			return fmt.Errorf("follow %s: %w", t.path, err)
+		}
+	}
 	return nil
 }
 

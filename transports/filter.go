@@ -43,6 +43,13 @@ type hostMatch struct {
 // FilterParams are the query parameters a Filter reads.
 var FilterParams = []string{"status", "method", "path", "host", "source", "node", "q"}
 
+// MaxFilterValues bounds the values of one filter parameter, its comma
+// lists and repeats together: every record is matched against each value
+// for every subscriber, so a client must not make that cost what it likes.
+// 64 is far more than a person types, and keeps a host= list of CIDRs
+// cheap next to the encoding of a record.
+const MaxFilterValues = 64
+
 // ParseFilter reads the filter parameters of q (other parameters are the
 // caller's). It returns nil when q asks for no filter, and an error with a
 // one-line reason for a bad value.
@@ -50,6 +57,18 @@ func ParseFilter(get func(string) []string) (*Filter, error) {
 	f := &Filter{}
 	given := false
 	for _, name := range FilterParams {
+		// Count before parsing anything, so that too long a list costs no
+		// more than the count.
+		n := 0
+		for _, raw := range get(name) {
+			n++
+			if name != "q" && name != "path" {
+				n += strings.Count(raw, ",")
+			}
+		}
+		if n > MaxFilterValues {
+			return nil, fmt.Errorf("%s has %d values, more than the %d allowed", name, n, MaxFilterValues)
+		}
 		for _, raw := range get(name) {
 			given = true
 			if name == "q" || name == "path" {
@@ -62,6 +81,9 @@ func ParseFilter(get func(string) []string) (*Filter, error) {
 					}
 					f.setQ(raw)
 				} else {
+					if raw[0] != '/' {
+						return nil, fmt.Errorf("bad path %q: want a prefix starting with /, such as /api/", raw)
+					}
 					f.paths = append(f.paths, raw)
 				}
 				continue
@@ -130,7 +152,7 @@ func (f *Filter) add(name, v string) error {
 	case "status":
 		r, ok := parseStatus(v)
 		if !ok {
-			return fmt.Errorf("bad status %q: want 404, 5xx, 200-299 or a comma list of those", v)
+			return fmt.Errorf("bad status %q: want a code 100-599 (404), a class 1xx-5xx (5xx), a range (200-299) or a comma list of those", v)
 		}
 		f.statuses = append(f.statuses, r)
 	case "method":
@@ -169,13 +191,15 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 	return p
 }
 
+// parseStatus reads a code, a class or a range of codes. Only 100-599 are
+// HTTP status codes: anything else would be accepted and match nothing.
 func parseStatus(v string) (statusRange, bool) {
 	code := func(s string) (int, bool) {
 		n, err := strconv.Atoi(s)
-		return n, err == nil && len(s) == 3 && n >= 100 && n <= 999
+		return n, err == nil && len(s) == 3 && n >= 100 && n <= 599
 	}
 	if len(v) == 3 && v[1] == 'x' && v[2] == 'x' || len(v) == 3 && v[1] == 'X' && v[2] == 'X' {
-		if v[0] < '1' || v[0] > '9' {
+		if v[0] < '1' || v[0] > '5' {
 			return statusRange{}, false
 		}
 		lo := int(v[0]-'0') * 100

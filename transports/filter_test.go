@@ -77,6 +77,18 @@ func TestParseFilterErrors(t *testing.T) {
 		{"status=x04", `bad status "x04"`},
 		{"status=5xX", `bad status "5xX"`},
 		{"status=%2B40", `bad status "+40"`},
+		// Only 100-599 are HTTP status codes: the rest would match nothing.
+		{"status=6xx", `bad status "6xx"`},
+		{"status=9xx", `bad status "9xx"`},
+		{"status=999", `bad status "999"`},
+		{"status=600", `bad status "600"`},
+		{"status=599-600", `bad status "599-600"`},
+		{"status=100-999", `bad status "100-999"`},
+		{"status=404,6xx", `bad status "6xx"`},
+		{"path=api", `bad path "api": want a prefix starting with /`},
+		{"path=api/v1", `bad path "api/v1"`},
+		{"path=/api&path=%20/x", `bad path " /x"`},
+		{"path=*", `bad path "*"`},
 		{"status=", "status has an empty value"},
 		{"status=404,", "status has an empty value"},
 		{"status=404,,500", "status has an empty value"},
@@ -109,6 +121,67 @@ func TestParseFilterErrors(t *testing.T) {
 			}
 			if strings.ContainsAny(err.Error(), "\r\n") {
 				t.Fatalf("ParseFilter(%q) error %q: want one line (it is a 400's body)", c.query, err)
+			}
+		})
+	}
+}
+
+// The bounds of what one parameter may list, counted over its comma lists
+// and repeats together; the bound itself is accepted.
+func TestParseFilterBounds(t *testing.T) {
+	list := func(n int, item func(i int) string) string {
+		var v []string
+		for i := range n {
+			v = append(v, item(i))
+		}
+		return strings.Join(v, ",")
+	}
+	repeat := func(name string, n int, item func(i int) string) string {
+		var v []string
+		for i := range n {
+			v = append(v, name+"="+url.QueryEscape(item(i)))
+		}
+		return strings.Join(v, "&")
+	}
+	host := func(i int) string { return "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256) + "/32" }
+	code := func(i int) string { return strconv.Itoa(100 + i) }
+	path := func(i int) string { return "/p" + strconv.Itoa(i) }
+	bound := transports.MaxFilterValues
+	for _, c := range []struct {
+		query string
+		want  string // "" when accepted
+	}{
+		{"host=" + list(bound, host), ""},
+		{"host=" + list(bound+1, host), "host has 65 values, more than the 64 allowed"},
+		{"host=" + list(3400, host), "host has 3400 values, more than the 64 allowed"},
+		{repeat("host", bound+1, host), "host has 65 values"},
+		{"host=" + list(bound/2, host) + "&" + repeat("host", bound/2, host), ""},
+		{"host=" + list(bound/2, host) + "&" + repeat("host", bound/2+1, host), "host has 65 values"},
+		{"status=" + list(bound, code), ""},
+		{"status=" + list(bound+1, code), "status has 65 values"},
+		{"method=" + strings.Repeat("GET,", bound-1) + "GET", ""},
+		{"method=" + strings.Repeat("GET,", bound) + "GET", "method has 65 values"},
+		{repeat("path", bound, path), ""},
+		{repeat("path", bound+1, path), "path has 65 values"},
+		{"source=" + list(bound+1, path), "source has 65 values"},
+		{"node=" + list(bound+1, path), "node has 65 values"},
+		// Counted before any value is read: a bad value past the bound
+		// is not what the error names.
+		{"host=" + list(bound, host) + ",x/y", "host has 65 values"},
+	} {
+		name := c.query
+		if len(name) > 60 {
+			name = name[:60] + "..."
+		}
+		t.Run(name, func(t *testing.T) {
+			f, err := parseFilter(t, c.query)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("ParseFilter()=%v, want it accepted", err)
+			case c.want == "" && f == nil:
+				t.Fatal("ParseFilter()=nil, want a filter")
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("ParseFilter()=%v, want an error with %q", err, c.want)
 			}
 		})
 	}
@@ -151,7 +224,7 @@ func TestFilterMatch(t *testing.T) {
 		{"status=%20404%20,%20500", []string{"nf404", "other", "err500"}},
 		{"status=404&status=500", []string{"nf404", "other", "err500"}},
 		{"status=3xx,500-502", []string{"redir301", "err500"}},
-		{"status=100-999", []string{"ok200", "nf404", "post201", "err500", "err503", "redir301", "xff", "named", "other"}},
+		{"status=100-599", []string{"ok200", "nf404", "post201", "err500", "err503", "redir301", "xff", "named", "other"}},
 		// method: case-insensitive, lists.
 		{"method=POST", []string{"post201"}},
 		{"method=post", []string{"post201"}},
@@ -322,7 +395,8 @@ func FuzzFilter(f *testing.F) {
 		"status=404", "status=5xx,200-299", "method=get,POST", "path=/api", "host=203.0.113.0/24",
 		"host=::ffff:10.0.0.0/104", "host=2001:db8::1%25eth0", "source=a.log", "node=web-1,web-2", "q=CuRl",
 		"q=%C3%9Cber", "status=404&method=GET&q=x&host=10.0.0.1&path=/&source=s", "host=a,b,%20c",
-		"status=999-100", "q=%FF",
+		"status=999-100", "q=%FF", "status=6xx", "status=999", "status=99", "path=api", "status=100-599",
+		"status= 5xx , 404", "path=/a&path=/b&q=x",
 	} {
 		f.Add(q, clfLine("203.0.113.5", "GET", "/api/x", 404, "curl/8.5.0"))
 		f.Add(q, "10.0.0.1, ::ffff:203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] \"GET / HTTP/1.1\" 500 1 \"-\" \"x\"")
@@ -346,6 +420,36 @@ func FuzzFilter(f *testing.F) {
 		mp, mu := flt.Match(&p), flt.Match(u)
 		if flt == nil && !(mp && mu) {
 			t.Fatalf("nil filter rejected a record")
+		}
+		// An accepted filter reads back from its own query form as the
+		// same filter: the same form, the same matches.
+		if flt != nil {
+			back, err := parseFilter(t, flt.String())
+			if err != nil || back.String() != flt.String() {
+				t.Fatalf("ParseFilter(%q) reads back from %q as %v, %v", query, flt.String(), back, err)
+			}
+			if back.Match(&p) != mp || back.Match(u) != mu {
+				t.Fatalf("ParseFilter(%q) read back from %q matches otherwise", query, flt.String())
+			}
+		}
+		// What is accepted can match: every status value names some code
+		// of 100-599, every path starts with '/'.
+		for _, raw := range v["status"] {
+			for _, s := range strings.Split(raw, ",") {
+				one, _ := parseFilter(t, "status="+url.QueryEscape(s))
+				some := false
+				for code := 100; code <= 599 && !some; code++ {
+					some = one.Match(&broadcast.Record{Parsed: true, Status: code})
+				}
+				if !some || one.Match(&broadcast.Record{Parsed: true, Status: 99}) || one.Match(&broadcast.Record{Parsed: true, Status: 600}) {
+					t.Fatalf("status=%q is accepted but does not name codes of 100-599", s)
+				}
+			}
+		}
+		for _, path := range v["path"] {
+			if !strings.HasPrefix(path, "/") {
+				t.Fatalf("path=%q is accepted without a leading /", path)
+			}
 		}
 		// With only q, Match is a case-insensitive substring test.
 		if qs := v["q"]; len(v) == 1 && len(qs) == 1 && utf8.ValidString(l) && utf8.ValidString(qs[0]) {
@@ -385,6 +489,15 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
+// cidrs is a comma list of n IPv4 /24s.
+func cidrs(n int) string {
+	var v []string
+	for i := range n {
+		v = append(v, "10."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256)+".0/24")
+	}
+	return strings.Join(v, ",")
+}
+
 // BenchmarkFilterMatch runs typical filters over the real Apache log: the
 // cost each filtered subscriber adds per record.
 func BenchmarkFilterMatch(b *testing.B) {
@@ -397,8 +510,14 @@ func BenchmarkFilterMatch(b *testing.B) {
 		"q=mozilla",
 		"q=%C3%BCber",
 		"status=200&method=GET&path=/&q=firefox",
+		// The most a host= list may hold (MaxFilterValues), none matching.
+		"host=" + cidrs(transports.MaxFilterValues),
 	} {
-		b.Run(q, func(b *testing.B) {
+		name := q
+		if len(name) > 40 {
+			name = name[:40] + "..."
+		}
+		b.Run(name, func(b *testing.B) {
 			f, err := parseFilter(b, q)
 			if err != nil {
 				b.Fatal(err)

@@ -21,6 +21,9 @@ type Grant struct {
 	// Scope is ANDed with every filter a request asks for; nil passes
 	// everything.
 	Scope *Filter
+	// Session is the browser session the credential came in (an opaque
+	// id of the authenticating layer); empty for a bearer token.
+	Session string
 }
 
 type grantKey struct{}
@@ -59,6 +62,9 @@ type Peer struct {
 	Transport string // tcp, hits, events, ws
 	Token     string // the credential's name; empty without authentication
 	Filter    string // what it asked for, with the token's fixed filter, in query form
+	// Grant is the credential it came with, for the authenticating layer
+	// to end its streams when it is revoked; nil without authentication.
+	Grant *Grant
 }
 
 // ErrTooManyForToken is TokenLimiter.Acquire's refusal; its text is the

@@ -16,9 +16,11 @@ import (
 // goroutine that reads what is there (see ReadNow) and parks it again.
 //
 // A connection's owner adds it once (Add), parks it whenever it has read
-// everything (Parked.Wait), wakes it when it closes the connection from
-// its side (Parked.Wake: the kernel drops a closed descriptor from epoll,
-// so nothing else would), and removes it when it is done (Parked.Remove).
+// everything (Parked.Wait, or Parked.WaitHangup once the peer has ended
+// its input but may still read), wakes it when it closes the connection
+// from its side (Parked.Wake: the kernel drops a closed descriptor from
+// epoll, so nothing else would), and removes it when it is done
+// (Parked.Remove).
 // Close wakes every parked connection and stops the waiting goroutine.
 //
 // Only connections whose reads can be done without waiting qualify (see

@@ -38,7 +38,14 @@ type Parked struct {
 	armed bool // waiting for an event; guarded by p.mu
 }
 
-const idleEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+const (
+	idleEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+	// hangupEvents leave out input: a peer that has ended its input
+	// keeps its connection readable for good. EPOLLERR and EPOLLHUP are
+	// reported whether asked or not, but an entry that asks for nothing
+	// else is taken for a disarmed one and reports nothing.
+	hangupEvents = syscall.EPOLLERR | syscall.EPOLLHUP | syscall.EPOLLONESHOT
+)
 
 func newPoller() (*poller, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -115,7 +122,16 @@ func (p *poller) add(rc syscall.RawConn, ready func()) *Parked {
 // It fails if the connection is closed (its owner then ends it) or the
 // Idle is; when ready has been called meanwhile it does not fail: the
 // reader ready started ends the connection.
-func (k *Parked) Wait() error {
+func (k *Parked) Wait() error { return k.wait(idleEvents) }
+
+// WaitHangup parks a connection whose peer has ended its input (a read
+// found the end of the stream) but may still read: ready is called once
+// the connection is over (the peer reset it, which a write to a peer
+// that went away brings about) or woken, never for input. It fails as
+// Wait does.
+func (k *Parked) WaitHangup() error { return k.wait(hangupEvents) }
+
+func (k *Parked) wait(events uint32) error {
 	p := k.p
 	p.mu.Lock()
 	if p.closed {
@@ -128,7 +144,7 @@ func (k *Parked) Wait() error {
 		op, k.added = syscall.EPOLL_CTL_ADD, true
 	}
 	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: idleEvents, Fd: int32(uint32(k.id)), Pad: int32(uint32(k.id >> 32))}
+	ev := syscall.EpollEvent{Events: events, Fd: int32(uint32(k.id)), Pad: int32(uint32(k.id >> 32))}
 	var err error
 	cerr := k.rc.Control(func(fd uintptr) {
 		// Under Control the descriptor cannot be closed and reused.

@@ -21,6 +21,7 @@ type Parked struct {
 	p     *poller
 	rc    syscall.RawConn
 	ready func()
+	woken chan struct{} // closed by Wake; set while WaitHangup waits, guarded by p.mu
 }
 
 func newPoller() (*poller, error) { return &poller{}, nil }
@@ -56,8 +57,41 @@ func (k *Parked) Wait() error {
 	return nil
 }
 
-// Wake reports false: a closed connection ends its own wait.
-func (k *Parked) Wake() bool { return false }
+// WaitHangup parks a connection whose peer has ended its input: ready
+// is called once it is woken (its owner closed it, a write having
+// failed), never for input, which would be reported at once for good.
+func (k *Parked) WaitHangup() error {
+	p := k.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrEnded
+	}
+	woken := make(chan struct{})
+	k.woken = woken
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		<-woken
+		k.ready()
+	}()
+	return nil
+}
+
+// Wake ends the wait of WaitHangup and reports whether there was one; a
+// connection parked by Wait ends its own wait when it is closed.
+func (k *Parked) Wake() bool {
+	p := k.p
+	p.mu.Lock()
+	woken := k.woken
+	k.woken = nil
+	p.mu.Unlock()
+	if woken == nil {
+		return false
+	}
+	close(woken)
+	return true
+}
 
 // Remove does nothing here.
 func (k *Parked) Remove() {}

@@ -132,3 +132,52 @@ func TestIdleClose(t *testing.T) {
 		t.Fatalf("Wait() after Close: %v, want ErrEnded", err)
 	}
 }
+
+// A peer that has ended its input but still reads is parked for its
+// hang-up only: the end of its input, which stays readable, is not
+// reported again, the wake of its owner and its reset are.
+func TestIdleWaitHangup(t *testing.T) {
+	idle, err := transports.NewIdle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	server, client := pair(t)
+	rc, _ := transports.Parkable(server)
+	ready := make(chan struct{}, 10)
+	k := idle.Add(rc, func() { ready <- struct{}{} })
+	defer k.Remove()
+	buf := make([]byte, 16)
+
+	if err := k.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	client.(*net.TCPConn).CloseWrite()
+	fired(t, ready, true, "the peer closed its side")
+	if _, err := transports.ReadNow(rc, buf); err != io.EOF {
+		t.Fatalf("ReadNow() after CloseWrite: %v, want EOF", err)
+	}
+	if err := k.WaitHangup(); err != nil {
+		t.Fatal(err)
+	}
+	fired(t, ready, false, "parked for the hang-up after the end of input")
+	if _, err := server.Write([]byte("hit\n")); err != nil {
+		t.Fatalf("write to a half-closed peer: %v", err)
+	}
+	client.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := client.Read(buf); err != nil || string(buf[:n]) != "hit\n" {
+		t.Fatalf("the half-closed peer read %q, %v", buf[:n], err)
+	}
+	fired(t, ready, false, "parked for the hang-up, written to")
+	if !k.Wake() {
+		t.Fatal("Wake() on a connection parked for its hang-up: false")
+	}
+	fired(t, ready, true, "woken")
+
+	if err := k.WaitHangup(); err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	server.Write([]byte("hit\n")) // the peer's kernel answers with a reset
+	fired(t, ready, true, "the peer went away")
+}

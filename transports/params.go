@@ -21,12 +21,22 @@ type Request struct {
 // browser libraries add.
 var ignoredParams = []string{"_"}
 
+// MaxQueryBytes bounds the query string of a stream or snapshot request:
+// it is parsed once per request, but a filter's values cost on every
+// record, and no filter a person writes comes near 4 KiB.
+const MaxQueryBytes = 4096
+
 // ParseRequest reads the query parameters every HTTP stream accepts
 // (backlog, since, the filters) plus the caller's extra ones, and a
 // Last-Event-ID header (SSE reconnects), which wins over since=. An
 // unknown parameter is an error too: a misspelt filter must not silently
-// stream everything. Errors are one line, for a 400.
+// stream everything; so is a query string over MaxQueryBytes. Errors are
+// one line, for a 400.
 func ParseRequest(r *http.Request, extra ...string) (Request, error) {
+	// Before anything parses it.
+	if n := len(r.URL.RawQuery); n > MaxQueryBytes {
+		return Request{}, fmt.Errorf("the query string has %d bytes, more than the %d allowed", n, MaxQueryBytes)
+	}
 	q := r.URL.Query()
 	for name := range q {
 		if !slices.Contains(FilterParams, name) && !slices.Contains(extra, name) &&
@@ -48,7 +58,7 @@ func ParseRequest(r *http.Request, extra ...string) (Request, error) {
 		req.Start.Match = f.Match
 	}
 	req.Start.Meta = &Peer{Addr: r.RemoteAddr, Transport: strings.TrimPrefix(r.URL.Path, "/"),
-		Token: g.name(), Filter: f.String()}
+		Token: g.name(), Filter: f.String(), Grant: g}
 	if v, ok := single(q, "backlog"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -69,6 +69,15 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
+// A query string of MaxQueryBytes is accepted.
+func TestParseRequestQueryBound(t *testing.T) {
+	q := "q=" + strings.Repeat("a", transports.MaxQueryBytes-2)
+	req, err := transports.ParseRequest(httptest.NewRequest("GET", "/hits?"+q, nil))
+	if err != nil || req.Filter == nil {
+		t.Fatalf("ParseRequest(%d bytes)=%v, %v; want a filter", len(q), req.Filter, err)
+	}
+}
+
 func TestParseRequestErrors(t *testing.T) {
 	cases := []struct {
 		name        string
@@ -97,6 +106,11 @@ func TestParseRequestErrors(t *testing.T) {
 		{name: "since twice", query: "since=1&since=2", want: "since is given more than once"},
 		{name: "backlog and since", query: "backlog=5&since=3", want: "backlog and since cannot be combined"},
 		{name: "bad Last-Event-ID", lastEventID: "abc", want: `bad since "abc"`},
+		{name: "query too long", query: "q=" + strings.Repeat("a", transports.MaxQueryBytes-1), want: "the query string has 4097 bytes, more than the 4096 allowed"},
+		// The size is checked first: what the query holds is never read.
+		{name: "long and bad", query: "nope=" + strings.Repeat("%zz", 2000), want: "the query string has 6005 bytes"},
+		{name: "status class 6xx", query: "status=6xx", want: `bad status "6xx"`},
+		{name: "path without slash", query: "path=api", want: `bad path "api"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

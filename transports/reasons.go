@@ -34,10 +34,14 @@ const (
 	// DisconnectAdmin: an operator disconnected it through the admin API
 	// (broadcast.ReasonKicked).
 	DisconnectAdmin DisconnectReason = "admin"
+	// DisconnectRevoked: the credentials it was opened with were revoked:
+	// its token removed from the token file (or changed), its browser
+	// session logged out or expired (broadcast.ReasonRevoked).
+	DisconnectRevoked DisconnectReason = "revoked"
 )
 
 var disconnectReasons = [...]DisconnectReason{DisconnectClosed, DisconnectShutdown, DisconnectSlow,
-	DisconnectWriteTimeout, DisconnectPongTimeout, DisconnectProtocol, DisconnectAdmin}
+	DisconnectWriteTimeout, DisconnectPongTimeout, DisconnectProtocol, DisconnectAdmin, DisconnectRevoked}
 
 // DisconnectReasons returns every disconnect reason, for metrics that show
 // each at zero from the start.
@@ -91,6 +95,8 @@ func ReasonOf(sub *broadcast.Subscription, err error) DisconnectReason {
 		return DisconnectShutdown
 	case broadcast.ReasonKicked:
 		return DisconnectAdmin
+	case broadcast.ReasonRevoked:
+		return DisconnectRevoked
 	}
 	var de *DisconnectError
 	if errors.As(err, &de) {
@@ -112,5 +118,21 @@ func IsTimeout(err error) bool {
 }
 
 // TooSlow is the reason given to a client ended with broadcast.ReasonSlow,
-// in its transport's goodbye (PROTOCOL.md extension, see the README).
+// in its transport's goodbye (see the README).
 const TooSlow = "too slow"
+
+// Revoked is the reason given to a client ended with
+// broadcast.ReasonRevoked, in its transport's goodbye.
+const Revoked = "revoked"
+
+// EndReason is what a client ended for r is told in its transport's
+// goodbye: TooSlow, Revoked, or nothing (a shutdown, an operator).
+func EndReason(r broadcast.Reason) string {
+	switch r {
+	case broadcast.ReasonSlow:
+		return TooSlow
+	case broadcast.ReasonRevoked:
+		return Revoked
+	}
+	return ""
+}

@@ -21,7 +21,8 @@ var notInFile = map[string]bool{"config": true, "version": true}
 // lines starting with # are skipped; the value is the rest of the line
 // with the spaces around it trimmed (so "http =" is empty and turns the
 // HTTP server off), or a double-quoted Go string for one that must keep
-// its spaces. log, allow-origin and redact may repeat, one value per line; any
+// its spaces. log, allow-origin, allow-host, trusted-proxy and redact may
+// repeat, one value per line; any
 // other key set twice is a mistake, and so is an unknown key.
 func applyConfigFile(fs *flag.FlagSet, path string, given map[string]bool) error {
 	f, err := os.Open(path)
@@ -62,7 +63,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, given map[string]bool) error
 		if was, dup := first[key]; !dup {
 			first[key] = n
 		} else if !repeatable {
-			return at("%s is set again (first on line %d); only log, allow-origin and redact repeat", key, was)
+			return at("%s is set again (first on line %d); only log, allow-origin, allow-host, trusted-proxy and redact repeat", key, was)
 		}
 		if given[key] {
 			continue // the command line or the environment said otherwise

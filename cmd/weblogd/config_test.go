@@ -40,6 +40,10 @@ http =
 tcp = "127.0.0.1:9999"
 base-path = /weblog/
 allow-origin = https://ops.example.com
+allow-host = weblog.example.com
+allow-host = ops.example.com
+trusted-proxy = 10.0.0.0/8
+trusted-proxy = 127.0.0.1
 demo = true
 `)
 	cases := []struct {
@@ -51,7 +55,12 @@ demo = true
 		{"file only", []string{"--config", conf}, envOf(), func(o *options) bool {
 			return reflect.DeepEqual([]string(o.logs), []string{"/var/log/a.log", "/var/log/b.log"}) &&
 				o.tick == 7*time.Millisecond && o.ring == 123 && o.http == "" && o.tcp == "127.0.0.1:9999" &&
-				o.basePath == "/weblog/" && len(o.allowOrigins) == 1 && o.demo && o.queue == 4096
+				o.basePath == "/weblog/" && len(o.allowOrigins) == 1 && o.demo && o.queue == 4096 &&
+				reflect.DeepEqual(o.config().AllowHosts, []string{"weblog.example.com", "ops.example.com"}) &&
+				reflect.DeepEqual(o.config().TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1"})
+		}},
+		{"repeatable security flags from the environment", []string{"--config", conf}, envOf("WEBLOGD_TRUSTED_PROXY", "192.0.2.0/24, ::1", "WEBLOGD_ALLOW_HOST", "a.example"), func(o *options) bool {
+			return reflect.DeepEqual(o.config().TrustedProxies, []string{"192.0.2.0/24", "::1"}) && reflect.DeepEqual(o.config().AllowHosts, []string{"a.example"})
 		}},
 		{"config named in the environment", nil, envOf("WEBLOGD_CONFIG", conf), func(o *options) bool {
 			return o.ring == 123 && len(o.logs) == 2

@@ -6,13 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/demo"
 	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/redact"
@@ -25,6 +28,8 @@ const envPrefix = "WEBLOGD_"
 type options struct {
 	logs            listFlag
 	allowOrigins    listFlag
+	allowHosts      listFlag
+	trustedProxies  listFlag
 	http, tcp       string
 	tick            time.Duration
 	ring, backfill  int
@@ -91,16 +96,18 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.state, "state", "", "checkpoint file: a restart resumes each log where it stopped and continues seq; with --publish, records not yet in NATS wait beside it in FILE.nats")
 	fs.StringVar(&o.basePath, "base-path", "/", "serve every HTTP path under this prefix, for reverse proxies")
 	fs.Var(&o.allowOrigins, "allow-origin", "a browser origin (scheme://host[:port]) allowed to open WebSockets besides the server's own; * allows any (repeatable)")
+	fs.Var(&o.allowHosts, "allow-host", "a host name (the Host header, without port) the HTTP server answers besides localhost, 127.0.0.1 and ::1; with --http on loopback (or with this flag) other hosts get 421 (repeatable)")
+	fs.Var(&o.trustedProxies, "trusted-proxy", "a reverse proxy (address or CIDR) whose X-Forwarded-For or Forwarded header names the client, for the per-address limit and the logs; other peers' headers are ignored (repeatable)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", feed.DefaultShutdownTimeout, "how long streams get to end properly at shutdown before they are cut")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a subscriber that accepts no data for this long is disconnected")
 	fs.DurationVar(&o.slowTimeout, "slow-timeout", broadcast.DefaultSlowTimeout, "a subscriber that keeps losing records (its --queue overflowing) for this long is disconnected as too slow; 0 never does")
 	fs.IntVar(&o.maxSubs, "max-subscribers", feed.DefaultMaxSubscribers, "most subscribers of all streams together (raw TCP, /hits, /events, /ws); more are refused (503, or an <error/> line); 0 for no limit")
-	fs.IntVar(&o.maxSubsPerIP, "max-subscribers-per-ip", feed.DefaultMaxSubscribersPerIP, "most subscribers from one client address (the TCP peer: behind a proxy, the proxy); 0 for no limit")
+	fs.IntVar(&o.maxSubsPerIP, "max-subscribers-per-ip", feed.DefaultMaxSubscribersPerIP, "most subscribers from one client address (the TCP peer: behind a proxy, the proxy, unless it is a --trusted-proxy); 0 for no limit")
 	fs.DurationVar(&o.timerSlack, "timer-slack", defaultTimerSlack, "how late the kernel may wake weblogd's threads from a timed sleep, so that the Go runtime's monitor wakes less often (Linux; weblogd restarts itself once to set it); 0 keeps the slack it was started with")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.demo, "demo", false, "write realistic demo traffic into the first --log (a temporary file if none) and follow it")
-	fs.Float64Var(&o.demoRate, "demo-rate", 5, "lines per second written by --demo")
+	fs.Float64Var(&o.demoRate, "demo-rate", 5, fmt.Sprintf("lines per second written by --demo (more than 0, at most %d)", demo.MaxRate))
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (with its chain) for TLS on the HTTP server (HTTP/2 offered) and the raw TCP port; needs --tls-key; re-read when it changes")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "file holding the PEM private key of --tls-cert (a file, so the secret is on no command line); re-read when it changes")
 	fs.StringVar(&o.tokenFile, "token-file", "", "bearer tokens, one per line (TOKEN [name=NAME] [filter=VALUE ...], # comments): every stream, /api/* and the dashboard then need one, and raw TCP clients send AUTH <token> first; re-read when it changes")
@@ -122,7 +129,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.natsAuth.CAFile, "nats-ca", "", "PEM certificate authorities to check the NATS server's certificate with, instead of the system's (the connection is then TLS)")
 	fs.StringVar(&o.natsAuth.CertFile, "nats-cert", "", "PEM client certificate (with its chain) for NATS servers that verify clients; needs --nats-key")
 	fs.StringVar(&o.natsAuth.KeyFile, "nats-key", "", "file holding the private key of --nats-cert")
-	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin and redact repeatable; the command line and the environment win over it")
+	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin, allow-host, trusted-proxy and redact repeatable; the command line and the environment win over it")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: weblogd --log PATH [flags]
@@ -229,6 +236,14 @@ func (o *options) check() error {
 	if o.rotateWait <= 0 {
 		errs = append(errs, fmt.Errorf("--rotate-wait %v: must be positive", o.rotateWait))
 	}
+	if err := demo.CheckRate(o.demoRate); err != nil {
+		errs = append(errs, fmt.Errorf("--demo-rate: %v", err))
+	}
+	if o.state != "" {
+		if err := checkStateDir(o.state); err != nil {
+			errs = append(errs, fmt.Errorf("--state %s: %v", o.state, err))
+		}
+	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
@@ -270,6 +285,41 @@ func (o *options) check() error {
 	}
 	o.redactOptions = ro
 	return errors.Join(errs...)
+}
+
+// checkStateDir says why the checkpoint at path could not be saved: its
+// directory is missing, is not a directory, or takes no new file (the
+// checkpoint is replaced through a temporary file beside it). Trying is
+// the only test that holds for root and for read-only mounts.
+func checkStateDir(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a directory: give a file name")
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("directory %s: %v", dir, unwrapPath(err))
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".weblogd-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot create a file in %s: %v", dir, unwrapPath(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// unwrapPath leaves out the file name an error of package os repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // checkNATS checks the NATS flags. The files are read by feed.New, which
@@ -339,6 +389,8 @@ func (o *options) config() feed.Config {
 		MaxSubscribers:      o.maxSubs,
 		MaxSubscribersPerIP: o.maxSubsPerIP,
 		AllowOrigins:        o.allowOrigins,
+		AllowHosts:          o.allowHosts,
+		TrustedProxies:      o.trustedProxies,
 		TLSCertFile:         o.tlsCert,
 		TLSKeyFile:          o.tlsKey,
 		TokenFile:           o.tokenFile,

@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/weblogd/weblogd/auth"
 	"github.com/weblogd/weblogd/feed"
 )
 
@@ -117,7 +117,7 @@ func healthcheck(args []string, getenv func(string) string, stdout, stderr io.Wr
 // firstToken returns the first token of a token file (auth.Parse's
 // syntax): a probe needs one token, and the file is the server's own.
 func firstToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := auth.ReadFile(path) // a FIFO there must not hang the probe
 	if err != nil {
 		return "", fmt.Errorf("read the token file: %w", err)
 	}

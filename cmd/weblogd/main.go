@@ -86,6 +86,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			defer os.RemoveAll(dir)
 			o.logs = append(o.logs, filepath.Join(dir, "access.log"))
 		}
+		// Opened here, so that a --log in a missing directory is a bad
+		// flag, said at once.
+		f, err := demo.Open(o.logs[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "weblogd: --demo: %v\nRun 'weblogd --help' for the flags.\n", err)
+			return 2
+		}
+		defer f.Close()
 		logger.Info("writing demo traffic", "path", o.logs[0], "rate", o.demoRate)
 		demoDone = make(chan error, 1)
 		demoCtx, stopDemo := context.WithCancel(ctx)
@@ -95,7 +103,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 				logger.Error("demo traffic stopped", "err", err)
 			}
 		}()
-		go func() { demoDone <- demo.Write(demoCtx, o.logs[0], o.demoRate) }()
+		go func() { demoDone <- demo.Write(demoCtx, f, o.demoRate) }()
 	}
 
 	cfg := o.config()

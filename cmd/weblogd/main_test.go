@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,12 @@ func TestMain(m *testing.M) {
 const waitFor = 10 * time.Second
 
 func TestBadFlagsExit2(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "access.log")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "access.log")
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -72,10 +78,30 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"key without hash", []string{"--log", log, "--redact-key-file", log}, nil, "--redact-key-file is only for --redact host=hash"},
 		{"bad session lifetime", []string{"--log", log, "--session-lifetime", "0s"}, nil, "--session-lifetime 0s: must be positive"},
 		{"missing admin token file", []string{"--log", log, "--admin-token-file", "/nonexistent/admin"}, nil, "admin tokens: read the token file"},
+		{"bad trusted proxy", []string{"--log", log, "--trusted-proxy", "proxy.example"}, nil, `trusted proxy "proxy.example": want an address or a CIDR`},
+		{"bad trusted proxy from the environment", []string{"--log", log}, []string{"WEBLOGD_TRUSTED_PROXY=10.0.0.0/8,10.0.0.0/40"}, `trusted proxy "10.0.0.0/40"`},
+		{"allowed host with a port", []string{"--log", log, "--allow-host", "example.com:8080"}, nil, `allowed host "example.com:8080": want a host name or address, without scheme or port`},
+		// Root writes anywhere a mode bit forbids, so the unwritable
+		// directories are ones that fail for root too.
+		{"state in a missing directory", []string{"--log", log, "--state", filepath.Join(dir, "missing", "state.json")}, nil, "directory " + filepath.Join(dir, "missing") + " does not exist"},
+		{"state under a regular file", []string{"--log", log, "--state", filepath.Join(file, "state.json")}, nil, file + " is not a directory"},
+		{"state in an unwritable directory", []string{"--log", log, "--state", "/proc/weblogd-state.json"}, nil, "--state /proc/weblogd-state.json: cannot create a file in /proc"},
+		{"state is a directory", []string{"--log", log}, []string{"WEBLOGD_STATE=" + dir}, "is a directory"},
+		{"demo rate NaN", []string{"--demo", "--demo-rate", "NaN"}, nil, "--demo-rate: rate NaN: want more than 0 and at most 100000"},
+		{"demo rate Inf", []string{"--demo", "--demo-rate", "Inf"}, nil, "--demo-rate: rate +Inf"},
+		{"demo rate too high", []string{"--demo", "--demo-rate", "2e9"}, nil, "--demo-rate: rate 2e+09"},
+		{"demo rate 0", []string{"--demo", "--demo-rate", "0"}, nil, "--demo-rate: rate 0"},
+		{"demo rate negative", []string{"--demo", "--demo-rate", "-3"}, nil, "--demo-rate: rate -3"},
+		{"demo log in a missing directory", []string{"--demo", "--log", filepath.Join(dir, "missing", "demo.log"), "--http", "127.0.0.1:0", "--tcp", "127.0.0.1:0"}, nil, "--demo: open the demo log"},
+		{"port out of range", []string{"--log", log, "--http", "127.0.0.1:99999"}, nil, `http address "127.0.0.1:99999": port "99999" is not a port number`},
+		{"unknown service", []string{"--log", log, "--tcp", ":nope"}, nil, `tcp address ":nope": port "nope"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(binary, c.args...)
+			// A server that starts instead of refusing is stopped, and fails.
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary, c.args...)
 			cmd.Env = append(os.Environ(), c.env...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -87,7 +113,27 @@ func TestBadFlagsExit2(t *testing.T) {
 			if !strings.Contains(stderr.String(), c.want) {
 				t.Fatalf("stderr %q, want it to say %q", stderr.String(), c.want)
 			}
+			if strings.Contains(stderr.String(), "panic") {
+				t.Fatalf("stderr %q: a panic", stderr.String())
+			}
 		})
+	}
+}
+
+// A --demo refused for its rate leaves no temporary directory behind.
+func TestBadDemoRateLeavesNoTemporaryFile(t *testing.T) {
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "--demo", "--demo-rate", "2e9", "--http", "127.0.0.1:0", "--tcp", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want status 2\n%s", err, out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Fatalf("left in TMPDIR: %v", left)
 	}
 }
 
@@ -97,7 +143,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: %v, want exit 0", err)
 	}
 	for _, f := range []string{"-log", "-http", "-tcp", "-tick", "-ring", "-backfill", "-queue", "-state", "-base-path", "-slow-timeout", "-max-subscribers", "-max-subscribers-per-ip",
-		"-token-file", "-auth-metrics", "-session-lifetime", "-max-subscribers-per-token", "-admin-token-file", "-redact", "-redact-key-file", "WEBLOGD_"} {
+		"-token-file", "-auth-metrics", "-session-lifetime", "-max-subscribers-per-token", "-admin-token-file", "-redact", "-redact-key-file", "-allow-host", "-trusted-proxy", "WEBLOGD_"} {
 		if !bytes.Contains(out, []byte(f)) {
 			t.Errorf("--help does not mention %s", f)
 		}

@@ -85,11 +85,11 @@ func TestSigtermWithStalledClients(t *testing.T) {
 		}
 	}()
 
-	ws := "GET /ws HTTP/1.1\r\nHost: weblogd\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	ws := "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	stalled(t, p.tcp, "")
-	stalled(t, p.http, "GET /hits HTTP/1.1\r\nHost: weblogd\r\n\r\n")
-	stalled(t, p.http, "GET /events HTTP/1.1\r\nHost: weblogd\r\n\r\n")
+	stalled(t, p.http, "GET /hits HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	stalled(t, p.http, "GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	stalled(t, p.http, ws)
 	deadline := time.Now().Add(waitFor)
 	for s := subscribers(t, p); s["tcp"] != 2 || s["hits"] != 1 || s["events"] != 1 || s["ws"] != 1; s = subscribers(t, p) {

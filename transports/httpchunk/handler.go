@@ -108,23 +108,20 @@ var newline = []byte("\n")
 func (s *sink) Heartbeat() error { return s.w.Write(newline) }
 
 // End closes the XML document; at shutdown ndjson simply ends. A
-// subscriber ended for being slow is told so first: an <error/> element
-// before "</hits>", or an ndjson line {"type":"error","reason":"too slow"}.
+// subscriber ended for being slow, or for its credentials being revoked,
+// is told so first: an <error/> element before "</hits>", or an ndjson
+// line {"type":"error","reason":"too slow"} ("revoked").
 func (s *sink) End(reason broadcast.Reason) error {
-	slow := reason == broadcast.ReasonSlow
+	why := transports.EndReason(reason)
 	switch {
-	case s.ndjson && slow:
-		return s.w.Write(ndjsonTooSlow)
+	case s.ndjson && why != "":
+		return s.w.Write([]byte(`{"type":"error","reason":"` + why + `"}` + "\n"))
 	case s.ndjson:
 		return nil
-	case slow:
-		return s.w.Write(xmlTooSlow, xmlEnd)
+	case why != "":
+		return s.w.Write([]byte(`<error reason="`+why+`"/>`+"\n"), xmlEnd)
 	}
 	return s.w.Write(xmlEnd)
 }
 
-var (
-	xmlEnd        = []byte("</hits>\n")
-	xmlTooSlow    = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
-	ndjsonTooSlow = []byte(`{"type":"error","reason":"` + transports.TooSlow + `"}` + "\n")
-)
+var xmlEnd = []byte("</hits>\n")

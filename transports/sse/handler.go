@@ -62,14 +62,13 @@ var keepalive = []byte(": keepalive\n\n")
 func (s *sink) Heartbeat() error { return s.w.Write(keepalive) }
 
 // End writes nothing at shutdown: the response ends, and EventSource
-// reconnects with Last-Event-ID. A subscriber ended for being slow gets a
-// comment saying so first, which EventSource ignores and curl shows (an
-// event named "error" would be confused with EventSource's own).
+// reconnects with Last-Event-ID. A subscriber ended for being slow, or for
+// its credentials being revoked, gets a comment saying so first, which
+// EventSource ignores and curl shows (an event named "error" would be
+// confused with EventSource's own).
 func (s *sink) End(reason broadcast.Reason) error {
-	if reason == broadcast.ReasonSlow {
-		return s.w.Write(tooSlow)
+	if why := transports.EndReason(reason); why != "" {
+		return s.w.Write([]byte(": disconnected: " + why + "\n\n"))
 	}
 	return nil
 }
-
-var tooSlow = []byte(": disconnected: " + transports.TooSlow + "\n\n")

@@ -40,7 +40,7 @@ func (cn *conn) admit() (*transports.Grant, []byte, bool) {
 		return nil, nil, false
 	}
 	cn.scope = g.Scope
-	cn.meta.Token, cn.meta.Filter = g.Name, g.Scope.String()
+	cn.meta.Token, cn.meta.Filter, cn.meta.Grant = g.Name, g.Scope.String(), g
 	return g, pending, true
 }
 

@@ -6,7 +6,11 @@
 // A client may switch to polling by sending "NEW?" (each later "NEW?" is
 // answered with what arrived since the previous answer, or <none/>), or
 // resume with "SINCE <seq>". Any other line gets <error reason="..."/>;
-// blank lines are ignored.
+// blank lines are ignored. The end of a client's input is not the end of
+// its stream: nc closes its side for writing when its standard input
+// ends, and still reads; the stream goes on until a write fails or the
+// server shuts down. A newline written at once tells such a client from
+// one that has gone, whose kernel answers it with a reset.
 //
 // With authentication on (Config.Authenticate), a client's first line must
 // be "AUTH <token>", sent within AuthTimeout; nothing is written to it
@@ -18,7 +22,8 @@
 // address or with its token, or a shutdown under way) gets one line,
 // <error reason="..."/>, and the connection is closed. A client ended for
 // being too slow gets <error reason="too slow"/> and "</hits>", as at
-// shutdown.
+// shutdown; one whose token was revoked (Hub.End with
+// broadcast.ReasonRevoked) gets <error reason="revoked"/> and "</hits>".
 //
 // Concurrency: Serve tracks every connection until it has ended (its
 // WaitGroup), and no goroutine waits on an idle one. A client without
@@ -26,19 +31,22 @@
 // it; one that must send AUTH first gets a goroutine until it is in. Once
 // in, a connection is parked in a transports.Idle, and a reader goroutine
 // is started when the client sends something (or goes), reads what is
-// there, answers it, and parks it again; the reader that finds the
-// connection over ends it. Writes go through a transports.Writer: a
-// writer goroutine exists only while there is something to write, and the
-// reader takes the writer role to answer a command, so writes never
-// overlap. Reads never wait, and every write has a deadline. A TLS
+// there, answers it, and parks it again (after the end of the client's
+// input, for its hang-up only); the reader that finds the connection over
+// ends it. Writes go through a transports.Writer: a writer goroutine
+// exists only while there is something to write, and the reader takes the
+// writer role to answer a command, so writes never overlap. Reads never
+// wait, and every write has a deadline. A TLS
 // connection, which cannot be parked, is read by a goroutine of its own,
-// with a read deadline.
+// with a read deadline; after the end of the client's input, the TCP
+// connection under it is parked for its hang-up, and the goroutine ends.
 package tcpxml
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -216,10 +224,14 @@ type conn struct {
 	release  func() // the subscriber slot
 
 	park atomic.Pointer[transports.Parked]
+	// gone is what a reader that cannot park waits on once the client's
+	// input has ended: close closes it. closedMark: close came first.
+	gone atomic.Pointer[chan struct{}]
 
 	// The command being read, touched by one reader at a time.
-	line     []byte
-	skipping bool // an over-long line: skipped up to its end
+	line      []byte
+	skipping  bool // an over-long line: skipped up to its end
+	inputDone bool // the client closed its side: parked for its hang-up only
 
 	// Set before the writer starts, read-only after.
 	scope *transports.Filter // the token's fixed filter; nil: everything
@@ -236,8 +248,8 @@ type conn struct {
 var (
 	hitsStart = []byte("<hits>\n")
 	hitsEnd   = []byte("</hits>\n")
-	tooSlow   = []byte(`<error reason="` + transports.TooSlow + `"/>` + "\n")
 	none      = []byte("<none/>\n")
+	newline   = []byte("\n")
 	// unauthorized is the one answer to every failed authentication: it
 	// says nothing of what was wrong.
 	unauthorized = []byte(`<error reason="unauthorized"/>` + "\n")
@@ -301,7 +313,9 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 		return
 	}
 	cn.w.Start()
-	cn.finish(cn.readBlocking(ctx))
+	if err := cn.readBlocking(ctx, idle); !errors.Is(err, errParked) {
+		cn.finish(err)
+	}
 }
 
 // subscribe takes a subscriber slot for cn (of its address, and of its
@@ -356,14 +370,67 @@ func (cn *conn) abandon() {
 	cn.done()
 }
 
-// close closes the connection, and wakes it if it is parked: epoll does
-// not report a descriptor closed under it, and the reader it wakes finds
-// the connection closed and ends it.
+// close closes the connection, and wakes its reader if it is parked
+// (epoll does not report a descriptor closed under it) or waiting after
+// the end of the client's input: that reader ends it.
 func (cn *conn) close() {
 	cn.c.Close()
 	if k := cn.park.Load(); k != nil {
 		k.Wake()
 	}
+	if g := cn.gone.Swap(closedMark); g != nil && g != closedMark {
+		close(*g)
+	}
+}
+
+// closedMark in conn.gone says the connection was closed before a reader
+// waited for it.
+var closedMark = new(chan struct{})
+
+// errHungUp ends a client that had ended its input and is now gone too.
+var errHungUp = errors.New("the client hung up")
+
+// errParked says the reader's role went to the Idle with the connection.
+var errParked = errors.New("parked for its hang-up")
+
+// inputEnded is the reader's answer to the end of the client's input. A
+// client that stops sending (nc closes its side for writing when its
+// standard input ends) still reads, so the stream goes on until a write
+// fails or the server ends it. A client that has gone sends the same end
+// of input, and only a write tells them apart: its kernel answers with a
+// reset. So a newline, which means nothing between the document's
+// elements, is written at once, and the connection is parked for its
+// hang-up only (its input, over, would be readable for good): a reset,
+// or the wake of a close from this side, ends it. A TLS connection's
+// input is over too, so the TCP connection under it is parked the same
+// way, and its reader returns errParked. Without an Idle, the reader
+// waits for the connection to be closed.
+func (cn *conn) inputEnded(idle *transports.Idle) error {
+	cn.inputDone = true
+	if err := cn.w.Do(func() error {
+		cn.out = append(cn.out, newline)
+		return cn.write()
+	}); err != nil {
+		return err
+	}
+	if k := cn.park.Load(); k != nil {
+		return k.WaitHangup()
+	}
+	if idle != nil {
+		if rc, ok := transports.Parkable(underlying(cn.c)); ok {
+			k := idle.Add(rc, func() { go cn.finish(errHungUp) })
+			cn.park.Store(k)
+			if err := k.WaitHangup(); err != nil {
+				return err
+			}
+			return errParked
+		}
+	}
+	g := make(chan struct{})
+	if cn.gone.CompareAndSwap(nil, &g) {
+		<-g
+	}
+	return errHungUp
 }
 
 // finish ends the connection, once, from its reader: err is why it stopped
@@ -385,18 +452,41 @@ func (cn *conn) finish(err error) {
 	cn.done()
 }
 
+// underlying returns the TCP connection under c's layers (TLS, and those
+// that wrap it as tls.Conn does, with a NetConn method).
+func underlying(c net.Conn) net.Conn {
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return c
+		}
+		c = u.NetConn()
+	}
+}
+
 // readAvailable reads what the client has sent, answers it, and parks the
 // connection again, or ends it if the client went.
 func (cn *conn) readAvailable(ctx context.Context) {
+	if cn.inputDone {
+		// Parked for its hang-up only: the peer reset the connection,
+		// or it was closed from this side.
+		cn.finish(errHungUp)
+		return
+	}
 	input := func(b []byte) error { return cn.input(ctx, b) }
-	if err := cn.park.Load().ReadAvailable(readBufferBytes, input); err != nil {
+	err := cn.park.Load().ReadAvailable(readBufferBytes, input)
+	if errors.Is(err, io.EOF) {
+		err = cn.inputEnded(nil)
+	}
+	if err != nil {
 		cn.finish(err)
 	}
 }
 
 // readBlocking reads and answers the client's lines until the connection
-// ends, and returns the error that ended it.
-func (cn *conn) readBlocking(ctx context.Context) error {
+// ends, and returns the error that ended it, or errParked when its input
+// ended and the connection was parked (inputEnded).
+func (cn *conn) readBlocking(ctx context.Context, idle *transports.Idle) error {
 	buf := make([]byte, readBufferBytes)
 	for {
 		cn.c.SetReadDeadline(time.Now().Add(readIdle))
@@ -410,6 +500,8 @@ func (cn *conn) readBlocking(ctx context.Context) error {
 		case err == nil:
 		case isTimeout(err):
 			// Clients usually send nothing: look again.
+		case errors.Is(err, io.EOF):
+			return cn.inputEnded(idle)
 		default:
 			return err
 		}
@@ -421,10 +513,11 @@ func (cn *conn) readBlocking(ctx context.Context) error {
 // stream once the hub has ended it.
 func (cn *conn) flush(bool) (over bool, err error) {
 	done := cn.sub.Ended()
-	if done && cn.sub.Reason() == broadcast.ReasonSlow {
+	if why := transports.EndReason(cn.sub.Reason()); done && why != "" {
 		// What it missed is not worth writing to a client that cannot
-		// keep up: only the goodbye.
-		cn.out = append(cn.out, tooSlow, hitsEnd)
+		// keep up, nor owed to one whose credentials were revoked: only
+		// the goodbye.
+		cn.out = append(cn.out, []byte(`<error reason="`+why+`"/>`+"\n"), hitsEnd)
 		return true, cn.write()
 	}
 	if !cn.polling {

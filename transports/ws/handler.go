@@ -497,13 +497,14 @@ func (s *sink) Heartbeat() error {
 
 // End sends a close frame, 1001 (going away) at shutdown or when an
 // operator disconnected the subscriber, 1008 (policy violation) for a
-// subscriber too slow, and gives the peer a moment to answer it, as the
+// subscriber too slow ("too slow") or whose credentials were revoked
+// ("revoked"), and gives the peer a moment to answer it, as the
 // protocol asks.
 func (s *sink) End(reason broadcast.Reason) error {
 	var msg []byte
 	switch reason {
-	case broadcast.ReasonSlow:
-		msg = websocket.FormatCloseMessage(websocket.ClosePolicyViolation, transports.TooSlow)
+	case broadcast.ReasonSlow, broadcast.ReasonRevoked:
+		msg = websocket.FormatCloseMessage(websocket.ClosePolicyViolation, transports.EndReason(reason))
 	case broadcast.ReasonKicked:
 		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "disconnected by an operator")
 	default:

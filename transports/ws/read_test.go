@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -80,6 +81,12 @@ func TestFrames(t *testing.T) {
 		{"fragmented ping", [][]byte{frame(false, websocket.PingMessage, nil, false)}, []string{`8:"\x03\xea"`}, "websocket: protocol error"},
 		{"message over the limit", [][]byte{frame(true, websocket.TextMessage, make([]byte, maxMessageSize+1), false)},
 			[]string{`8:"\x03\xf1"`}, websocket.ErrReadLimit.Error()},
+		{"text split inside a character across frames and reads", [][]byte{frame(false, websocket.TextMessage, []byte("\xe1"), false),
+			frame(false, 0, []byte("\xbd"), false), frame(true, 0, []byte("\xb9!"), false)}, nil, ""},
+		{"invalid UTF-8 text", [][]byte{frame(true, websocket.TextMessage, []byte("a\xed\xa0\x80"), false)},
+			[]string{`8:"\x03\xef"`}, errInvalidText.Error()},
+		{"continuation with no message", [][]byte{frame(true, 0, []byte("x"), false)}, []string{`8:"\x03\xea"`}, "websocket: protocol error"},
+		{"close with one byte", [][]byte{frame(true, websocket.CloseMessage, []byte{3}, false)}, []string{`8:"\x03\xea"`}, "websocket: protocol error"},
 		{"fragments over the limit", [][]byte{frame(false, websocket.TextMessage, make([]byte, maxMessageSize), false),
 			frame(true, 0, []byte("x"), false)}, []string{`8:"\x03\xf1"`}, websocket.ErrReadLimit.Error()},
 	}
@@ -119,6 +126,8 @@ func FuzzFrames(f *testing.F) {
 	f.Add(frame(true, websocket.CloseMessage, []byte{3, 232}, false))
 	f.Add(append(frame(false, websocket.TextMessage, []byte("a"), false), frame(true, 0, []byte("b"), false)...))
 	f.Add(frame(true, websocket.TextMessage, make([]byte, 200), false))
+	f.Add(append(frame(false, websocket.TextMessage, []byte("\xce"), false), frame(true, 0, []byte("\xba"), false)...))
+	f.Add(frame(true, websocket.CloseMessage, []byte{3, 232, 0xff}, false))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fr frames
 		var s sent
@@ -133,8 +142,30 @@ func FuzzFrames(f *testing.F) {
 			t.Fatalf("answered %v, err %v", s, err)
 		}
 		var ce *websocket.CloseError
-		if err != nil && !errors.As(err, &ce) && !errors.Is(err, errProtocol) && !errors.Is(err, websocket.ErrReadLimit) {
+		if err != nil && !errors.As(err, &ce) && !errors.Is(err, errProtocol) && !errors.Is(err, websocket.ErrReadLimit) &&
+			!errors.Is(err, errInvalidText) {
 			t.Fatalf("feed()=%v", err)
+		}
+	})
+}
+
+// Text checked in pieces cut anywhere is judged as utf8.Valid judges it
+// whole: a character cut by the end of a piece is kept, not refused.
+func FuzzUTF8Tail(f *testing.F) {
+	f.Add([]byte("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"), uint8(1))
+	f.Add([]byte("a\xed\xa0\x80b"), uint8(2))
+	f.Add([]byte("\xf4\x8f\xbf\xbf\xf4\x90"), uint8(3))
+	f.Fuzz(func(t *testing.T, text []byte, step uint8) {
+		var u utf8Tail
+		var h header // no mask: the pieces are the text
+		ok := true
+		n := int(step%8) + 1
+		for i := 0; i < len(text) && ok; i += n {
+			ok = u.valid(text[i:min(i+n, len(text))], &h, uint64(i))
+		}
+		ok = ok && u.n == 0
+		if ok != utf8.Valid(text) {
+			t.Fatalf("in pieces of %d: %v, utf8.Valid: %v", n, ok, utf8.Valid(text))
 		}
 	})
 }

@@ -282,6 +282,19 @@
       st.sources = names;
       renderSources();
     }
+    renderWaiting((s.sources || []).filter((x) => x.state !== 'following'));
+  }
+
+  // renderWaiting lists the logs the server is not following (a path that
+  // does not exist yet, a file it cannot open), each with the reason
+  // /readyz gives: a mistyped --log would otherwise look like a quiet log.
+  function renderWaiting(list) {
+    $('waiting-list').replaceChildren(...list.map((x) => {
+      const li = document.createElement('li');
+      li.textContent = x.name + ': ' + (x.reason || x.state);
+      return li;
+    }));
+    $('waiting').hidden = list.length === 0;
   }
 
   // ---- records -------------------------------------------------------
@@ -873,6 +886,11 @@
   setInterval(() => {
     if (st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
   }, 15000);
+  // While some log is not followed, look more often, so that the notice
+  // goes once it is.
+  setInterval(() => {
+    if (!$('waiting').hidden && st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
+  }, 2000);
 
   history.replaceState(null, '', pageURL());
   fillForm();
