@@ -94,7 +94,7 @@ subscribers, writes access-log lines at a set rate and reports delivery,
 latency, CPU and memory. With --suite, runs the issue's scenarios several
 times for weblogd and each peer and prints one table.
 
-Peers (built and installed outside the repository, see the README):
+Peers (built and installed outside the repository, see docs/performance.md):
 
   weblogbench --transport ws-lines --subs 100 --rate 1000 \
     --server-cmd "/tmp/peers/websocketd/websocketd --port={http} --address=127.0.0.1 --maxforks=0 --loglevel=error tail -n0 -F {log}"
