@@ -381,6 +381,7 @@ func (o *options) config() feed.Config {
 		Backfill:            o.backfill,
 		Queue:               o.queue,
 		MaxLineBytes:        o.maxLine,
+		RotateWait:          o.rotateWait,
 		StatePath:           o.state,
 		BasePath:            o.basePath,
 		ShutdownTimeout:     o.shutdownTimeout,
