@@ -144,7 +144,7 @@ the file. Secrets are read from files, never given as values (--tls-key, --token
 --nats-password-file, --nats-key).
 
 `, envPrefix)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs, serverHelp)
 	}
 	return fs
 }
