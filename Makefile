@@ -1,7 +1,7 @@
 # Shortcuts for developers; CI runs .ci/run.
 #
 #   make test    every test, with the race detector
-#   make bench   the load tool's standard suite (README, "Load tool"): weblogd,
+#   make bench   the load tool's standard suite (docs/performance.md): weblogd,
 #                and side by side the peers whose paths are given, e.g.
 #                make bench WEBSOCKETD=/tmp/peers/websocketd/websocketd \
 #                    FRONTAIL=/tmp/peers/frontail/node_modules/.bin/frontail

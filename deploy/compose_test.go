@@ -646,7 +646,7 @@ func TestComposeOnLoopback(t *testing.T) {
 }
 
 // BenchmarkComposeOnLoopback measures the compose topology on loopback,
-// for the sizing figures of the README: b.N lines of the real Apache log
+// for the sizing figures of docs/fleet.md: b.N lines of the real Apache log
 // in feed/testdata written at once to the log of one publisher, or of
 // each of the two, and
 //

@@ -17,7 +17,7 @@ import (
 	"github.com/weblogd/weblogd/feed"
 )
 
-// weblogdMetrics are the metrics of PROTOCOL.md's /metrics: present from
+// weblogdMetrics are the metrics of /metrics (docs/operations.md): present from
 // the start, with every label value weblogd knows.
 var weblogdMetrics = []struct {
 	name  string

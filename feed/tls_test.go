@@ -219,7 +219,7 @@ func TestTLSEveryTransport(t *testing.T) {
 		}
 	})
 
-	// What the README tells nc users to run, verifying the certificate as
+	// What docs/protocol.md tells nc users to run, verifying the certificate as
 	// a careful user would.
 	for _, c := range []struct{ tool, pkg string }{{"openssl", "openssl"}, {"ncat", "ncat"}} {
 		t.Run(c.tool, func(t *testing.T) {
@@ -234,7 +234,7 @@ func TestTLSEveryTransport(t *testing.T) {
 			args := []string{"s_client", "-connect", srv.TCPAddr().String(), "-quiet",
 				"-CAfile", cert.CertFile, "-verify_return_error", "-verify_ip", host}
 			if c.tool == "ncat" {
-				// As the README has it; ncat verifies nothing unless told,
+				// As docs/protocol.md has it; ncat verifies nothing unless told,
 				// and its --ssl-verify refuses a self-signed certificate.
 				args = []string{"--ssl", "--recv-only", host, port}
 			}
