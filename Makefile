@@ -1,7 +1,9 @@
 # Shortcuts for developers; CI runs .ci/run.
 #
-#   make test    every test, with the race detector
-#   make bench   the load tool's standard suite (docs/performance.md, "The load tool"): weblogd,
+#   make test    every test, with the race detector, then the tests skipped
+#                and why (a tool not installed names its Debian package) and
+#                "N passed, N failed, N skipped"; PKGS=./feed/... for fewer
+#   make bench   the load tool's standard suite (docs/performance.md): weblogd,
 #                and side by side the peers whose paths are given, e.g.
 #                make bench WEBSOCKETD=/tmp/peers/websocketd/websocketd \
 #                    FRONTAIL=/tmp/peers/frontail/node_modules/.bin/frontail
@@ -9,6 +11,7 @@
 #                --rows 1000x1000 or --json suite.json) are passed on.
 
 GO         ?= go
+PKGS       ?= ./...
 RUNS       ?= 3
 DURATION   ?= 10s
 BENCHFLAGS ?=
@@ -20,8 +23,17 @@ PEER_FLAGS = $(if $(WEBSOCKETD),--peer "websocketd=$(WEBSOCKETD) --port={http} -
 
 .PHONY: test bench
 
+# bash for pipefail: the status is go test's when it fails, even with no
+# test failed (a package that does not build, a vet error).
+SHELL := bash
+
+# go test alone shows nothing of a package that passes, skips included:
+# its -json goes through internal/testsummary, which prints what go test
+# prints, then the skips.
 test:
-	$(GO) test -race -count=1 ./...
+	@set -eo pipefail; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	$(GO) build -o "$$bin/" ./internal/testsummary; \
+	$(GO) test -race -count=1 -json $(PKGS) | "$$bin/testsummary"
 
 # weblogd and the tool are built into a temporary directory, put first on
 # PATH for the suite's default weblogd command, and removed afterwards.

@@ -458,13 +458,7 @@ func startBrowser(t *testing.T) *browser {
 	t.Helper()
 	bin := os.Getenv("WEBLOGD_CHROMIUM")
 	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("chromium"); err != nil {
-			if ci() {
-				t.Fatal("chromium is not installed (apt-get install chromium)")
-			}
-			t.Skip("chromium is not installed (apt-get install chromium)")
-		}
+		bin = tool(t, "chromium", "chromium")
 	}
 	profile, err := os.MkdirTemp("", "weblogd-chromium-")
 	if err != nil {

@@ -138,10 +138,8 @@ func ncClients(t *testing.T) map[string]halfCloser {
 		}
 	}
 	if len(out) == 0 {
-		if ci() {
-			t.Fatal("no nc found; CI must install Debian's ncat (.ci/run does)")
-		}
-		t.Log("no nc installed; checked with Go clients only")
+		// The Go clients still run; the skip says what was left out.
+		t.Run("nc", func(t *testing.T) { missing(t, "nc", "ncat") })
 	}
 	return out
 }
@@ -231,9 +229,7 @@ func TestRawHalfClosedClientGetsTheStream(t *testing.T) {
 						t.Fatalf("session is not well-formed XML: %v\n%s", err, doc)
 					}
 				}
-				if err := xmllint(t, doc); err != nil {
-					t.Fatal(err)
-				}
+				xmllint(t, doc)
 				if got := s.seqs(); fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Fatalf("session holds %v, want %v", got, want)
 				}

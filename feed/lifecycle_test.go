@@ -226,9 +226,7 @@ func TestRawSessionIsWellFormedXML(t *testing.T) {
 	if len(seqs) != len(hostile) {
 		t.Fatalf("session holds %d hits (%v), want %d: nothing may be skipped", len(seqs), seqs, len(hostile))
 	}
-	if err := xmllint(t, doc); err != nil {
-		t.Fatal(err)
-	}
+	xmllint(t, doc)
 }
 
 // Subscribing in-process sees what the network sees.

@@ -296,10 +296,7 @@ func nginxBinary(t *testing.T) string {
 	if fi, err := os.Stat(sbin); err == nil && fi.Mode()&0o111 != 0 {
 		return sbin
 	}
-	if ci() {
-		t.Fatal("nginx not found; CI must install it (.ci/run installs the Debian package nginx)")
-	}
-	t.Skip("nginx not installed (apt-get install nginx); skipping the reverse-proxy test")
+	missing(t, "nginx", "nginx")
 	return ""
 }
 

@@ -453,7 +453,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	case runErr = <-fatal:
 	}
 
-	// Shutdown: see the package docs and STYLE.md for why in this order.
+	// Shutdown, in this order: no new subscribers or requests, no new
+	// records (the tailers stop), then the hub's last flush and every
+	// stream's goodbye, so that each subscriber gets every record read
+	// before its stream ends; what is still open at the timeout is cut.
 	var errs []error
 	close(s.stopping)
 	stopCred() // the token files are read no more

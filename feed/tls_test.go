@@ -219,22 +219,16 @@ func TestTLSEveryTransport(t *testing.T) {
 		}
 	})
 
-	// What the README tells nc users to run, verifying the certificate as
+	// What docs/protocol.md tells nc users to run, verifying the certificate as
 	// a careful user would.
 	for _, c := range []struct{ tool, pkg string }{{"openssl", "openssl"}, {"ncat", "ncat"}} {
 		t.Run(c.tool, func(t *testing.T) {
-			path, err := exec.LookPath(c.tool)
-			if err != nil {
-				if ci() {
-					t.Fatalf("%s not found; CI must install Debian's %s (.ci/run does)", c.tool, c.pkg)
-				}
-				t.Skipf("%s not installed", c.tool)
-			}
+			path := tool(t, c.tool, c.pkg)
 			host, port, _ := net.SplitHostPort(srv.TCPAddr().String())
 			args := []string{"s_client", "-connect", srv.TCPAddr().String(), "-quiet",
 				"-CAfile", cert.CertFile, "-verify_return_error", "-verify_ip", host}
 			if c.tool == "ncat" {
-				// As the README has it; ncat verifies nothing unless told,
+				// As docs/protocol.md has it; ncat verifies nothing unless told,
 				// and its --ssl-verify refuses a self-signed certificate.
 				args = []string{"--ssl", "--recv-only", host, port}
 			}

@@ -13,7 +13,8 @@ import (
 )
 
 // DefaultPrefix is the subject prefix records are published under:
-// weblogd.records.<node>.<source>, as issue 8 names them.
+// weblogd.records.<node>.<source>, so that a consumer can take one node's
+// or one log's records by subject alone.
 const DefaultPrefix = "weblogd.records"
 
 // DefaultStream is the name of the JetStream stream that holds them.

@@ -1,5 +1,5 @@
 // Package transports owns what every transport shares: the wire encodings
-// of records and gap markers (XML and JSON, see PROTOCOL.md), each batch
+// of records and gap markers (XML and JSON, see docs/protocol.md), each batch
 // encoded at most once per format whatever the number of subscribers, the
 // filter, the options common to all connections, and what bounds them all
 // together: the Limiter (subscribers in all and per client address), the

@@ -11,7 +11,7 @@ import (
 // The encoders below are append-style and hand-written: every record is
 // encoded once per batch and format, on the hot path between the tailer
 // and every subscriber, so they avoid reflection and allocation. Both
-// forms write the fields in the order PROTOCOL.md gives:
+// forms write the fields in the order docs/protocol.md gives:
 //
 //	seq source node time vhost host ident user method path proto request
 //	status bytes referer agent extra raw

@@ -21,10 +21,10 @@ import (
 // apacheLog is the real log the parser tests use (feed/testdata/README.md).
 const apacheLog = "../feed/testdata/apache_combined_10k.log"
 
-// timeLayout is the time format of PROTOCOL.md.
+// timeLayout is the time format of docs/protocol.md.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
-// protocolHit is the example record of PROTOCOL.md.
+// protocolHit is the example record of docs/protocol.md.
 func protocolHit() *broadcast.Record {
 	return &broadcast.Record{
 		Seq: 42, Source: "access.log", Parsed: true,

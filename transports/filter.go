@@ -11,7 +11,7 @@ import (
 	"github.com/weblogd/weblogd/broadcast"
 )
 
-// Filter selects records by the query parameters of PROTOCOL.md: status,
+// Filter selects records by the query parameters of docs/protocol.md: status,
 // method, path, host, source, node and q. The parameters combine with AND; a
 // comma list within one parameter (or the parameter repeated) with OR. A
 // nil *Filter matches every record.

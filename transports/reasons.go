@@ -118,7 +118,7 @@ func IsTimeout(err error) bool {
 }
 
 // TooSlow is the reason given to a client ended with broadcast.ReasonSlow,
-// in its transport's goodbye (see the README).
+// in its transport's goodbye (docs/protocol.md, "End of stream").
 const TooSlow = "too slow"
 
 // Revoked is the reason given to a client ended with

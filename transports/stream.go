@@ -8,8 +8,8 @@ import (
 	"github.com/weblogd/weblogd/broadcast"
 )
 
-// DefaultHeartbeat is how often an idle stream says it is alive: under the
-// 15 s of PROTOCOL.md for SSE, and well under the 60 s idle timeouts of
+// DefaultHeartbeat is how often an idle stream says it is alive: the 15 s
+// docs/protocol.md promises, and well under the 60 s idle timeouts of
 // common proxies and load balancers.
 const DefaultHeartbeat = 15 * time.Second
 

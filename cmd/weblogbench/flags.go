@@ -75,7 +75,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.floor, "floor", false, "instead of a server, measure the floor: what writing alone costs here, a process (pinned with --pin-server) writing a message the size of weblogd's for --rate to each of --subs loopback connections once per --floor-tick, in weblogd's steps, for --duration")
 	fs.DurationVar(&o.floorTick, "floor-tick", 50*time.Millisecond, "with --floor, the tick: weblogd's --tick")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file (go tool pprof), to check it is not the bottleneck")
-	fs.StringVar(&o.suite, "suite", "", "run a suite of scenarios instead of one: standard (the issue's table for weblogd and each --peer, then weblogd's targets)")
+	fs.StringVar(&o.suite, "suite", "", "run a suite of scenarios instead of one: standard (one table for weblogd and each --peer, then weblogd's targets)")
 	fs.IntVar(&o.runs, "runs", 3, "with --suite: runs of each scenario; cells are medians")
 	fs.Var(&o.peers, "peer", "with --suite: NAME[:KIND[:PATH]]=CMD, a server to compare, started from the command template CMD; KIND is its subscriber kind (websocketd: ws-lines, frontail: socketio, others: ws-lines) and PATH its WebSocket path (repeatable)")
 	fs.StringVar(&o.rows, "rows", "", "with --suite: run only the scenarios whose key contains one of these comma-separated strings (the keys are listed by --suite list)")
@@ -91,7 +91,7 @@ const usageText = `Usage: weblogbench [flags]
 
 Starts a log-streaming server (or targets a running one on loopback), opens
 subscribers, writes access-log lines at a set rate and reports delivery,
-latency, CPU and memory. With --suite, runs the issue's scenarios several
+latency, CPU and memory. With --suite, runs the standard scenarios several
 times for weblogd and each peer and prints one table.
 
 Peers (built and installed outside the repository, see docs/performance.md):

@@ -6,8 +6,9 @@
 // subscriber got (delivered, lost, duplicated, reordered), the latency
 // from write to receipt, the server's CPU time and peak RSS (its whole
 // process tree), its memory per idle subscriber, and the tool's own CPU.
-// With --suite standard it runs issue 6's scenarios several times for
-// weblogd and each peer and prints one table of medians.
+// With --suite standard it runs the standard scenarios several times for
+// weblogd and each peer and prints one table of medians
+// (docs/performance.md, "The load tool").
 //
 // Every line it writes carries its sequence number and write time in its
 // path: GET /bench/<n>/<unixnano>. Subscribers find those paths in

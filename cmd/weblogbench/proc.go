@@ -84,7 +84,7 @@ func treeCPU(root int) float64 {
 var pageSize = int64(os.Getpagesize())
 
 // treeRSS is the resident memory in bytes of root's tree (VmRSS summed;
-// shared pages count once per process, as in the RSS figures).
+// shared pages count once per process, as ps and top count them).
 func treeRSS(root int) int64 { return sumRSS(tree(root)) }
 
 // sumRSS adds up the resident memory of pids, from /proc/<pid>/statm

@@ -28,7 +28,7 @@ var transports = []string{"tcp", "hits", "ndjson", "sse", "ws", "ws-lines", "soc
 // once; subscriber i gets kind i mod len.
 var transportSets = map[string][]string{
 	"mixed":  {"tcp", "hits", "ndjson", "sse", "ws"}, // every weblogd stream
-	"mixed4": {"tcp", "hits", "sse", "ws"},           // the four the issue names
+	"mixed4": {"tcp", "hits", "sse", "ws"},           // the four streams, one per endpoint (no ndjson)
 }
 
 // parseTransports turns --transport (a kind, a set, or a comma list of

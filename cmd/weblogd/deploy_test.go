@@ -21,20 +21,6 @@ import (
 
 const deployDir = "../../deploy"
 
-// tool finds an outside program the test needs. Locally a missing one
-// skips the test; in CI (CI set) it fails it: .ci/run installs them all.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found; CI must install Debian's %s (.ci/run does)", name, pkg)
-		}
-		t.Skipf("%s not installed (Debian package %s)", name, pkg)
-	}
-	return path
-}
-
 // systemd's own checker accepts the unit without a single warning (it
 // warns and exits 0 for unknown keys), and its security review rates it
 // "OK" or better. The ExecStart binary must exist: the unit is checked as
@@ -95,10 +81,8 @@ for p in sys.argv[1:]:
     except yaml.YAMLError as e:
         sys.exit("%s: %s" % (p, e))
 json.dump(out, sys.stdout)`
-	var lastErr string
 	for _, py := range pythons {
 		if exec.Command(py, "-c", "import yaml").Run() != nil {
-			lastErr = py + " cannot import yaml"
 			continue
 		}
 		var stderr bytes.Buffer
@@ -114,10 +98,7 @@ json.dump(out, sys.stdout)`
 		}
 		return docs
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("no YAML parser: %s; CI must install Debian's python3-yaml (.ci/run does)", lastErr)
-	}
-	t.Skipf("no YAML parser (%s); install Debian's python3-yaml", lastErr)
+	missing(t, "PyYAML", "python3-yaml")
 	return nil
 }
 

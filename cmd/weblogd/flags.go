@@ -144,7 +144,7 @@ the file. Secrets are read from files, never given as values (--tls-key, --token
 --nats-password-file, --nats-key).
 
 `, envPrefix)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs, serverHelp)
 	}
 	return fs
 }
@@ -381,6 +381,7 @@ func (o *options) config() feed.Config {
 		Backfill:            o.backfill,
 		Queue:               o.queue,
 		MaxLineBytes:        o.maxLine,
+		RotateWait:          o.rotateWait,
 		StatePath:           o.state,
 		BasePath:            o.basePath,
 		ShutdownTimeout:     o.shutdownTimeout,

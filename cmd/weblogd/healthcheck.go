@@ -21,6 +21,9 @@ import (
 // stuck, and it leaves a container runtime's own timeout room.
 const healthTimeout = 2 * time.Second
 
+// healthHelp lists the healthcheck's flags for its --help.
+var healthHelp = []helpGroup{{"Flags", []helpFlag{{"url", "URL"}, {"insecure", ""}, {"timeout", "DURATION"}, {"config", "FILE"}, {"token-file", "FILE"}}}}
+
 // healthcheck is "weblogd healthcheck": exit 0 when GET /healthz answers
 // 200 in time, 1 when it does not, 2 for bad flags. Without --url it finds
 // the server the way the server finds its settings (the environment and
@@ -36,7 +39,7 @@ func healthcheck(args []string, getenv func(string) string, stdout, stderr io.Wr
 	tokenFile := fs.String("token-file", "", "send the first token of this file as a bearer token (default, without --url: the server's --token-file when --auth-metrics closes /healthz)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: weblogd healthcheck [--url URL] [--insecure] [--timeout D] [--config FILE] [--token-file FILE]\n\nExits 0 when GET /healthz answers 200 within the timeout, 1 otherwise.\n\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs, healthHelp)
 	}
 	bad := func(err error) int {
 		fmt.Fprintf(stderr, "weblogd healthcheck: %v\n", err)

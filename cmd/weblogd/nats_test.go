@@ -30,10 +30,10 @@ func TestHelpListsNATSFlags(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--help: %v, want exit 0", err)
 	}
-	for _, f := range []string{"-publish", "-subscribe", "-node", "-consumer", "-nats-creds", "-nats-nkey", "-nats-token-file",
-		"-nats-user", "-nats-password-file", "-nats-ca", "-nats-cert", "-nats-key"} {
-		if !bytes.Contains(out, []byte(f+" ")) {
-			t.Errorf("--help does not mention %s", f)
+	for _, f := range []string{"--publish URL", "--subscribe URL", "--node NAME", "--consumer NAME", "--nats-creds FILE", "--nats-nkey FILE",
+		"--nats-token-file FILE", "--nats-user NAME", "--nats-password-file FILE", "--nats-ca FILE", "--nats-cert FILE", "--nats-key FILE"} {
+		if !bytes.Contains(out, []byte("\n  "+f+"\n")) {
+			t.Errorf("--help has no line %q", "  "+f)
 		}
 	}
 }

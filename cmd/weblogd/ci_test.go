@@ -1,0 +1,28 @@
+package main_test
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// tool finds an outside program a test checks weblogd with, from Debian's
+// package pkg; see missing for when it is not installed.
+func tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name, pkg)
+	}
+	return path
+}
+
+// missing skips the test for want of name, in one line that says which
+// package brings it; in CI, where .ci/run installs them all, it fails.
+func missing(t testing.TB, name, pkg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not installed; CI must install Debian's %s (.ci/run does)", name, pkg)
+	}
+	t.Skipf("%s not installed: apt-get install %s", name, pkg)
+}
