@@ -134,7 +134,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: weblogd --log PATH [flags]
        weblogd version
-       weblogd healthcheck [--url URL] [--insecure] [--timeout D] [--config FILE]
+       weblogd healthcheck [--url URL] [--insecure] [--timeout D] [--config FILE] [--token-file FILE]
 
 Follows access logs and streams every new line live.
 Every flag also reads %sFLAG (upper case, - as _), and a --config file can
