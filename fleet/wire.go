@@ -71,7 +71,9 @@ func Append(dst []byte, r *record.Record) []byte {
 	return append(dst[:len(dst)-1], raw[i:]...)
 }
 
-// wireRecord is the JSON form as encoding/json reads it back.
+// wireRecord is the JSON form as encoding/json reads it back: a field of
+// record.Fields missing here is dropped by every edge, which the record
+// package's test catches.
 type wireRecord struct {
 	Seq     uint64  `json:"seq"`
 	Source  string  `json:"source"`

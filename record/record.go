@@ -4,6 +4,7 @@ import "time"
 
 // Record is one access-log line. It is immutable once it is in the Ring:
 // the hub, every subscriber and every encoder share the same *Record.
+// Fields describes its fields; a field added here is added there too.
 //
 // String fields that are empty are absent from the line and are omitted
 // by the encoders ("never invented"). A line that did not parse has

@@ -1,7 +1,6 @@
 package redact_test
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -222,33 +221,6 @@ func TestRecordTwice(t *testing.T) {
 		red.Record(&twice)
 		if twice != once {
 			t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
-		}
-	}
-}
-
-// Every text field of a record is masked, so a field added to the record
-// is masked too or fails here. Source and Node are not read from the line:
-// they are the server's names for its log and its publisher.
-func TestRecordMasksEveryTextField(t *testing.T) {
-	red, err := redact.New(redact.Options{Host: redact.HostPrefix, Query: true, Params: redact.DefaultParams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const planted = `via 198.51.100.77 /?q=ZqQUERY token=ZqSECRET`
-	typ := reflect.TypeFor[record.Record]()
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if f.Type.Kind() != reflect.String || f.Name == "Source" || f.Name == "Node" {
-			continue
-		}
-		r := feed.Parse(`203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1 "-" "a"`)
-		reflect.ValueOf(&r).Elem().Field(i).SetString(planted)
-		red.Record(&r)
-		got := reflect.ValueOf(r).Field(i).String()
-		for _, leak := range []string{"198.51.100.77", "ZqQUERY", "ZqSECRET"} {
-			if strings.Contains(got, leak) {
-				t.Errorf("%s=%q after masking: %q survives", f.Name, got, leak)
-			}
 		}
 	}
 }

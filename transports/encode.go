@@ -11,7 +11,8 @@ import (
 // The encoders below are append-style and hand-written: every record is
 // encoded once per batch and format, on the hot path between the tailer
 // and every subscriber, so they avoid reflection and allocation. Both
-// forms write the fields in the order PROTOCOL.md gives:
+// forms write the fields of record.Fields, under its keys and in its
+// order (the record package's test checks them against it):
 //
 //	seq source node time vhost host ident user method path proto request
 //	status bytes referer agent extra raw
