@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/auth"
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 const (
@@ -49,7 +49,7 @@ func TestParse(t *testing.T) {
 		{"/other", "shop.log", "two words", false},
 		{"/api/x", "shop.log", "one word", false},
 	} {
-		r := &broadcast.Record{Parsed: true, Path: c.path, Source: c.source, Line: c.line}
+		r := &record.Record{Parsed: true, Path: c.path, Source: c.source, Line: c.line}
 		if got := g.Scope.Match(r); got != c.match {
 			t.Errorf("Match(%+v)=%v, want %v", c, got, c.match)
 		}

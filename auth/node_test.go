@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/weblogd/weblogd/auth"
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // A token line may limit the token to the records of some nodes, as
@@ -34,7 +34,7 @@ func TestParseNode(t *testing.T) {
 		{1, "web-4", 404, true},
 		{1, "web-1", 200, false},
 	} {
-		r := &broadcast.Record{Parsed: true, Node: c.node, Status: c.status, Source: "access.log"}
+		r := &record.Record{Parsed: true, Node: c.node, Status: c.status, Source: "access.log"}
 		if got := toks[c.tok].Grant.Scope.Match(r); got != c.match {
 			t.Errorf("token %d: Match(node %q, status %d)=%v, want %v", c.tok, c.node, c.status, got, c.match)
 		}

@@ -1,6 +1,6 @@
-// Package broadcast owns the record and the one loop that hands records to
-// subscribers: the Record type, the bounded Ring that numbers records and
-// keeps the newest of them for history and resume, and the Hub.
+// Package broadcast owns the one loop that hands records to subscribers:
+// the bounded Ring that numbers records (record.Record) and keeps the
+// newest of them for history and resume, and the Hub.
 //
 // Concurrency contract:
 //

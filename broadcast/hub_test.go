@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // startHub runs a hub in the test's bubble or goroutine and returns it with
@@ -45,7 +46,7 @@ func mustSubscribe(t *testing.T, h *broadcast.Hub, o broadcast.SubscribeOptions)
 
 func publish(h *broadcast.Hub, n int) {
 	for i := 0; i < n; i++ {
-		h.Publish(&broadcast.Record{})
+		h.Publish(&record.Record{})
 	}
 }
 
@@ -152,7 +153,7 @@ func TestHubGather(t *testing.T) {
 			calls = append(calls, time.Since(start))
 			if bring > 0 {
 				bring--
-				ring.Append(&broadcast.Record{}) // no Publish: nothing wakes the loop
+				ring.Append(&record.Record{}) // no Publish: nothing wakes the loop
 			}
 		}})
 		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
@@ -249,7 +250,7 @@ func TestHubHistory(t *testing.T) {
 			{"live only", broadcast.SubscribeOptions{}, nil},
 			{"backlog", broadcast.SubscribeOptions{Backlog: 3}, []string{"28-30"}},
 			{"backlog beyond the ring", broadcast.SubscribeOptions{Backlog: 50}, []string{"21-30"}},
-			{"backlog of a filter", broadcast.SubscribeOptions{Backlog: 2, Match: func(r *broadcast.Record) bool { return r.Seq%2 == 1 }}, []string{"[27 29]"}},
+			{"backlog of a filter", broadcast.SubscribeOptions{Backlog: 2, Match: func(r *record.Record) bool { return r.Seq%2 == 1 }}, []string{"[27 29]"}},
 			{"resume within the ring", broadcast.SubscribeOptions{Resume: true, Since: 25}, []string{"26-30"}},
 			{"resume from before the ring", broadcast.SubscribeOptions{Resume: true, Since: 5}, []string{"gap 6-20", "21-30"}},
 			{"resume from zero", broadcast.SubscribeOptions{Resume: true}, []string{"gap 1-20", "21-30"}},
@@ -404,7 +405,7 @@ func BenchmarkHubFanout(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				h.Publish(&broadcast.Record{})
+				h.Publish(&record.Record{})
 			}
 			cancel()
 			<-done

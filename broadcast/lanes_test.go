@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // With many subscribers the hub flushes them in steps across the tick
@@ -62,7 +63,7 @@ func TestHubLanesSpreadTheTick(t *testing.T) {
 		// 500 ms of a busy log: a record every millisecond.
 		const ms = 500
 		for i := 0; i < ms; i++ {
-			published[h.Publish(&broadcast.Record{})] = time.Now()
+			published[h.Publish(&record.Record{})] = time.Now()
 			time.Sleep(time.Millisecond)
 			synctest.Wait()
 			take(true)
@@ -90,7 +91,7 @@ func TestHubLanesSpreadTheTick(t *testing.T) {
 			t.Fatalf("at most %d subscribers given records at once, want %d at the leading edge", busiest, n)
 		}
 		busiest = 0
-		published[h.Publish(&broadcast.Record{})] = time.Now() // quiet since: a leading edge
+		published[h.Publish(&record.Record{})] = time.Now() // quiet since: a leading edge
 		synctest.Wait()
 		take(true)
 		if busiest != n {
@@ -98,7 +99,7 @@ func TestHubLanesSpreadTheTick(t *testing.T) {
 		}
 		busiest = 0
 		for i := 0; i < ms; i++ {
-			published[h.Publish(&broadcast.Record{})] = time.Now()
+			published[h.Publish(&record.Record{})] = time.Now()
 			time.Sleep(time.Millisecond)
 			synctest.Wait()
 			take(true)

@@ -6,9 +6,10 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
-func seqs(recs []*broadcast.Record) []uint64 {
+func seqs(recs []*record.Record) []uint64 {
 	out := make([]uint64, len(recs))
 	for i, r := range recs {
 		out[i] = r.Seq
@@ -40,7 +41,7 @@ func TestRing(t *testing.T) {
 	t.Run("numbers from one and keeps the newest", func(t *testing.T) {
 		r := broadcast.NewRing(4, 0)
 		for i := 0; i < 6; i++ {
-			if got, want := r.Append(&broadcast.Record{}), uint64(i+1); got != want {
+			if got, want := r.Append(&record.Record{}), uint64(i+1); got != want {
 				t.Fatalf("Append()=%d, want %d", got, want)
 			}
 		}
@@ -68,19 +69,19 @@ func TestRing(t *testing.T) {
 		if first, last := r.Bounds(); first != 42 || last != 41 {
 			t.Fatalf("empty Bounds()=%d,%d, want 42,41", first, last)
 		}
-		if got := r.Append(&broadcast.Record{}); got != 42 {
+		if got := r.Append(&record.Record{}); got != 42 {
 			t.Fatalf("Append()=%d, want 42", got)
 		}
 	})
 	t.Run("tail with and without a match", func(t *testing.T) {
 		r := broadcast.NewRing(10, 0)
 		for i := 0; i < 15; i++ {
-			r.Append(&broadcast.Record{Status: 200 + i%2*204})
+			r.Append(&record.Record{Status: 200 + i%2*204})
 		}
 		if got := seqs(r.Tail(3, 100, nil)); !equal(got, []uint64{13, 14, 15}) {
 			t.Fatalf("Tail(3)=%v, want [13 14 15]", got)
 		}
-		odd := func(r *broadcast.Record) bool { return r.Status == 404 }
+		odd := func(r *record.Record) bool { return r.Status == 404 }
 		if got := seqs(r.Tail(3, 14, odd)); !equal(got, []uint64{10, 12, 14}) {
 			t.Fatalf("Tail(3, ≤14, 404s)=%v, want [10 12 14]", got)
 		}
@@ -96,7 +97,7 @@ func TestRing(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < 250; i++ {
-					r.Append(&broadcast.Record{})
+					r.Append(&record.Record{})
 				}
 			}()
 		}
@@ -109,10 +110,10 @@ func TestRing(t *testing.T) {
 	t.Run("gives out no seq above the limit", func(t *testing.T) {
 		r := broadcast.NewRing(8, 10)
 		r.SetLimit(12)
-		r.Append(&broadcast.Record{})
-		r.Append(&broadcast.Record{})
+		r.Append(&record.Record{})
+		r.Append(&record.Record{})
 		third := make(chan uint64)
-		go func() { third <- r.Append(&broadcast.Record{}) }()
+		go func() { third <- r.Append(&record.Record{}) }()
 		select {
 		case <-r.Short():
 		case <-time.After(10 * time.Second):
@@ -135,7 +136,7 @@ func TestRing(t *testing.T) {
 
 func BenchmarkRingAppend(b *testing.B) {
 	r := broadcast.NewRing(broadcast.DefaultRingSize, 0)
-	recs := make([]broadcast.Record, 1024)
+	recs := make([]record.Record, 1024)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r.Append(&recs[i%len(recs)])
@@ -145,7 +146,7 @@ func BenchmarkRingAppend(b *testing.B) {
 func BenchmarkRingAfter100(b *testing.B) {
 	r := broadcast.NewRing(broadcast.DefaultRingSize, 0)
 	for i := 0; i < 20000; i++ {
-		r.Append(&broadcast.Record{})
+		r.Append(&record.Record{})
 	}
 	b.ReportAllocs()
 	for b.Loop() {

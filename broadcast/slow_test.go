@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // every publishes per records every period, n times, calling after each
@@ -16,7 +17,7 @@ func every(h *broadcast.Hub, period time.Duration, n, per int, after func(i int)
 		// Straight into the ring, then one Publish to wake the loop: each
 		// step is exactly one batch, whatever the scheduling.
 		for j := 1; j < per; j++ {
-			h.Ring().Append(&broadcast.Record{})
+			h.Ring().Append(&record.Record{})
 		}
 		publish(h, 1)
 		synctest.Wait()

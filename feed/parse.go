@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // Parse reads one access-log line in Common or Combined Log Format, or one
@@ -20,12 +20,12 @@ import (
 // Fields that need no unescaping are substrings of line, so a typical line
 // costs no allocation; a quoted field with backslash escapes costs one.
 // Parse is safe for concurrent use and never panics.
-func Parse(line string) broadcast.Record {
-	var r broadcast.Record
+func Parse(line string) record.Record {
+	var r record.Record
 	if parseLine(&r, line) {
 		r.Parsed = true
 	} else {
-		r = broadcast.Record{}
+		r = record.Record{}
 	}
 	r.Line = line
 	return r
@@ -40,7 +40,7 @@ const timeLen = 28
 
 // parseLine fills r from line and reports whether the line parsed. On
 // false, r holds partial results that the caller throws away.
-func parseLine(r *broadcast.Record, line string) bool {
+func parseLine(r *record.Record, line string) bool {
 	s := line
 	// CRLF logs: the reader strips '\n' only.
 	if n := len(s); n > 0 && s[n-1] == '\r' {

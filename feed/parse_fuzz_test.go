@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 )
 
 // tricky lines that seed the fuzzer besides the real logs; inputs it
@@ -54,7 +54,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) set Seq/Source/Node", line)
 		}
 		if !r.Parsed {
-			if r != (broadcast.Record{Line: line}) {
+			if r != (record.Record{Line: line}) {
 				t.Fatalf("Parse(%q) did not parse but set fields: %+v", line, r)
 			}
 			return

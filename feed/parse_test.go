@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 )
 
 // The real logs in testdata (see testdata/README.md).
@@ -36,7 +36,7 @@ var (
 
 // rec builds the expected record of a parsed line; Line is filled in by
 // the test from the input.
-func rec(r broadcast.Record) broadcast.Record {
+func rec(r record.Record) record.Record {
 	r.Parsed = true
 	return r
 }
@@ -49,7 +49,7 @@ const ts = "[10/Oct/2000:13:55:36 -0700]"
 
 // checkRecord compares every field of got with want, naming the first
 // difference.
-func checkRecord(t *testing.T, line string, got, want broadcast.Record) {
+func checkRecord(t *testing.T, line string, got, want record.Record) {
 	t.Helper()
 	if got.Line != line {
 		t.Fatalf("Parse(%q).Line=%q, want the input", line, got.Line)
@@ -96,86 +96,86 @@ func checkRecord(t *testing.T, line string, got, want broadcast.Record) {
 }
 
 // get is the request of most cases below, parsed.
-func get(r broadcast.Record) broadcast.Record {
+func get(r record.Record) record.Record {
 	r.Method, r.Path, r.Proto = "GET", "/apache_pb.gif", "HTTP/1.0"
 	return r
 }
 
 func TestParse(t *testing.T) {
 	const req = `"GET /apache_pb.gif HTTP/1.0"`
-	notParsed := broadcast.Record{}
+	notParsed := record.Record{}
 	tests := []struct {
 		name string
 		line string
-		want broadcast.Record
+		want record.Record
 	}{
 		// Formats.
 		{"common", `127.0.0.1 - frank ` + ts + ` ` + req + ` 200 2326`,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "frank", Status: 200, Bytes: 2326}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "frank", Status: 200, Bytes: 2326}))},
 		{"combined", `127.0.0.1 - frank ` + ts + ` ` + req + ` 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"`,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "frank", Status: 200, Bytes: 2326,
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "frank", Status: 200, Bytes: 2326,
 				Referer: "http://www.example.com/start.html", Agent: "Mozilla/4.08 [en] (Win98; I ;Nav)"}))},
 		{"combined dashes", `127.0.0.1 - - ` + ts + ` ` + req + ` 304 - "-" "-"`,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 304, Referer: "-", Agent: "-"}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 304, Referer: "-", Agent: "-"}))},
 		{"common crlf", `127.0.0.1 - frank ` + ts + ` ` + req + " 200 2326\r",
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "frank", Status: 200, Bytes: 2326}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "frank", Status: 200, Bytes: 2326}))},
 		{"combined crlf", `127.0.0.1 - - ` + ts + ` ` + req + ` 200 1 "-" "a"` + "\r",
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a"}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a"}))},
 		{"referer only", `127.0.0.1 - - ` + ts + ` ` + req + ` 200 1 "http://r/"`,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "http://r/"}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "http://r/"}))},
 		{"extra spaces between fields", `127.0.0.1  -  -  ` + ts + `  ` + req + `  200  1  "r"  "a"  `,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "r", Agent: "a"}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "r", Agent: "a"}))},
 		{"ident and user", `192.0.2.7 ident42 alice@example.com ` + ts + ` ` + req + ` 401 12`,
-			rec(get(broadcast.Record{Time: t0, Host: "192.0.2.7", Ident: "ident42", User: "alice@example.com", Status: 401, Bytes: 12}))},
+			rec(get(record.Record{Time: t0, Host: "192.0.2.7", Ident: "ident42", User: "alice@example.com", Status: 401, Bytes: 12}))},
 
 		// Hosts.
 		{"vhost", `www.example.com:443 192.0.2.1 - - ` + ts + ` ` + req + ` 200 512 "-" "curl/8.5.0"`,
-			rec(get(broadcast.Record{Time: t0, VHost: "www.example.com:443", Host: "192.0.2.1", Ident: "-", User: "-", Status: 200, Bytes: 512, Referer: "-", Agent: "curl/8.5.0"}))},
+			rec(get(record.Record{Time: t0, VHost: "www.example.com:443", Host: "192.0.2.1", Ident: "-", User: "-", Status: 200, Bytes: 512, Referer: "-", Agent: "curl/8.5.0"}))},
 		{"xff list", `10.0.0.1, 203.0.113.5 - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "10.0.0.1, 203.0.113.5", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "10.0.0.1, 203.0.113.5", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"xff list of three with vhost", `example.com:80 10.0.0.1, 10.0.0.2, 203.0.113.5 - bob ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, VHost: "example.com:80", Host: "10.0.0.1, 10.0.0.2, 203.0.113.5", Ident: "-", User: "bob", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, VHost: "example.com:80", Host: "10.0.0.1, 10.0.0.2, 203.0.113.5", Ident: "-", User: "bob", Status: 200, Bytes: 5}))},
 		{"xff list without spaces", `10.0.0.1,203.0.113.5 - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "10.0.0.1,203.0.113.5", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "10.0.0.1,203.0.113.5", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"ipv6 loopback", `::1 - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "::1", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "::1", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"ipv6", `2001:db8::1 - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "2001:db8::1", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "2001:db8::1", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"ipv6 full", `2a03:0000:0000:0000:0000:0000:0000:0001 - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "2a03:0000:0000:0000:0000:0000:0000:0001", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "2a03:0000:0000:0000:0000:0000:0000:0001", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"ipv6 bracketed with port", `[2001:db8::1]:443 - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "[2001:db8::1]:443", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "[2001:db8::1]:443", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"hostname", `crawl-66-249-73-135.googlebot.com - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "crawl-66-249-73-135.googlebot.com", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "crawl-66-249-73-135.googlebot.com", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"unix socket", `unix: - - ` + ts + ` ` + req + ` 200 5`,
-			rec(get(broadcast.Record{Time: t0, Host: "unix:", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+			rec(get(record.Record{Time: t0, Host: "unix:", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"two tokens", `127.0.0.1 - ` + ts + ` ` + req + ` 200 5`, notParsed},
 		{"five tokens", `a b c d e ` + ts + ` ` + req + ` 200 5`, notParsed},
 		{"five tokens after xff join", `v a, b c d e ` + ts + ` ` + req + ` 200 5`, notParsed},
 
 		// Extra fields.
 		{"nginx extra quoted", `127.0.0.1 - - ` + ts + ` ` + req + ` 200 1 "-" "a" "-"`,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a", Extra: `"-"`}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a", Extra: `"-"`}))},
 		{"extra several kept as written", `127.0.0.1 - - ` + ts + ` ` + req + ` 200 1 "-" "a"   "10.0.0.1, 10.0.0.2" 0.003 "x\x22y"  `,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a", Extra: `"10.0.0.1, 10.0.0.2" 0.003 "x\x22y"`}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a", Extra: `"10.0.0.1, 10.0.0.2" 0.003 "x\x22y"`}))},
 		{"common with request time", `127.0.0.1 - - ` + ts + ` ` + req + ` 200 1 1234`,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Extra: "1234"}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Extra: "1234"}))},
 		{"trailing spaces only", `127.0.0.1 - - ` + ts + ` ` + req + ` 200 1 "-" "a"    `,
-			rec(get(broadcast.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a"}))},
+			rec(get(record.Record{Time: t0, Host: "127.0.0.1", Ident: "-", User: "-", Status: 200, Bytes: 1, Referer: "-", Agent: "a"}))},
 
 		// Times.
 		{"offset +0330", `1.2.3.4 - - [22/Jan/2019:03:56:14 +0330] ` + req + ` 200 1`,
-			rec(get(broadcast.Record{Time: time.Date(2019, 1, 22, 3, 56, 14, 0, tehran), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
+			rec(get(record.Record{Time: time.Date(2019, 1, 22, 3, 56, 14, 0, tehran), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
 		{"offset +0000", `1.2.3.4 - - [17/May/2015:10:05:03 +0000] ` + req + ` 200 1`,
-			rec(get(broadcast.Record{Time: time.Date(2015, 5, 17, 10, 5, 3, 0, utc), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
+			rec(get(record.Record{Time: time.Date(2015, 5, 17, 10, 5, 3, 0, utc), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
 		{"offset -0000", `1.2.3.4 - - [17/May/2015:10:05:03 -0000] ` + req + ` 200 1`,
-			rec(get(broadcast.Record{Time: time.Date(2015, 5, 17, 10, 5, 3, 0, utc), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
+			rec(get(record.Record{Time: time.Date(2015, 5, 17, 10, 5, 3, 0, utc), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
 		{"offset -0930", `1.2.3.4 - - [31/Dec/1999:23:59:59 -0930] ` + req + ` 200 1`,
-			rec(get(broadcast.Record{Time: time.Date(1999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -(9*3600+30*60))), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
+			rec(get(record.Record{Time: time.Date(1999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -(9*3600+30*60))), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
 		{"leap day", `1.2.3.4 - - [29/Feb/2016:00:00:00 +0100] ` + req + ` 200 1`,
-			rec(get(broadcast.Record{Time: time.Date(2016, 2, 29, 0, 0, 0, 0, time.FixedZone("", 3600)), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
+			rec(get(record.Record{Time: time.Date(2016, 2, 29, 0, 0, 0, 0, time.FixedZone("", 3600)), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
 		{"leap day 2000", `1.2.3.4 - - [29/Feb/2000:00:00:00 +0100] ` + req + ` 200 1`,
-			rec(get(broadcast.Record{Time: time.Date(2000, 2, 29, 0, 0, 0, 0, time.FixedZone("", 3600)), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
+			rec(get(record.Record{Time: time.Date(2000, 2, 29, 0, 0, 0, 0, time.FixedZone("", 3600)), Host: "1.2.3.4", Ident: "-", User: "-", Status: 200, Bytes: 1}))},
 		{"bad month", `1.2.3.4 - - [10/Foo/2000:13:55:36 -0700] ` + req + ` 200 1`, notParsed},
 		{"lower-case month", `1.2.3.4 - - [10/oct/2000:13:55:36 -0700] ` + req + ` 200 1`, notParsed},
 		{"day 0", `1.2.3.4 - - [00/Oct/2000:13:55:36 -0700] ` + req + ` 200 1`, notParsed},
@@ -199,74 +199,74 @@ func TestParse(t *testing.T) {
 
 		// Requests.
 		{"http/0.9", `1.2.3.4 - - ` + ts + ` "GET /" 200 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Status: 200, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Status: 200, Bytes: 1})},
 		{"http/2", `1.2.3.4 - - ` + ts + ` "POST /api?x=1 HTTP/2.0" 201 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "POST", Path: "/api?x=1", Proto: "HTTP/2.0", Status: 201, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "POST", Path: "/api?x=1", Proto: "HTTP/2.0", Status: 201, Bytes: 1})},
 		{"m-search", `1.2.3.4 - - ` + ts + ` "M-SEARCH * HTTP/1.1" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "M-SEARCH", Path: "*", Proto: "HTTP/1.1", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "M-SEARCH", Path: "*", Proto: "HTTP/1.1", Status: 400, Bytes: 1})},
 		{"connect", `1.2.3.4 - - ` + ts + ` "CONNECT example.com:443 HTTP/1.1" 405 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "CONNECT", Path: "example.com:443", Proto: "HTTP/1.1", Status: 405, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "CONNECT", Path: "example.com:443", Proto: "HTTP/1.1", Status: 405, Bytes: 1})},
 		{"request dash", `1.2.3.4 - - ` + ts + ` "-" 408 -`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "-", Status: 408})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "-", Status: 408})},
 		{"request empty", `1.2.3.4 - - ` + ts + ` "" 400 0 "-" "-"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Status: 400, Referer: "-", Agent: "-"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Status: 400, Referer: "-", Agent: "-"})},
 		{"request hello", `1.2.3.4 - - ` + ts + ` "hello" 400 150`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "hello", Status: 400, Bytes: 150})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "hello", Status: 400, Bytes: 150})},
 		{"request tls", `1.2.3.4 - - ` + ts + ` "\x16\x03\x01\x00\xA5\x01\x00\x00\xA1\x03\x03" 400 150 "-" "-"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", Status: 400, Bytes: 150, Referer: "-", Agent: "-"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", Status: 400, Bytes: 150, Referer: "-", Agent: "-"})},
 		{"request lower-case method", `1.2.3.4 - - ` + ts + ` "get / HTTP/1.1" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "get / HTTP/1.1", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "get / HTTP/1.1", Status: 400, Bytes: 1})},
 		{"request method only", `1.2.3.4 - - ` + ts + ` "GET" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET", Status: 400, Bytes: 1})},
 		{"request space in path", `1.2.3.4 - - ` + ts + ` "GET /a b HTTP/1.1" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET /a b HTTP/1.1", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET /a b HTTP/1.1", Status: 400, Bytes: 1})},
 		{"request double space", `1.2.3.4 - - ` + ts + ` "GET  / HTTP/1.1" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET  / HTTP/1.1", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET  / HTTP/1.1", Status: 400, Bytes: 1})},
 		{"request bad proto", `1.2.3.4 - - ` + ts + ` "GET / http/1.1" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET / http/1.1", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET / http/1.1", Status: 400, Bytes: 1})},
 		{"request control byte in path", `1.2.3.4 - - ` + ts + ` "GET /\x00 HTTP/1.1" 400 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET /\x00 HTTP/1.1", Status: 400, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Request: "GET /\x00 HTTP/1.1", Status: 400, Bytes: 1})},
 		{"request utf-8 path", `1.2.3.4 - - ` + ts + ` "GET /caf\xC3\xA9 HTTP/1.1" 200 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/café", Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/café", Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
 		{"request unterminated", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1 200 1`, notParsed},
 		{"request not quoted", `1.2.3.4 - - ` + ts + ` GET / HTTP/1.1 200 1`, notParsed},
 
 		// Escapes.
 		{"nginx utf-8 escapes", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "Don\xE2\x80\x99t"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "Don’t"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "Don’t"})},
 		{"lower-case hex", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "\xe4\xe5" "-"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "\xe4\xe5", Agent: "-"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "\xe4\xe5", Agent: "-"})},
 		{"escaped quotes and backslashes", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "say \"hi\" C:\\dir\\"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: `say "hi" C:\dir\`})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: `say "hi" C:\dir\`})},
 		{"escaped quote at end of field", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "a\"" "b"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: `a"`, Agent: "b"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: `a"`, Agent: "b"})},
 		{"escaped quote then space", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "a\" b" "c"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: `a" b`, Agent: "c"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: `a" b`, Agent: "c"})},
 		{"apache control escapes", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "\b\n\r\t\v"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "\b\n\r\t\v"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "\b\n\r\t\v"})},
 		{"unknown escapes stay", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "\q\xZZ\x4" "\"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: `\q\xZZ\x4`, Agent: `"`})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: `\q\xZZ\x4`, Agent: `"`})},
 		{"escaped request", `1.2.3.4 - - ` + ts + ` "GET /\x22q\x22 HTTP/1.1" 200 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: `/"q"`, Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: `/"q"`, Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
 		{"escaped space splits request", `1.2.3.4 - - ` + ts + ` "GET\x20/ HTTP/1.1" 200 1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
 		{"escaped nul", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "a\x00b"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "a\x00b"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "a\x00b"})},
 		{"unescaped inner quotes", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "Mozilla/4.0 (compatible; "x")"`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: `Mozilla/4.0 (compatible; "x")`})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: `Mozilla/4.0 (compatible; "x")`})},
 
 		// Unterminated quotes.
 		{"agent unterminated", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (compatible; Googlebot/2.1`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "Mozilla/5.0 (compatible; Googlebot/2.1"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "Mozilla/5.0 (compatible; Googlebot/2.1"})},
 		{"agent unterminated with escape", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "-" "a\"b\`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: `a"b\`})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: `a"b\`})},
 		{"referer unterminated", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 1 "http://cut`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "http://cut"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "http://cut"})},
 		{"unterminated in the middle", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1 200 1 "-" "curl"`, notParsed},
 
 		// Status and bytes.
 		{"status 999", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 999 0`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 999})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 999})},
 		{"status 2 digits", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 20 1`, notParsed},
 		{"status 4 digits", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 2000 1`, notParsed},
 		{"status 099", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 099 1`, notParsed},
@@ -275,9 +275,9 @@ func TestParse(t *testing.T) {
 		{"bytes missing", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200`, notParsed},
 		{"bytes missing after space", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 `, notParsed},
 		{"bytes max int64", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 9223372036854775807`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 9223372036854775807})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 9223372036854775807})},
 		{"bytes leading zeros", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 000000000000000000000000042`,
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 42})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 42})},
 		{"bytes overflow", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 9223372036854775808`, notParsed},
 		{"bytes huge", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 99999999999999999999999999999999`, notParsed},
 		{"bytes negative", `1.2.3.4 - - ` + ts + ` "GET / HTTP/1.1" 200 -5`, notParsed},
@@ -291,14 +291,14 @@ func TestParse(t *testing.T) {
 		{"cr only", "\r", notParsed},
 		{"nul bytes", "\x00\x00\x00", notParsed},
 		{"nul bytes in fields", "1.2.3.4\x00 - - " + ts + " \"GET / HTTP/1.1\" 200 1 \"-\" \"a\x00b\"",
-			rec(broadcast.Record{Time: t0, Host: "1.2.3.4\x00", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "a\x00b"})},
+			rec(record.Record{Time: t0, Host: "1.2.3.4\x00", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1, Referer: "-", Agent: "a\x00b"})},
 		{"words", `hello world`, notParsed},
 		{"syslog", `Nov 21 10:00:00 web1 nginx[123]: something happened`, notParsed},
 		{"json", `{"remote_addr":"1.2.3.4","status":200}`, notParsed},
 		{"bracket only", `a b c [`, notParsed},
 		{"prefix only", `a b c ` + ts, notParsed},
 		{"invalid utf-8", "\xff\xfe\xfd - - " + ts + " \"GET / HTTP/1.1\" 200 1",
-			rec(broadcast.Record{Time: t0, Host: "\xff\xfe\xfd", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
+			rec(record.Record{Time: t0, Host: "\xff\xfe\xfd", Ident: "-", User: "-", Method: "GET", Path: "/", Proto: "HTTP/1.1", Status: 200, Bytes: 1})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,23 +334,23 @@ func TestParseRealLogs(t *testing.T) {
 		}
 		for _, tt := range []struct {
 			n    int // line number, from 1
-			want broadcast.Record
+			want record.Record
 		}{
-			{1, rec(broadcast.Record{
+			{1, rec(record.Record{
 				Time: time.Date(2015, 5, 17, 10, 5, 3, 0, utc), Host: "83.149.9.216", Ident: "-", User: "-",
 				Method: "GET", Path: "/presentations/logstash-monitorama-2013/images/kibana-search.png", Proto: "HTTP/1.1",
 				Status: 200, Bytes: 203023, Referer: "http://semicomplete.com/presentations/logstash-monitorama-2013/",
 				Agent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"})},
-			{5851, rec(broadcast.Record{
+			{5851, rec(record.Record{
 				Time: time.Date(2015, 5, 19, 11, 5, 10, 0, utc), Host: "201.242.142.135", Ident: "-", User: "-",
 				Method: "GET", Path: "/files/logstash/", Proto: "HTTP/1.0", Status: 200, Bytes: 13316,
 				Referer: "http://\xe4\xe5\xe3\xf2\xff\xf0\xed\xee\xe5-\xec\xfb\xeb\xee.\xf0\xf4/",
 				Agent:   "Mozilla/5.0 (Windows NT 6.1; rv:11.0) Gecko/20100101 Firefox/11.0"})},
-			{8899, rec(broadcast.Record{
+			{8899, rec(record.Record{
 				Time: time.Date(2015, 5, 20, 12, 5, 17, 0, utc), Host: "46.118.127.106", Ident: "-", User: "-",
 				Method: "GET", Path: "/scripts/grok-py-test/configlib.py", Proto: "HTTP/1.1", Status: 200, Bytes: 235,
 				Referer: "-", Agent: "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html"})},
-			{10000, rec(broadcast.Record{
+			{10000, rec(record.Record{
 				Time: time.Date(2015, 5, 20, 21, 5, 15, 0, utc), Host: "46.105.14.53", Ident: "-", User: "-",
 				Method: "GET", Path: "/blog/tags/puppet?flav=rss20", Proto: "HTTP/1.1", Status: 200, Bytes: 14872,
 				Referer: "-", Agent: "UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/"})},
@@ -392,7 +392,7 @@ func TestParseRealLogs(t *testing.T) {
 			t.Fatalf("Parse(%q).Extra=%q, want %q", line, feed.Parse(line).Extra, want)
 		}
 		line := lines[0]
-		checkRecord(t, line, feed.Parse(line), rec(broadcast.Record{
+		checkRecord(t, line, feed.Parse(line), rec(record.Record{
 			Time: time.Date(2019, 1, 22, 3, 56, 14, 0, tehran), Host: "54.36.149.41", Ident: "-", User: "-",
 			Method: "GET", Proto: "HTTP/1.1", Status: 200, Bytes: 30577, Referer: "-",
 			Path:  "/filter/27|13%20%D9%85%DA%AF%D8%A7%D9%BE%DB%8C%DA%A9%D8%B3%D9%84,27|%DA%A9%D9%85%D8%AA%D8%B1%20%D8%A7%D8%B2%205%20%D9%85%DA%AF%D8%A7%D9%BE%DB%8C%DA%A9%D8%B3%D9%84,p53",

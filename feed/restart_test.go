@@ -15,6 +15,7 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 )
 
 // These tests restart a server with --state around the things that happen
@@ -119,7 +120,7 @@ func (w *lineWriter) finish(t *testing.T) int {
 // collector keeps every record a subscription receives until it ends.
 type collector struct {
 	mu   sync.Mutex
-	recs []*broadcast.Record
+	recs []*record.Record
 	gaps []broadcast.Gap
 	done chan struct{}
 }
@@ -169,16 +170,16 @@ func collect(t *testing.T, srv *feed.Server, since uint64) *collector {
 	return c
 }
 
-func (c *collector) records() []*broadcast.Record {
+func (c *collector) records() []*record.Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]*broadcast.Record(nil), c.recs...)
+	return append([]*record.Record(nil), c.recs...)
 }
 
 // untilSentinel waits for the sentinel record and returns those before it.
-func (c *collector) untilSentinel(t *testing.T) []*broadcast.Record {
+func (c *collector) untilSentinel(t *testing.T) []*record.Record {
 	t.Helper()
-	var got []*broadcast.Record
+	var got []*record.Record
 	waitUntil(t, func() bool {
 		got = c.records()
 		for i, r := range got {
@@ -194,7 +195,7 @@ func (c *collector) untilSentinel(t *testing.T) []*broadcast.Record {
 
 // ended waits until the subscription has ended (the server stopped) and
 // returns everything it received.
-func (c *collector) ended(t *testing.T) []*broadcast.Record {
+func (c *collector) ended(t *testing.T) []*record.Record {
 	t.Helper()
 	select {
 	case <-c.done:
@@ -209,7 +210,7 @@ func (c *collector) ended(t *testing.T) []*broadcast.Record {
 
 // assertRecords checks that recs are the numbered lines first.. in order,
 // each once, with the seqs seq.. in order.
-func assertRecords(t *testing.T, recs []*broadcast.Record, first int, seq uint64) {
+func assertRecords(t *testing.T, recs []*record.Record, first int, seq uint64) {
 	t.Helper()
 	for i, r := range recs {
 		if r.Line != numbered(first+i) || r.Seq != seq+uint64(i) {

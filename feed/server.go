@@ -23,6 +23,7 @@ import (
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
@@ -195,7 +196,7 @@ func New(c Config) (*Server, error) {
 		// server's seq, keep the publisher's node and source, and are
 		// masked by this server's redaction (the publisher may have none).
 		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Node: c.Node, Durable: c.Consumer, Options: natsOpts,
-			Logger: c.Logger.With("nats", "subscribe")}, func(rec *broadcast.Record) { red.Record(rec); s.hub.Publish(rec) }); err != nil {
+			Logger: c.Logger.With("nats", "subscribe")}, func(rec *record.Record) { red.Record(rec); s.hub.Publish(rec) }); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
 	}

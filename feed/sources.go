@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
 )
@@ -352,7 +352,7 @@ func (src *source) reason() string {
 
 // newRecord turns a line into a record of src, masked by red (nil: not)
 // before anyone else sees it.
-func newRecord(src *source, l tailer.Line, red *redact.Redactor) *broadcast.Record {
+func newRecord(src *source, l tailer.Line, red *redact.Redactor) *record.Record {
 	rec := Parse(l.Text)
 	red.Record(&rec)
 	rec.Source = src.name

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 )
 
 // These tests change a followed log behind weblogd's back in the ways
@@ -36,9 +36,9 @@ func toolHits(first, last int) []string {
 }
 
 // waitRecords waits until c has at least n records and returns them.
-func waitRecords(t *testing.T, c *collector, n int) []*broadcast.Record {
+func waitRecords(t *testing.T, c *collector, n int) []*record.Record {
 	t.Helper()
-	var got []*broadcast.Record
+	var got []*record.Record
 	waitUntil(t, func() bool { got = c.records(); return len(got) >= n })
 	return got
 }
@@ -87,7 +87,7 @@ func TestTruncatedToAShorterSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeLines(t, log, toolHits(2001, 3000)...)
-	var got []*broadcast.Record
+	var got []*record.Record
 	waitUntil(t, func() bool {
 		got = c.records()
 		return len(got) > 0 && got[len(got)-1].Line == toolHit(3000)

@@ -20,9 +20,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/fleet/fleettest"
+	"github.com/weblogd/weblogd/record"
 )
 
 // runNATSWith starts a NATS server with JetStream on loopback, a random
@@ -261,12 +261,12 @@ func TestAuthKinds(t *testing.T) {
 				t.Fatal(err)
 			}
 			run(t, bp.Run)
-			be, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Node: "edge-2", Options: append(bad, fastReconnect...), Logger: logs.logger()}, func(r *broadcast.Record) {})
+			be, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Node: "edge-2", Options: append(bad, fastReconnect...), Logger: logs.logger()}, func(r *record.Record) {})
 			if err != nil {
 				t.Fatal(err)
 			}
 			run(t, be.Run)
-			bp.Publish(record("web-2.log", 1), "")
+			bp.Publish(makeRecord("web-2.log", 1), "")
 			refusal := regexp.MustCompile(k.why)
 			waitFor(t, 10*time.Second, "the refusal as the edge's reason", func() bool { return refusal.MatchString(be.NotReady()) })
 			why := be.NotReady()

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/record"
 )
 
 // BenchmarkPublishToEdge measures publishers to one edge through an
@@ -69,7 +69,7 @@ func benchPublishToEdge(b *testing.B, publishers, window, rate int, file bool) {
 	var handled atomic.Int64
 	done := make(chan struct{})
 	var warmed atomic.Bool
-	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Durable: "bench"}, func(r *broadcast.Record) {
+	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Durable: "bench"}, func(r *record.Record) {
 		if r.Node == "warm-up" {
 			warmed.Store(true)
 			return
@@ -100,14 +100,14 @@ func benchPublishToEdge(b *testing.B, publishers, window, rate int, file bool) {
 	// and the connections are warm before the clock starts.
 	warm := newPublisher(b, url, "warm-up")
 	stopWarm := run(b, warm.Run)
-	warm.Publish(record("warm-up.log", 1), "")
+	warm.Publish(makeRecord("warm-up.log", 1), "")
 	waitFor(b, 10*time.Second, "the warm-up record in the stream", func() bool { return warm.Stats().Published == 1 })
 	stopWarm()
 	waitFor(b, 10*time.Second, "the warm-up record at the edge", warmed.Load)
 
-	recs := make([]*broadcast.Record, n)
+	recs := make([]*record.Record, n)
 	for i := range recs {
-		recs[i] = record("bench.log", uint64(i+1))
+		recs[i] = makeRecord("bench.log", uint64(i+1))
 	}
 	b.ResetTimer()
 	start = time.Now()

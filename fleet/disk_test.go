@@ -65,7 +65,7 @@ func key(i uint64) string { return fmt.Sprintf("dev1:ino7:fp:%d", i*100) }
 
 func publishRange(p *fleet.Publisher, from, to uint64) {
 	for i := from; i <= to; i++ {
-		p.Publish(record("web-1.log", i), key(i))
+		p.Publish(makeRecord("web-1.log", i), key(i))
 	}
 }
 

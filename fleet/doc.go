@@ -9,7 +9,7 @@
 // <prefix>.<node>.<source> (tokens sanitised, see Subject), whose body is
 // the record's JSON form (transports.AppendJSON, node included) plus the
 // raw line under "raw" for parsed records too, so that an edge can still
-// filter on it. Decode turns a body back into a broadcast.Record. Every
+// filter on it. Decode turns a body back into a record.Record. Every
 // message carries a Nats-Msg-Id (see MsgID) built from node, source and a
 // key that names the line (its file and offset, or its seq), so that a
 // republish, after an outage or a restart, is dropped by the stream's

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // EdgeConfig says where an Edge takes records from. Only URL is required.
@@ -83,7 +83,7 @@ type EdgeStats struct {
 // handler returns.
 type Edge struct {
 	c       EdgeConfig
-	handle  func(*broadcast.Record)
+	handle  func(*record.Record)
 	log     *slog.Logger
 	link    link
 	ready   atomic.Bool // has its consumer
@@ -98,7 +98,7 @@ type Edge struct {
 // NewEdge checks c and fills in its defaults. handle receives each record
 // with the publisher's Node, Source and Seq; it is called from Run's
 // goroutine, one at a time. It starts nothing.
-func NewEdge(c EdgeConfig, handle func(*broadcast.Record)) (*Edge, error) {
+func NewEdge(c EdgeConfig, handle func(*record.Record)) (*Edge, error) {
 	if err := CheckURL(c.URL); err != nil {
 		return nil, fmt.Errorf("configure the NATS edge: %w", err)
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/record"
 )
 
 // nodeEdge is an edge of node with its default durable name.
@@ -25,7 +25,7 @@ func nodeEdge(tb testing.TB, url, node string, c *collector) *fleet.Edge {
 }
 
 // order is what an edge got, as node/seq pairs.
-func order(recs []*broadcast.Record) []string {
+func order(recs []*record.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
 		out[i] = r.Node + "/" + r.Line
@@ -50,7 +50,7 @@ func TestTwoEdgesEachGetEveryRecord(t *testing.T) {
 		for _, p := range pubs {
 			wg.Go(func() {
 				for i := from; i <= to; i++ {
-					p.Publish(record(p.Node()+".log", i), "")
+					p.Publish(makeRecord(p.Node()+".log", i), "")
 				}
 			})
 		}
@@ -99,14 +99,14 @@ func TestDefaultDurable(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: "nats://127.0.0.1:4222"}, func(*broadcast.Record) {})
+	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: "nats://127.0.0.1:4222"}, func(*record.Record) {})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Durable() != fleet.DefaultDurable(host) {
 		t.Errorf("Durable()=%q without a node, want %q (the host name's)", e.Durable(), fleet.DefaultDurable(host))
 	}
-	if _, err := fleet.NewEdge(fleet.EdgeConfig{URL: "nats://127.0.0.1:4222", Durable: "a.b"}, func(*broadcast.Record) {}); err == nil {
+	if _, err := fleet.NewEdge(fleet.EdgeConfig{URL: "nats://127.0.0.1:4222", Durable: "a.b"}, func(*record.Record) {}); err == nil {
 		t.Error("NewEdge(Durable: a.b)=nil error, want one")
 	}
 }
@@ -134,7 +134,7 @@ func TestEdgeNotReady(t *testing.T) {
 	}
 	p := newPublisher(t, url, "web-1")
 	run(t, p.Run)
-	p.Publish(record("web-1.log", 1), "")
+	p.Publish(makeRecord("web-1.log", 1), "")
 	waitFor(t, 10*time.Second, "the edge ready", func() bool { return e.NotReady() == "" })
 	waitFor(t, 10*time.Second, "the record at the edge", func() bool { return c.len() == 1 })
 	if st := e.Stats(); !st.Ready || st.StreamSeq != 1 || st.Lag != 0 {
@@ -256,7 +256,7 @@ func TestAckTimeoutsResendInOrder(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := uint64(1); i <= n; i++ {
-			p.Publish(record("web-1.log", i), "")
+			p.Publish(makeRecord("web-1.log", i), "")
 			if i%100 == 0 {
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -297,7 +297,7 @@ func TestConnectionLostWithPublishesInFlight(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := uint64(1); i <= n; i++ {
-			p.Publish(record("web-1.log", i), "")
+			p.Publish(makeRecord("web-1.log", i), "")
 			if i%100 == 0 {
 				time.Sleep(10 * time.Millisecond)
 			}

@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/fleet/fleettest"
+	"github.com/weblogd/weblogd/record"
 )
 
 // runNATS starts a NATS server with JetStream on loopback, its store in
@@ -57,10 +57,10 @@ func run(tb testing.TB, f func(context.Context) error) (stop func()) {
 // collector is an edge handler that keeps what it is given.
 type collector struct {
 	mu   sync.Mutex
-	recs []*broadcast.Record
+	recs []*record.Record
 }
 
-func (c *collector) handle(r *broadcast.Record) {
+func (c *collector) handle(r *record.Record) {
 	c.mu.Lock()
 	c.recs = append(c.recs, r)
 	c.mu.Unlock()
@@ -72,10 +72,10 @@ func (c *collector) len() int {
 	return len(c.recs)
 }
 
-func (c *collector) all() []*broadcast.Record {
+func (c *collector) all() []*record.Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]*broadcast.Record(nil), c.recs...)
+	return append([]*record.Record(nil), c.recs...)
 }
 
 // waitFor polls cond until it holds or d passes.
@@ -90,9 +90,9 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// record is the seq-th record of source: a parsed line.
-func record(source string, seq uint64) *broadcast.Record {
-	return &broadcast.Record{
+// makeRecord is the seq-th record of source: a parsed line.
+func makeRecord(source string, seq uint64) *record.Record {
+	return &record.Record{
 		Seq: seq, Source: source, Parsed: true,
 		Time: time.Date(2026, 11, 21, 10, 0, 0, 0, time.FixedZone("", 3600)),
 		Host: "203.0.113.9", Ident: "-", User: "-", Method: "GET",
@@ -122,7 +122,7 @@ func newEdge(tb testing.TB, url, durable string, c *collector) *fleet.Edge {
 // checkOnceInOrder checks that recs hold, for each node, the seqs 1..n
 // once each and in order, with the node and source they were published
 // with.
-func checkOnceInOrder(tb testing.TB, recs []*broadcast.Record, n uint64, nodes ...string) {
+func checkOnceInOrder(tb testing.TB, recs []*record.Record, n uint64, nodes ...string) {
 	tb.Helper()
 	next := map[string]uint64{}
 	for _, node := range nodes {
@@ -165,7 +165,7 @@ func TestTwoPublishersOneEdge(t *testing.T) {
 	for _, p := range pubs {
 		wg.Go(func() {
 			for i := uint64(1); i <= n; i++ {
-				if !p.Publish(record(p.Node()+".log", i), "") {
+				if !p.Publish(makeRecord(p.Node()+".log", i), "") {
 					t.Errorf("Publish() dropped a record")
 				}
 			}
@@ -207,7 +207,7 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 			if i == n/2+1 {
 				<-down
 			}
-			p.Publish(record("web-1.log", i), "")
+			p.Publish(makeRecord("web-1.log", i), "")
 			if i%100 == 0 {
 				time.Sleep(5 * time.Millisecond) // a burst over ~200 ms
 			}
@@ -244,12 +244,12 @@ func TestEdgeRestartResumes(t *testing.T) {
 	var c1 collector
 	stop := run(t, newEdge(t, url, "edge", &c1).Run)
 	for i := uint64(1); i <= n; i++ {
-		p.Publish(record("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i), "")
 	}
 	waitFor(t, 10*time.Second, "the first half at the edge", func() bool { return c1.len() >= n })
 	stop()
 	for i := uint64(n + 1); i <= 2*n; i++ {
-		p.Publish(record("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i), "")
 	}
 	waitFor(t, 10*time.Second, "the second half in the stream", func() bool { return p.Stats().Published == 2*n })
 	var c2 collector
@@ -274,14 +274,14 @@ func TestRepublishNoDuplicates(t *testing.T) {
 	p1 := newPublisher(t, url, "web-1")
 	stop := run(t, p1.Run)
 	for i := uint64(1); i <= n; i++ {
-		p1.Publish(record("web-1.log", i), key(i))
+		p1.Publish(makeRecord("web-1.log", i), key(i))
 	}
 	waitFor(t, 10*time.Second, "the first run published", func() bool { return p1.Stats().Published == n })
 	stop()
 	p2 := newPublisher(t, url, "web-1")
 	run(t, p2.Run)
 	for i := uint64(1); i <= n+100; i++ {
-		p2.Publish(record("web-1.log", i), key(i))
+		p2.Publish(makeRecord("web-1.log", i), key(i))
 	}
 	waitFor(t, 10*time.Second, "the second run published", func() bool { return p2.Stats().Published == n+100 })
 	var c collector
@@ -308,7 +308,7 @@ func TestBufferWhileNATSIsDown(t *testing.T) {
 	}
 	run(t, p.Run)
 	for i := uint64(1); i <= 15; i++ {
-		if ok := p.Publish(record("web-1.log", i), ""); ok != (i <= 10) {
+		if ok := p.Publish(makeRecord("web-1.log", i), ""); ok != (i <= 10) {
 			t.Errorf("Publish(%d)=%v, want %v", i, ok, i <= 10)
 		}
 	}
@@ -338,7 +338,7 @@ func TestEdgeFillsRecordsLostInFlight(t *testing.T) {
 	p := newPublisher(t, url, "web-1")
 	run(t, p.Run)
 	for i := uint64(1); i <= n; i++ {
-		p.Publish(record("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i), "")
 	}
 	waitFor(t, 10*time.Second, "the records in the stream", func() bool { return p.Stats().Published == n })
 
@@ -390,8 +390,8 @@ func TestLatency(t *testing.T) {
 	url := s.ClientURL()
 	p := newPublisher(t, url, "web-1")
 	run(t, p.Run)
-	got := make(chan *broadcast.Record, 1) // one record in flight at a time
-	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Durable: "edge"}, func(r *broadcast.Record) { got <- r })
+	got := make(chan *record.Record, 1) // one record in flight at a time
+	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Durable: "edge"}, func(r *record.Record) { got <- r })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestLatency(t *testing.T) {
 	lat := make([]time.Duration, 0, n)
 	for i := uint64(1); i <= n; i++ {
 		start := time.Now()
-		p.Publish(record("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i), "")
 		select {
 		case r := <-got:
 			lat = append(lat, time.Since(start))

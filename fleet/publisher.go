@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // PublisherConfig says where a Publisher sends records. Only URL is
@@ -234,7 +234,7 @@ func (p *Publisher) Node() string { return p.node }
 // Publish returns. It never waits for the network; it returns false when
 // the buffer was full and the oldest waiting record was dropped to make
 // room.
-func (p *Publisher) Publish(rec *broadcast.Record, key string) bool {
+func (p *Publisher) Publish(rec *record.Record, key string) bool {
 	r := *rec
 	r.Node = p.node
 	m := pending{

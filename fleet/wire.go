@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -59,20 +59,22 @@ func MsgID(node, source, key string, seq uint64) string {
 // Append appends the wire form of r: its JSON form with, for a parsed
 // record, the raw line as "raw" too (the JSON form leaves it out when the
 // line parsed, but an edge filters on it with q=).
-func Append(dst []byte, r *broadcast.Record) []byte {
+func Append(dst []byte, r *record.Record) []byte {
 	dst = transports.AppendJSON(dst, r)
 	if !r.Parsed || r.Line == "" {
 		return dst
 	}
 	// AppendJSON always ends with '}': reopen the object for one more
 	// field, escaped by the same encoder through a throwaway record.
-	raw := transports.AppendJSON(nil, &broadcast.Record{Line: r.Line})
+	raw := transports.AppendJSON(nil, &record.Record{Line: r.Line})
 	// raw is {"seq":0,"raw":"..."}: keep from ,"raw" on.
 	i := bytes.Index(raw, []byte(`,"raw":`))
 	return append(dst[:len(dst)-1], raw[i:]...)
 }
 
-// wireRecord is the JSON form as encoding/json reads it back.
+// wireRecord is the JSON form as encoding/json reads it back: a field of
+// record.Fields missing here is dropped by every edge, which the record
+// package's test catches.
 type wireRecord struct {
 	Seq     uint64  `json:"seq"`
 	Source  string  `json:"source"`
@@ -100,12 +102,12 @@ const timeLayout = "2006-01-02T15:04:05-07:00"
 
 // Decode reads a record from its wire form. Seq is the publisher's seq;
 // the edge's Ring gives the record its own when it is published there.
-func Decode(data []byte) (*broadcast.Record, error) {
+func Decode(data []byte) (*record.Record, error) {
 	var w wireRecord
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("decode record: %w", err)
 	}
-	r := &broadcast.Record{
+	r := &record.Record{
 		Seq: w.Seq, Source: w.Source, Node: w.Node,
 		VHost: w.VHost, Host: w.Host, Ident: w.Ident, User: w.User,
 		Method: w.Method, Path: w.Path, Proto: w.Proto, Request: w.Request,

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -17,18 +17,18 @@ func TestWireRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.FixedZone("", -5*3600-30*60))
 	tests := []struct {
 		name string
-		rec  *broadcast.Record
+		rec  *record.Record
 	}{
-		{"parsed, every field", &broadcast.Record{
+		{"parsed, every field", &record.Record{
 			Seq: 42, Source: "access.log", Node: "web-1", Parsed: true, Time: at,
 			VHost: "example.com:443", Host: "2001:db8::1", Ident: "-", User: "frank",
 			Method: "GET", Path: "/index.html?q=1", Proto: "HTTP/1.1", Status: 200, Bytes: 2326,
 			Referer: "http://example.com/", Agent: "curl/8.5.0", Extra: "0.003",
 			Line: `line with "quotes" and \ backslash`}},
-		{"parsed, odd request, no time", &broadcast.Record{
+		{"parsed, odd request, no time", &record.Record{
 			Seq: 1, Source: "a.log", Node: "n", Parsed: true, Request: "garbage", Status: 400, Line: "x"}},
-		{"unparsed", &broadcast.Record{Seq: 43, Source: "access.log", Node: "web-2", Line: "\tnot a log line \u2028"}},
-		{"unparsed, empty line, no node", &broadcast.Record{Seq: 44, Source: "access.log"}},
+		{"unparsed", &record.Record{Seq: 43, Source: "access.log", Node: "web-2", Line: "\tnot a log line \u2028"}},
+		{"unparsed, empty line, no node", &record.Record{Seq: 44, Source: "access.log"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 )
 
@@ -17,7 +17,7 @@ func BenchmarkRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var recs []broadcast.Record
+	var recs []record.Record
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		recs = append(recs, feed.Parse(l))
 	}

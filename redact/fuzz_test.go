@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/transports"
 )
@@ -28,19 +28,19 @@ const (
 // in whatever field it lands in), or a field of a record set directly.
 var lineSlots = []string{"vhost", "host", "ident", "user", "method", "path", "proto", "referer", "agent", "extra", "unparsed"}
 
-var recordFields = []func(r *broadcast.Record) *string{
-	func(r *broadcast.Record) *string { return &r.VHost },
-	func(r *broadcast.Record) *string { return &r.Host },
-	func(r *broadcast.Record) *string { return &r.Ident },
-	func(r *broadcast.Record) *string { return &r.User },
-	func(r *broadcast.Record) *string { return &r.Method },
-	func(r *broadcast.Record) *string { return &r.Path },
-	func(r *broadcast.Record) *string { return &r.Proto },
-	func(r *broadcast.Record) *string { return &r.Request },
-	func(r *broadcast.Record) *string { return &r.Referer },
-	func(r *broadcast.Record) *string { return &r.Agent },
-	func(r *broadcast.Record) *string { return &r.Extra },
-	func(r *broadcast.Record) *string { return &r.Line },
+var recordFields = []func(r *record.Record) *string{
+	func(r *record.Record) *string { return &r.VHost },
+	func(r *record.Record) *string { return &r.Host },
+	func(r *record.Record) *string { return &r.Ident },
+	func(r *record.Record) *string { return &r.User },
+	func(r *record.Record) *string { return &r.Method },
+	func(r *record.Record) *string { return &r.Path },
+	func(r *record.Record) *string { return &r.Proto },
+	func(r *record.Record) *string { return &r.Request },
+	func(r *record.Record) *string { return &r.Referer },
+	func(r *record.Record) *string { return &r.Agent },
+	func(r *record.Record) *string { return &r.Extra },
+	func(r *record.Record) *string { return &r.Line },
 }
 
 // plantedLine is a Combined line with text in the slot named.
@@ -208,7 +208,7 @@ func FuzzRedact(f *testing.F) {
 			t.Fatal(err)
 		}
 		planted := before + text + after
-		var rec broadcast.Record
+		var rec record.Record
 		if n := int(slot) % (len(lineSlots) + len(recordFields)); n < len(lineSlots) {
 			rec = feed.Parse(plantedLine(lineSlots[n], planted))
 		} else {

@@ -28,7 +28,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // HostMode says what becomes of client addresses.
@@ -185,8 +185,9 @@ func (r *Redactor) Options() Options {
 //
 // Every field read from the line is masked, the agent and the method as
 // much as the path: a log writes what clients send, and a client may send
-// an address or a secret anywhere.
-func (r *Redactor) Record(rec *broadcast.Record) {
+// an address or a secret anywhere. record.Fields marks them Masked, and
+// the record package's test checks each against this function.
+func (r *Redactor) Record(rec *record.Record) {
 	if r == nil {
 		return
 	}

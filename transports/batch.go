@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // DefaultWriteTimeout bounds every write to a subscriber. A peer that
@@ -17,7 +18,7 @@ const DefaultWriteTimeout = 10 * time.Second
 // a batch is encoded in one allocation instead of a chain of regrowths.
 const recordSizeHint = 400
 
-func sized(recs []*broadcast.Record) []byte {
+func sized(recs []*record.Record) []byte {
 	return make([]byte, 0, recordSizeHint*len(recs))
 }
 
@@ -49,7 +50,7 @@ func JSONLines(b *broadcast.Batch) []byte {
 }
 
 // AppendXMLLines appends each record as a <hit/> line.
-func AppendXMLLines(dst []byte, recs []*broadcast.Record) []byte {
+func AppendXMLLines(dst []byte, recs []*record.Record) []byte {
 	for _, r := range recs {
 		dst = AppendXML(dst, r)
 		dst = append(dst, '\n')
@@ -58,7 +59,7 @@ func AppendXMLLines(dst []byte, recs []*broadcast.Record) []byte {
 }
 
 // AppendJSONLines appends each record as a JSON line.
-func AppendJSONLines(dst []byte, recs []*broadcast.Record) []byte {
+func AppendJSONLines(dst []byte, recs []*record.Record) []byte {
 	for _, r := range recs {
 		dst = AppendJSON(dst, r)
 		dst = append(dst, '\n')
@@ -75,7 +76,7 @@ func SSE(b *broadcast.Batch) []byte {
 }
 
 // AppendSSE appends each record as an SSE "hit" event.
-func AppendSSE(dst []byte, recs []*broadcast.Record) []byte {
+func AppendSSE(dst []byte, recs []*record.Record) []byte {
 	for _, r := range recs {
 		dst = append(dst, "id: "...)
 		dst = strconv.AppendUint(dst, r.Seq, 10)
@@ -104,7 +105,7 @@ func WSMessage(b *broadcast.Batch) []byte {
 }
 
 // AppendWSMessage appends records as one {"type":"hits"} message.
-func AppendWSMessage(dst []byte, recs []*broadcast.Record) []byte {
+func AppendWSMessage(dst []byte, recs []*record.Record) []byte {
 	dst = append(dst, `{"type":"hits","hits":[`...)
 	for i, r := range recs {
 		if i > 0 {

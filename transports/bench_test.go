@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/transports/httpchunk"
 	"github.com/weblogd/weblogd/transports/sse"
@@ -109,7 +110,7 @@ var benchTransports = []benchTransport{
 	{"ws", startWS},
 }
 
-func runTransport(b *testing.B, tr benchTransport, subs int, pool []*broadcast.Record) {
+func runTransport(b *testing.B, tr benchTransport, subs int, pool []*record.Record) {
 	// The hub, with its ring, runs until the end of this run.
 	hub := broadcast.NewHub(broadcast.HubConfig{Ring: broadcast.NewRing(0, 0), Tick: benchTick, Queue: benchQueue})
 	hubCtx, stopHub := context.WithCancel(context.Background())
@@ -197,7 +198,7 @@ func runTransport(b *testing.B, tr benchTransport, subs int, pool []*broadcast.R
 				time.Sleep(50 * time.Microsecond)
 			}
 		}
-		r := new(broadcast.Record) // one malloc, taken off below
+		r := new(record.Record) // one malloc, taken off below
 		*r = *pool[i%len(pool)]
 		hub.Publish(r)
 	}

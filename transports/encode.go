@@ -5,13 +5,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // The encoders below are append-style and hand-written: every record is
 // encoded once per batch and format, on the hot path between the tailer
 // and every subscriber, so they avoid reflection and allocation. Both
-// forms write the fields in the order docs/protocol.md gives:
+// forms write the fields of record.Fields, under its keys and in its
+// order (the record package's test checks them against it):
 //
 //	seq source node time vhost host ident user method path proto request
 //	status bytes referer agent extra raw
@@ -25,7 +26,7 @@ const timeLayout = "2006-01-02T15:04:05-07:00"
 
 // AppendXML appends r as one empty <hit/> element, without a newline. The
 // result is well-formed XML 1.0 in UTF-8 whatever bytes r holds.
-func AppendXML(dst []byte, r *broadcast.Record) []byte {
+func AppendXML(dst []byte, r *record.Record) []byte {
 	dst = append(dst, `<hit seq="`...)
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	dst = append(dst, '"')
@@ -64,7 +65,7 @@ func AppendXML(dst []byte, r *broadcast.Record) []byte {
 // AppendJSON appends r as one JSON object, without a newline. The result
 // is valid UTF-8 JSON whatever bytes r holds, and safe to embed in
 // JavaScript source (U+2028 and U+2029 are escaped).
-func AppendJSON(dst []byte, r *broadcast.Record) []byte {
+func AppendJSON(dst []byte, r *record.Record) []byte {
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	dst = appendJSONField(dst, `,"source":"`, r.Source)

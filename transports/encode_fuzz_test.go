@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -13,8 +13,8 @@ import (
 // seconds included, so that the rare offsets are fuzzed too.
 func fuzzRecord(seq uint64, parsed bool, unix int64, offset int32,
 	source, node, vhost, host, ident, user, method, path, proto, request string,
-	status int, bytes int64, referer, agent, extra, line string) *broadcast.Record {
-	r := &broadcast.Record{
+	status int, bytes int64, referer, agent, extra, line string) *record.Record {
+	r := &record.Record{
 		Seq: seq, Source: source, Node: node, Parsed: parsed,
 		VHost: vhost, Host: host, Ident: ident, User: user,
 		Method: method, Path: path, Proto: proto, Request: request,

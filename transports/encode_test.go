@@ -13,8 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -25,8 +25,8 @@ const apacheLog = "../feed/testdata/apache_combined_10k.log"
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
 // protocolHit is the example record of docs/protocol.md.
-func protocolHit() *broadcast.Record {
-	return &broadcast.Record{
+func protocolHit() *record.Record {
+	return &record.Record{
 		Seq: 42, Source: "access.log", Parsed: true,
 		Time: time.Date(2026, 11, 21, 10, 0, 0, 0, time.FixedZone("CET", 3600)),
 		Host: "203.0.113.9", Ident: "-", User: "frank",
@@ -37,7 +37,7 @@ func protocolHit() *broadcast.Record {
 }
 
 func TestAppend(t *testing.T) {
-	full := &broadcast.Record{
+	full := &record.Record{
 		Seq: 7, Source: "other_vhosts_access.log", Node: "web-2", Parsed: true,
 		Time:  time.Date(2015, 5, 17, 10, 5, 3, 0, time.UTC),
 		VHost: "example.com:443", Host: "10.0.0.1, 203.0.113.5", Ident: "-", User: "-",
@@ -45,28 +45,28 @@ func TestAppend(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		r         *broadcast.Record
+		r         *record.Record
 		xml, json string
 	}{
 		{"protocol example", protocolHit(),
 			`<hit seq="42" source="access.log" time="2026-11-21T10:00:00+01:00" host="203.0.113.9" ident="-" user="frank" method="GET" path="/index.html?q=1" proto="HTTP/1.1" status="200" bytes="2326" referer="http://example.com/" agent="curl/8.5.0"/>`,
 			`{"seq":42,"source":"access.log","time":"2026-11-21T10:00:00+01:00","host":"203.0.113.9","ident":"-","user":"frank","method":"GET","path":"/index.html?q=1","proto":"HTTP/1.1","status":200,"bytes":2326,"referer":"http://example.com/","agent":"curl/8.5.0"}`},
-		{"protocol example unparsed", &broadcast.Record{Seq: 43, Source: "access.log", Line: "\x00garbage that is not a log line"},
+		{"protocol example unparsed", &record.Record{Seq: 43, Source: "access.log", Line: "\x00garbage that is not a log line"},
 			`<hit seq="43" source="access.log" raw="` + "\uFFFD" + `garbage that is not a log line"/>`,
 			`{"seq":43,"source":"access.log","raw":"\u0000garbage that is not a log line"}`},
 		{"every field", full,
 			`<hit seq="7" source="other_vhosts_access.log" node="web-2" time="2015-05-17T10:05:03+00:00" vhost="example.com:443" host="10.0.0.1, 203.0.113.5" ident="-" user="-" request="hello" status="400" bytes="0" referer="-" agent="-" extra="&quot;-&quot; 0.003"/>`,
 			`{"seq":7,"source":"other_vhosts_access.log","node":"web-2","time":"2015-05-17T10:05:03+00:00","vhost":"example.com:443","host":"10.0.0.1, 203.0.113.5","ident":"-","user":"-","request":"hello","status":400,"bytes":0,"referer":"-","agent":"-","extra":"\"-\" 0.003"}`},
-		{"unparsed with node, parsed fields ignored", &broadcast.Record{Seq: 1, Source: "a.log", Node: "n1", Host: "ignored", Status: 200, Line: "x y"},
+		{"unparsed with node, parsed fields ignored", &record.Record{Seq: 1, Source: "a.log", Node: "n1", Host: "ignored", Status: 200, Line: "x y"},
 			`<hit seq="1" source="a.log" node="n1" raw="x y"/>`,
 			`{"seq":1,"source":"a.log","node":"n1","raw":"x y"}`},
-		{"unparsed empty line", &broadcast.Record{Seq: 2, Source: "a.log"},
+		{"unparsed empty line", &record.Record{Seq: 2, Source: "a.log"},
 			`<hit seq="2" source="a.log" raw=""/>`,
 			`{"seq":2,"source":"a.log","raw":""}`},
-		{"parsed, nothing but status and bytes", &broadcast.Record{Parsed: true},
+		{"parsed, nothing but status and bytes", &record.Record{Parsed: true},
 			`<hit seq="0" status="0" bytes="0"/>`,
 			`{"seq":0,"status":0,"bytes":0}`},
-		{"big numbers", &broadcast.Record{Seq: 18446744073709551615, Parsed: true, Status: 999, Bytes: 9223372036854775807},
+		{"big numbers", &record.Record{Seq: 18446744073709551615, Parsed: true, Status: 999, Bytes: 9223372036854775807},
 			`<hit seq="18446744073709551615" status="999" bytes="9223372036854775807"/>`,
 			`{"seq":18446744073709551615,"status":999,"bytes":9223372036854775807}`},
 	}
@@ -86,11 +86,11 @@ func TestAppend(t *testing.T) {
 
 func TestAppendAppends(t *testing.T) {
 	dst := []byte("prefix\n")
-	got := string(transports.AppendJSON(dst, &broadcast.Record{Seq: 1, Line: "x"}))
+	got := string(transports.AppendJSON(dst, &record.Record{Seq: 1, Line: "x"}))
 	if want := "prefix\n" + `{"seq":1,"raw":"x"}`; got != want {
 		t.Fatalf("AppendJSON(prefix)=%q, want %q", got, want)
 	}
-	got = string(transports.AppendXML(dst, &broadcast.Record{Seq: 1, Line: "x"}))
+	got = string(transports.AppendXML(dst, &record.Record{Seq: 1, Line: "x"}))
 	if want := "prefix\n" + `<hit seq="1" raw="x"/>`; got != want {
 		t.Fatalf("AppendXML(prefix)=%q, want %q", got, want)
 	}
@@ -125,7 +125,7 @@ func TestAppendEscapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &broadcast.Record{Seq: 1, Parsed: true, Status: 200, Agent: tt.in}
+			r := &record.Record{Seq: 1, Parsed: true, Status: 200, Agent: tt.in}
 			wantXML := `<hit seq="1" status="200" bytes="0" agent="` + tt.xml + `"/>`
 			if got := string(transports.AppendXML(nil, r)); got != wantXML {
 				t.Fatalf("AppendXML(agent %q)=%q, want %q", tt.in, got, wantXML)
@@ -138,7 +138,7 @@ func TestAppendEscapes(t *testing.T) {
 			checkJSON(t, r, transports.AppendJSON(nil, r))
 
 			// The same string as the raw line of an unparsed record.
-			u := &broadcast.Record{Seq: 1, Line: tt.in}
+			u := &record.Record{Seq: 1, Line: tt.in}
 			checkXML(t, u, transports.AppendXML(nil, u))
 			checkJSON(t, u, transports.AppendJSON(nil, u))
 		})
@@ -169,7 +169,7 @@ func TestAppendTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &broadcast.Record{Parsed: true, Time: tt.t}
+			r := &record.Record{Parsed: true, Time: tt.t}
 			wantXML, wantJSON := `<hit seq="0" status="0" bytes="0"/>`, `{"seq":0,"status":0,"bytes":0}`
 			if tt.want != "" {
 				wantXML = `<hit seq="0" time="` + tt.want + `" status="0" bytes="0"/>`
@@ -210,7 +210,7 @@ func TestAppendRealLog(t *testing.T) {
 	for i, r := range parseLog(t, apacheLog) {
 		checkXML(t, r, transports.AppendXML(nil, r))
 		checkJSON(t, r, transports.AppendJSON(nil, r))
-		u := &broadcast.Record{Seq: uint64(i + 1), Source: "access.log", Line: r.Line}
+		u := &record.Record{Seq: uint64(i + 1), Source: "access.log", Line: r.Line}
 		checkXML(t, u, transports.AppendXML(nil, u))
 		checkJSON(t, u, transports.AppendJSON(nil, u))
 	}
@@ -218,14 +218,14 @@ func TestAppendRealLog(t *testing.T) {
 
 // parseLog reads a log and parses each line, numbering them as the ring
 // would.
-func parseLog(tb testing.TB, path string) []*broadcast.Record {
+func parseLog(tb testing.TB, path string) []*record.Record {
 	tb.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	recs := make([]*broadcast.Record, len(lines))
+	recs := make([]*record.Record, len(lines))
 	for i, line := range lines {
 		r := feed.Parse(line)
 		r.Seq, r.Source = uint64(i+1), "access.log"
@@ -239,7 +239,7 @@ func parseLog(tb testing.TB, path string) []*broadcast.Record {
 type field struct{ name, value string }
 
 // wantFields lists what the encoders must write for r, unsanitised.
-func wantFields(r *broadcast.Record) []field {
+func wantFields(r *record.Record) []field {
 	fs := []field{{"seq", strconv.FormatUint(r.Seq, 10)}}
 	add := func(name, v string) {
 		if v != "" {
@@ -296,7 +296,7 @@ func sanitizeJSON(s string) string {
 
 // checkXML decodes out with encoding/xml and checks that it is exactly one
 // empty <hit> element carrying the fields of r, sanitised, in order.
-func checkXML(tb testing.TB, r *broadcast.Record, out []byte) {
+func checkXML(tb testing.TB, r *record.Record, out []byte) {
 	tb.Helper()
 	if !utf8.Valid(out) {
 		tb.Fatalf("AppendXML(%+v)=%q is not UTF-8", r, out)
@@ -339,7 +339,7 @@ func checkXML(tb testing.TB, r *broadcast.Record, out []byte) {
 
 // checkJSON decodes out and checks that it is exactly one object with the
 // fields of r, sanitised, in order; numbers are numbers.
-func checkJSON(tb testing.TB, r *broadcast.Record, out []byte) {
+func checkJSON(tb testing.TB, r *record.Record, out []byte) {
 	tb.Helper()
 	if !json.Valid(out) {
 		tb.Fatalf("AppendJSON(%+v)=%q is not valid JSON", r, out)
@@ -398,7 +398,7 @@ func BenchmarkAppendJSON(b *testing.B) {
 
 // benchmarkAppend encodes the whole parsed Apache log per iteration, one
 // record per line as the streams write it.
-func benchmarkAppend(b *testing.B, appendRecord func([]byte, *broadcast.Record) []byte) {
+func benchmarkAppend(b *testing.B, appendRecord func([]byte, *record.Record) []byte) {
 	recs := parseLog(b, apacheLog)
 	var buf []byte
 	for _, r := range recs {

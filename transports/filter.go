@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // Filter selects records by the query parameters of docs/protocol.md: status,
@@ -227,7 +227,7 @@ func (f *Filter) setQ(q string) {
 // Match reports whether r passes the filter. Records that did not parse
 // pass only filters that do not need parsed fields (source, node, q).
 // Records without a node (read from a local log) pass no node filter.
-func (f *Filter) Match(r *broadcast.Record) bool {
+func (f *Filter) Match(r *record.Record) bool {
 	if f == nil {
 		return true
 	}

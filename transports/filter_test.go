@@ -7,8 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -29,7 +29,7 @@ func clfLine(host, method, path string, status int, agent string) string {
 }
 
 // filterRec parses l as the server would, as a record of source.
-func filterRec(tb testing.TB, source, l string) *broadcast.Record {
+func filterRec(tb testing.TB, source, l string) *record.Record {
 	tb.Helper()
 	r := feed.Parse(l)
 	r.Seq, r.Source = 1, source
@@ -37,7 +37,7 @@ func filterRec(tb testing.TB, source, l string) *broadcast.Record {
 }
 
 // mustParse is filterRec for a line that must parse.
-func mustParse(tb testing.TB, source, l string) *broadcast.Record {
+func mustParse(tb testing.TB, source, l string) *record.Record {
 	tb.Helper()
 	r := filterRec(tb, source, l)
 	if !r.Parsed {
@@ -52,7 +52,7 @@ func TestParseFilterNoParameters(t *testing.T) {
 		if err != nil || f != nil {
 			t.Fatalf("ParseFilter(%q)=%v, %v; want nil, nil (other parameters are the caller's)", q, f, err)
 		}
-		r := &broadcast.Record{Line: "anything"}
+		r := &record.Record{Line: "anything"}
 		if !f.Match(r) {
 			t.Fatalf("a nil filter's Match()=false, want true")
 		}
@@ -206,7 +206,7 @@ func TestFilterMatch(t *testing.T) {
 	if xff.Host != "10.0.0.1, 203.0.113.5" {
 		t.Fatalf("Parse of an X-Forwarded-For line: Host=%q, want the list as logged", xff.Host)
 	}
-	all := map[string]*broadcast.Record{
+	all := map[string]*record.Record{
 		"ok200": ok200, "nf404": nf404, "post201": post201, "err500": err500, "err503": err503,
 		"redir301": redir301, "xff": xff, "named": named, "other": other, "raw": raw, "otherRaw": otherRaw,
 	}
@@ -305,12 +305,12 @@ func TestFilterMatch(t *testing.T) {
 // parse passes it like source=.
 func TestFilterMatchNode(t *testing.T) {
 	line := clfLine("203.0.113.5", "GET", "/x", 200, "curl/8.5.0")
-	withNode := func(node, source, l string) *broadcast.Record {
+	withNode := func(node, source, l string) *record.Record {
 		r := filterRec(t, source, l)
 		r.Node = node
 		return r
 	}
-	all := map[string]*broadcast.Record{
+	all := map[string]*record.Record{
 		"local":  withNode("", "access.log", line),
 		"a":      withNode("a", "access.log", line),
 		"a404":   withNode("a", "access.log", clfLine("203.0.113.5", "GET", "/x", 404, "curl/8.5.0")),
@@ -382,7 +382,7 @@ func TestFilterMatchUnicodeQ(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := &broadcast.Record{Line: c.line}
+			r := &record.Record{Line: c.line}
 			if got := f.Match(r); got != c.want {
 				t.Fatalf("q=%q Match(%q)=%v, want %v", c.q, c.line, got, c.want)
 			}
@@ -416,7 +416,7 @@ func FuzzFilter(f *testing.F) {
 		}
 		p := feed.Parse(l)
 		p.Source = "s"
-		u := &broadcast.Record{Source: "s", Line: l}
+		u := &record.Record{Source: "s", Line: l}
 		mp, mu := flt.Match(&p), flt.Match(u)
 		if flt == nil && !(mp && mu) {
 			t.Fatalf("nil filter rejected a record")
@@ -439,9 +439,9 @@ func FuzzFilter(f *testing.F) {
 				one, _ := parseFilter(t, "status="+url.QueryEscape(s))
 				some := false
 				for code := 100; code <= 599 && !some; code++ {
-					some = one.Match(&broadcast.Record{Parsed: true, Status: code})
+					some = one.Match(&record.Record{Parsed: true, Status: code})
 				}
-				if !some || one.Match(&broadcast.Record{Parsed: true, Status: 99}) || one.Match(&broadcast.Record{Parsed: true, Status: 600}) {
+				if !some || one.Match(&record.Record{Parsed: true, Status: 99}) || one.Match(&record.Record{Parsed: true, Status: 600}) {
 					t.Fatalf("status=%q is accepted but does not name codes of 100-599", s)
 				}
 			}

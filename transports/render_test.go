@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
 // A filtered subscriber whose filter passes every record of a batch writes
 // the batch's shared encoding, not a copy of its own.
 func TestRenderSharesWhenEveryRecordMatches(t *testing.T) {
-	recs := []*broadcast.Record{
+	recs := []*record.Record{
 		{Seq: 1, Parsed: true, Status: 404, Line: "a"},
 		{Seq: 2, Parsed: true, Status: 200, Line: "b"},
 		{Seq: 3, Parsed: true, Status: 404, Line: "c"},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 )
 
 // DefaultHeartbeat is how often an idle stream says it is alive: the 15 s
@@ -154,7 +155,7 @@ func Flush(sub *broadcast.Subscription, sink Sink, c *Counters, beat bool) (over
 // filter) it is the batch's shared encoding, built once for all
 // subscribers: do not modify it. Otherwise, a fresh encoding of the
 // records that match.
-func Render(b *broadcast.Batch, f *Filter, shared func(*broadcast.Batch) []byte, enc func([]byte, []*broadcast.Record) []byte) ([]byte, int) {
+func Render(b *broadcast.Batch, f *Filter, shared func(*broadcast.Batch) []byte, enc func([]byte, []*record.Record) []byte) ([]byte, int) {
 	recs, all := Matching(b, f)
 	switch {
 	case all:
@@ -168,7 +169,7 @@ func Render(b *broadcast.Batch, f *Filter, shared func(*broadcast.Batch) []byte,
 // Matching returns the records of b that pass f, and whether that is all
 // of them (always for a nil f): then recs is b.Records itself, and the
 // caller can use the batch's shared encoding.
-func Matching(b *broadcast.Batch, f *Filter) (recs []*broadcast.Record, all bool) {
+func Matching(b *broadcast.Batch, f *Filter) (recs []*record.Record, all bool) {
 	if f == nil {
 		return b.Records, true
 	}
@@ -180,7 +181,7 @@ func Matching(b *broadcast.Batch, f *Filter) (recs []*broadcast.Record, all bool
 			continue
 		}
 		if recs == nil { // the first record left out: copy those before it
-			recs = append(make([]*broadcast.Record, 0, len(b.Records)), b.Records[:i]...)
+			recs = append(make([]*record.Record, 0, len(b.Records)), b.Records[:i]...)
 		}
 	}
 	if recs == nil {

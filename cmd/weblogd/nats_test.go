@@ -19,9 +19,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/fleet/fleettest"
+	"github.com/weblogd/weblogd/record"
 )
 
 // --help lists the NATS flags.
@@ -178,7 +178,7 @@ func TestKilledPublisherLosesNothing(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var paths []string
-	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Node: "check"}, func(r *broadcast.Record) {
+	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Node: "check"}, func(r *record.Record) {
 		mu.Lock()
 		paths = append(paths, r.Path)
 		mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -136,7 +137,7 @@ func appendFrame(dst []byte, op byte, payload []byte) []byte {
 }
 
 // recordsFrame encodes recs as one text frame, {"type":"hits",...}.
-func recordsFrame(recs []*broadcast.Record) []byte {
+func recordsFrame(recs []*record.Record) []byte {
 	buf := make([]byte, maxHeader, maxHeader+512*len(recs))
 	buf = transports.AppendWSMessage(buf, recs)
 	start := putHeader(buf[:maxHeader], websocket.TextMessage, len(buf)-maxHeader)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -101,7 +101,7 @@ func TestWireFrames(t *testing.T) {
 	if _, op, p := readFrame(t, client); op != websocket.PingMessage || string(p) != "hi" {
 		t.Fatalf("ping: op=%d payload=%q", op, p)
 	}
-	recs := []*broadcast.Record{{Seq: 7, Source: "a.log", Line: "x"}}
+	recs := []*record.Record{{Seq: 7, Source: "a.log", Line: "x"}}
 	go w.write(time.Second, recordsFrame(recs))
 	if _, op, p := readFrame(t, client); op != websocket.TextMessage || !bytes.HasPrefix(p, []byte(`{"type":"hits","hits":[{"seq":7,`)) {
 		t.Fatalf("records frame: op=%d payload=%q", op, p)

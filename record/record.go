@@ -1,0 +1,39 @@
+package record
+
+import "time"
+
+// Record is one access-log line. It is immutable once it is in the Ring:
+// the hub, every subscriber and every encoder share the same *Record.
+// Fields describes its fields; a field added here is added there too.
+//
+// String fields that are empty are absent from the line and are omitted
+// by the encoders ("never invented"). A line that did not parse has
+// Parsed == false and carries only Seq, Source, Node and Line.
+type Record struct {
+	Seq    uint64 // assigned by the Ring: 1, 2, 3, ... with no holes
+	Source string // the log's name (base name, or path when base names clash)
+	Node   string // the publishing node, for records that came through NATS
+
+	// Parsed is true when Line was read as Common or Combined Log Format.
+	// The fields below are set only then.
+	Parsed  bool
+	Time    time.Time // in the log's own offset; zero when absent
+	VHost   string    // vhost prefix ("example.com:443"), when the line has one
+	Host    string    // client address as logged
+	Ident   string
+	User    string
+	Method  string
+	Path    string
+	Proto   string
+	Request string // the request line, only when it is not "METHOD PATH PROTO"
+	Status  int
+	Bytes   int64 // 0 for "-"
+	Referer string
+	Agent   string
+	Extra   string // trailing fields after the agent, as written
+
+	// Line is the line as read from the log, without its newline and
+	// possibly cut at the maximum line length. It may hold any bytes,
+	// including invalid UTF-8; encoders make it safe.
+	Line string
+}
