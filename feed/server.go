@@ -259,6 +259,9 @@ func (s *Server) LastSeq() uint64 {
 // checkpoint can then never skip a line.
 func (s *Server) ingest(src *source, l tailer.Line) {
 	rec := newRecord(src, l, s.redactor)
+	if rec == nil {
+		return // a part of a line: it comes out whole with its last part
+	}
 	s.hub.Publish(rec)
 	if s.pub != nil {
 		// The line's file and offset name it across restarts, so that
@@ -619,7 +622,9 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 	}
 	for _, h := range history {
 		for _, l := range h.lines {
-			s.ring.Append(newRecord(h.src, l, s.redactor))
+			if rec := newRecord(h.src, l, s.redactor); rec != nil {
+				s.ring.Append(rec)
+			}
 		}
 	}
 	return saved, nil

@@ -44,6 +44,8 @@ type source struct {
 	parseErrors atomic.Uint64
 	truncated   atomic.Uint64
 	failure     atomic.Pointer[string] // why its last tailer failed; nil if none has
+
+	join joiner // its partial container-log lines (see unwrap)
 }
 
 // tailRef is a source's current tailer. A tailer that fails is replaced by
@@ -116,6 +118,10 @@ func (ss *sources) add(path string, resume []tailer.Position) (*source, error) {
 	}
 	ss.names[name] = true
 	src := &source{path: path, name: name, cfg: cfg}
+	src.join.max = ss.maxLine
+	if src.join.max == 0 {
+		src.join.max = tailer.DefaultMaxLineBytes
+	}
 	src.t.p.Store(t)
 	ss.list = append(ss.list, src)
 	ss.byPath[path] = src
@@ -351,16 +357,27 @@ func (src *source) reason() string {
 }
 
 // newRecord turns a line into a record of src, masked by red (nil: not)
-// before anyone else sees it.
+// before anyone else sees it. A line wrapped by a container runtime or a
+// syslog relay is unwrapped first: the record's Line is what the web
+// server wrote. It returns nil for a part of a line whose rest is still to
+// come (and for the rest of a line that was cut and delivered).
 func newRecord(src *source, l tailer.Line, red *redact.Redactor) *record.Record {
-	rec := Parse(l.Text)
+	text, truncated := l.Text, l.Truncated
+	if u, ok := unwrap(text); ok {
+		var cut, whole bool
+		if text, cut, whole = src.join.add(u); !whole {
+			return nil
+		}
+		truncated = truncated || cut
+	}
+	rec := Parse(text)
 	red.Record(&rec)
 	rec.Source = src.name
 	src.records.Add(1)
 	if !rec.Parsed {
 		src.parseErrors.Add(1)
 	}
-	if l.Truncated {
+	if truncated {
 		src.truncated.Add(1)
 	}
 	return &rec

@@ -33,7 +33,8 @@ type Record struct {
 	Extra   string // trailing fields after the agent, as written
 
 	// Line is the line as read from the log, without its newline and
-	// possibly cut at the maximum line length. It may hold any bytes,
-	// including invalid UTF-8; encoders make it safe.
+	// possibly cut at the maximum line length; for a line a container
+	// runtime or syslog relay wrapped, the web server's line inside. It
+	// may hold any bytes, including invalid UTF-8; encoders make it safe.
 	Line string
 }
