@@ -61,7 +61,7 @@ func TestDashboard(t *testing.T) {
 			time: tr.querySelector('.c-time').textContent, host: tr.querySelector('.c-host').textContent,
 			method: tr.querySelector('.c-method').textContent, path: tr.querySelector('.c-path').textContent,
 			status: tr.querySelector('.c-status').textContent, bytes: tr.querySelector('.c-bytes').textContent,
-			referer: tr.querySelector('.c-ref').textContent, agent: tr.querySelector('.c-agent').textContent}))`, &top)
+			referer: tr.querySelector('.c-referer').textContent, agent: tr.querySelector('.c-agent').textContent}))`, &top)
 		want := []map[string]string{
 			{"seq": "6", "cls": "s3", "path": "/live/moved", "status": "301"},
 			{"seq": "5", "cls": "s5", "path": "/live/down", "status": "503"},
@@ -81,6 +81,32 @@ func TestDashboard(t *testing.T) {
 		// The aggregates count what arrived (all six records are recent).
 		p.waitJS(t, `document.getElementById('stat-total').textContent === '6'`)
 		p.waitJS(t, `[...document.querySelectorAll('#top-path li')].some(li => li.dataset.value === '/live/down')`)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("VHostColumnOnceARecordHasOne", func(t *testing.T) {
+		log := tempLog(t, dashLine(200, "/plain"))
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitSeqs(t, 1)
+		// The headings come from the page's list of columns.
+		if got := p.str(t, `[...document.querySelectorAll('#tail thead th')].map(th => th.textContent).join(' ')`); got != "time node source vhost client method path status bytes referer agent" {
+			t.Errorf("headings %q", got)
+		}
+		if got := p.str(t, `getComputedStyle(document.querySelector('#tail th.c-vhost')).display`); got != "none" {
+			t.Errorf("without a vhost the vhost column's display = %q, want none", got)
+		}
+		writeLines(t, log, "www.example.com:443 "+dashLine(200, "/hosted"))
+		p.waitSeqs(t, 2)
+		p.waitJS(t, `getComputedStyle(document.querySelector('#tail th.c-vhost')).display === 'table-cell'`)
+		var cells []string
+		p.eval(t, `[...document.querySelectorAll('#rows tr[data-seq]')].map(tr => tr.querySelector('.c-vhost').textContent + '|' + tr.querySelector('.c-path').textContent)`, &cells)
+		if strings.Join(cells, " ") != "www.example.com:443|/hosted |/plain" {
+			t.Errorf("vhost|path cells %q", cells)
+		}
 		if errs := p.errors(); len(errs) > 0 {
 			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 		}

@@ -20,6 +20,40 @@
   const NODE_KEYS = 200;       // nodes told apart, beyond: "(other)"; a fleet has far fewer
   const NODE_ROWS = 12;        // rows of the nodes panel, the busiest first
   const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'q'];
+  // COLUMNS are the table's columns: the record's JSON key each shows, in
+  // order, with its heading. The test of package web checks every key
+  // against the record's table of fields, and makes each field a person
+  // would read either a column here or a field it names as not shown.
+  const COLUMNS = [
+    ['time', 'time'],
+    ['node', 'node'],
+    ['source', 'source'],
+    ['vhost', 'vhost'],
+    ['host', 'client'],
+    ['method', 'method'],
+    ['path', 'path'],
+    ['status', 'status'],
+    ['bytes', 'bytes'],
+    ['referer', 'referer'],
+    ['agent', 'agent'],
+  ];
+  // CELLS gives, per column, a record's text in the cell and its tooltip.
+  const CELLS = {
+    time: (r) => [r.time ? r.time.slice(11, 19) : '', r.time],
+    node: (r) => [r.node || ''],
+    source: (r) => [r.source || ''],
+    vhost: (r) => [r.vhost || '', r.vhost],
+    host: (r) => [r.host || '', r.user && r.user !== '-' ? r.host + ' (' + r.user + ')' : r.host],
+    method: (r) => [r.method || ''],
+    path: (r) => {
+      const target = r.path !== undefined ? r.path : r.request || '';
+      return [target, (r.vhost ? r.vhost + ' ' : '') + target];
+    },
+    status: (r) => [r.status !== undefined ? String(r.status) : ''],
+    bytes: (r) => [r.bytes !== undefined ? human(r.bytes) : '', r.bytes !== undefined ? r.bytes + ' bytes' : ''],
+    referer: (r) => [r.referer && r.referer !== '-' ? r.referer : '', r.referer],
+    agent: (r) => [r.agent && r.agent !== '-' ? r.agent : '', r.agent],
+  };
 
   const $ = (id) => document.getElementById(id);
   const pageQuery = new URLSearchParams(location.search);
@@ -48,6 +82,7 @@
     maxSec: 0,
     sources: [],
     nodes: new Set(),    // every node seen since the page loaded, kept across views
+    vhosts: false,       // a record with a vhost was seen since the page loaded
   };
 
   // ---- query strings -------------------------------------------------
@@ -342,6 +377,12 @@
   // (records filled in after a reconnect land where they belong).
   function count(r) {
     const node = r.node ? nodeKey(r.node) : '';
+    if (r.vhost && !st.vhosts) {
+      // The vhost column shows once a record has one.
+      st.vhosts = true;
+      $('tail').classList.add('by-vhost');
+      respan();
+    }
     const real = Math.floor(Date.now() / 1000);
     let sec = r.time ? Math.floor(Date.parse(r.time) / 1000) : NaN;
     if (!Number.isFinite(sec)) sec = nowSec();
@@ -487,17 +528,10 @@
       return tr;
     }
     tr.classList.add('s' + statusClass(r));
-    td(tr, 'c-time', r.time ? r.time.slice(11, 19) : '', r.time);
-    td(tr, 'c-node', r.node || '');
-    td(tr, 'c-src', r.source || '');
-    td(tr, 'c-host', r.host || '', r.user && r.user !== '-' ? r.host + ' (' + r.user + ')' : r.host);
-    td(tr, 'c-method', r.method || '');
-    const target = r.path !== undefined ? r.path : r.request || '';
-    td(tr, 'c-path', target, (r.vhost ? r.vhost + ' ' : '') + target);
-    td(tr, 'c-status', r.status !== undefined ? String(r.status) : '');
-    td(tr, 'c-bytes', r.bytes !== undefined ? human(r.bytes) : '', r.bytes !== undefined ? r.bytes + ' bytes' : '');
-    td(tr, 'c-ref', r.referer && r.referer !== '-' ? r.referer : '', r.referer);
-    td(tr, 'c-agent', r.agent && r.agent !== '-' ? r.agent : '', r.agent);
+    for (const [k] of COLUMNS) {
+      const [text, title] = CELLS[k](r);
+      td(tr, 'c-' + k, text, title);
+    }
     return tr;
   }
 
@@ -892,6 +926,12 @@
     if (!$('waiting').hidden && st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
   }, 2000);
 
+  $('tail').tHead.rows[0].replaceChildren(...COLUMNS.map(([k, label]) => {
+    const th = document.createElement('th');
+    th.className = 'c-' + k;
+    th.textContent = label;
+    return th;
+  }));
   history.replaceState(null, '', pageURL());
   fillForm();
   connect();
