@@ -19,7 +19,7 @@
   const TOP_KEYS = 5000;       // distinct keys per minute and list, beyond: "(other)"
   const NODE_KEYS = 200;       // nodes told apart, beyond: "(other)"; a fleet has far fewer
   const NODE_ROWS = 12;        // rows of the nodes panel, the busiest first
-  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'q'];
+  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'vhost', 'q'];
 
   const $ = (id) => document.getElementById(id);
   const pageQuery = new URLSearchParams(location.search);
