@@ -50,7 +50,7 @@ var Fields = []Field{
 	{Name: "Node", JSON: "node", XML: "node", Kind: String, When: Always, Filter: "node"},
 	{Name: "Parsed", Kind: Bool, When: Never},
 	{Name: "Time", JSON: "time", XML: "time", Kind: Time, When: IfParsed},
-	{Name: "VHost", JSON: "vhost", XML: "vhost", Kind: String, When: IfParsed, Masked: true},
+	{Name: "VHost", JSON: "vhost", XML: "vhost", Kind: String, When: IfParsed, Masked: true, Filter: "vhost"},
 	{Name: "Host", JSON: "host", XML: "host", Kind: String, When: IfParsed, Masked: true, Filter: "host"},
 	{Name: "Ident", JSON: "ident", XML: "ident", Kind: String, When: IfParsed, Masked: true},
 	{Name: "User", JSON: "user", XML: "user", Kind: String, When: IfParsed, Masked: true},

@@ -328,6 +328,7 @@ func TestFilterReadsItsField(t *testing.T) {
 		"method": {"GET", "get", "POST"},
 		"path":   {"/api/x", "/api/", "/web/x"},
 		"host":   {"203.0.113.9", "203.0.113.0/24", "198.51.100.1"},
+		"vhost":  {"example.com:443", "EXAMPLE.com", "example.org:443"},
 		"source": {"a.log", "a.log", "b.log"},
 		"node":   {"web-1", "web-1", "web-2"},
 		"q":      {"a needle in it", "NEEDLE", "hay"},

@@ -12,7 +12,7 @@ import (
 )
 
 // Filter selects records by the query parameters of docs/protocol.md: status,
-// method, path, host, source, node and q. The parameters combine with AND; a
+// method, path, host, vhost, source, node and q. The parameters combine with AND; a
 // comma list within one parameter (or the parameter repeated) with OR. A
 // nil *Filter matches every record.
 type Filter struct {
@@ -20,6 +20,7 @@ type Filter struct {
 	methods  []string // upper case
 	paths    []string // prefixes
 	hosts    []hostMatch
+	vhosts   []vhostMatch
 	sources  []string
 	nodes    []string // publishing nodes: only records that came through NATS have one
 	q        string   // lower case when qASCII
@@ -40,8 +41,15 @@ type hostMatch struct {
 	name   string
 }
 
+// vhostMatch is a virtual host: a name or address, compared without
+// regard to case, and a port that must be equal when given.
+type vhostMatch struct {
+	host string
+	port string // "" for any port
+}
+
 // FilterParams are the query parameters a Filter reads.
-var FilterParams = []string{"status", "method", "path", "host", "source", "node", "q"}
+var FilterParams = []string{"status", "method", "path", "host", "vhost", "source", "node", "q"}
 
 // MaxFilterValues bounds the values of one filter parameter, its comma
 // lists and repeats together: every record is matched against each value
@@ -173,12 +181,70 @@ func (f *Filter) add(name, v string) error {
 		} else {
 			f.hosts = append(f.hosts, hostMatch{name: v})
 		}
+	case "vhost":
+		m, ok := parseVHost(v)
+		if !ok {
+			return fmt.Errorf("bad vhost %q: want a host name or address, optionally with :port, such as example.com or example.com:443", v)
+		}
+		f.vhosts = append(f.vhosts, m)
 	case "source":
 		f.sources = append(f.sources, v)
 	case "node":
 		f.nodes = append(f.nodes, v)
 	}
 	return nil
+}
+
+// parseVHost reads a vhost= value: a host name, an IPv4 address, an IPv6
+// address (in brackets when a port follows), and an optional :port.
+func parseVHost(v string) (vhostMatch, bool) {
+	host, port := splitVHost(v)
+	if port != "" || strings.HasSuffix(v, ":") {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] < '1' || port[0] > '9' {
+			return vhostMatch{}, false
+		}
+	}
+	if strings.HasPrefix(v, "[") || strings.Contains(host, ":") {
+		a, err := netip.ParseAddr(host)
+		return vhostMatch{host: host, port: port}, err == nil && a.Is6()
+	}
+	if host == "" || len(host) > 253 {
+		return vhostMatch{}, false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return vhostMatch{}, false
+		}
+	}
+	return vhostMatch{host: host, port: port}, true
+}
+
+// splitVHost splits host:port, [v6]:port or [v6] into host and port; a
+// bare IPv6 address (more than one colon) or a name alone has no port.
+// It does not allocate: it runs on every record for a vhost= filter.
+func splitVHost(s string) (host, port string) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return s, ""
+		}
+		host, rest := s[1:end], s[end+1:]
+		if p, ok := strings.CutPrefix(rest, ":"); ok {
+			return host, p
+		}
+		if rest != "" {
+			// Not [v6] nor [v6]:port: keep it whole, so that it matches
+			// nothing a filter can name.
+			return s, ""
+		}
+		return host, ""
+	}
+	if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }
 
 // unmapPrefix turns an IPv4-mapped prefix (::ffff:a.b.c.d/n, n ≥ 96) into
@@ -255,6 +321,9 @@ func (f *Filter) Match(r *record.Record) bool {
 	if len(f.hosts) > 0 && !f.matchHost(r.Host) {
 		return false
 	}
+	if len(f.vhosts) > 0 && !f.matchVHost(r.VHost) {
+		return false
+	}
 	if len(f.sources) > 0 && !contains(f.sources, r.Source) {
 		return false
 	}
@@ -300,6 +369,23 @@ func (f *Filter) matchHost(host string) bool {
 			if m.name != "" && m.name == h || err == nil && m.prefix.IsValid() && m.prefix.Contains(a.Unmap()) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// matchVHost compares the host part of the record's virtual host, and its
+// port when the filter names one: vhost=example.com matches
+// example.com:443, vhost=example.com:443 does not match example.com:80.
+// A record without a virtual host matches none.
+func (f *Filter) matchVHost(vhost string) bool {
+	if vhost == "" {
+		return false
+	}
+	host, port := splitVHost(vhost)
+	for _, m := range f.vhosts {
+		if (m.port == "" || m.port == port) && strings.EqualFold(m.host, host) {
+			return true
 		}
 	}
 	return false

@@ -101,6 +101,24 @@ func TestParseFilterErrors(t *testing.T) {
 		{"host=2001:db8::/129", `bad host "2001:db8::/129"`},
 		{"host=foo/bar", `bad host "foo/bar"`},
 		{"host=", "host has an empty value"},
+		{"vhost=", "vhost has an empty value"},
+		{"vhost=example.com,,a.org", "vhost has an empty value"},
+		{"vhost=exa%20mple.com", `bad vhost "exa mple.com": want a host name or address, optionally with :port`},
+		{"vhost=example.com/", `bad vhost "example.com/"`},
+		{"vhost=*.example.com", `bad vhost "*.example.com"`},
+		{"vhost=example.com:", `bad vhost "example.com:"`},
+		{"vhost=example.com:0", `bad vhost "example.com:0"`},
+		{"vhost=example.com:0443", `bad vhost "example.com:0443"`},
+		{"vhost=example.com:%2B443", `bad vhost "example.com:+443"`},
+		{"vhost=example.com:65536", `bad vhost "example.com:65536"`},
+		{"vhost=example.com:https", `bad vhost "example.com:https"`},
+		{"vhost=:443", `bad vhost ":443"`},
+		{"vhost=a:1:2", `bad vhost "a:1:2"`},
+		{"vhost=[example.com]:443", `bad vhost "[example.com]:443"`},
+		{"vhost=[2001:db8::1]x", `bad vhost "[2001:db8::1]x"`},
+		{"vhost=[2001:db8::1]:", `bad vhost "[2001:db8::1]:"`},
+		{"vhost=[1.2.3.4]:80", `bad vhost "[1.2.3.4]:80"`},
+		{"vhost=%C3%BCber.de", `bad vhost "über.de"`},
 		{"source=", "source has an empty value"},
 		{"source=a.log,", "source has an empty value"},
 		{"node=", "node has an empty value"},
@@ -361,6 +379,76 @@ func TestFilterMatchNode(t *testing.T) {
 	}
 }
 
+// vhost= compares the host part of a record's virtual host without regard
+// to case, and its port too when the value names one; a record without a
+// virtual host passes no vhost= filter.
+func TestFilterMatchVHost(t *testing.T) {
+	line := clfLine("203.0.113.5", "GET", "/x", 200, "curl/8.5.0")
+	withVHost := func(vhost string) *record.Record {
+		r := mustParse(t, "access.log", line)
+		r.VHost = vhost
+		return r
+	}
+	all := map[string]*record.Record{
+		"none":     withVHost(""),
+		"ex443":    withVHost("example.com:443"),
+		"ex80":     withVHost("Example.COM:80"),
+		"exBare":   withVHost("example.com"),
+		"longer":   withVHost("example.community:443"),
+		"sub":      withVHost("www.example.com:443"),
+		"v4":       withVHost("192.0.2.1:8080"),
+		"v6":       withVHost("[2001:db8::1]:443"),
+		"v6Bare":   withVHost("2001:db8::1"),
+		"odd":      withVHost("[2001:db8::1]x"),
+		"raw":      filterRec(t, "access.log", "example.com:443 not a log line"),
+		"rawVHost": func() *record.Record { r := filterRec(t, "access.log", "x"); r.VHost = "example.com:443"; return r }(),
+	}
+	if all["raw"].Parsed {
+		t.Fatal("the raw line parsed; the test needs an unparsed record")
+	}
+	cases := []struct {
+		query string
+		want  []string
+	}{
+		{"vhost=example.com", []string{"ex443", "ex80", "exBare", "rawVHost"}},
+		{"vhost=EXAMPLE.com", []string{"ex443", "ex80", "exBare", "rawVHost"}},
+		{"vhost=example.com:443", []string{"ex443", "rawVHost"}},
+		{"vhost=example.com:80", []string{"ex80"}},
+		{"vhost=example.com:8443", nil},
+		{"vhost=example.com:443,example.com:80", []string{"ex443", "ex80", "rawVHost"}},
+		{"vhost=example.com:443&vhost=www.example.com", []string{"ex443", "sub", "rawVHost"}},
+		{"vhost=%20example.com%20,%20sub.example.com", []string{"ex443", "ex80", "exBare", "rawVHost"}},
+		{"vhost=example", nil},
+		{"vhost=192.0.2.1", []string{"v4"}},
+		{"vhost=192.0.2.1:8080", []string{"v4"}},
+		{"vhost=2001:DB8::1", []string{"v6", "v6Bare"}},
+		{"vhost=[2001:db8::1]", []string{"v6", "v6Bare"}},
+		{"vhost=[2001:db8::1]:443", []string{"v6"}},
+		{"vhost=example.com&status=200", []string{"ex443", "ex80", "exBare"}},
+		{"vhost=example.com&status=404", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			f, err := parseFilter(t, c.query)
+			if err != nil || f == nil {
+				t.Fatalf("ParseFilter(%q)=%v, %v; want a filter", c.query, f, err)
+			}
+			want := map[string]bool{}
+			for _, name := range c.want {
+				want[name] = true
+			}
+			for name, r := range all {
+				if got := f.Match(r); got != want[name] {
+					t.Errorf("ParseFilter(%q).Match(%s: vhost %q)=%v, want %v", c.query, name, r.VHost, got, want[name])
+				}
+			}
+			if got := f.String(); !strings.Contains(got, "vhost=") {
+				t.Errorf("ParseFilter(%q).String()=%q, want the vhost in it", c.query, got)
+			}
+		})
+	}
+}
+
 // A non-ASCII q takes the slow path; it must agree with the fast one.
 func TestFilterMatchUnicodeQ(t *testing.T) {
 	cases := []struct {
@@ -397,10 +485,14 @@ func FuzzFilter(f *testing.F) {
 		"q=%C3%9Cber", "status=404&method=GET&q=x&host=10.0.0.1&path=/&source=s", "host=a,b,%20c",
 		"status=999-100", "q=%FF", "status=6xx", "status=999", "status=99", "path=api", "status=100-599",
 		"status= 5xx , 404", "path=/a&path=/b&q=x",
+		"vhost=example.com", "vhost=EXAMPLE.com:443,other.org", "vhost=%5B2001:db8::1%5D:443", "vhost=2001:db8::1",
+		"vhost=example.com:0443", "vhost=example.com:", "vhost=a%20b", "vhost=x&vhost=y:80&status=200",
 	} {
 		f.Add(q, clfLine("203.0.113.5", "GET", "/api/x", 404, "curl/8.5.0"))
 		f.Add(q, "10.0.0.1, ::ffff:203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] \"GET / HTTP/1.1\" 500 1 \"-\" \"x\"")
 		f.Add(q, "\xff\x00 garbage Über")
+		f.Add(q, "example.com:443 203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"")
+		f.Add(q, "[2001:DB8::1]:443 203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"")
 	}
 	f.Fuzz(func(t *testing.T, query, l string) {
 		v, _ := url.ParseQuery(query) // a partial result is still input
@@ -461,8 +553,26 @@ func FuzzFilter(f *testing.F) {
 				t.Fatalf("q=%q on %q: Match()=%v (parsed %v), want %v", qs[0], l, mu, mp, want)
 			}
 		}
+		// A vhost= value with a port matches no more than its host alone.
+		if len(v["vhost"]) > 0 && len(v) == 1 && mp {
+			hostOnly := url.Values{}
+			for _, raw := range v["vhost"] {
+				for _, s := range strings.Split(raw, ",") {
+					s = strings.TrimSpace(s)
+					if h, _, ok := strings.Cut(strings.TrimPrefix(s, "["), "]"); ok {
+						s = h
+					} else if strings.Count(s, ":") == 1 {
+						s, _, _ = strings.Cut(s, ":")
+					}
+					hostOnly.Add("vhost", s)
+				}
+			}
+			if wide, err := parseFilter(t, hostOnly.Encode()); err != nil || !wide.Match(&p) {
+				t.Fatalf("%q matches %q but its hosts alone %q do not (%v)", query, l, hostOnly.Encode(), err)
+			}
+		}
 		// An unparsed record passes only filters of source and q.
-		for _, name := range []string{"status", "method", "path", "host"} {
+		for _, name := range []string{"status", "method", "path", "host", "vhost"} {
 			if len(v[name]) > 0 && mu {
 				t.Fatalf("filter %q matched an unparsed record %q", query, l)
 			}

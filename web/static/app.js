@@ -19,7 +19,7 @@
   const TOP_KEYS = 5000;       // distinct keys per minute and list, beyond: "(other)"
   const NODE_KEYS = 200;       // nodes told apart, beyond: "(other)"; a fleet has far fewer
   const NODE_ROWS = 12;        // rows of the nodes panel, the busiest first
-  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'q'];
+  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'vhost', 'q'];
   // COLUMNS are the table's columns: the record's JSON key each shows, in
   // order, with its heading. The test of package web checks every key
   // against the record's table of fields, and makes each field a person
