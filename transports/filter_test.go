@@ -358,24 +358,7 @@ func TestFilterMatchNode(t *testing.T) {
 		{"node=a&source=shop.log", nil},
 	}
 	for _, c := range cases {
-		t.Run(c.query, func(t *testing.T) {
-			f, err := parseFilter(t, c.query)
-			if err != nil || f == nil {
-				t.Fatalf("ParseFilter(%q)=%v, %v; want a filter", c.query, f, err)
-			}
-			want := map[string]bool{}
-			for _, name := range c.want {
-				want[name] = true
-			}
-			for name, r := range all {
-				if got := f.Match(r); got != want[name] {
-					t.Errorf("ParseFilter(%q).Match(%s: node %q)=%v, want %v", c.query, name, r.Node, got, want[name])
-				}
-			}
-			if got := f.String(); !strings.Contains(got, "node=") {
-				t.Errorf("ParseFilter(%q).String()=%q, want the node in it", c.query, got)
-			}
-		})
+		t.Run(c.query, func(t *testing.T) { checkMatches(t, c.query, "node", all, c.want) })
 	}
 }
 
@@ -428,24 +411,7 @@ func TestFilterMatchVHost(t *testing.T) {
 		{"vhost=example.com&status=404", nil},
 	}
 	for _, c := range cases {
-		t.Run(c.query, func(t *testing.T) {
-			f, err := parseFilter(t, c.query)
-			if err != nil || f == nil {
-				t.Fatalf("ParseFilter(%q)=%v, %v; want a filter", c.query, f, err)
-			}
-			want := map[string]bool{}
-			for _, name := range c.want {
-				want[name] = true
-			}
-			for name, r := range all {
-				if got := f.Match(r); got != want[name] {
-					t.Errorf("ParseFilter(%q).Match(%s: vhost %q)=%v, want %v", c.query, name, r.VHost, got, want[name])
-				}
-			}
-			if got := f.String(); !strings.Contains(got, "vhost=") {
-				t.Errorf("ParseFilter(%q).String()=%q, want the vhost in it", c.query, got)
-			}
-		})
+		t.Run(c.query, func(t *testing.T) { checkMatches(t, c.query, "vhost", all, c.want) })
 	}
 }
 
@@ -647,5 +613,27 @@ func BenchmarkFilterMatch(b *testing.B) {
 				b.Fatal("unreachable")
 			}
 		})
+	}
+}
+
+// checkMatches parses query, checks that it matches exactly the records of
+// all named in want, and that its query form keeps param.
+func checkMatches(t *testing.T, query, param string, all map[string]*record.Record, want []string) {
+	t.Helper()
+	f, err := parseFilter(t, query)
+	if err != nil || f == nil {
+		t.Fatalf("ParseFilter(%q)=%v, %v; want a filter", query, f, err)
+	}
+	wanted := map[string]bool{}
+	for _, name := range want {
+		wanted[name] = true
+	}
+	for name, r := range all {
+		if got := f.Match(r); got != wanted[name] {
+			t.Errorf("ParseFilter(%q).Match(%s: %+v)=%v, want %v", query, name, *r, got, wanted[name])
+		}
+	}
+	if got := f.String(); !strings.Contains(got, param+"=") {
+		t.Errorf("ParseFilter(%q).String()=%q, want the %s in it", query, got, param)
 	}
 }
