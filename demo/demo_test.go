@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/demo"
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 )
 
 func TestLinesParse(t *testing.T) {
@@ -20,7 +20,7 @@ func TestLinesParse(t *testing.T) {
 	statuses := map[int]int{}
 	for i := 0; i < 1000; i++ {
 		l := demo.Line(r, time.Date(2026, 11, 21, 10, 0, 0, 0, time.FixedZone("", 3600)))
-		rec := feed.Parse(l)
+		rec := format.Parse(l)
 		if !rec.Parsed {
 			t.Fatalf("demo line does not parse: %q", l)
 		}

@@ -672,7 +672,7 @@ func BenchmarkComposeOnLoopback(b *testing.B) {
 }
 
 func benchCompose(b *testing.B, publishers int) {
-	lines := readLines(b, "../feed/testdata/apache_combined_10k.log")
+	lines := readLines(b, "../format/testdata/apache_combined_10k.log")
 	tp := startCluster(b)
 	for i := 1; i <= publishers; i++ {
 		tp.startWeblogd(b, fmt.Sprintf("weblogd-%d", i))

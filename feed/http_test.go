@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 )
 
 // The HTTP streams as a client reaches them: /hits as XML, /hits as
@@ -706,7 +707,7 @@ func TestStreamFilters(t *testing.T) {
 		t.Run(c.query, func(t *testing.T) {
 			mixed := mixedLines(ci)
 			for _, l := range mixed {
-				if r := feed.Parse(l.text()); r.Parsed != l.parsed() {
+				if r := format.Parse(l.text()); r.Parsed != l.parsed() {
 					t.Fatalf("bad test: Parse(%q).Parsed=%v, want %v", l.text(), r.Parsed, l.parsed())
 				}
 			}

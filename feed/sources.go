@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
@@ -370,7 +371,7 @@ func newRecord(src *source, l tailer.Line, red *redact.Redactor) *record.Record 
 		}
 		truncated = truncated || cut
 	}
-	rec := Parse(text)
+	rec := format.Parse(text)
 	red.Record(&rec)
 	rec.Source = src.name
 	src.records.Add(1)

@@ -13,7 +13,7 @@ import (
 // as the tailers' lines are, plain and in each wrapper: the plain case
 // shows what looking for a wrapper costs a line that has none.
 func BenchmarkNewRecord(b *testing.B) {
-	data, err := os.ReadFile("testdata/apache_combined_10k.log")
+	data, err := os.ReadFile("../format/testdata/apache_combined_10k.log")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 )
 
 // dockerLine is line as Docker's json-file driver writes it.
@@ -91,7 +92,7 @@ func TestContainerLogsUnwrapped(t *testing.T) {
 				}
 				continue
 			}
-			r := feed.Parse(want[i])
+			r := format.Parse(want[i])
 			if !r.Parsed || it.Raw != "" || it.Status != r.Status || it.Path != r.Path || it.Host != r.Host || it.Agent != r.Agent {
 				t.Fatalf("%s: record %d %+v, want the parsed %q", src, i, it, want[i])
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/tailer"
 )
 
@@ -116,7 +117,7 @@ func TestNewRecordJoinsParts(t *testing.T) {
 		if len(got) != 1 || got[0] != accessLine {
 			t.Fatalf("records %q, want one: %q", got, accessLine)
 		}
-		r := Parse(got[0])
+		r := format.Parse(got[0])
 		if !r.Parsed || r.Status != 200 || r.Path != "/a?b=1" {
 			t.Fatalf("joined line does not parse: %+v", r)
 		}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/transports"
@@ -292,7 +292,7 @@ func TestRedactionMasksEveryMaskedField(t *testing.T) {
 			if parsed {
 				line = `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1 "-" "a"`
 			}
-			r := feed.Parse(line)
+			r := format.Parse(line)
 			if r.Parsed != parsed {
 				t.Fatalf("Parse(%q).Parsed=%v", line, r.Parsed)
 			}

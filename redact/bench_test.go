@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 )
@@ -13,13 +13,13 @@ import (
 // BenchmarkRecord masks the records of a real Apache log with host, query
 // and params: what redaction adds to each line the tailer reads.
 func BenchmarkRecord(b *testing.B) {
-	data, err := os.ReadFile("../feed/testdata/apache_combined_10k.log")
+	data, err := os.ReadFile("../format/testdata/apache_combined_10k.log")
 	if err != nil {
 		b.Fatal(err)
 	}
 	var recs []record.Record
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		recs = append(recs, feed.Parse(l))
+		recs = append(recs, format.Parse(l))
 	}
 	red, err := redact.New(redact.Options{Host: redact.HostPrefix, Query: true, Params: redact.DefaultParams})
 	if err != nil {

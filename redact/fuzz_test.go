@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/transports"
@@ -210,9 +210,9 @@ func FuzzRedact(f *testing.F) {
 		planted := before + text + after
 		var rec record.Record
 		if n := int(slot) % (len(lineSlots) + len(recordFields)); n < len(lineSlots) {
-			rec = feed.Parse(plantedLine(lineSlots[n], planted))
+			rec = format.Parse(plantedLine(lineSlots[n], planted))
 		} else {
-			rec = feed.Parse(plantedLine("agent", "agent/1.0"))
+			rec = format.Parse(plantedLine("agent", "agent/1.0"))
 			*recordFields[n-len(lineSlots)](&rec) = planted
 		}
 		rec.Seq, rec.Source = 1, "access.log"

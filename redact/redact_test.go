@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 )
@@ -101,7 +101,7 @@ func TestRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := feed.Parse(c.line)
+		r := format.Parse(c.line)
 		red.Record(&r)
 		if msg := c.check(r); msg != "" {
 			t.Errorf("%s: %s", c.name, msg)
@@ -114,7 +114,7 @@ func TestHashIsKeyed(t *testing.T) {
 	line := `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`
 	hash := func(key string) string {
 		red, _ := redact.New(redact.Options{Host: redact.HostHash, HashKey: []byte(key)})
-		r := feed.Parse(line)
+		r := format.Parse(line)
 		red.Record(&r)
 		return r.Host
 	}
@@ -189,7 +189,7 @@ func TestRecordEveryField(t *testing.T) {
 	}
 	line := `198.51.100.1 - - [21/Nov/2026:10:00:00 +0100] "GET /a?token=SECRETA2 HTTP/1.1" 200 1 "https://r.example/?sid=SECRETA3" ` +
 		`"Mozilla/5.0 (compatible; bot/1.0; +http://bot.example/?token=SECRETA1) via 198.51.100.77" "X-Real-IP:198.51.100.78" host:198.51.100.79 "addr":198.51.100.83`
-	r := feed.Parse(line)
+	r := format.Parse(line)
 	if !r.Parsed {
 		t.Fatalf("Parse(%q) did not parse", line)
 	}
@@ -215,7 +215,7 @@ func TestRecordTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		once := feed.Parse(line)
+		once := format.Parse(line)
 		red.Record(&once)
 		twice := once
 		red.Record(&twice)

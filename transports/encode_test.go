@@ -13,13 +13,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
 
-// apacheLog is the real log the parser tests use (feed/testdata/README.md).
-const apacheLog = "../feed/testdata/apache_combined_10k.log"
+// apacheLog is the real log the parser tests use (format/testdata/README.md).
+const apacheLog = "../format/testdata/apache_combined_10k.log"
 
 // timeLayout is the time format of docs/protocol.md.
 const timeLayout = "2006-01-02T15:04:05-07:00"
@@ -227,7 +227,7 @@ func parseLog(tb testing.TB, path string) []*record.Record {
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	recs := make([]*record.Record, len(lines))
 	for i, line := range lines {
-		r := feed.Parse(line)
+		r := format.Parse(line)
 		r.Seq, r.Source = uint64(i+1), "access.log"
 		recs[i] = &r
 	}

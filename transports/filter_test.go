@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/transports"
 )
@@ -31,7 +31,7 @@ func clfLine(host, method, path string, status int, agent string) string {
 // filterRec parses l as the server would, as a record of source.
 func filterRec(tb testing.TB, source, l string) *record.Record {
 	tb.Helper()
-	r := feed.Parse(l)
+	r := format.Parse(l)
 	r.Seq, r.Source = 1, source
 	return &r
 }
@@ -472,7 +472,7 @@ func FuzzFilter(f *testing.F) {
 			}
 			return
 		}
-		p := feed.Parse(l)
+		p := format.Parse(l)
 		p.Source = "s"
 		u := &record.Record{Source: "s", Line: l}
 		mp, mu := flt.Match(&p), flt.Match(u)

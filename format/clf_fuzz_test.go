@@ -1,10 +1,10 @@
-package feed_test
+package format_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 )
 
@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, line string) {
-		r := feed.Parse(line)
+		r := format.Parse(line)
 		if r.Line != line {
 			t.Fatalf("Parse(%q).Line=%q, want the input", line, r.Line)
 		}
@@ -94,7 +94,7 @@ func FuzzParse(f *testing.F) {
 
 		// A trailing CR changes nothing but Line.
 		if !strings.HasSuffix(line, "\r") {
-			cr := feed.Parse(line + "\r")
+			cr := format.Parse(line + "\r")
 			cr.Line = line
 			if cr != r {
 				t.Fatalf("Parse(%q + CR)=%+v, want %+v", line, cr, r)

@@ -1,4 +1,4 @@
-package feed_test
+package format_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 )
 
@@ -302,7 +302,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := feed.Parse(tt.line)
+			got := format.Parse(tt.line)
 			checkRecord(t, tt.line, got, tt.want)
 		})
 	}
@@ -318,7 +318,7 @@ func TestParseRealLogs(t *testing.T) {
 		}
 		parsed, dashBytes := 0, 0
 		for _, line := range lines {
-			r := feed.Parse(line)
+			r := format.Parse(line)
 			if r.Parsed {
 				parsed++
 			}
@@ -357,7 +357,7 @@ func TestParseRealLogs(t *testing.T) {
 		} {
 			t.Run(fmt.Sprint("line ", tt.n), func(t *testing.T) {
 				line := lines[tt.n-1]
-				checkRecord(t, line, feed.Parse(line), tt.want)
+				checkRecord(t, line, format.Parse(line), tt.want)
 			})
 		}
 	})
@@ -369,7 +369,7 @@ func TestParseRealLogs(t *testing.T) {
 		}
 		parsed, extraDash := 0, 0
 		for _, line := range lines {
-			r := feed.Parse(line)
+			r := format.Parse(line)
 			if !r.Parsed {
 				continue
 			}
@@ -388,11 +388,11 @@ func TestParseRealLogs(t *testing.T) {
 		if extraDash != 987 {
 			t.Fatalf("%d lines with Extra %q, want 987", extraDash, `"-"`)
 		}
-		if line, want := lines[647], `"103.28.132.65"`; feed.Parse(line).Extra != want {
-			t.Fatalf("Parse(%q).Extra=%q, want %q", line, feed.Parse(line).Extra, want)
+		if line, want := lines[647], `"103.28.132.65"`; format.Parse(line).Extra != want {
+			t.Fatalf("Parse(%q).Extra=%q, want %q", line, format.Parse(line).Extra, want)
 		}
 		line := lines[0]
-		checkRecord(t, line, feed.Parse(line), rec(record.Record{
+		checkRecord(t, line, format.Parse(line), rec(record.Record{
 			Time: time.Date(2019, 1, 22, 3, 56, 14, 0, tehran), Host: "54.36.149.41", Ident: "-", User: "-",
 			Method: "GET", Proto: "HTTP/1.1", Status: 200, Bytes: 30577, Referer: "-",
 			Path:  "/filter/27|13%20%D9%85%DA%AF%D8%A7%D9%BE%DB%8C%DA%A9%D8%B3%D9%84,27|%DA%A9%D9%85%D8%AA%D8%B1%20%D8%A7%D8%B2%205%20%D9%85%DA%AF%D8%A7%D9%BE%DB%8C%DA%A9%D8%B3%D9%84,p53",
@@ -412,8 +412,8 @@ func TestParseAllocs(t *testing.T) {
 		{`1.2.3.4 - - [22/Jan/2019:03:56:14 +0330] "GET /a HTTP/1.1" 200 1 "-" "Don\xE2\x80\x99t"`, 1},
 		{`garbage`, 0},
 	} {
-		feed.Parse(tt.line) // warm the zone cache
-		if got := testing.AllocsPerRun(100, func() { feed.Parse(tt.line) }); got != tt.want {
+		format.Parse(tt.line) // warm the zone cache
+		if got := testing.AllocsPerRun(100, func() { format.Parse(tt.line) }); got != tt.want {
 			t.Fatalf("Parse(%q) allocates %v times, want %v", tt.line, got, tt.want)
 		}
 	}
@@ -431,7 +431,7 @@ func TestParseConcurrent(t *testing.T) {
 					sign = '-'
 				}
 				line := fmt.Sprintf(`1.2.3.4 - - [10/Oct/2000:13:55:36 %c%02d%02d] "GET / HTTP/1.1" 200 %d`, sign, max(h, -h), (g%4)*15, g)
-				r := feed.Parse(line)
+				r := format.Parse(line)
 				if !r.Parsed {
 					t.Errorf("Parse(%q).Parsed=false, want true", line)
 					return
@@ -459,7 +459,7 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		feed.Parse(lines[n%len(lines)])
+		format.Parse(lines[n%len(lines)])
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
