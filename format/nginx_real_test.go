@@ -73,9 +73,10 @@ type nginxExchange struct {
 
 	VHost       string // $host: Host lowercased, without its port
 	Status      int
-	Bytes       int64  // the body bytes the client read
-	RequestID   string // X-Request-Id, which nginx sets to $request_id
-	SSLProtocol string // "TLSv1.3" as nginx names it, from the client's connection; "" over plain HTTP
+	Bytes       int64     // the body bytes the client read
+	RequestID   string    // X-Request-Id, which nginx sets to $request_id
+	SSLProtocol string    // "TLSv1.3" as nginx names it, from the client's connection; "" over plain HTTP
+	Sent        time.Time // when the client sent it
 	Took        time.Duration
 	Slept       time.Duration // what the upstream spent sleeping for it
 }
@@ -89,6 +90,10 @@ type nginxRun struct {
 	Dead         string // the refusing server's address
 	Exchanges    []nginxExchange
 }
+
+// timingLine is a line in nginxTiming from the test's requests, with
+// every variable a group, in order.
+var timingLine = regexp.MustCompile(`^127\.0\.0\.1 - (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+) "([^"]*)" "([^"]*)" (\d+\.\d{3}) "([^"]*)" (\S+) (\S+) ([0-9a-f]{32})$`)
 
 // The user agent and referer that carry what nginx escapes: a quote, a
 // backslash, a tab and UTF-8.
@@ -130,10 +135,9 @@ func TestNginxWritesItsFormats(t *testing.T) {
 		if len(lines) != len(ex) {
 			t.Fatalf("%d lines in the timing log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
 		}
-		re := regexp.MustCompile(`^127\.0\.0\.1 - (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+) "([^"]*)" "([^"]*)" (\d+\.\d{3}) "([^"]*)" (\S+) (\S+) ([0-9a-f]{32})$`)
 		for i, line := range lines {
 			e := ex[i]
-			m := re.FindStringSubmatch(line)
+			m := timingLine.FindStringSubmatch(line)
 			if m == nil {
 				t.Fatalf("line %d does not have the shape of nginxTiming:\n%s", i+1, line)
 			}
@@ -440,6 +444,7 @@ func exchange(t *testing.T, client *http.Client, ngx *nginxFormats, e *nginxExch
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	start := time.Now()
+	e.Sent = start
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", e.Method, e.Path, err)
