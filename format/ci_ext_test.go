@@ -6,6 +6,9 @@ import (
 	"testing"
 )
 
+// The external test package's own copies of the CI helpers (the package's
+// internal tests have theirs): tests that run real servers live here.
+
 // ci reports whether the tests run in CI, where every external program the
 // tests use must be present.
 func ci() bool { return os.Getenv("CI") != "" }
