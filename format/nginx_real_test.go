@@ -25,7 +25,7 @@ import (
 )
 
 var writeSamples = flag.Bool("write-samples", false,
-	"copy the logs TestNginxWritesItsFormats gets from nginx to testdata/samples/nginx-*.log")
+	"copy the logs the real-server tests get (nginx, Apache) to testdata/samples")
 
 // The two log_format strings nginx is configured with, and that the parsers
 // are given. The upstream time is quoted in nginxTiming because it holds
