@@ -25,7 +25,7 @@ import (
 )
 
 var writeSamples = flag.Bool("write-samples", false,
-	"copy the logs TestNginxWritesItsFormats gets from nginx to testdata/samples/nginx-*.log")
+	"copy the logs the real-server tests get (nginx, Apache) to testdata/samples")
 
 // The two log_format strings nginx is configured with, and that the parsers
 // are given. The upstream time is quoted in nginxTiming because it holds
@@ -35,52 +35,6 @@ const (
 	nginxJSON   = `{"time_iso8601":"$time_iso8601","remote_addr":"$remote_addr","remote_user":"$remote_user","request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"request_time":$request_time,"upstream_response_time":"$upstream_response_time","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","host":"$host","http_referer":"$http_referer","http_user_agent":"$http_user_agent","ssl_protocol":"$ssl_protocol","request_id":"$request_id"}`
 )
 
-const (
-	// nginxWait bounds every wait on nginx: start, a request, the syslog
-	// datagrams, the stop.
-	nginxWait = 10 * time.Second
-	// upstreamSleep is how long the test's upstream takes to answer, so
-	// that nginx's upstream times are known to be at least that.
-	upstreamSleep = 40 * time.Millisecond
-	// clockSlack covers nginx's millisecond clock, which it reads once per
-	// event loop turn, when a logged time is compared with one the client
-	// measured.
-	clockSlack = 5 * time.Millisecond
-)
-
-// upstreamKind is what nginx did upstream for a request, and so what shape
-// $upstream_response_time has.
-type upstreamKind int
-
-const (
-	noUpstream  upstreamKind = iota // "-": nginx answered itself
-	oneUpstream                     // "0.041"
-	triedTwo                        // "0.000, 0.041": a refused server, then the backup
-	redirected                      // "0.001 : 0.041": X-Accel-Redirect to another proxied location
-	refused                         // "0.000" and 502: the only server refused
-)
-
-// nginxExchange is one request the test made through nginx: what it sent
-// and what it saw.
-type nginxExchange struct {
-	Method, Path string // Path with its query, as on the request line
-	Host         string // the Host header sent
-	Agent        string
-	Referer      string // "" for none
-	User         string // Basic auth user, "" for none
-	TLS          bool
-	Upstream     upstreamKind
-
-	VHost       string // $host: Host lowercased, without its port
-	Status      int
-	Bytes       int64     // the body bytes the client read
-	RequestID   string    // X-Request-Id, which nginx sets to $request_id
-	SSLProtocol string    // "TLSv1.3" as nginx names it, from the client's connection; "" over plain HTTP
-	Sent        time.Time // when the client sent it
-	Took        time.Duration
-	Slept       time.Duration // what the upstream spent sleeping for it
-}
-
 // nginxRun is what one run of real nginx left: the logs it wrote, and the
 // requests in the order it served them (one line each, in every log).
 type nginxRun struct {
@@ -88,24 +42,17 @@ type nginxRun struct {
 	Syslog       string // the combined-format syslog datagrams nginx sent, one a line
 	Upstream     string // the test upstream's address, as $upstream_addr has it
 	Dead         string // the refusing server's address
-	Exchanges    []nginxExchange
+	Exchanges    []webExchange
 }
 
 // timingLine is a line in nginxTiming from the test's requests, with
 // every variable a group, in order.
 var timingLine = regexp.MustCompile(`^127\.0\.0\.1 - (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+) "([^"]*)" "([^"]*)" (\d+\.\d{3}) "([^"]*)" (\S+) (\S+) ([0-9a-f]{32})$`)
 
-// The user agent and referer that carry what nginx escapes: a quote, a
-// backslash, a tab and UTF-8.
-const (
-	oddAgent   = "weblogd-test \"quoted\" caf\u00e9\tback\\slash"
-	oddReferer = "http://ref.example.test/caf\u00e9?q=\"x\""
-)
-
 // nginxRequests are the requests each run makes, one for every shape of
 // line the config can produce.
-func nginxRequests() []nginxExchange {
-	return []nginxExchange{
+func nginxRequests() []webExchange {
+	return []webExchange{
 		{Method: "GET", Path: "/static", Host: "Static.Example.TEST:8080", VHost: "static.example.test", Agent: oddAgent, Referer: oddReferer},
 		{Method: "GET", Path: "/up/page?x=1&q=caf%C3%A9", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/2", Upstream: oneUpstream},
 		{Method: "GET", Path: "/up/secure", Host: "secure.example.test", VHost: "secure.example.test", Agent: "weblogd-test/3", TLS: true, Upstream: oneUpstream},
@@ -240,20 +187,6 @@ func TestNginxWritesItsFormats(t *testing.T) {
 	})
 }
 
-func checkEq(t *testing.T, i int, what, got, want string) {
-	t.Helper()
-	if got != want {
-		t.Errorf("line %d: %s %q, want %q", i+1, what, got, want)
-	}
-}
-
-func or(s, dflt string) string {
-	if s == "" {
-		return dflt
-	}
-	return s
-}
-
 // nginxEscaped is s as nginx writes a variable in a log_format without
 // escape=json: '"', '\\', control bytes and bytes from 0x7f up as \xHH.
 func nginxEscaped(s string) string {
@@ -272,7 +205,7 @@ func nginxEscaped(s string) string {
 // checkTimes checks $request_time and $upstream_response_time as logged
 // (none is how the format writes a missing upstream time) against what
 // the client measured and the upstream slept.
-func checkTimes(t *testing.T, i int, e nginxExchange, requestTime, upstream, none string) {
+func checkTimes(t *testing.T, i int, e webExchange, requestTime, upstream, none string) {
 	t.Helper()
 	rt, err := strconv.ParseFloat(requestTime, 64)
 	if err != nil {
@@ -307,7 +240,7 @@ func checkTimes(t *testing.T, i int, e nginxExchange, requestTime, upstream, non
 	}
 }
 
-func wantUpstreamAddr(run *nginxRun, e nginxExchange) string {
+func wantUpstreamAddr(run *nginxRun, e webExchange) string {
 	switch e.Upstream {
 	case oneUpstream:
 		return run.Upstream
@@ -321,7 +254,7 @@ func wantUpstreamAddr(run *nginxRun, e nginxExchange) string {
 	return ""
 }
 
-func wantUpstreamStatus(e nginxExchange) string {
+func wantUpstreamStatus(e webExchange) string {
 	s := strconv.Itoa(e.Status)
 	switch e.Upstream {
 	case oneUpstream, refused:
@@ -372,7 +305,7 @@ func runNginxFormats(t *testing.T) *nginxRun {
 	})
 
 	client := &http.Client{
-		Timeout: nginxWait,
+		Timeout: serverWait,
 		Transport: &http.Transport{
 			TLSClientConfig:    &tls.Config{RootCAs: cert.Pool},
 			DisableCompression: true,
@@ -382,17 +315,17 @@ func runNginxFormats(t *testing.T) *nginxRun {
 	defer client.CloseIdleConnections()
 	run.Exchanges = nginxRequests()
 	for i := range run.Exchanges {
-		exchange(t, client, ngx, &run.Exchanges[i])
+		send(t, client, ngx.url, ngx.tlsURL, &run.Exchanges[i])
 	}
 
 	var got []string
-	deadline := time.After(nginxWait)
+	deadline := time.After(serverWait)
 	for len(got) < len(run.Exchanges) {
 		select {
 		case d := <-datagrams:
 			got = append(got, d)
 		case <-deadline:
-			t.Fatalf("%d syslog datagrams from nginx within %v, want %d:\n%s", len(got), nginxWait, len(run.Exchanges), strings.Join(got, "\n"))
+			t.Fatalf("%d syslog datagrams from nginx within %v, want %d:\n%s", len(got), serverWait, len(run.Exchanges), strings.Join(got, "\n"))
 		}
 	}
 	ngx.stop(t)
@@ -415,84 +348,6 @@ func runNginxFormats(t *testing.T) *nginxRun {
 		}
 	}
 	return run
-}
-
-// exchange makes e's request through nginx and fills in what came back.
-func exchange(t *testing.T, client *http.Client, ngx *nginxFormats, e *nginxExchange) {
-	t.Helper()
-	base := ngx.url
-	if e.TLS {
-		base = ngx.tlsURL
-	}
-	var body io.Reader
-	if e.Method == http.MethodPost {
-		body = strings.NewReader("a=1&b=2")
-	}
-	req, err := http.NewRequest(e.Method, base+e.Path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = e.Host
-	req.Header.Set("User-Agent", e.Agent)
-	if e.Referer != "" {
-		req.Header.Set("Referer", e.Referer)
-	}
-	if e.User != "" {
-		req.SetBasicAuth(e.User, "secret")
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	start := time.Now()
-	e.Sent = start
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", e.Method, e.Path, err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	e.Took = time.Since(start)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", e.Method, e.Path, err)
-	}
-	e.Status, e.Bytes, e.RequestID = resp.StatusCode, n, resp.Header.Get("X-Request-Id")
-	if resp.TLS != nil {
-		e.SSLProtocol = "TLSv" + strings.TrimPrefix(tls.VersionName(resp.TLS.Version), "TLS ")
-	}
-	if e.Upstream == oneUpstream || e.Upstream == triedTwo || e.Upstream == redirected {
-		e.Slept = upstreamSleep
-	}
-}
-
-// startUpstream starts the server nginx proxies to and returns its
-// address. Every answer takes upstreamSleep, but the first leg of an
-// X-Accel-Redirect, which answers at once; ?status=N sets the status.
-func startUpstream(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rest, ok := strings.CutPrefix(r.URL.Path, "/accel/"); ok {
-			w.Header().Set("X-Accel-Redirect", "/inner/"+rest)
-			return
-		}
-		time.Sleep(upstreamSleep)
-		status := http.StatusOK
-		if s := r.URL.Query().Get("status"); s != "" {
-			status, _ = strconv.Atoi(s)
-		}
-		body := "upstream " + r.URL.Path + "\n"
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-		if r.Method != http.MethodHead {
-			io.WriteString(w, body)
-		}
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
 }
 
 // nginxFormats is a running nginx with formats.conf.tmpl.
@@ -564,10 +419,10 @@ func (p *nginxFormats) errorLog() string {
 }
 
 // waitUp polls /healthz, which nginx answers itself and does not log,
-// until nginx answers, exits, or nginxWait passes.
+// until nginx answers, exits, or serverWait passes.
 func (p *nginxFormats) waitUp() error {
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(nginxWait)
+	deadline := time.Now().Add(serverWait)
 	for {
 		select {
 		case <-p.done:
@@ -589,7 +444,7 @@ func (p *nginxFormats) waitUp() error {
 			err = fmt.Errorf("GET /healthz: %s, Server %q", resp.Status, resp.Header.Get("Server"))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not up within %v: %v", nginxWait, err)
+			return fmt.Errorf("not up within %v: %v", serverWait, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -605,8 +460,8 @@ func (p *nginxFormats) stop(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
 	case <-p.done:
-	case <-time.After(nginxWait):
-		t.Logf("nginx did not quit within %v of SIGQUIT; killing it", nginxWait)
+	case <-time.After(serverWait):
+		t.Logf("nginx did not quit within %v of SIGQUIT; killing it", serverWait)
 		p.kill()
 	}
 	if t.Failed() {
@@ -622,15 +477,4 @@ func (p *nginxFormats) kill() {
 	}
 	p.cmd.Process.Kill()
 	<-p.done
-}
-
-// freeLoopbackPort returns a loopback port that was free a moment ago.
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
