@@ -1,6 +1,7 @@
 package redact_test
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -219,7 +220,7 @@ func TestRecordTwice(t *testing.T) {
 		red.Record(&once)
 		twice := once
 		red.Record(&twice)
-		if twice != once {
+		if !reflect.DeepEqual(twice, once) {
 			t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
 		}
 	}
