@@ -437,14 +437,15 @@ func TestFilterReadsItsField(t *testing.T) {
 		filter string
 		out    any
 	}{
-		"status": {404, "4xx", 200},
-		"method": {"GET", "get", "POST"},
-		"path":   {"/api/x", "/api/", "/web/x"},
-		"host":   {"203.0.113.9", "203.0.113.0/24", "198.51.100.1"},
-		"vhost":  {"example.com:443", "EXAMPLE.com", "example.org:443"},
-		"source": {"a.log", "a.log", "b.log"},
-		"node":   {"web-1", "web-1", "web-2"},
-		"q":      {"a needle in it", "NEEDLE", "hay"},
+		"status":       {404, "4xx", 200},
+		"method":       {"GET", "get", "POST"},
+		"path":         {"/api/x", "/api/", "/web/x"},
+		"host":         {"203.0.113.9", "203.0.113.0/24", "198.51.100.1"},
+		"vhost":        {"example.com:443", "EXAMPLE.com", "example.org:443"},
+		"min_duration": {record.Took(250 * time.Millisecond), "250ms", record.Took(249 * time.Millisecond)},
+		"source":       {"a.log", "a.log", "b.log"},
+		"node":         {"web-1", "web-1", "web-2"},
+		"q":            {"a needle in it", "NEEDLE", "hay"},
 	}
 	var params []string
 	for _, f := range record.Fields {
