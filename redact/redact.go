@@ -47,9 +47,11 @@ const (
 // become.
 const Mask = "redacted"
 
-// Withheld is the raw text of a line that did not parse when user names
-// are redacted: it cannot be told where a user name would be in it.
-const Withheld = "(withheld: the line did not parse and user names are redacted)"
+// Withheld is the raw text of a line when user names are redacted and it
+// cannot be told where a user name would be in it: a line that did not
+// parse, or one of a format other than Common or Combined that names a
+// user.
+const Withheld = "(withheld: user names are redacted, and where they stand in this line is not known)"
 
 // DefaultParams are the parameters whose values are masked when params is
 // enabled without a list: the usual names of secrets in URLs.
