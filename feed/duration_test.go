@@ -34,28 +34,64 @@ var durationRecords = []record.Record{
 	{Duration: record.Took(time.Hour)},
 }
 
-// startDurationEdge starts an edge that takes its records from NATS, and
-// publishes durationRecords (and one line that did not parse, seq 7) to it.
-func startDurationEdge(t *testing.T) *feed.Server {
+// durationFleet is an edge that takes records from NATS, and a publisher
+// of hand-made records to it: the real way in for records with durations
+// and fields until a local format gives them.
+type durationFleet struct {
+	edge *feed.Server
+	pub  *fleet.Publisher
+	sent uint64
+}
+
+// startDurationFleet starts the edge with edgeCfg (its Subscribe set
+// here) and the publisher.
+func startDurationFleet(t *testing.T, edgeCfg feed.Config) *durationFleet {
 	t.Helper()
 	ns := fleettest.Run(t, nil)
-	edge := startServer(t, feed.Config{Subscribe: ns.ClientURL(), NATSOptions: []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}})
-	pub, err := fleet.NewPublisher(fleet.PublisherConfig{URL: ns.ClientURL(), Node: "web-1"})
+	edgeCfg.Subscribe = ns.ClientURL()
+	edgeCfg.NATSOptions = []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}
+	f := &durationFleet{edge: startServer(t, edgeCfg)}
+	var err error
+	f.pub, err = fleet.NewPublisher(fleet.PublisherConfig{URL: ns.ClientURL(), Node: "web-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- pub.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; pub.Close() })
-	for i, r := range durationRecords {
-		r.Seq, r.Source, r.Parsed = uint64(i+1), "access.log", true
-		r.Host, r.Method, r.Path, r.Proto, r.Status = "203.0.113.9", "GET", fmt.Sprintf("/%d", i+1), "HTTP/1.1", 200
-		pub.Publish(&r, "")
+	go func() { done <- f.pub.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; f.pub.Close() })
+	return f
+}
+
+// publish sends records, unless they carry a raw line parsed GET
+// requests of /<n> (n counting the records published), status 200 unless
+// they say, and waits until the edge has them.
+func (f *durationFleet) publish(t *testing.T, recs ...record.Record) {
+	t.Helper()
+	want := f.edge.LastSeq() + uint64(len(recs))
+	for _, r := range recs {
+		f.sent++
+		r.Seq, r.Source = f.sent, "access.log"
+		if r.Line == "" {
+			r.Parsed = true
+			if r.Status == 0 {
+				r.Status = 200
+			}
+			r.Host, r.Method, r.Path, r.Proto = "203.0.113.9", "GET", fmt.Sprintf("/%d", f.sent), "HTTP/1.1"
+		}
+		f.pub.Publish(&r, "")
 	}
-	pub.Publish(&record.Record{Seq: 7, Source: "access.log", Line: "not a log line 5s"}, "")
-	waitUntil(t, func() bool { return edge.LastSeq() >= 7 })
-	return edge
+	waitUntil(t, func() bool { return f.edge.LastSeq() >= want })
+}
+
+// startDurationEdge is an edge with durationRecords (seq 1 to 6) and one
+// line that did not parse (seq 7).
+func startDurationEdge(t *testing.T) *feed.Server {
+	t.Helper()
+	f := startDurationFleet(t, feed.Config{})
+	f.publish(t, durationRecords...)
+	f.publish(t, record.Record{Line: "not a log line 5s"})
+	return f.edge
 }
 
 func TestMinDurationFilter(t *testing.T) {
