@@ -27,9 +27,9 @@ type Filter struct {
 	minDuration    time.Duration
 	hasMinDuration bool
 	sources        []string
-	nodes    []string // publishing nodes: only records that came through NATS have one
-	q        string   // lower case when qASCII
-	qASCII   bool
+	nodes          []string // publishing nodes: only records that came through NATS have one
+	q              string   // lower case when qASCII
+	qASCII         bool
 	// and is a second filter every record must also pass: a token's fixed
 	// filter ANDed with what a request asks for (see And).
 	and *Filter

@@ -444,7 +444,11 @@ func TestFilterMatchMinDuration(t *testing.T) {
 		"2s":      took(record.Took(2 * time.Second)),
 		"1h":      took(record.Took(time.Hour)),
 		"raw":     filterRec(t, "access.log", "not a log line 5s"),
-		"rawTook": func() *record.Record { r := filterRec(t, "access.log", "x"); r.Duration = record.Took(time.Hour); return r }(),
+		"rawTook": func() *record.Record {
+			r := filterRec(t, "access.log", "x")
+			r.Duration = record.Took(time.Hour)
+			return r
+		}(),
 	}
 	for _, c := range []struct {
 		query string
