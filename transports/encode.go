@@ -29,7 +29,7 @@ import (
 // so that every time in the stream has the same shape.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
-// AppendXML appends r as one <hit/> element, without a newline: empty, or
+// AppendXML appends r as one <hit> element, without a newline: empty, or
 // with a <field> child per pair of r.Fields. The result is well-formed
 // XML 1.0 in UTF-8 whatever bytes r holds, and holds no line break.
 func AppendXML(dst []byte, r *record.Record) []byte {

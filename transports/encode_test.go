@@ -106,6 +106,30 @@ func TestAppend(t *testing.T) {
 	}
 }
 
+// TestProtocolDocExamples: the examples of docs/protocol.md are what the
+// encoders write for the records they show.
+func TestProtocolDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFields := &record.Record{
+		Seq: 44, Source: "access.log", Parsed: true,
+		Time: time.Date(2026, 11, 21, 10, 0, 1, 0, time.FixedZone("CET", 3600)),
+		Host: "203.0.113.9", Method: "GET", Path: "/api/cart", Proto: "HTTP/2.0", Status: 200, Bytes: 512,
+		Duration: record.Took(23 * time.Millisecond), UpstreamDuration: record.Took(20 * time.Millisecond),
+		Referer: "-", Agent: "curl/8.5.0",
+		Fields: []record.Pair{{Name: "ssl_protocol", Value: "TLSv1.3"}, {Name: "request_id", Value: "5f2b9c0e4d1a"}},
+	}
+	for _, r := range []*record.Record{protocolHit(), {Seq: 43, Source: "access.log", Line: "garbage that is not a log line"}, withFields} {
+		for _, enc := range [][]byte{transports.AppendXML(nil, r), transports.AppendJSON(nil, r)} {
+			if !bytes.Contains(doc, append(append([]byte("\n"), enc...), '\n')) {
+				t.Errorf("docs/protocol.md does not show the line\n%s", enc)
+			}
+		}
+	}
+}
+
 func TestAppendAppends(t *testing.T) {
 	dst := []byte("prefix\n")
 	got := string(transports.AppendJSON(dst, &record.Record{Seq: 1, Line: "x"}))
