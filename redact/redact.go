@@ -412,7 +412,7 @@ func (r *Redactor) host(h string) string {
 		return r.addrPort(ap)
 	}
 	if r.o.Host == HostHash {
-		if hashed(h) {
+		if hashed(h) || hashedPort(h) {
 			return h // masked already, by a publisher through NATS
 		}
 		return r.hash(strings.ToLower(h))
@@ -431,6 +431,17 @@ func hashed(h string) bool {
 		}
 	}
 	return true
+}
+
+// hashedPort reports whether h is what addrPort writes with HostHash: a
+// hash, a colon and a port.
+func hashedPort(h string) bool {
+	i := strings.LastIndexByte(h, ':')
+	if i < 0 || i == len(h)-1 || !hashed(h[:i]) {
+		return false
+	}
+	_, err := strconv.ParseUint(h[i+1:], 10, 16)
+	return err == nil
 }
 
 // addrPort masks the address of an address and port, keeping the port.

@@ -217,12 +217,14 @@ func TestRecordTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		once := format.Parse(line)
-		red.Record(&once)
-		twice := once
-		red.Record(&twice)
-		if !reflect.DeepEqual(twice, once) {
-			t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
+		for _, r := range []record.Record{format.Parse(line), jsonRecord("-")} {
+			once := r
+			red.Record(&once)
+			twice := once
+			red.Record(&twice)
+			if !reflect.DeepEqual(twice, once) {
+				t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
+			}
 		}
 	}
 }
