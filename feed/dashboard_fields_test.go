@@ -15,8 +15,8 @@ import (
 // (published through NATS to an edge, which also follows a log of its
 // own), in a real headless Chromium: the duration column shows once a
 // record has a duration, readable; a row opens the record's details, by
-// click or keyboard, with every field it has; the min-duration filter
-// narrows the view.
+// click or keyboard (arrows move along the rows), with every field it
+// has; the min-duration filter narrows the view.
 func TestDashboardDurationsAndDetails(t *testing.T) {
 	b := startBrowser(t)
 	log := tempLog(t, dashLine(200, "/local"))
@@ -84,6 +84,15 @@ func TestDashboardDurationsAndDetails(t *testing.T) {
 	}
 	p.key(t, "Escape", 27)
 	p.waitJS(t, `!document.getElementById('details').open && document.activeElement.dataset.seq === '2'`)
+	// Arrows move along the rows; one row at a time is in the tab order.
+	p.key(t, "ArrowDown", 40)
+	p.waitJS(t, `document.activeElement.dataset.seq === '1'`)
+	p.key(t, "ArrowUp", 38)
+	p.key(t, "ArrowUp", 38)
+	p.waitJS(t, `document.activeElement.dataset.seq === '3'`)
+	if got := p.str(t, `[...document.querySelectorAll('#rows tr[tabindex="0"]')].map(tr => tr.dataset.seq).join(' ')`); got != "3" {
+		t.Errorf("rows in the tab order: %q, want the focused one, 3", got)
+	}
 
 	// The min-duration filter: typed in the form, in the page URL, and
 	// only what took at least that long.

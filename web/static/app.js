@@ -487,6 +487,17 @@
       if (box.scrollTop > 0) box.scrollTop += box.scrollHeight - h;
     }
     $('empty').hidden = tb.rows.length > 0;
+    rovingRow();
+  }
+
+  // rovingRow keeps one record row in the tab order, the first unless
+  // another was chosen: Tab reaches the table once, not once per row.
+  function rovingRow(tr) {
+    const tb = $('rows');
+    const cur = tb.querySelector('tr[tabindex="0"]');
+    if (!tr) tr = cur || tb.querySelector('tr[data-seq]');
+    if (cur && cur !== tr) cur.tabIndex = -1;
+    if (tr) tr.tabIndex = 0;
   }
 
   // span is the number of columns shown (media queries hide some): a row
@@ -531,8 +542,9 @@
     }
     const r = it.r;
     tr.dataset.seq = r.seq;
-    // The row opens the record's details, by click or by keyboard.
-    tr.tabIndex = 0;
+    // The row opens the record's details, by click or by keyboard. One row
+    // at a time is in the tab order (see rovingRow); arrows move along.
+    tr.tabIndex = -1;
     tr.setAttribute('aria-haspopup', 'dialog');
     tr.record = r;
     if (fresh) tr.classList.add('fresh');
@@ -609,14 +621,32 @@
   $('rows').addEventListener('click', (e) => {
     const r = rowRecord(e);
     // Selecting text in a row is not asking for its details.
-    if (r && !String(window.getSelection() || '')) showDetails(r);
+    if (r && !String(window.getSelection() || '')) {
+      rovingRow(e.target.closest('tr'));
+      showDetails(r);
+    }
   });
   $('rows').addEventListener('keydown', (e) => {
     const r = rowRecord(e);
-    if (r && (e.key === 'Enter' || e.key === ' ')) {
+    if (!r) return;
+    const tr = e.target.closest('tr');
+    if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
       showDetails(r);
+    } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      let next = tr;
+      do next = e.key === 'ArrowDown' ? next.nextElementSibling : next.previousElementSibling;
+      while (next && !next.dataset.seq);
+      if (next) {
+        e.preventDefault();
+        rovingRow(next);
+        next.focus();
+      }
     }
+  });
+  $('rows').addEventListener('focusin', (e) => {
+    const tr = e.target.closest('#rows tr[data-seq]');
+    if (tr) rovingRow(tr);
   });
   $('details-close').addEventListener('click', () => $('details').close());
   // A click on the backdrop (outside the dialog's box) closes it too.
