@@ -93,7 +93,7 @@ func TestDashboard(t *testing.T) {
 		p.waitConnected(t)
 		p.waitSeqs(t, 1)
 		// The headings come from the page's list of columns.
-		if got := p.str(t, `[...document.querySelectorAll('#tail thead th')].map(th => th.textContent).join(' ')`); got != "time node source vhost client method path status bytes referer agent" {
+		if got := p.str(t, `[...document.querySelectorAll('#tail thead th')].map(th => th.textContent).join(' ')`); got != "time node source vhost client method path status bytes took referer agent" {
 			t.Errorf("headings %q", got)
 		}
 		if got := p.str(t, `getComputedStyle(document.querySelector('#tail th.c-vhost')).display`); got != "none" {

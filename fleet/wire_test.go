@@ -1,6 +1,7 @@
 package fleet_test
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -25,6 +26,15 @@ func TestWireRoundTrip(t *testing.T) {
 			Method: "GET", Path: "/index.html?q=1", Proto: "HTTP/1.1", Status: 200, Bytes: 2326,
 			Referer: "http://example.com/", Agent: "curl/8.5.0", Extra: "0.003",
 			Line: `line with "quotes" and \ backslash`}},
+		{"parsed, durations and fields", &record.Record{
+			Seq: 45, Source: "access.log", Node: "web-1", Parsed: true, Time: at,
+			Host: "203.0.113.9", Method: "GET", Path: "/", Proto: "HTTP/2.0", Status: 200, Bytes: 1,
+			Duration: record.Took(23 * time.Millisecond), UpstreamDuration: record.Took(0),
+			Fields: []record.Pair{{Name: "ssl_protocol", Value: "TLSv1.3"}, {Name: "a\"b", Value: "<\u2028>"}, {Name: "ssl_protocol", Value: ""}},
+			Line:   `{"remote_addr":"203.0.113.9"}`}},
+		{"parsed, empty request line, longest durations", &record.Record{
+			Seq: 46, Source: "a.log", Parsed: true, Status: 400,
+			Duration: record.Took(math.MaxInt64), UpstreamDuration: record.Took(math.MinInt64), Line: `x - - [..] "" 400 0`}},
 		{"parsed, odd request, no time", &record.Record{
 			Seq: 1, Source: "a.log", Node: "n", Parsed: true, Request: "garbage", Status: 400, Line: "x"}},
 		{"unparsed", &record.Record{Seq: 43, Source: "access.log", Node: "web-2", Line: "\tnot a log line \u2028"}},
@@ -53,8 +63,16 @@ func TestWireRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if _, err := fleet.Decode([]byte("{")); err == nil {
-		t.Error("Decode(`{`)=nil error, want one")
+	for _, bad := range []string{
+		"{",
+		`{"seq":1,"status":200,"duration":1e3}`,
+		`{"seq":1,"status":200,"upstream_duration":99999999999}`,
+		`{"seq":1,"status":200,"fields":[]}`,
+		`{"seq":1,"status":200,"fields":{"a":1}}`,
+	} {
+		if _, err := fleet.Decode([]byte(bad)); err == nil {
+			t.Errorf("Decode(%s)=nil error, want one", bad)
+		}
 	}
 }
 

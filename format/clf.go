@@ -499,3 +499,9 @@ func zone(off int) *time.Location {
 	p.CompareAndSwap(nil, time.FixedZone("", off*60))
 	return p.Load()
 }
+
+// clf is the Parser of Common and Combined Log Format and their variants.
+type clf struct{}
+
+func (clf) Parse(r *record.Record, line string) (bool, int) { return parseLine(r, line), 0 }
+func (clf) Name() string                                    { return "combined" }

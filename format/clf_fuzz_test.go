@@ -1,6 +1,7 @@
 package format_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -54,7 +55,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) set Seq/Source/Node", line)
 		}
 		if !r.Parsed {
-			if r != (record.Record{Line: line}) {
+			if !reflect.DeepEqual(r, record.Record{Line: line}) {
 				t.Fatalf("Parse(%q) did not parse but set fields: %+v", line, r)
 			}
 			return
@@ -96,7 +97,7 @@ func FuzzParse(f *testing.F) {
 		if !strings.HasSuffix(line, "\r") {
 			cr := format.Parse(line + "\r")
 			cr.Line = line
-			if cr != r {
+			if !reflect.DeepEqual(cr, r) {
 				t.Fatalf("Parse(%q + CR)=%+v, want %+v", line, cr, r)
 			}
 		}

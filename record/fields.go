@@ -4,11 +4,13 @@ package record
 type Kind uint8
 
 const (
-	Uint   Kind = iota + 1 // uint64, a decimal number
-	Int                    // int or int64, a decimal number
-	String                 // text, escaped by each encoder; omitted when empty
-	Time                   // time.Time, written 2006-01-02T15:04:05-07:00; omitted when zero
-	Bool                   // not written: Parsed is told by whether status is there
+	Uint    Kind = iota + 1 // uint64, a decimal number
+	Int                     // int or int64, a decimal number
+	String                  // text, escaped by each encoder; omitted when empty
+	Time                    // time.Time, written 2006-01-02T15:04:05-07:00; omitted when zero
+	Bool                    // not written: Parsed is told by whether status is there
+	Seconds                 // Duration, seconds as a decimal number (0.023); omitted when not Set
+	Pairs                   // []Pair: JSON an object of strings, XML a <field name=".."> child each; omitted when empty
 )
 
 // When says in which records the client encoders (XML and JSON) write a
@@ -60,8 +62,11 @@ var Fields = []Field{
 	{Name: "Request", JSON: "request", XML: "request", Kind: String, When: IfParsed, Masked: true},
 	{Name: "Status", JSON: "status", XML: "status", Kind: Int, When: IfParsed, Filter: "status"},
 	{Name: "Bytes", JSON: "bytes", XML: "bytes", Kind: Int, When: IfParsed},
+	{Name: "Duration", JSON: "duration", XML: "duration", Kind: Seconds, When: IfParsed, Filter: "min_duration"},
+	{Name: "UpstreamDuration", JSON: "upstream_duration", XML: "upstream_duration", Kind: Seconds, When: IfParsed},
 	{Name: "Referer", JSON: "referer", XML: "referer", Kind: String, When: IfParsed, Masked: true},
 	{Name: "Agent", JSON: "agent", XML: "agent", Kind: String, When: IfParsed, Masked: true},
 	{Name: "Extra", JSON: "extra", XML: "extra", Kind: String, When: IfParsed, Masked: true},
 	{Name: "Line", JSON: "raw", XML: "raw", Kind: String, When: IfRaw, Wire: true, Masked: true, Filter: "q"},
+	{Name: "Fields", JSON: "fields", XML: "field", Kind: Pairs, When: IfParsed, Masked: true},
 }

@@ -28,6 +28,12 @@ type Record struct {
 	Request string // the request line, only when it is not "METHOD PATH PROTO"
 	Status  int
 	Bytes   int64 // 0 for "-"
+
+	// Duration is the time the server took; UpstreamDuration the time it
+	// waited for its upstream (summed over every upstream it tried).
+	Duration         Duration
+	UpstreamDuration Duration
+
 	Referer string
 	Agent   string
 	Extra   string // trailing fields after the agent, as written
@@ -37,4 +43,25 @@ type Record struct {
 	// runtime or syslog relay wrapped, the web server's line inside. It
 	// may hold any bytes, including invalid UTF-8; encoders make it safe.
 	Line string
+
+	// Fields holds every other value the line's format names, under its
+	// name in the format ("ssl_protocol", "request_id", "RouterName"), in
+	// the format's order. Nil for Common and Combined lines.
+	Fields []Pair
+}
+
+// Duration is how long something took, as a log line says it. Its zero
+// value means the line does not say, so a record built without one has
+// none; a line that says 0 has Duration{Set: true}.
+type Duration struct {
+	D   time.Duration
+	Set bool
+}
+
+// Took returns the Duration of a line that says d.
+func Took(d time.Duration) Duration { return Duration{D: d, Set: true} }
+
+// Pair is one named value of Fields.
+type Pair struct {
+	Name, Value string
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,7 +47,7 @@ func TestFieldsDescribeRecord(t *testing.T) {
 		if (f.When == record.Never) != (f.JSON == "" || f.XML == "") {
 			t.Errorf("%s: When=%d with JSON=%q XML=%q: a written field has both keys", f.Name, f.When, f.JSON, f.XML)
 		}
-		if f.Masked && f.Kind != record.String {
+		if f.Masked && f.Kind != record.String && f.Kind != record.Pairs {
 			t.Errorf("%s: Masked, but not text", f.Name)
 		}
 		for _, k := range []string{"json:" + f.JSON, "xml:" + f.XML} {
@@ -61,6 +63,10 @@ func kindOf(t reflect.Type) record.Kind {
 	switch {
 	case t == reflect.TypeFor[time.Time]():
 		return record.Time
+	case t == reflect.TypeFor[record.Duration]():
+		return record.Seconds
+	case t == reflect.TypeFor[[]record.Pair]():
+		return record.Pairs
 	case t.Kind() == reflect.Uint64:
 		return record.Uint
 	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
@@ -92,6 +98,18 @@ func filled(parsed bool) record.Record {
 			fv.Set(reflect.ValueOf(time.Date(2026, 11, 21, 10, 0, i, 0, time.FixedZone("", 5400))))
 		case record.Bool:
 			fv.SetBool(parsed)
+		case record.Seconds:
+			// Whole seconds, a fraction with a zero inside, a last digit
+			// in the nanoseconds: what a rounding or trimming writer loses.
+			fv.Set(reflect.ValueOf(record.Took(time.Duration(i)*time.Second + 20_300_007*time.Nanosecond)))
+		case record.Pairs:
+			text := fmt.Sprintf(" <&\"'>\t\n\\ é\u2028 %d", i)
+			fv.Set(reflect.ValueOf([]record.Pair{
+				{Name: "ssl_protocol", Value: "TLSv1.3"},
+				{Name: "name" + text, Value: "value" + text},
+				{Name: "empty", Value: ""},
+				{Name: "ssl_protocol", Value: "a name given twice is kept twice"},
+			}))
 		}
 	}
 	return r
@@ -115,8 +133,9 @@ func carried(r record.Record, wire bool) record.Record {
 // fromKeys builds a Record from the keys an encoding wrote, in order,
 // through the table: the reading side that the encoders are checked
 // against. Parsed is told by status, as the protocol says.
-func fromKeys(t *testing.T, keys []string, vals map[string]string, key func(record.Field) string) record.Record {
+func fromKeys(t *testing.T, w written, key func(record.Field) string) record.Record {
 	t.Helper()
+	keys, vals := w.keys, w.vals
 	var r record.Record
 	v := reflect.ValueOf(&r).Elem()
 	known := map[string]bool{}
@@ -127,12 +146,19 @@ func fromKeys(t *testing.T, keys []string, vals map[string]string, key func(reco
 			continue
 		}
 		known[k] = true
+		fv := v.FieldByName(f.Name)
+		if f.Kind == record.Pairs {
+			if ps, ok := w.pairs[k]; ok {
+				order = append(order, k)
+				fv.Set(reflect.ValueOf(ps))
+			}
+			continue
+		}
 		s, ok := vals[k]
 		if !ok {
 			continue
 		}
 		order = append(order, k)
-		fv := v.FieldByName(f.Name)
 		switch f.Kind {
 		case record.Uint:
 			n, err := strconv.ParseUint(s, 10, 64)
@@ -154,6 +180,8 @@ func fromKeys(t *testing.T, keys []string, vals map[string]string, key func(reco
 				t.Errorf("%s=%q: %v", k, s, err)
 			}
 			fv.Set(reflect.ValueOf(tm))
+		case record.Seconds:
+			fv.Set(reflect.ValueOf(readSeconds(t, k, s)))
 		}
 	}
 	for _, k := range keys {
@@ -166,6 +194,39 @@ func fromKeys(t *testing.T, keys []string, vals map[string]string, key func(reco
 	}
 	_, r.Parsed = vals["status"]
 	return r
+}
+
+// written is what an encoding wrote: the keys in order, the value of each
+// scalar as text, and the pairs under the key of a Pairs field.
+type written struct {
+	keys  []string
+	vals  map[string]string
+	pairs map[string][]record.Pair
+}
+
+// secondsRE is the form of a duration: decimal seconds, no exponent, no
+// sign but a minus, no trailing zero in a fraction.
+var secondsRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$`)
+
+// readSeconds reads decimal seconds exactly, with big.Rat rather than the
+// encoders' own helpers or floating point.
+func readSeconds(t *testing.T, k, s string) record.Duration {
+	t.Helper()
+	if !secondsRE.MatchString(s) {
+		t.Errorf("%s=%q: want decimal seconds such as 0.023, trailing zeros trimmed", k, s)
+		return record.Duration{}
+	}
+	q, ok := new(big.Rat).SetString(s)
+	if !ok {
+		t.Errorf("%s=%q: not a number", k, s)
+		return record.Duration{}
+	}
+	q.Mul(q, big.NewRat(1e9, 1))
+	if !q.IsInt() || !q.Num().IsInt64() {
+		t.Errorf("%s=%q: not a whole number of nanoseconds", k, s)
+		return record.Duration{}
+	}
+	return record.Took(time.Duration(q.Num().Int64()))
 }
 
 // compare reports each field of got that differs from want, and then the
@@ -184,7 +245,7 @@ func compare(t *testing.T, what string, data []byte, got, want record.Record) {
 			// Same instant and same offset, as the log wrote it.
 			gv, wv = gv.(time.Time).Format(time.RFC3339Nano), wv.(time.Time).Format(time.RFC3339Nano)
 		}
-		if gv != wv {
+		if !reflect.DeepEqual(gv, wv) {
 			t.Errorf("%s: %s=%#v, want %#v", what, f.Name, gv, wv)
 		}
 	}
@@ -200,35 +261,17 @@ func TestEveryFieldSurvivesEveryEncoding(t *testing.T) {
 		name := map[bool]string{true: "parsed", false: "raw"}[parsed]
 		t.Run(name+"/XML", func(t *testing.T) {
 			data := transports.AppendXML(nil, &r)
-			var hit struct {
-				XMLName xml.Name
-				Attrs   []xml.Attr `xml:",any,attr"`
-			}
-			if err := xml.Unmarshal(data, &hit); err != nil {
-				t.Fatalf("AppendXML wrote %s: %v", data, err)
-			}
-			if hit.XMLName.Local != "hit" {
-				t.Errorf("element %q, want hit", hit.XMLName.Local)
-			}
-			var keys []string
-			vals := map[string]string{}
-			for _, a := range hit.Attrs {
-				keys = append(keys, a.Name.Local)
-				vals[a.Name.Local] = a.Value
-			}
-			got := fromKeys(t, keys, vals, func(f record.Field) string { return f.XML })
+			got := fromKeys(t, xmlKeys(t, data), func(f record.Field) string { return f.XML })
 			compare(t, "XML", data, got, carried(r, false))
 		})
 		t.Run(name+"/JSON", func(t *testing.T) {
 			data := transports.AppendJSON(nil, &r)
-			keys, vals := jsonKeys(t, data)
-			got := fromKeys(t, keys, vals, func(f record.Field) string { return f.JSON })
+			got := fromKeys(t, jsonKeys(t, data), func(f record.Field) string { return f.JSON })
 			compare(t, "JSON", data, got, carried(r, false))
 		})
 		t.Run(name+"/NATS", func(t *testing.T) {
 			data := fleet.Append(nil, &r)
-			keys, vals := jsonKeys(t, data)
-			compare(t, "NATS wire form read as JSON", data, fromKeys(t, keys, vals, func(f record.Field) string { return f.JSON }), carried(r, true))
+			compare(t, "NATS wire form read as JSON", data, fromKeys(t, jsonKeys(t, data), func(f record.Field) string { return f.JSON }), carried(r, true))
 			got, err := fleet.Decode(data)
 			if err != nil {
 				t.Fatalf("Decode(%s)=%v", data, err)
@@ -238,38 +281,102 @@ func TestEveryFieldSurvivesEveryEncoding(t *testing.T) {
 	}
 }
 
-// jsonKeys reads one JSON object of scalars: its keys in order, and each
-// value as text.
-func jsonKeys(t *testing.T, data []byte) ([]string, map[string]string) {
+// xmlKeys reads one <hit> element: its attributes in order, then its
+// children, each <field name="...">value</field> and nothing else, under
+// the key "field". A hit without children must be an empty element.
+func xmlKeys(t *testing.T, data []byte) written {
+	t.Helper()
+	var hit struct {
+		XMLName  xml.Name
+		Attrs    []xml.Attr `xml:",any,attr"`
+		Children []struct {
+			XMLName xml.Name
+			Attrs   []xml.Attr `xml:",any,attr"`
+			Value   string     `xml:",chardata"`
+			Inner   []struct {
+				XMLName xml.Name
+			} `xml:",any"`
+		} `xml:",any"`
+		Text string `xml:",chardata"`
+	}
+	if err := xml.Unmarshal(data, &hit); err != nil {
+		t.Fatalf("AppendXML wrote %s: %v", data, err)
+	}
+	if hit.XMLName.Local != "hit" {
+		t.Errorf("element %q, want hit", hit.XMLName.Local)
+	}
+	if hit.Text != "" {
+		t.Errorf("<hit> holds text %q, want only <field> children", hit.Text)
+	}
+	w := written{vals: map[string]string{}, pairs: map[string][]record.Pair{}}
+	for _, a := range hit.Attrs {
+		w.keys = append(w.keys, a.Name.Local)
+		w.vals[a.Name.Local] = a.Value
+	}
+	for _, c := range hit.Children {
+		k := c.XMLName.Local
+		if len(c.Attrs) != 1 || c.Attrs[0].Name.Local != "name" || len(c.Inner) > 0 {
+			t.Errorf("child <%s %v> with %d elements in it, want <%s name=\"...\">text</%[1]s>", k, c.Attrs, len(c.Inner), k)
+			continue
+		}
+		if _, ok := w.pairs[k]; !ok {
+			w.keys = append(w.keys, k)
+		}
+		w.pairs[k] = append(w.pairs[k], record.Pair{Name: c.Attrs[0].Value, Value: c.Value})
+	}
+	if empty := bytes.HasSuffix(data, []byte("/>")); empty != (len(hit.Children) == 0) {
+		t.Errorf("a hit with %d children ends %q", len(hit.Children), data[max(0, len(data)-8):])
+	}
+	return w
+}
+
+// jsonKeys reads one JSON object of scalars and objects of strings: its
+// keys in order, each scalar as text, and each object's members as pairs
+// in order.
+func jsonKeys(t *testing.T, data []byte) written {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		t.Fatalf("%s: not an object: %v %v", data, tok, err)
 	}
-	var keys []string
-	vals := map[string]string{}
+	w := written{vals: map[string]string{}, pairs: map[string][]record.Pair{}}
+	next := func() json.Token {
+		t.Helper()
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		return tok
+	}
 	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			t.Fatalf("%s: %v", data, err)
-		}
-		v, err := dec.Token()
-		if err != nil {
-			t.Fatalf("%s: %v", data, err)
-		}
-		ks := k.(string)
-		keys = append(keys, ks)
-		switch v := v.(type) {
+		ks := next().(string)
+		w.keys = append(w.keys, ks)
+		switch v := next().(type) {
 		case string:
-			vals[ks] = v
+			w.vals[ks] = v
 		case json.Number:
-			vals[ks] = v.String()
+			w.vals[ks] = v.String()
+		case json.Delim:
+			if v != '{' {
+				t.Fatalf("%s: %s=%v, want a string, a number or an object", data, ks, v)
+			}
+			ps := []record.Pair{}
+			for dec.More() {
+				name := next().(string)
+				value, ok := next().(string)
+				if !ok {
+					t.Fatalf("%s: %s.%s is not a string", data, ks, name)
+				}
+				ps = append(ps, record.Pair{Name: name, Value: value})
+			}
+			next() // '}'
+			w.pairs[ks] = ps
 		default:
-			t.Errorf("%s: %s=%v, want a string or a number", data, ks, v)
+			t.Errorf("%s: %s=%v, want a string, a number or an object", data, ks, v)
 		}
 	}
-	return keys, vals
+	return w
 }
 
 // TestRedactionMasksEveryMaskedField plants an address, a query and a
@@ -285,7 +392,7 @@ func TestRedactionMasksEveryMaskedField(t *testing.T) {
 	leaks := []string{"198.51.100.77", "ZqQUERY", "ZqSECRET"}
 	for _, parsed := range []bool{true, false} {
 		for _, f := range record.Fields {
-			if f.Kind != record.String || parsed && f.When == record.IfRaw || !parsed && f.When == record.IfParsed {
+			if f.Kind != record.String && f.Kind != record.Pairs || parsed && f.When == record.IfRaw || !parsed && f.When == record.IfParsed {
 				continue
 			}
 			line := "not a log line"
@@ -296,12 +403,18 @@ func TestRedactionMasksEveryMaskedField(t *testing.T) {
 			if r.Parsed != parsed {
 				t.Fatalf("Parse(%q).Parsed=%v", line, r.Parsed)
 			}
-			reflect.ValueOf(&r).Elem().FieldByName(f.Name).SetString(planted)
+			fv := reflect.ValueOf(&r).Elem().FieldByName(f.Name)
+			if f.Kind == record.Pairs {
+				fv.Set(reflect.ValueOf([]record.Pair{{Name: "request_id", Value: planted}, {Name: "note", Value: "see " + planted}}))
+			} else {
+				fv.SetString(planted)
+			}
+			before := fmt.Sprint(fv.Interface())
 			red.Record(&r)
-			got := reflect.ValueOf(r).FieldByName(f.Name).String()
+			got := fmt.Sprint(reflect.ValueOf(r).FieldByName(f.Name).Interface())
 			if !f.Masked {
-				if got != planted {
-					t.Errorf("parsed=%v: %s=%q after masking, want it kept: %q", parsed, f.Name, got, planted)
+				if got != before {
+					t.Errorf("parsed=%v: %s=%q after masking, want it kept: %q", parsed, f.Name, got, before)
 				}
 				continue
 			}
@@ -324,14 +437,15 @@ func TestFilterReadsItsField(t *testing.T) {
 		filter string
 		out    any
 	}{
-		"status": {404, "4xx", 200},
-		"method": {"GET", "get", "POST"},
-		"path":   {"/api/x", "/api/", "/web/x"},
-		"host":   {"203.0.113.9", "203.0.113.0/24", "198.51.100.1"},
-		"vhost":  {"example.com:443", "EXAMPLE.com", "example.org:443"},
-		"source": {"a.log", "a.log", "b.log"},
-		"node":   {"web-1", "web-1", "web-2"},
-		"q":      {"a needle in it", "NEEDLE", "hay"},
+		"status":       {404, "4xx", 200},
+		"method":       {"GET", "get", "POST"},
+		"path":         {"/api/x", "/api/", "/web/x"},
+		"host":         {"203.0.113.9", "203.0.113.0/24", "198.51.100.1"},
+		"vhost":        {"example.com:443", "EXAMPLE.com", "example.org:443"},
+		"min_duration": {record.Took(250 * time.Millisecond), "250ms", record.Took(249 * time.Millisecond)},
+		"source":       {"a.log", "a.log", "b.log"},
+		"node":         {"web-1", "web-1", "web-2"},
+		"q":            {"a needle in it", "NEEDLE", "hay"},
 	}
 	var params []string
 	for _, f := range record.Fields {

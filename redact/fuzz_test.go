@@ -1,6 +1,7 @@
 package redact_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -28,19 +29,31 @@ const (
 // in whatever field it lands in), or a field of a record set directly.
 var lineSlots = []string{"vhost", "host", "ident", "user", "method", "path", "proto", "referer", "agent", "extra", "unparsed"}
 
-var recordFields = []func(r *record.Record) *string{
-	func(r *record.Record) *string { return &r.VHost },
-	func(r *record.Record) *string { return &r.Host },
-	func(r *record.Record) *string { return &r.Ident },
-	func(r *record.Record) *string { return &r.User },
-	func(r *record.Record) *string { return &r.Method },
-	func(r *record.Record) *string { return &r.Path },
-	func(r *record.Record) *string { return &r.Proto },
-	func(r *record.Record) *string { return &r.Request },
-	func(r *record.Record) *string { return &r.Referer },
-	func(r *record.Record) *string { return &r.Agent },
-	func(r *record.Record) *string { return &r.Extra },
-	func(r *record.Record) *string { return &r.Line },
+var recordFields = []func(r *record.Record, text string){
+	func(r *record.Record, text string) { r.VHost = text },
+	func(r *record.Record, text string) { r.Host = text },
+	func(r *record.Record, text string) { r.Ident = text },
+	func(r *record.Record, text string) { r.User = text },
+	func(r *record.Record, text string) { r.Method = text },
+	func(r *record.Record, text string) { r.Path = text },
+	func(r *record.Record, text string) { r.Proto = text },
+	func(r *record.Record, text string) { r.Request = text },
+	func(r *record.Record, text string) { r.Referer = text },
+	func(r *record.Record, text string) { r.Agent = text },
+	func(r *record.Record, text string) { r.Extra = text },
+	func(r *record.Record, text string) { r.Line = text },
+	// A line of another format than Common or Combined.
+	func(r *record.Record, text string) { r.Line = `{"remote_addr":"` + text + `","status":200}` },
+	// A value of Fields: under a name of its own, one that holds
+	// addresses, and one that holds a user name.
+	func(r *record.Record, text string) { addPair(r, "request_id", text) },
+	func(r *record.Record, text string) { addPair(r, "http_x_forwarded_for", text) },
+	func(r *record.Record, text string) { addPair(r, "ClientUsername", text) },
+}
+
+// addPair adds a pair to r's Fields, after one that stays.
+func addPair(r *record.Record, name, value string) {
+	r.Fields = append(r.Fields, record.Pair{Name: "ssl_protocol", Value: "TLSv1.3"}, record.Pair{Name: name, Value: value})
 }
 
 // plantedLine is a Combined line with text in the slot named.
@@ -213,12 +226,12 @@ func FuzzRedact(f *testing.F) {
 			rec = format.Parse(plantedLine(lineSlots[n], planted))
 		} else {
 			rec = format.Parse(plantedLine("agent", "agent/1.0"))
-			*recordFields[n-len(lineSlots)](&rec) = planted
+			recordFields[n-len(lineSlots)](&rec, planted)
 		}
 		rec.Seq, rec.Source = 1, "access.log"
 		red.Record(&rec)
 		fields := strings.Join([]string{rec.VHost, rec.Host, rec.Ident, rec.User, rec.Method, rec.Path, rec.Proto,
-			rec.Request, rec.Referer, rec.Agent, rec.Extra, rec.Line}, "\x00")
+			rec.Request, rec.Referer, rec.Agent, rec.Extra, rec.Line, fmt.Sprint(rec.Fields)}, "\x00")
 		for _, out := range []struct{ name, text string }{
 			{"fields", fields},
 			{"XML", string(transports.AppendXML(nil, &rec))},

@@ -8,10 +8,13 @@
 //
 // Every field read from the line can carry what an option hides, and is
 // masked: its IP addresses wherever they stand, its query strings, its
-// secret parameters, and (for a line that parsed) its user fields. A line
-// that did not parse cannot be told apart into fields: with user on, its
-// text is withheld (Withheld); with the other options, it is masked like
-// a parsed line's fields.
+// secret parameters, and (for a line that parsed) its user fields. The
+// values of a record's Fields are masked the same way, except that a value
+// whose name says it holds addresses (AddressName) gets the treatment of
+// the client address, and one whose name says it holds a user name
+// (UserName) that of the user field. A line that did not parse cannot be
+// told apart into fields: with user on, its text is withheld (Withheld);
+// with the other options, it is masked like a parsed line's fields.
 //
 // A Redactor is immutable and safe for concurrent use.
 package redact
@@ -44,9 +47,11 @@ const (
 // become.
 const Mask = "redacted"
 
-// Withheld is the raw text of a line that did not parse when user names
-// are redacted: it cannot be told where a user name would be in it.
-const Withheld = "(withheld: the line did not parse and user names are redacted)"
+// Withheld is the raw text of a line when user names are redacted and it
+// cannot be told where a user name would be in it: a line that did not
+// parse, or one of a format other than Common or Combined that names a
+// user.
+const Withheld = "(withheld: user names are redacted, and where they stand in this line is not known)"
 
 // DefaultParams are the parameters whose values are masked when params is
 // enabled without a list: the usual names of secrets in URLs.
@@ -199,7 +204,12 @@ func (r *Redactor) Record(rec *record.Record) {
 		rec.Line = r.Text(rec.Line)
 		return
 	}
+	// Only a Common or Combined line (or one of their variants) has the
+	// vhost, host, ident and user as its first words, which the masked
+	// line is rebuilt from; told before they are masked.
 	prefix, rest, ok := splitPrefix(rec.Line)
+	clf := ok && prefixOf(rec, prefix)
+	named := named(rec.Ident) || named(rec.User)
 	rec.VHost = r.Text(rec.VHost)
 	if r.o.Host != HostKeep {
 		rec.Host = r.hostList(rec.Host)
@@ -218,10 +228,17 @@ func (r *Redactor) Record(rec *record.Record) {
 	rec.Referer = r.Text(rec.Referer)
 	rec.Agent = r.Text(rec.Agent)
 	rec.Extra = r.Text(rec.Extra)
-	if !ok {
-		// The parser found the time, so this does not happen; if it did,
-		// the line could not be masked field by field: withhold it.
-		rec.Line = Withheld
+	rec.Fields = r.pairs(rec.Fields)
+	if !clf {
+		// A line of another format (JSON, W3C, a load balancer's) or a
+		// custom one: where its fields stand is not known here, so it is
+		// masked as text. With user on, a line that names a user is
+		// withheld, as a line that did not parse is.
+		if r.o.User && named {
+			rec.Line = Withheld
+			return
+		}
+		rec.Line = r.Text(rec.Line)
 		return
 	}
 	// The raw line: its prefix rebuilt from the masked fields (vhost, host,
@@ -237,6 +254,106 @@ func (r *Redactor) Record(rec *record.Record) {
 	}
 	words = append(words, rec.Host, rec.Ident, rec.User, r.Text(rest))
 	rec.Line = strings.Join(words, " ")
+}
+
+// named reports whether an ident or user field names someone.
+func named(s string) bool { return s != "" && s != "-" }
+
+// prefixOf reports whether prefix, the part of a parsed line before its
+// time, is the record's vhost, host, ident and user, word for word: the
+// line is Common or Combined (or a variant), not a format that only has a
+// bracketed word somewhere.
+func prefixOf(rec *record.Record, prefix string) bool {
+	want := make([]string, 0, 6)
+	for _, f := range []string{rec.VHost, rec.Host, rec.Ident, rec.User} {
+		want = append(want, strings.Fields(f)...)
+	}
+	return slices.Equal(strings.Fields(prefix), want)
+}
+
+// pairs masks the values of a record's Fields into a new slice (the
+// parser's may be shared). Names are the format's, not the client's, and
+// are kept.
+func (r *Redactor) pairs(ps []record.Pair) []record.Pair {
+	if len(ps) == 0 {
+		return ps
+	}
+	out := make([]record.Pair, len(ps))
+	for i, p := range ps {
+		switch {
+		case r.o.Host != HostKeep && AddressName(p.Name):
+			p.Value = r.hostList(p.Value)
+		case r.o.User && UserName(p.Name):
+			p.Value = dash(p.Value)
+		default:
+			p.Value = r.Text(p.Value)
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// AddressName reports whether a field named name holds addresses, as the
+// client address does: its last word is addr, address, ip or forwarded,
+// or its last two are "forwarded for", "client host" or "remote host". Words are split at any character that is not a letter or
+// digit and where lower case turns upper: remote_addr, realip_remote_addr,
+// ClientAddr, ClientHost, c-ip, client_ip, http_x_real_ip,
+// http_x_forwarded_for, cs(X-Forwarded-For). It takes the server's and
+// upstreams' addresses too (server_addr, upstream_addr, s-ip): masking
+// them costs little, and a rule that tells clients apart by name would
+// miss some.
+func AddressName(name string) bool {
+	w := words(name)
+	switch n := len(w); {
+	case n == 0:
+		return false
+	case w[n-1] == "addr" || w[n-1] == "address" || w[n-1] == "ip" || w[n-1] == "forwarded":
+		return true
+	case n == 1:
+		return false
+	case w[n-2] == "forwarded" && w[n-1] == "for":
+		return true
+	case w[n-1] == "host":
+		return w[n-2] == "client" || w[n-2] == "remote"
+	}
+	return false
+}
+
+// UserName reports whether a field named name holds a user name: its last
+// word is user or username (remote_user, ClientUsername, cs-username).
+func UserName(name string) bool {
+	w := words(name)
+	if n := len(w); n > 0 {
+		return w[n-1] == "user" || w[n-1] == "username" || n > 1 && w[n-2] == "user" && w[n-1] == "name"
+	}
+	return false
+}
+
+// words splits a field name into lower-case words: at every character
+// that is not an ASCII letter or digit, before an upper-case letter that
+// follows a lower-case one or a digit (ClientAddr), and before the last
+// upper-case letter of a run followed by a lower-case one (IPAddress).
+func words(name string) []string {
+	var w []string
+	isUpper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	isLower := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	start := -1
+	for i := 0; i <= len(name); i++ {
+		var c byte
+		if i < len(name) {
+			c = name[i]
+		}
+		split := !isUpper(c) && !isLower(c) ||
+			start >= 0 && isUpper(c) && (isLower(name[i-1]) || i+1 < len(name) && isUpper(name[i-1]) && name[i+1] >= 'a' && name[i+1] <= 'z')
+		if split && start >= 0 {
+			w = append(w, strings.ToLower(name[start:i]))
+			start = -1
+		}
+		if start < 0 && (isUpper(c) || isLower(c)) {
+			start = i
+		}
+	}
+	return w
 }
 
 func dash(s string) string {
@@ -295,7 +412,7 @@ func (r *Redactor) host(h string) string {
 		return r.addrPort(ap)
 	}
 	if r.o.Host == HostHash {
-		if hashed(h) {
+		if hashed(h) || hashedPort(h) {
 			return h // masked already, by a publisher through NATS
 		}
 		return r.hash(strings.ToLower(h))
@@ -314,6 +431,17 @@ func hashed(h string) bool {
 		}
 	}
 	return true
+}
+
+// hashedPort reports whether h is what addrPort writes with HostHash: a
+// hash, a colon and a port.
+func hashedPort(h string) bool {
+	i := strings.LastIndexByte(h, ':')
+	if i < 0 || i == len(h)-1 || !hashed(h[:i]) {
+		return false
+	}
+	_, err := strconv.ParseUint(h[i+1:], 10, 16)
+	return err == nil
 }
 
 // addrPort masks the address of an address and port, keeping the port.

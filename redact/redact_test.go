@@ -1,6 +1,8 @@
 package redact_test
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -215,12 +217,143 @@ func TestRecordTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		once := format.Parse(line)
-		red.Record(&once)
-		twice := once
-		red.Record(&twice)
-		if twice != once {
-			t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
+		for _, r := range []record.Record{format.Parse(line), jsonRecord("-")} {
+			once := r
+			red.Record(&once)
+			twice := once
+			red.Record(&twice)
+			if !reflect.DeepEqual(twice, once) {
+				t.Errorf("masked again:\n%+v\nonce:\n%+v", twice, once)
+			}
+		}
+	}
+}
+
+// jsonRecord is a record as a JSON format's parser gives it: the fields
+// it knows, the others under Fields, and the line, which is not Common
+// or Combined.
+func jsonRecord(user string) record.Record {
+	return record.Record{
+		Parsed: true, Host: "203.0.113.9", Ident: "", User: user, Method: "GET", Path: "/a?token=zz1", Proto: "HTTP/1.1", Status: 200,
+		Line: `{"remote_addr":"203.0.113.9","remote_user":"` + user + `","request":"GET /a?token=zz1 HTTP/1.1","time":"[07/Dec/2026:10:00:00 +0000]",` +
+			`"http_x_forwarded_for":"198.51.100.7, 10.0.0.1","ssl_protocol":"TLSv1.3","note":"see /b?token=zz2"}`,
+		Fields: []record.Pair{
+			{Name: "http_x_forwarded_for", Value: "198.51.100.7, 10.0.0.1"},
+			{Name: "ssl_protocol", Value: "TLSv1.3"},
+			{Name: "note", Value: "see /b?token=zz2 from 192.0.2.44"},
+			{Name: "ClientAddr", Value: "[2001:db8:1:2::5]:443"},
+			{Name: "c-ip", Value: "client.example"},
+			{Name: "ClientUsername", Value: "frank"},
+			{Name: "note", Value: "given twice"},
+		},
+	}
+}
+
+// The raw line of a record of another format than Common or Combined is
+// masked as text (no prefix to rebuild), or withheld with user on when it
+// names a user; Fields are masked by their names.
+func TestRecordOtherFormats(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	for _, c := range []struct {
+		name  string
+		r     record.Record
+		o     redact.Options
+		check func(r record.Record) string
+	}{
+		{"host prefix", jsonRecord(""), redact.Options{Host: redact.HostPrefix},
+			func(r record.Record) string {
+				return want(r.Host == "203.0.113.0" && strings.HasPrefix(r.Line, `{"remote_addr":"203.0.113.0","remote_user":"",`) &&
+					strings.Contains(r.Line, `"198.51.100.0, 10.0.0.0"`) && strings.Contains(r.Line, "token=zz1") &&
+					fmt.Sprint(r.Fields) == "[{http_x_forwarded_for 198.51.100.0, 10.0.0.0} {ssl_protocol TLSv1.3} {note see /b?token=zz2 from 192.0.2.0} "+
+						"{ClientAddr [2001:db8:1::]:443} {c-ip redacted} {ClientUsername frank} {note given twice}]", r)
+			}},
+		{"host hash", jsonRecord(""), redact.Options{Host: redact.HostHash, HashKey: key},
+			func(r record.Record) string {
+				h := r.Host
+				return want(strings.HasPrefix(h, "h-") && strings.HasPrefix(r.Line, `{"remote_addr":"`+h+`"`) &&
+					r.Fields[0].Value == strings.Join([]string{hostHash(t, key, "198.51.100.7"), hostHash(t, key, "10.0.0.1")}, ", ") &&
+					strings.HasPrefix(r.Fields[4].Value, "h-") && !strings.Contains(r.Line, "198.51.100.7"), r)
+			}},
+		{"params and query", jsonRecord(""), redact.Options{Query: true, Params: redact.DefaultParams},
+			func(r record.Record) string {
+				return want(!strings.Contains(r.Line, "zz1") && !strings.Contains(r.Line, "zz2") && r.Path == "/a" &&
+					r.Fields[2].Value == "see /b from 192.0.2.44" && r.Fields[0].Value == "198.51.100.7, 10.0.0.1", r)
+			}},
+		{"user, the line names one", jsonRecord("frank"), redact.Options{User: true},
+			func(r record.Record) string {
+				return want(r.User == "-" && r.Line == redact.Withheld && r.Fields[5].Value == "-" && r.Fields[2].Value == "see /b?token=zz2 from 192.0.2.44", r)
+			}},
+		{"user, the line names none", jsonRecord("-"), redact.Options{User: true, Host: redact.HostPrefix},
+			func(r record.Record) string {
+				return want(strings.HasPrefix(r.Line, `{"remote_addr":"203.0.113.0","remote_user":"-",`) && r.Fields[5].Value == "-", r)
+			}},
+		{"time first: not Common", func() record.Record {
+			r := format.Parse(`203.0.113.9 frank - [07/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1`)
+			r.Line = `[07/Dec/2026:10:00:00 +0000] 203.0.113.9 frank "GET / HTTP/1.1" 200 1`
+			return r
+		}(), redact.Options{Host: redact.HostPrefix, User: true},
+			func(r record.Record) string { return want(r.Line == redact.Withheld, r) }},
+		{"time first, no user", func() record.Record {
+			r := format.Parse(`203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1`)
+			r.Line = `[07/Dec/2026:10:00:00 +0000] 203.0.113.9 - "GET / HTTP/1.1" 200 1`
+			return r
+		}(), redact.Options{Host: redact.HostPrefix, User: true},
+			func(r record.Record) string {
+				return want(r.Line == `[07/Dec/2026:10:00:00 +0000] 203.0.113.0 - "GET / HTTP/1.1" 200 1`, r)
+			}},
+	} {
+		red, err := redact.New(c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := c.r
+		fields := slices.Clone(r.Fields)
+		red.Record(&r)
+		if msg := c.check(r); msg != "" {
+			t.Errorf("%s: %s fields=%v", c.name, msg, r.Fields)
+		}
+		if !reflect.DeepEqual(c.r.Fields, fields) {
+			t.Errorf("%s: the parser's Fields were changed in place: %v", c.name, c.r.Fields)
+		}
+	}
+}
+
+// hostHash is what host=hash makes of one address.
+func hostHash(t *testing.T, key []byte, addr string) string {
+	red, err := redact.New(redact.Options{Host: redact.HostHash, HashKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record.Record{Parsed: true, Host: addr}
+	red.Record(&r)
+	return r.Host
+}
+
+func TestAddressName(t *testing.T) {
+	for _, name := range []string{
+		"remote_addr", "realip_remote_addr", "binary_remote_addr", "proxy_protocol_addr", "http_x_forwarded_for",
+		"x_forwarded_for", "X-Forwarded-For", "cs(X-Forwarded-For)", "x-forwarded-for", "ClientAddr", "ClientHost",
+		"c-ip", "client_ip", "http_x_real_ip", "http_cf_connecting_ip", "true_client_ip", "remoteIP", "ClientIP",
+		"IPAddress", "request.remote_ip", "RemoteHost", "forwarded", "http_forwarded", "upstream_addr", "s-ip",
+	} {
+		if !redact.AddressName(name) {
+			t.Errorf("AddressName(%q)=false, want true", name)
+		}
+	}
+	for _, name := range []string{
+		"", "ssl_protocol", "request_id", "RouterName", "host", "http_host", "RequestHost", "x_forwarded_host",
+		"ship", "zip", "gzip_ratio", "address_book_id", "remote_port", "ClientPort", "ip_version", "tooltip",
+	} {
+		if redact.AddressName(name) {
+			t.Errorf("AddressName(%q)=true, want false", name)
+		}
+	}
+	for name, want := range map[string]bool{
+		"remote_user": true, "ClientUsername": true, "cs-username": true, "user_name": true, "user": true,
+		"http_user_agent": false, "user_id": false, "request_id": false, "": false,
+	} {
+		if got := redact.UserName(name); got != want {
+			t.Errorf("UserName(%q)=%v, want %v", name, got, want)
 		}
 	}
 }

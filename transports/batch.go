@@ -32,7 +32,7 @@ const (
 	wsKey
 )
 
-// XMLLines returns the batch as <hit/> elements, one per line, encoded
+// XMLLines returns the batch as <hit> elements, one per line, encoded
 // once per batch however many subscribers write it. The result is shared:
 // do not modify it.
 func XMLLines(b *broadcast.Batch) []byte {
@@ -49,7 +49,7 @@ func JSONLines(b *broadcast.Batch) []byte {
 	}).([]byte)
 }
 
-// AppendXMLLines appends each record as a <hit/> line.
+// AppendXMLLines appends each record as a <hit> line.
 func AppendXMLLines(dst []byte, recs []*record.Record) []byte {
 	for _, r := range recs {
 		dst = AppendXML(dst, r)

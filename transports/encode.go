@@ -15,17 +15,23 @@ import (
 // order (the record package's test checks them against it):
 //
 //	seq source node time vhost host ident user method path proto request
-//	status bytes referer agent extra raw
+//	status bytes duration upstream_duration referer agent extra raw fields
 //
 // Empty strings are omitted ("never invented"); a parsed record always
-// has status and bytes; an unparsed one has only seq, source, node and raw.
+// has status and bytes, and request when method, path and proto are all
+// empty (the request line was empty, "", or did not split into them); an
+// unparsed one has only seq, source, node and raw. Durations are written
+// when the line gives them; fields, when it has any, come last: in XML
+// as <field name="...">value</field> children of <hit>, the only case
+// where <hit> is not an empty element.
 
 // timeLayout keeps the log's own offset and writes +00:00 rather than Z,
 // so that every time in the stream has the same shape.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
-// AppendXML appends r as one empty <hit/> element, without a newline. The
-// result is well-formed XML 1.0 in UTF-8 whatever bytes r holds.
+// AppendXML appends r as one <hit> element, without a newline: empty, or
+// with a <field> child per pair of r.Fields. The result is well-formed
+// XML 1.0 in UTF-8 whatever bytes r holds, and holds no line break.
 func AppendXML(dst []byte, r *record.Record) []byte {
 	dst = append(dst, `<hit seq="`...)
 	dst = strconv.AppendUint(dst, r.Seq, 10)
@@ -50,22 +56,57 @@ func AppendXML(dst []byte, r *record.Record) []byte {
 	dst = appendXMLAttr(dst, ` method="`, r.Method)
 	dst = appendXMLAttr(dst, ` path="`, r.Path)
 	dst = appendXMLAttr(dst, ` proto="`, r.Proto)
-	dst = appendXMLAttr(dst, ` request="`, r.Request)
+	if r.Request != "" || unsplit(r) {
+		dst = append(dst, ` request="`...)
+		dst = appendXMLString(dst, r.Request)
+		dst = append(dst, '"')
+	}
 	dst = append(dst, ` status="`...)
 	dst = strconv.AppendInt(dst, int64(r.Status), 10)
 	dst = append(dst, `" bytes="`...)
 	dst = strconv.AppendInt(dst, r.Bytes, 10)
 	dst = append(dst, '"')
+	dst = appendSecondsField(dst, ` duration="`, r.Duration, '"')
+	dst = appendSecondsField(dst, ` upstream_duration="`, r.UpstreamDuration, '"')
 	dst = appendXMLAttr(dst, ` referer="`, r.Referer)
 	dst = appendXMLAttr(dst, ` agent="`, r.Agent)
 	dst = appendXMLAttr(dst, ` extra="`, r.Extra)
-	return append(dst, "/>"...)
+	if len(r.Fields) == 0 {
+		return append(dst, "/>"...)
+	}
+	dst = append(dst, '>')
+	for _, p := range r.Fields {
+		dst = append(dst, `<field name="`...)
+		dst = appendXMLString(dst, p.Name)
+		dst = append(dst, `">`...)
+		dst = appendXMLString(dst, p.Value)
+		dst = append(dst, "</field>"...)
+	}
+	return append(dst, "</hit>"...)
+}
+
+// unsplit reports whether a parsed record's request did not split into
+// method, path and proto: then request is written even when empty, so
+// that every parsed record says what its request was.
+func unsplit(r *record.Record) bool {
+	return r.Method == "" && r.Path == "" && r.Proto == ""
 }
 
 // AppendJSON appends r as one JSON object, without a newline. The result
 // is valid UTF-8 JSON whatever bytes r holds, and safe to embed in
 // JavaScript source (U+2028 and U+2029 are escaped).
 func AppendJSON(dst []byte, r *record.Record) []byte {
+	return appendJSON(dst, r, false)
+}
+
+// AppendJSONRaw is AppendJSON that writes the raw line of a parsed record
+// too, in its place before fields: the NATS wire form, whose edges filter
+// on the raw line with q=.
+func AppendJSONRaw(dst []byte, r *record.Record) []byte {
+	return appendJSON(dst, r, true)
+}
+
+func appendJSON(dst []byte, r *record.Record, withRaw bool) []byte {
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	dst = appendJSONField(dst, `,"source":"`, r.Source)
@@ -87,15 +128,81 @@ func AppendJSON(dst []byte, r *record.Record) []byte {
 	dst = appendJSONField(dst, `,"method":"`, r.Method)
 	dst = appendJSONField(dst, `,"path":"`, r.Path)
 	dst = appendJSONField(dst, `,"proto":"`, r.Proto)
-	dst = appendJSONField(dst, `,"request":"`, r.Request)
+	if r.Request != "" || unsplit(r) {
+		dst = append(dst, `,"request":"`...)
+		dst = appendJSONString(dst, r.Request)
+		dst = append(dst, '"')
+	}
 	dst = append(dst, `,"status":`...)
 	dst = strconv.AppendInt(dst, int64(r.Status), 10)
 	dst = append(dst, `,"bytes":`...)
 	dst = strconv.AppendInt(dst, r.Bytes, 10)
+	dst = appendSecondsField(dst, `,"duration":`, r.Duration, 0)
+	dst = appendSecondsField(dst, `,"upstream_duration":`, r.UpstreamDuration, 0)
 	dst = appendJSONField(dst, `,"referer":"`, r.Referer)
 	dst = appendJSONField(dst, `,"agent":"`, r.Agent)
 	dst = appendJSONField(dst, `,"extra":"`, r.Extra)
+	if withRaw && r.Line != "" {
+		dst = append(dst, `,"raw":"`...)
+		dst = appendJSONString(dst, r.Line)
+		dst = append(dst, '"')
+	}
+	if len(r.Fields) > 0 {
+		dst = append(dst, `,"fields":{`...)
+		for i, p := range r.Fields {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = appendJSONString(dst, p.Name)
+			dst = append(dst, `":"`...)
+			dst = appendJSONString(dst, p.Value)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+	}
 	return append(dst, '}')
+}
+
+// appendSecondsField appends prefix, d in seconds and closing, or nothing
+// when the line does not give d; closing 0 closes nothing (JSON numbers).
+func appendSecondsField(dst []byte, prefix string, d record.Duration, closing byte) []byte {
+	if !d.Set {
+		return dst
+	}
+	dst = append(dst, prefix...)
+	dst = appendSeconds(dst, d.D)
+	if closing != 0 {
+		dst = append(dst, closing)
+	}
+	return dst
+}
+
+// appendSeconds appends d as a decimal number of seconds, exact to the
+// nanosecond, without trailing zeros: 0.023, 2, 0, -1.5. time.ParseDuration
+// reads it back with "s" appended.
+func appendSeconds(dst []byte, d time.Duration) []byte {
+	u := uint64(d)
+	if d < 0 {
+		dst = append(dst, '-')
+		u = -u // two's complement: right for math.MinInt64 too
+	}
+	dst = strconv.AppendUint(dst, u/1e9, 10)
+	frac := u % 1e9
+	if frac == 0 {
+		return dst
+	}
+	var digits [9]byte
+	for i := 8; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 9
+	for digits[n-1] == '0' {
+		n--
+	}
+	dst = append(dst, '.')
+	return append(dst, digits[:n]...)
 }
 
 // AppendXMLGap appends the marker of the records from..to (inclusive) that

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"os"
 	"strconv"
 	"strings"
@@ -64,11 +67,30 @@ func TestAppend(t *testing.T) {
 			`<hit seq="2" source="a.log" raw=""/>`,
 			`{"seq":2,"source":"a.log","raw":""}`},
 		{"parsed, nothing but status and bytes", &record.Record{Parsed: true},
-			`<hit seq="0" status="0" bytes="0"/>`,
-			`{"seq":0,"status":0,"bytes":0}`},
+			`<hit seq="0" request="" status="0" bytes="0"/>`,
+			`{"seq":0,"request":"","status":0,"bytes":0}`},
+		{"durations and fields", &record.Record{
+			Seq: 8, Source: "access.log", Parsed: true, Host: "203.0.113.9", Method: "GET", Path: "/", Proto: "HTTP/2.0",
+			Status: 200, Bytes: 5, Duration: record.Took(23 * time.Millisecond), UpstreamDuration: record.Took(2 * time.Second),
+			Referer: "-", Agent: "curl/8.5.0",
+			Fields: []record.Pair{{Name: "ssl_protocol", Value: "TLSv1.3"}, {Name: "request_id", Value: "a<b&\"c\""}, {Name: "ssl_protocol", Value: ""}},
+		},
+			`<hit seq="8" source="access.log" host="203.0.113.9" method="GET" path="/" proto="HTTP/2.0" status="200" bytes="5" duration="0.023" upstream_duration="2" referer="-" agent="curl/8.5.0">` +
+				`<field name="ssl_protocol">TLSv1.3</field><field name="request_id">a&lt;b&amp;&quot;c&quot;</field><field name="ssl_protocol"></field></hit>`,
+			`{"seq":8,"source":"access.log","host":"203.0.113.9","method":"GET","path":"/","proto":"HTTP/2.0","status":200,"bytes":5,"duration":0.023,"upstream_duration":2,"referer":"-","agent":"curl/8.5.0",` +
+				`"fields":{"ssl_protocol":"TLSv1.3","request_id":"a<b&\"c\"","ssl_protocol":""}}`},
+		{"a zero duration is written, an unset one is not", &record.Record{Parsed: true, Method: "GET", Status: 200, Duration: record.Took(0)},
+			`<hit seq="0" method="GET" status="200" bytes="0" duration="0"/>`,
+			`{"seq":0,"method":"GET","status":200,"bytes":0,"duration":0}`},
+		{"an empty request line is written", &record.Record{Seq: 3, Parsed: true, Host: "203.0.113.9", Status: 400, Request: ""},
+			`<hit seq="3" host="203.0.113.9" request="" status="400" bytes="0"/>`,
+			`{"seq":3,"host":"203.0.113.9","request":"","status":400,"bytes":0}`},
+		{"an unparsed record writes no durations or fields", &record.Record{Seq: 4, Duration: record.Took(1), Fields: []record.Pair{{Name: "a", Value: "b"}}, Line: "x"},
+			`<hit seq="4" raw="x"/>`,
+			`{"seq":4,"raw":"x"}`},
 		{"big numbers", &record.Record{Seq: 18446744073709551615, Parsed: true, Status: 999, Bytes: 9223372036854775807},
-			`<hit seq="18446744073709551615" status="999" bytes="9223372036854775807"/>`,
-			`{"seq":18446744073709551615,"status":999,"bytes":9223372036854775807}`},
+			`<hit seq="18446744073709551615" request="" status="999" bytes="9223372036854775807"/>`,
+			`{"seq":18446744073709551615,"request":"","status":999,"bytes":9223372036854775807}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +103,30 @@ func TestAppend(t *testing.T) {
 			checkXML(t, tt.r, transports.AppendXML(nil, tt.r))
 			checkJSON(t, tt.r, transports.AppendJSON(nil, tt.r))
 		})
+	}
+}
+
+// TestProtocolDocExamples: the examples of docs/protocol.md are what the
+// encoders write for the records they show.
+func TestProtocolDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFields := &record.Record{
+		Seq: 44, Source: "access.log", Parsed: true,
+		Time: time.Date(2026, 11, 21, 10, 0, 1, 0, time.FixedZone("CET", 3600)),
+		Host: "203.0.113.9", Method: "GET", Path: "/api/cart", Proto: "HTTP/2.0", Status: 200, Bytes: 512,
+		Duration: record.Took(23 * time.Millisecond), UpstreamDuration: record.Took(20 * time.Millisecond),
+		Referer: "-", Agent: "curl/8.5.0",
+		Fields: []record.Pair{{Name: "ssl_protocol", Value: "TLSv1.3"}, {Name: "request_id", Value: "5f2b9c0e4d1a"}},
+	}
+	for _, r := range []*record.Record{protocolHit(), {Seq: 43, Source: "access.log", Line: "garbage that is not a log line"}, withFields} {
+		for _, enc := range [][]byte{transports.AppendXML(nil, r), transports.AppendJSON(nil, r)} {
+			if !bytes.Contains(doc, append(append([]byte("\n"), enc...), '\n')) {
+				t.Errorf("docs/protocol.md does not show the line\n%s", enc)
+			}
+		}
 	}
 }
 
@@ -126,22 +172,71 @@ func TestAppendEscapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &record.Record{Seq: 1, Parsed: true, Status: 200, Agent: tt.in}
-			wantXML := `<hit seq="1" status="200" bytes="0" agent="` + tt.xml + `"/>`
+			wantXML := `<hit seq="1" request="" status="200" bytes="0" agent="` + tt.xml + `"/>`
 			if got := string(transports.AppendXML(nil, r)); got != wantXML {
 				t.Fatalf("AppendXML(agent %q)=%q, want %q", tt.in, got, wantXML)
 			}
-			wantJSON := `{"seq":1,"status":200,"bytes":0,"agent":"` + tt.json + `"}`
+			wantJSON := `{"seq":1,"request":"","status":200,"bytes":0,"agent":"` + tt.json + `"}`
 			if got := string(transports.AppendJSON(nil, r)); got != wantJSON {
 				t.Fatalf("AppendJSON(agent %q)=%q, want %q", tt.in, got, wantJSON)
 			}
 			checkXML(t, r, transports.AppendXML(nil, r))
 			checkJSON(t, r, transports.AppendJSON(nil, r))
 
+			// The same string as the name and value of a field.
+			f := &record.Record{Seq: 1, Parsed: true, Method: "GET", Status: 200, Fields: []record.Pair{{Name: tt.in, Value: tt.in}}}
+			wantXML = `<hit seq="1" method="GET" status="200" bytes="0"><field name="` + tt.xml + `">` + tt.xml + `</field></hit>`
+			if got := string(transports.AppendXML(nil, f)); got != wantXML {
+				t.Fatalf("AppendXML(field %q)=%q, want %q", tt.in, got, wantXML)
+			}
+			wantJSON = `{"seq":1,"method":"GET","status":200,"bytes":0,"fields":{"` + tt.json + `":"` + tt.json + `"}}`
+			if got := string(transports.AppendJSON(nil, f)); got != wantJSON {
+				t.Fatalf("AppendJSON(field %q)=%q, want %q", tt.in, got, wantJSON)
+			}
+			checkXML(t, f, transports.AppendXML(nil, f))
+			checkJSON(t, f, transports.AppendJSON(nil, f))
+
 			// The same string as the raw line of an unparsed record.
 			u := &record.Record{Seq: 1, Line: tt.in}
 			checkXML(t, u, transports.AppendXML(nil, u))
 			checkJSON(t, u, transports.AppendJSON(nil, u))
 		})
+	}
+}
+
+// Durations are exact decimal seconds from the nanoseconds, trailing
+// zeros trimmed, in both forms.
+func TestAppendDuration(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0"},
+		{time.Nanosecond, "0.000000001"},
+		{100 * time.Microsecond, "0.0001"},
+		{23 * time.Millisecond, "0.023"},
+		{1500 * time.Millisecond, "1.5"},
+		{2 * time.Second, "2"},
+		{10*time.Second + 20_300_007, "10.020300007"},
+		{36 * time.Hour, "129600"},
+		{-1500 * time.Millisecond, "-1.5"},
+		{math.MaxInt64, "9223372036.854775807"},
+		{math.MinInt64, "-9223372036.854775808"},
+	} {
+		if got := seconds(tt.d); got != tt.want {
+			t.Fatalf("the reference writes %v as %s, want %s: the test is wrong", tt.d, got, tt.want)
+		}
+		r := &record.Record{Parsed: true, Method: "GET", Status: 200, Duration: record.Took(tt.d), UpstreamDuration: record.Took(tt.d)}
+		wantXML := `<hit seq="0" method="GET" status="200" bytes="0" duration="` + tt.want + `" upstream_duration="` + tt.want + `"/>`
+		if got := string(transports.AppendXML(nil, r)); got != wantXML {
+			t.Errorf("AppendXML(duration %v)=%s, want %s", tt.d, got, wantXML)
+		}
+		wantJSON := `{"seq":0,"method":"GET","status":200,"bytes":0,"duration":` + tt.want + `,"upstream_duration":` + tt.want + `}`
+		if got := string(transports.AppendJSON(nil, r)); got != wantJSON {
+			t.Errorf("AppendJSON(duration %v)=%s, want %s", tt.d, got, wantJSON)
+		}
+		checkXML(t, r, transports.AppendXML(nil, r))
+		checkJSON(t, r, transports.AppendJSON(nil, r))
 	}
 }
 
@@ -170,10 +265,10 @@ func TestAppendTime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &record.Record{Parsed: true, Time: tt.t}
-			wantXML, wantJSON := `<hit seq="0" status="0" bytes="0"/>`, `{"seq":0,"status":0,"bytes":0}`
+			wantXML, wantJSON := `<hit seq="0" request="" status="0" bytes="0"/>`, `{"seq":0,"request":"","status":0,"bytes":0}`
 			if tt.want != "" {
-				wantXML = `<hit seq="0" time="` + tt.want + `" status="0" bytes="0"/>`
-				wantJSON = `{"seq":0,"time":"` + tt.want + `","status":0,"bytes":0}`
+				wantXML = `<hit seq="0" time="` + tt.want + `" request="" status="0" bytes="0"/>`
+				wantJSON = `{"seq":0,"time":"` + tt.want + `","request":"","status":0,"bytes":0}`
 				if f := tt.t.Format(timeLayout); f != tt.want {
 					t.Fatalf("time.Format()=%s, want %s: the test is wrong", f, tt.want)
 				}
@@ -261,12 +356,28 @@ func wantFields(r *record.Record) []field {
 	add("method", r.Method)
 	add("path", r.Path)
 	add("proto", r.Proto)
-	add("request", r.Request)
+	if r.Request != "" || r.Method == "" && r.Path == "" && r.Proto == "" {
+		fs = append(fs, field{"request", r.Request})
+	}
 	fs = append(fs, field{"status", strconv.Itoa(r.Status)}, field{"bytes", strconv.FormatInt(r.Bytes, 10)})
+	if r.Duration.Set {
+		fs = append(fs, field{"duration", seconds(r.Duration.D)})
+	}
+	if r.UpstreamDuration.Set {
+		fs = append(fs, field{"upstream_duration", seconds(r.UpstreamDuration.D)})
+	}
 	add("referer", r.Referer)
 	add("agent", r.Agent)
 	add("extra", r.Extra)
 	return fs
+}
+
+// seconds is the reference form of a duration: exact decimal seconds,
+// trailing zeros trimmed, through big.Rat rather than the encoder's code.
+func seconds(d time.Duration) string {
+	s := new(big.Rat).SetFrac(big.NewInt(int64(d)), big.NewInt(1e9)).FloatString(9)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
 }
 
 // sanitizeXML is the reference for what an XML attribute value decodes
@@ -325,14 +436,48 @@ func checkXML(tb testing.TB, r *record.Record, out []byte) {
 			tb.Fatalf("AppendXML(%+v) %s=%q, want %q", r, a.Name.Local, a.Value, v)
 		}
 	}
+	// Then a <field name="...">value</field> per pair, for a parsed record.
+	var pairs []record.Pair
+	if r.Parsed {
+		pairs = r.Fields
+	}
+	for i, p := range pairs {
+		tok, err = d.Token()
+		fs, ok := tok.(xml.StartElement)
+		if err != nil || !ok || fs.Name.Local != "field" || len(fs.Attr) != 1 || fs.Attr[0].Name.Local != "name" {
+			tb.Fatalf("AppendXML(%+v)=%q: child %d is %#v, %v, want <field name=...>", r, out, i, tok, err)
+		}
+		if v := sanitizeXML(p.Name); fs.Attr[0].Value != v {
+			tb.Fatalf("AppendXML(%+v): field %d name=%q, want %q", r, i, fs.Attr[0].Value, v)
+		}
+		// An empty value has no text token.
+		text := ""
+		tok, err = d.Token()
+		if cd, ok := tok.(xml.CharData); ok {
+			text = string(cd)
+			tok, err = d.Token()
+		}
+		if v := sanitizeXML(p.Value); text != v {
+			tb.Fatalf("AppendXML(%+v): field %d (%s) holds %q, want %q", r, i, p.Name, text, v)
+		}
+		if end, ok := tok.(xml.EndElement); err != nil || !ok || end.Name.Local != "field" {
+			tb.Fatalf("AppendXML(%+v)=%q: field %d ends with %#v, %v, want </field>", r, out, i, tok, err)
+		}
+	}
 	tok, err = d.Token()
 	if end, ok := tok.(xml.EndElement); err != nil || !ok || end.Name.Local != "hit" {
-		tb.Fatalf("AppendXML(%+v)=%q: after <hit> got %#v, %v, want </hit>", r, out, tok, err)
+		tb.Fatalf("AppendXML(%+v)=%q: after <hit> and its fields got %#v, %v, want </hit>", r, out, tok, err)
 	}
 	if tok, err = d.Token(); !errors.Is(err, io.EOF) {
 		tb.Fatalf("AppendXML(%+v)=%q: after </hit> got %#v, %v, want the end", r, out, tok, err)
 	}
-	if !bytes.HasSuffix(out, []byte("/>")) {
+	// A hit without fields stays one empty element, as clients of the
+	// plain form expect.
+	if end := "/>"; len(pairs) > 0 {
+		if !bytes.HasSuffix(out, []byte("</field></hit>")) {
+			tb.Fatalf("AppendXML(%+v)=%q does not end with </field></hit>", r, out)
+		}
+	} else if !bytes.HasSuffix(out, []byte(end)) {
 		tb.Fatalf("AppendXML(%+v)=%q does not end with />", r, out)
 	}
 }
@@ -365,7 +510,7 @@ func checkJSON(tb testing.TB, r *record.Record, out []byte) {
 			tb.Fatalf("AppendJSON(%+v)=%q: decode %s: %v", r, out, f.name, err)
 		}
 		switch f.name {
-		case "seq", "status", "bytes":
+		case "seq", "status", "bytes", "duration", "upstream_duration":
 			if n, ok := val.(json.Number); !ok || string(n) != f.value {
 				tb.Fatalf("AppendJSON(%+v) %s=%#v, want the number %s", r, f.name, val, f.value)
 			}
@@ -373,6 +518,25 @@ func checkJSON(tb testing.TB, r *record.Record, out []byte) {
 			if s, ok := val.(string); !ok || s != sanitizeJSON(f.value) {
 				tb.Fatalf("AppendJSON(%+v) %s=%#v, want %q", r, f.name, val, sanitizeJSON(f.value))
 			}
+		}
+	}
+	// Then "fields":{...}, for a parsed record with pairs, in order.
+	if r.Parsed && len(r.Fields) > 0 {
+		if key, err := d.Token(); err != nil || key != "fields" {
+			tb.Fatalf("AppendJSON(%+v)=%q: last key is %v, %v, want fields", r, out, key, err)
+		}
+		if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+			tb.Fatalf("AppendJSON(%+v)=%q: fields is %v, %v, want an object", r, out, tok, err)
+		}
+		for i, p := range r.Fields {
+			name, err1 := d.Token()
+			value, err2 := d.Token()
+			if err1 != nil || err2 != nil || name != sanitizeJSON(p.Name) || value != sanitizeJSON(p.Value) {
+				tb.Fatalf("AppendJSON(%+v)=%q: field %d is %#v: %#v (%v, %v), want %q: %q", r, out, i, name, value, err1, err2, sanitizeJSON(p.Name), sanitizeJSON(p.Value))
+			}
+		}
+		if tok, err := d.Token(); err != nil || tok != json.Delim('}') {
+			tb.Fatalf("AppendJSON(%+v)=%q: after the pairs got %v, %v, want }", r, out, tok, err)
 		}
 	}
 	if tok, err := d.Token(); err != nil || tok != json.Delim('}') {
@@ -388,6 +552,25 @@ func checkJSON(tb testing.TB, r *record.Record, out []byte) {
 	}
 }
 
+// TestAppendAllocatesNothing: with room in dst, encoding a record costs no
+// allocation, durations and fields included.
+func TestAppendAllocatesNothing(t *testing.T) {
+	recs := withFields(parseLog(t, apacheLog)[:200])
+	recs = append(recs, parseLog(t, apacheLog)[:200]...)
+	buf := make([]byte, 0, 1<<16)
+	for name, enc := range map[string]func([]byte, *record.Record) []byte{
+		"XML": transports.AppendXML, "JSON": transports.AppendJSON, "JSONRaw": transports.AppendJSONRaw,
+	} {
+		if n := testing.AllocsPerRun(20, func() {
+			for _, r := range recs {
+				buf = enc(buf[:0], r)
+			}
+		}); n != 0 {
+			t.Errorf("Append%s: %v allocations for %d records, want 0", name, n, len(recs))
+		}
+	}
+}
+
 func BenchmarkAppendXML(b *testing.B) {
 	benchmarkAppend(b, transports.AppendXML)
 }
@@ -396,10 +579,40 @@ func BenchmarkAppendJSON(b *testing.B) {
 	benchmarkAppend(b, transports.AppendJSON)
 }
 
+// BenchmarkAppendXMLFields and BenchmarkAppendJSONFields encode the same
+// records with what formats beyond Combined add: two durations and three
+// fields each.
+func BenchmarkAppendXMLFields(b *testing.B) {
+	benchmarkAppendRecords(b, transports.AppendXML, withFields(parseLog(b, apacheLog)))
+}
+
+func BenchmarkAppendJSONFields(b *testing.B) {
+	benchmarkAppendRecords(b, transports.AppendJSON, withFields(parseLog(b, apacheLog)))
+}
+
+// withFields gives each record durations and fields as an nginx
+// log_format with $request_time, $upstream_response_time, $ssl_protocol,
+// $request_id and $upstream_addr would.
+func withFields(recs []*record.Record) []*record.Record {
+	for i, r := range recs {
+		r.Duration = record.Took(time.Duration(i%2000) * 37 * time.Microsecond)
+		r.UpstreamDuration = record.Took(time.Duration(i%1000) * time.Millisecond)
+		r.Fields = []record.Pair{
+			{Name: "ssl_protocol", Value: "TLSv1.3"},
+			{Name: "request_id", Value: fmt.Sprintf("%032x", i*2654435761)},
+			{Name: "upstream_addr", Value: "10.0.3.17:8080"},
+		}
+	}
+	return recs
+}
+
 // benchmarkAppend encodes the whole parsed Apache log per iteration, one
 // record per line as the streams write it.
 func benchmarkAppend(b *testing.B, appendRecord func([]byte, *record.Record) []byte) {
-	recs := parseLog(b, apacheLog)
+	benchmarkAppendRecords(b, appendRecord, parseLog(b, apacheLog))
+}
+
+func benchmarkAppendRecords(b *testing.B, appendRecord func([]byte, *record.Record) []byte, recs []*record.Record) {
 	var buf []byte
 	for _, r := range recs {
 		buf = append(appendRecord(buf, r), '\n')

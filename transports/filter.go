@@ -6,13 +6,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/weblogd/weblogd/record"
 )
 
 // Filter selects records by the query parameters of docs/protocol.md: status,
-// method, path, host, vhost, source, node and q. The parameters combine with AND; a
+// method, path, host, vhost, min_duration, source, node and q. The parameters combine with AND; a
 // comma list within one parameter (or the parameter repeated) with OR. A
 // nil *Filter matches every record.
 type Filter struct {
@@ -21,10 +22,14 @@ type Filter struct {
 	paths    []string // prefixes
 	hosts    []hostMatch
 	vhosts   []vhostMatch
-	sources  []string
-	nodes    []string // publishing nodes: only records that came through NATS have one
-	q        string   // lower case when qASCII
-	qASCII   bool
+	// minDuration, when hasMinDuration, is the least duration a record
+	// must have; records without one do not pass.
+	minDuration    time.Duration
+	hasMinDuration bool
+	sources        []string
+	nodes          []string // publishing nodes: only records that came through NATS have one
+	q              string   // lower case when qASCII
+	qASCII         bool
 	// and is a second filter every record must also pass: a token's fixed
 	// filter ANDed with what a request asks for (see And).
 	and *Filter
@@ -49,7 +54,7 @@ type vhostMatch struct {
 }
 
 // FilterParams are the query parameters a Filter reads.
-var FilterParams = []string{"status", "method", "path", "host", "vhost", "source", "node", "q"}
+var FilterParams = []string{"status", "method", "path", "host", "vhost", "min_duration", "source", "node", "q"}
 
 // MaxFilterValues bounds the values of one filter parameter, its comma
 // lists and repeats together: every record is matched against each value
@@ -70,7 +75,7 @@ func ParseFilter(get func(string) []string) (*Filter, error) {
 		n := 0
 		for _, raw := range get(name) {
 			n++
-			if name != "q" && name != "path" {
+			if name != "q" && name != "path" && name != "min_duration" {
 				n += strings.Count(raw, ",")
 			}
 		}
@@ -94,6 +99,20 @@ func ParseFilter(get func(string) []string) (*Filter, error) {
 					}
 					f.paths = append(f.paths, raw)
 				}
+				continue
+			}
+			if name == "min_duration" {
+				if f.hasMinDuration {
+					return nil, fmt.Errorf("min_duration is given twice")
+				}
+				d, err := time.ParseDuration(strings.TrimSpace(raw))
+				switch {
+				case err != nil:
+					return nil, fmt.Errorf("bad min_duration %q: want a duration such as 250ms, 1.5s or 2m", raw)
+				case d < 0:
+					return nil, fmt.Errorf("bad min_duration %q: want 0 or more", raw)
+				}
+				f.minDuration, f.hasMinDuration = d, true
 				continue
 			}
 			for _, v := range strings.Split(raw, ",") {
@@ -292,7 +311,8 @@ func (f *Filter) setQ(q string) {
 
 // Match reports whether r passes the filter. Records that did not parse
 // pass only filters that do not need parsed fields (source, node, q).
-// Records without a node (read from a local log) pass no node filter.
+// Records without a node (read from a local log) pass no node filter, and
+// records without a duration no min_duration filter.
 func (f *Filter) Match(r *record.Record) bool {
 	if f == nil {
 		return true
@@ -322,6 +342,9 @@ func (f *Filter) Match(r *record.Record) bool {
 		return false
 	}
 	if len(f.vhosts) > 0 && !f.matchVHost(r.VHost) {
+		return false
+	}
+	if f.hasMinDuration && !(r.Duration.Set && r.Duration.D >= f.minDuration) {
 		return false
 	}
 	if len(f.sources) > 0 && !contains(f.sources, r.Source) {

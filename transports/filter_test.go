@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/weblogd/weblogd/format"
@@ -124,6 +125,15 @@ func TestParseFilterErrors(t *testing.T) {
 		{"node=", "node has an empty value"},
 		{"node=web-1,,web-2", "node has an empty value"},
 		{"node=web-1&node=", "node has an empty value"},
+		{"min_duration=", `bad min_duration ""`},
+		{"min_duration=250", `bad min_duration "250": want a duration such as 250ms, 1.5s or 2m`},
+		{"min_duration=1d", `bad min_duration "1d"`},
+		{"min_duration=fast", `bad min_duration "fast"`},
+		{"min_duration=-1s", `bad min_duration "-1s": want 0 or more`},
+		{"min_duration=-0.5ms", `bad min_duration "-0.5ms": want 0 or more`},
+		{"min_duration=250ms,1s", `bad min_duration "250ms,1s"`},
+		{"min_duration=99999999h", `bad min_duration "99999999h"`},
+		{"min_duration=1s&min_duration=2s", "min_duration is given twice"},
 		{"path=", "path is empty"},
 		{"q=", "q is empty"},
 		{"q=a&q=b", "q is given twice"},
@@ -415,6 +425,53 @@ func TestFilterMatchVHost(t *testing.T) {
 	}
 }
 
+// min_duration= passes records whose duration is at least the value;
+// records without a duration (the line does not say, or it did not parse)
+// pass none, and a duration of 0 passes min_duration=0s.
+func TestFilterMatchMinDuration(t *testing.T) {
+	line := clfLine("203.0.113.5", "GET", "/x", 200, "curl/8.5.0")
+	took := func(d record.Duration) *record.Record {
+		r := mustParse(t, "access.log", line)
+		r.Duration = d
+		return r
+	}
+	all := map[string]*record.Record{
+		"none":    took(record.Duration{}),
+		"zero":    took(record.Took(0)),
+		"1ms":     took(record.Took(time.Millisecond)),
+		"249.9ms": took(record.Took(249_900 * time.Microsecond)),
+		"250ms":   took(record.Took(250 * time.Millisecond)),
+		"2s":      took(record.Took(2 * time.Second)),
+		"1h":      took(record.Took(time.Hour)),
+		"raw":     filterRec(t, "access.log", "not a log line 5s"),
+		"rawTook": func() *record.Record {
+			r := filterRec(t, "access.log", "x")
+			r.Duration = record.Took(time.Hour)
+			return r
+		}(),
+	}
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"min_duration=0s", []string{"zero", "1ms", "249.9ms", "250ms", "2s", "1h", "rawTook"}},
+		{"min_duration=0", []string{"zero", "1ms", "249.9ms", "250ms", "2s", "1h", "rawTook"}},
+		{"min_duration=250ms", []string{"250ms", "2s", "1h", "rawTook"}},
+		{"min_duration=0.25s", []string{"250ms", "2s", "1h", "rawTook"}},
+		{"min_duration=%20250ms%20", []string{"250ms", "2s", "1h", "rawTook"}},
+		{"min_duration=249900us", []string{"249.9ms", "250ms", "2s", "1h", "rawTook"}},
+		{"min_duration=1m30s", []string{"1h", "rawTook"}},
+		{"min_duration=2h", nil},
+		{"min_duration=1s&status=200", []string{"2s", "1h"}},
+		{"min_duration=1s&status=404", nil},
+	} {
+		t.Run(c.query, func(t *testing.T) { checkMatches(t, c.query, "min_duration", all, c.want) })
+	}
+	if all["raw"].Parsed {
+		t.Fatal("the raw line parsed; the test needs an unparsed record")
+	}
+}
+
 // A non-ASCII q takes the slow path; it must agree with the fast one.
 func TestFilterMatchUnicodeQ(t *testing.T) {
 	cases := []struct {
@@ -453,12 +510,16 @@ func FuzzFilter(f *testing.F) {
 		"status= 5xx , 404", "path=/a&path=/b&q=x",
 		"vhost=example.com", "vhost=EXAMPLE.com:443,other.org", "vhost=%5B2001:db8::1%5D:443", "vhost=2001:db8::1",
 		"vhost=example.com:0443", "vhost=example.com:", "vhost=a%20b", "vhost=x&vhost=y:80&status=200",
+		"min_duration=250ms", "min_duration=0s", "min_duration=0", "min_duration=-1s", "min_duration=1.5", "min_duration=1h&status=200",
+		"min_duration=0.1s&min_duration=1s", "min_duration=9223372036854775807ns", "min_duration=1e3s",
 	} {
 		f.Add(q, clfLine("203.0.113.5", "GET", "/api/x", 404, "curl/8.5.0"))
 		f.Add(q, "10.0.0.1, ::ffff:203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] \"GET / HTTP/1.1\" 500 1 \"-\" \"x\"")
 		f.Add(q, "\xff\x00 garbage Über")
 		f.Add(q, "example.com:443 203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"")
 		f.Add(q, "[2001:DB8::1]:443 203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"")
+		f.Add(q, "203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\" 0.250")
+		f.Add(q, "203.0.113.9 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\" 0")
 	}
 	f.Fuzz(func(t *testing.T, query, l string) {
 		v, _ := url.ParseQuery(query) // a partial result is still input
@@ -474,6 +535,11 @@ func FuzzFilter(f *testing.F) {
 		}
 		p := format.Parse(l)
 		p.Source = "s"
+		// A trailing number of seconds (nginx's $request_time) is the
+		// duration, as the formats that name it will read it.
+		if d, err := time.ParseDuration(p.Extra + "s"); p.Parsed && err == nil {
+			p.Duration = record.Took(d)
+		}
 		u := &record.Record{Source: "s", Line: l}
 		mp, mu := flt.Match(&p), flt.Match(u)
 		if flt == nil && !(mp && mu) {
@@ -537,8 +603,18 @@ func FuzzFilter(f *testing.F) {
 				t.Fatalf("%q matches %q but its hosts alone %q do not (%v)", query, l, hostOnly.Encode(), err)
 			}
 		}
+		// With only min_duration, Match compares the record's duration.
+		if ms := v["min_duration"]; len(v) == 1 && len(ms) == 1 {
+			min, err := time.ParseDuration(strings.TrimSpace(ms[0]))
+			if err != nil || min < 0 {
+				t.Fatalf("min_duration=%q is accepted but is not a duration of 0 or more: %v", ms[0], err)
+			}
+			if want := p.Duration.Set && p.Duration.D >= min; mp != want {
+				t.Fatalf("min_duration=%q on %q (duration %v): Match()=%v, want %v", ms[0], l, p.Duration, mp, want)
+			}
+		}
 		// An unparsed record passes only filters of source and q.
-		for _, name := range []string{"status", "method", "path", "host", "vhost"} {
+		for _, name := range []string{"status", "method", "path", "host", "vhost", "min_duration"} {
 			if len(v[name]) > 0 && mu {
 				t.Fatalf("filter %q matched an unparsed record %q", query, l)
 			}

@@ -20,6 +20,9 @@ var notColumns = map[string]string{
 	"request": "the path cell shows it when the request line did not split",
 	"extra":   "the log format's trailing fields, free form",
 	"raw":     "a line that did not parse shows raw across the whole row",
+
+	"upstream_duration": "in the duration cell's tooltip and the record's details",
+	"fields":            "the record's details, opened from its row, list each of them",
 }
 
 var (
@@ -88,7 +91,7 @@ func TestColumnsFollowTheRecord(t *testing.T) {
 		}
 	}
 	// The fields a reader of an access log looks at are columns.
-	for _, k := range []string{"time", "host", "method", "path", "status", "bytes", "referer", "agent", "source", "node", "vhost"} {
+	for _, k := range []string{"time", "host", "method", "path", "status", "bytes", "referer", "agent", "source", "node", "vhost", "duration"} {
 		if !columns[k] {
 			t.Errorf("%q is not a column of the dashboard", k)
 		}

@@ -1,5 +1,5 @@
 // Package tcpxml serves the raw XML stream of `nc host 8888`: on connect
-// "<hits>" and a newline, then one <hit/> element per line, flushed once per
+// "<hits>" and a newline, then one <hit> element per line, flushed once per
 // hub batch, and "</hits>" when the server shuts down, so a saved session is
 // a well-formed XML document.
 //

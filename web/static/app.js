@@ -8,6 +8,7 @@
 // reconnect resumes after the last one (since=SEQ), so nothing is lost and
 // nothing repeated. Records that came through NATS carry the node that
 // published them: the nodes panel counts hits per node, and node= filters.
+// A row opens the record's details: every field it has, fields included.
 'use strict';
 (function () {
   const MAX_ROWS = 500;        // rows kept in the table
@@ -19,7 +20,7 @@
   const TOP_KEYS = 5000;       // distinct keys per minute and list, beyond: "(other)"
   const NODE_KEYS = 200;       // nodes told apart, beyond: "(other)"; a fleet has far fewer
   const NODE_ROWS = 12;        // rows of the nodes panel, the busiest first
-  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'vhost', 'q'];
+  const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'vhost', 'min_duration', 'q'];
   // COLUMNS are the table's columns: the record's JSON key each shows, in
   // order, with its heading. The test of package web checks every key
   // against the record's table of fields, and makes each field a person
@@ -34,6 +35,7 @@
     ['path', 'path'],
     ['status', 'status'],
     ['bytes', 'bytes'],
+    ['duration', 'took'],
     ['referer', 'referer'],
     ['agent', 'agent'],
   ];
@@ -51,6 +53,8 @@
     },
     status: (r) => [r.status !== undefined ? String(r.status) : ''],
     bytes: (r) => [r.bytes !== undefined ? human(r.bytes) : '', r.bytes !== undefined ? r.bytes + ' bytes' : ''],
+    duration: (r) => [r.duration !== undefined ? took(r.duration) : '', r.duration !== undefined ? r.duration + ' s' +
+      (r.upstream_duration !== undefined ? ', ' + r.upstream_duration + ' s upstream' : '') : ''],
     referer: (r) => [r.referer && r.referer !== '-' ? r.referer : '', r.referer],
     agent: (r) => [r.agent && r.agent !== '-' ? r.agent : '', r.agent],
   };
@@ -83,6 +87,7 @@
     sources: [],
     nodes: new Set(),    // every node seen since the page loaded, kept across views
     vhosts: false,       // a record with a vhost was seen since the page loaded
+    durations: false,    // a record with a duration was seen since the page loaded
   };
 
   // ---- query strings -------------------------------------------------
@@ -383,6 +388,12 @@
       $('tail').classList.add('by-vhost');
       respan();
     }
+    if (r.duration !== undefined && !st.durations) {
+      // So does the duration column, once a record has a duration.
+      st.durations = true;
+      $('tail').classList.add('by-duration');
+      respan();
+    }
     const real = Math.floor(Date.now() / 1000);
     let sec = r.time ? Math.floor(Date.parse(r.time) / 1000) : NaN;
     if (!Number.isFinite(sec)) sec = nowSec();
@@ -476,6 +487,17 @@
       if (box.scrollTop > 0) box.scrollTop += box.scrollHeight - h;
     }
     $('empty').hidden = tb.rows.length > 0;
+    rovingRow();
+  }
+
+  // rovingRow keeps one record row in the tab order, the first unless
+  // another was chosen: Tab reaches the table once, not once per row.
+  function rovingRow(tr) {
+    const tb = $('rows');
+    const cur = tb.querySelector('tr[tabindex="0"]');
+    if (!tr) tr = cur || tb.querySelector('tr[data-seq]');
+    if (cur && cur !== tr) cur.tabIndex = -1;
+    if (tr) tr.tabIndex = 0;
   }
 
   // span is the number of columns shown (media queries hide some): a row
@@ -520,6 +542,11 @@
     }
     const r = it.r;
     tr.dataset.seq = r.seq;
+    // The row opens the record's details, by click or by keyboard. One row
+    // at a time is in the tab order (see rovingRow); arrows move along.
+    tr.tabIndex = -1;
+    tr.setAttribute('aria-haspopup', 'dialog');
+    tr.record = r;
     if (fresh) tr.classList.add('fresh');
     if (r.raw !== undefined && r.host === undefined) {
       tr.classList.add('raw');
@@ -542,6 +569,88 @@
     do { n /= 1000; i++; } while (n >= 1000 && i < u.length - 1);
     return (n < 10 ? n.toFixed(1) : Math.round(n)) + ' ' + u[i];
   }
+
+  // took writes seconds as a person reads them: 450 µs, 2.3 ms, 23 ms,
+  // 1.50 s, 12.3 s, 2 m 05 s.
+  function took(s) {
+    if (s < 0.001) return Math.round(s * 1e6) + ' µs';
+    if (s < 0.01) return (s * 1000).toFixed(1) + ' ms';
+    if (s < 1) return Math.round(s * 1000) + ' ms';
+    if (s < 10) return s.toFixed(2) + ' s';
+    if (s < 60) return s.toFixed(1) + ' s';
+    const m = Math.floor(s / 60);
+    return m + ' m ' + String(Math.floor(s - 60 * m)).padStart(2, '0') + ' s';
+  }
+
+  // ---- details of a record --------------------------------------------
+
+  // showDetails lists every field the record has, in the order the server
+  // wrote them (its JSON keys), and each of its fields; durations both
+  // as read and exactly.
+  function showDetails(r) {
+    const dl = $('details-list');
+    const rows = [];
+    const add = (name, value, cls) => {
+      const dt = document.createElement('dt');
+      dt.textContent = name;
+      const dd = document.createElement('dd');
+      dd.textContent = value;
+      if (cls) dt.className = dd.className = cls;
+      rows.push(dt, dd);
+    };
+    for (const [k, v] of Object.entries(r)) {
+      if (k === 'fields' && v && typeof v === 'object') {
+        const pairs = Object.entries(v);
+        add('fields', pairs.length + (pairs.length === 1 ? ' value' : ' values') + ' the log format names', 'group');
+        for (const [name, value] of pairs) add(name, String(value), 'field');
+      } else if ((k === 'duration' || k === 'upstream_duration') && typeof v === 'number') {
+        add(k, took(v) + ' (' + v + ' s)');
+      } else {
+        add(k, String(v));
+      }
+    }
+    dl.replaceChildren(...rows);
+    $('details-title').textContent = 'Record ' + r.seq;
+    $('details').showModal();
+  }
+
+  function rowRecord(e) {
+    const tr = e.target.closest('#rows tr[data-seq]');
+    return tr && tr.record;
+  }
+  $('rows').addEventListener('click', (e) => {
+    const r = rowRecord(e);
+    // Selecting text in a row is not asking for its details.
+    if (r && !String(window.getSelection() || '')) {
+      rovingRow(e.target.closest('tr'));
+      showDetails(r);
+    }
+  });
+  $('rows').addEventListener('keydown', (e) => {
+    const r = rowRecord(e);
+    if (!r) return;
+    const tr = e.target.closest('tr');
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      showDetails(r);
+    } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      let next = tr;
+      do next = e.key === 'ArrowDown' ? next.nextElementSibling : next.previousElementSibling;
+      while (next && !next.dataset.seq);
+      if (next) {
+        e.preventDefault();
+        rovingRow(next);
+        next.focus();
+      }
+    }
+  });
+  $('rows').addEventListener('focusin', (e) => {
+    const tr = e.target.closest('#rows tr[data-seq]');
+    if (tr) rovingRow(tr);
+  });
+  $('details-close').addEventListener('click', () => $('details').close());
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  $('details').addEventListener('click', (e) => { if (e.target === $('details')) $('details').close(); });
 
   function fmtRate(x) { return x >= 100 ? String(Math.round(x)) : x.toFixed(1); }
 

@@ -1,0 +1,4 @@
+package format
+
+// newALB returns a Parser for one source.
+func newALB() Parser { return notYet("alb") }

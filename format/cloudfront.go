@@ -1,0 +1,4 @@
+package format
+
+// newCloudFront returns a Parser for one source.
+func newCloudFront() Parser { return notYet("cloudfront") }

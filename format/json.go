@@ -1,0 +1,4 @@
+package format
+
+// newJSON returns a Parser for one source.
+func newJSON() Parser { return notYet("json") }

@@ -1,0 +1,4 @@
+package format
+
+// newTraefik returns a Parser for one source.
+func newTraefik() Parser { return notYet("traefik") }
