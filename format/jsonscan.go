@@ -421,20 +421,25 @@ func scanJSONString(s string, i int) (int, bool) {
 // scanJSONStringEsc is scanJSONString that also says whether the string
 // has escapes.
 func scanJSONStringEsc(s string, i int) (next int, esc, ok bool) {
-	for j := i + 1; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '"':
-			return j + 1, esc, true
-		case c < 0x20:
+	j := i + 1
+	for {
+		for j < len(s) && jsonPlain[s[j]] {
+			j++
+		}
+		if j == len(s) {
 			return j, esc, false
-		case c == '\\':
+		}
+		switch s[j] {
+		case '"':
+			return j + 1, esc, true
+		case '\\':
 			esc = true
 			if j+1 == len(s) {
 				return j + 1, esc, false
 			}
 			switch s[j+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j++
+				j += 2
 			case 'u':
 				for k := j + 2; k < j+6; k++ {
 					if k == len(s) {
@@ -444,14 +449,23 @@ func scanJSONStringEsc(s string, i int) (next int, esc, ok bool) {
 						return k, esc, false
 					}
 				}
-				j += 5
+				j += 6
 			default:
 				return j + 1, esc, false
 			}
+		default: // a control byte
+			return j, esc, false
 		}
 	}
-	return len(s), esc, false
 }
+
+// jsonPlain tells the bytes that stand for themselves in a JSON string.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // readJSONString reads the string whose quote is at s[i]: its decoded
 // text and the index after it. Without escapes the text is a substring
