@@ -303,3 +303,20 @@ func nesting(line string) int {
 		}
 	}
 }
+
+// BenchmarkJSONScan walks a Traefik JSON line, a flat object of 31 keys.
+func BenchmarkJSONScan(b *testing.B) {
+	line := `{"ClientAddr":"192.0.2.7:52144","ClientHost":"192.0.2.7","ClientPort":"52144","ClientUsername":"-","DownstreamContentSize":2326,"DownstreamStatus":200,"Duration":3164727,"OriginContentSize":2326,"OriginDuration":2906103,"OriginStatus":200,"Overhead":258624,"RequestAddr":"example.com","RequestContentSize":0,"RequestCount":42,"RequestHost":"example.com","RequestMethod":"GET","RequestPath":"/api?x=1","RequestPort":"-","RequestProtocol":"HTTP/1.1","RequestScheme":"http","RetryAttempts":0,"RouterName":"web@docker","ServiceAddr":"10.0.0.5:8080","ServiceName":"web@docker","ServiceURL":"http://10.0.0.5:8080","StartLocal":"2024-01-02T13:55:36.123456789+01:00","StartUTC":"2024-01-02T12:55:36.123456789Z","entryPointName":"web","level":"info","msg":"","request_User-Agent":"curl/8.5.0","time":"2024-01-02T13:55:36+01:00"}`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(line)))
+	var sc jsonScan
+	for i := 0; i < b.N; i++ {
+		sc.reset(line)
+		for sc.next() {
+		}
+		if ok, at := sc.end(); !ok {
+			b.Fatalf("stopped at %d", at)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
