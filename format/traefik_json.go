@@ -38,6 +38,10 @@ func (p *traefikJSON) Parse(r *record.Record, line string) (bool, int) {
 	var startLocal, startUTC, logTime string
 	var downstream, origin string
 	for sc.next() {
+		if sc.key == "" {
+			// A value without a name cannot be a field.
+			continue
+		}
 		if sc.kind == jsonObject || sc.kind == jsonArray {
 			// Traefik writes none; keep one that a newer version adds.
 			p.fields.add(sc.key, sc.raw())
