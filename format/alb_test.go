@@ -93,6 +93,7 @@ func TestALBNoFit(t *testing.T) {
 
 func FuzzALB(f *testing.F) {
 	f.Add(albLine)
+	addSamples(f, "alb-access.log")
 	f.Add(`http 2024-01-02T22:23:00Z app/my-lb/1 [2001:db8::1]:2817 - -1 -1 -1 503 - 34 366 "POST http://[::1]:8080/v1 HTTP/1.1" "a \"b\"" - - - "Root=1-2" "-"`)
 	p := newALB()
 	f.Fuzz(func(t *testing.T, line string) { fuzzParser(t, p, line) })

@@ -84,7 +84,8 @@ func (p *caddy) Parse(r *record.Record, line string) (bool, int) {
 				r.Bytes = n
 			case "status":
 				n, ok := parseBytes(sc.value)
-				if sc.kind != jsonNumber || !ok || n < 100 || n > 999 {
+				// 0 when no handler wrote a response (the client left).
+				if sc.kind != jsonNumber || !ok || n != 0 && (n < 100 || n > 999) {
 					return false, sc.start
 				}
 				r.Status, status = int(n), true

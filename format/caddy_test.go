@@ -92,6 +92,7 @@ func TestCaddyNoFit(t *testing.T) {
 		{`{"request":"x","status":200}`, 11},
 		{`{"request":{},"status":"200"}`, 23},
 		{`{"request":{},"status":99}`, 23},
+		{`{"request":{},"status":1000}`, 23},
 		{`{"request":{},"status":200,"size":-1}`, 34},
 		{`{"request":{},"status":200,"ts":true}`, 32},
 		{`{"request":{},"status":200,"duration":"soon"}`, 38},
@@ -246,6 +247,8 @@ http://%s {
 
 func FuzzCaddy(f *testing.F) {
 	f.Add(caddyLine)
+	addSamples(f, "caddy-access.log")
+	addSamples(f, "caddy-access-h2-h3.log")
 	f.Add(`{"ts":"2022-03-09T21:30:01.524Z","request":{"remote_ip":"1.2.3.4","headers":{"Referer":["a","b"]}},"duration":"1.5ms","status":301,"size":0}`)
 	f.Add(`{"ts":1646861401524102400,"request":{},"status":200,"size":0,"duration":9.3e-05}`)
 	f.Add(`{"request":{},"status":200,"size":-1}`)

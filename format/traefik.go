@@ -23,7 +23,7 @@ func newTraefik() Parser      { return &traefik{} }
 func (*traefik) Name() string { return "traefik" }
 
 func (p *traefik) Parse(r *record.Record, line string) (bool, int) {
-	if !parseLine(r, line) {
+	if !parseLine(r, line) && !noStatus(r, line) {
 		return false, 0
 	}
 	tail := r.Extra
@@ -63,6 +63,24 @@ func (p *traefik) Parse(r *record.Record, line string) (bool, int) {
 	r.Extra = ""
 	r.Fields = p.fields.done()
 	return true, 0
+}
+
+// noStatus reads a line whose status and size are "-", which Traefik
+// writes when no backend answered (a middleware did, or the client left):
+// the Common Log Format parser wants a status, so it reads a copy with a
+// stand-in, which is then taken out. Only these lines pay for the copy.
+func noStatus(r *record.Record, line string) bool {
+	const dashes, stand = `" - - "`, `" 100 - "`
+	k := strings.Index(line, dashes)
+	if k < 0 {
+		return false
+	}
+	*r = record.Record{}
+	if !parseLine(r, line[:k]+stand+line[k+len(dashes):]) || r.Status != 100 {
+		return false
+	}
+	r.Status = 0
+	return true
 }
 
 // traefikToken returns the space-separated token at s[i] and the index of

@@ -78,6 +78,7 @@ func TestTraefikAllocs(t *testing.T) {
 
 func FuzzTraefik(f *testing.F) {
 	f.Add(traefikLine)
+	addSamples(f, "traefik-clf.log")
 	f.Add(`::1 - alice [10/Oct/2000:13:55:36 -0700] "POST /login HTTP/2.0" 404 19 "-" "Mozilla "x"" 7 "-" "-" 0ms` + "\r")
 	f.Add(`192.0.2.7 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "-" 1 "r" "u" 1s`)
 	p := newTraefik()
@@ -187,6 +188,8 @@ func TestTraefikJSONAllocs(t *testing.T) {
 
 func FuzzTraefikJSON(f *testing.F) {
 	f.Add(traefikJSONLine)
+	addSamples(f, "traefik-json.log")
+	addSamples(f, "traefik-json-mixed.log")
 	f.Add(`{"OriginStatus":502,"time":"2024-01-02T13:55:36+01:00","x":{"y":[1]}}`)
 	f.Add(`{"DownstreamStatus":200,"Duration":-1,"StartLocal":"2024-01-02T13:55:36.1234567891-0930"}`)
 	p := newTraefikJSON()

@@ -101,6 +101,7 @@ func TestW3CAllocs(t *testing.T) {
 
 func FuzzW3C(f *testing.F) {
 	f.Add(iisLine)
+	f.Add(strings.Join(sampleLines(f, "iis-w3c.log")[:30], "\n"))
 	f.Add("#Fields: time c-ip cs-username cs-method cs-uri-stem cs-uri-query cs-version cs-host sc-status sc-bytes time-taken\n" +
 		`13:55:36.25 2001:db8::1 DOMAIN\alice POST /api/x - HTTP/1.1 www.example.com 201 1234 0`)
 	f.Add("#Date: 2024-01-02 00:00:00\n#Fields: time c-ip cs(User-Agent) sc-status\n" + `10:00:00 ::1 "say ""hi"" +1" 304`)
@@ -176,6 +177,7 @@ func TestCloudFrontNoFit(t *testing.T) {
 
 func FuzzCloudFront(f *testing.F) {
 	f.Add(cloudFrontLine)
+	addSamples(f, "cloudfront-access.log")
 	f.Add("#Fields: date time c-ip cs(User-Agent) sc-status\n2024-01-02\t10:00:00\t::1\ta%2520b%25\t200")
 	f.Fuzz(func(t *testing.T, lines string) {
 		p := newCloudFront()
