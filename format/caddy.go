@@ -193,6 +193,9 @@ func caddyTime(sc *jsonScan) (time.Time, bool) {
 		}
 		return unixSeconds(sc.value)
 	case jsonString:
+		if t, ok := parseISOTime(sc.value); ok {
+			return t, true
+		}
 		for _, layout := range caddyTimeLayouts {
 			if t, err := time.Parse(layout, sc.value); err == nil {
 				return t, true
@@ -202,12 +205,11 @@ func caddyTime(sc *jsonScan) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// caddyTimeLayouts are the formatted times of Caddy's time_format
-// (fractional seconds are read whether a layout names them or not).
-// wall has no zone: it is read as UTC.
+// caddyTimeLayouts are the formatted times of Caddy's time_format that
+// parseISOTime (rfc3339, rfc3339_nano, iso8601) does not read;
+// fractional seconds are read whether a layout names them or not. wall
+// has no zone: it is read as UTC.
 var caddyTimeLayouts = []string{
-	time.RFC3339,                 // rfc3339, rfc3339_nano
-	"2006-01-02T15:04:05Z0700",   // iso8601
 	"2006/01/02 15:04:05",        // wall, wall_milli, wall_nano
 	"02/Jan/2006:15:04:05 -0700", // common_log
 }

@@ -70,6 +70,8 @@ func TestCaddy(t *testing.T) {
 			record.Record{Time: time.Date(2022, 3, 9, 21, 30, 1, 524e6, time.FixedZone("", 3600)), Status: 200}},
 		{`{"ts":"2022/03/09 21:30:01.524","request":{},"status":200,"size":0}`,
 			record.Record{Time: time.Date(2022, 3, 9, 21, 30, 1, 524e6, time.UTC), Status: 200}},
+		{`{"ts":"09/Mar/2022:21:30:01 -0500","request":{},"status":200,"size":0}`,
+			record.Record{Time: time.Date(2022, 3, 9, 21, 30, 1, 0, time.FixedZone("", -5*3600)), Status: 200}},
 		{`{"ts":1646861401524.5,"request":{},"status":200,"size":0}`,
 			record.Record{Time: time.Unix(1646861401, 524500000).UTC(), Status: 200}},
 		{`{"ts":1646861401524102400,"request":{},"status":200,"size":0}`,
