@@ -3,13 +3,15 @@ package format
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // decimalDuration reads a non-negative decimal number of units
 // ("0.000929675" seconds, "15" milliseconds) exactly, to the nanosecond;
 // further digits are dropped. The exponent form some writers use for
-// small floats ("9.3e-05") goes through strconv.ParseFloat.
+// small floats ("9.3e-05") goes through strconv.ParseFloat; other forms
+// ("1.", ".5", "NaN") do not read.
 func decimalDuration(s string, unit time.Duration) (time.Duration, bool) {
 	whole, frac, fracDigits, ok := splitDecimal(s)
 	if !ok {
@@ -25,8 +27,11 @@ func decimalDuration(s string, unit time.Duration) (time.Duration, bool) {
 	return time.Duration(d), true
 }
 
-// floatDuration is decimalDuration for what splitDecimal does not read.
+// floatDuration is decimalDuration for numbers with an exponent.
 func floatDuration(s string, unit time.Duration) (time.Duration, bool) {
+	if !strings.ContainsAny(s, "eE") {
+		return 0, false
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f < 0 || math.IsNaN(f) || f*float64(unit) >= math.MaxInt64 {
 		return 0, false
@@ -39,6 +44,9 @@ func floatDuration(s string, unit time.Duration) (time.Duration, bool) {
 func unixSeconds(s string) (time.Time, bool) {
 	whole, frac, fracDigits, ok := splitDecimal(s)
 	if !ok {
+		if !strings.ContainsAny(s, "eE") {
+			return time.Time{}, false
+		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || f < 0 || f > 1<<40 {
 			return time.Time{}, false
