@@ -26,7 +26,7 @@ var cloudFront = &w3cDialect{
 	decode: func(c *w3cColumn, v string) string {
 		switch c.role {
 		case roleAgent:
-			return urlDecode(urlDecode(v))
+			return urlDecodeTwice(v)
 		case roleVHost:
 			return v
 		}
@@ -37,25 +37,40 @@ var cloudFront = &w3cDialect{
 func newCloudFront() Parser { return newW3CDialect(cloudFront) }
 
 // urlDecode decodes %XX escapes; a '%' not followed by two hex digits
-// stays as it is. Without escapes, v is returned as it is.
+// stays as it is. Without escapes, v is returned as it is; with them, it
+// costs one allocation (values up to 512 bytes are decoded on the stack).
 func urlDecode(v string) string {
-	k := strings.IndexByte(v, '%')
-	if k < 0 {
+	if strings.IndexByte(v, '%') < 0 {
 		return v
 	}
-	b := make([]byte, k, len(v))
-	copy(b, v[:k])
-	for i := k; i < len(v); i++ {
-		if v[i] == '%' && i+2 < len(v) {
+	var stack [512]byte
+	return string(appendURLDecoded(stack[:0], v))
+}
+
+// urlDecodeTwice is urlDecode(urlDecode(v)) in one allocation.
+func urlDecodeTwice(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	var stack [512]byte
+	once := appendURLDecoded(stack[:0], v)
+	// Decoding never lengthens, so the second pass writes over the first
+	// behind where it reads.
+	return string(appendURLDecoded(once[:0], once))
+}
+
+func appendURLDecoded[S string | []byte](b []byte, v S) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '%' && i+2 < len(v) {
 			hi, ok1 := unhex(v[i+1])
 			lo, ok2 := unhex(v[i+2])
 			if ok1 && ok2 {
-				b = append(b, hi<<4|lo)
+				c = hi<<4 | lo
 				i += 2
-				continue
 			}
 		}
-		b = append(b, v[i])
+		b = append(b, c)
 	}
-	return string(b)
+	return b
 }

@@ -190,3 +190,32 @@ func FuzzCloudFront(f *testing.F) {
 func BenchmarkCloudFront(b *testing.B) {
 	benchParser(b, newCloudFront(), []string{cloudFrontLine})
 }
+
+func TestURLDecode(t *testing.T) {
+	for _, tc := range []struct{ in, once, twice string }{
+		{"plain", "plain", "plain"},
+		{"a%20b", "a b", "a b"},
+		{"Mozilla/5.0%2520(X11)", "Mozilla/5.0%20(X11)", "Mozilla/5.0 (X11)"},
+		{"100%", "100%", "100%"},
+		{"%zz%2", "%zz%2", "%zz%2"},
+		{"%252525", "%2525", "%25"},
+		{"%e2%80%99", "\u2019", "\u2019"},
+	} {
+		if got := urlDecode(tc.in); got != tc.once {
+			t.Errorf("urlDecode(%q) = %q, want %q", tc.in, got, tc.once)
+		}
+		if got := urlDecodeTwice(tc.in); got != tc.twice || got != urlDecode(urlDecode(tc.in)) {
+			t.Errorf("urlDecodeTwice(%q) = %q, want %q", tc.in, got, tc.twice)
+		}
+	}
+}
+
+func TestURLDecodeAllocs(t *testing.T) {
+	ua := "Mozilla/5.0%2520(Windows%2520NT%252010.0;%2520Win64;%2520x64)%2520AppleWebKit/537.36"
+	if n := testing.AllocsPerRun(100, func() { urlDecodeTwice(ua) }); n != 1 {
+		t.Errorf("urlDecodeTwice: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { urlDecode(ua) }); n != 1 {
+		t.Errorf("urlDecode: %v allocations, want 1", n)
+	}
+}
