@@ -134,3 +134,15 @@ func TestPresetSamples(t *testing.T) {
 		})
 	}
 }
+
+// TestPresetNames holds each preset to the --format name it answers to.
+func TestPresetNames(t *testing.T) {
+	for name, p := range map[string]Parser{
+		"caddy": newCaddy(), "traefik": newTraefik(), "traefik-json": newTraefikJSON(),
+		"w3c": newW3C(), "alb": newALB(), "cloudfront": newCloudFront(),
+	} {
+		if p.Name() != name {
+			t.Errorf("Name() = %q, want %q", p.Name(), name)
+		}
+	}
+}
