@@ -164,8 +164,23 @@ type state struct {
 
 type span struct{ from, to int }
 
-// Parse reads line into r by the program. It never panics: every index
-// is checked against the line's length.
+// maxTries bounds how many times Parse goes back to an earlier value to
+// try its literal's next occurrence, so that no line costs more than a
+// few passes over it.
+const maxTries = 32
+
+// mark is a value that ended at the first occurrence of its literal and
+// might end at a later one: an unquoted "$request" holds spaces.
+type mark struct {
+	k, from, end int
+	nfields      int // len(r.Fields) before the slot
+}
+
+// Parse reads line into r by the program. Each value ends at the first
+// occurrence of the literal that follows it; when the rest of the line
+// then does not fit, Parse tries the next occurrence for the values
+// before, a bounded number of times. It never panics: every index is
+// checked against the line's length.
 func (p *program) Parse(r *record.Record, line string) (bool, int) {
 	s := line
 	if n := len(s); n > 0 && s[n-1] == '\r' {
@@ -175,20 +190,55 @@ func (p *program) Parse(r *record.Record, line string) (bool, int) {
 		return false, commonPrefix(s, p.lead)
 	}
 	i := len(p.lead)
+	at := -1 // where the line first did not fit
 	var st state
-	for k := range p.slots {
-		sl := &p.slots[k]
-		end, next := sl.find(s, i)
-		if end < 0 {
-			return false, i
+	var marks [8]mark
+	nm, tries := 0, 0
+	for k := 0; ; {
+		if k == len(p.slots) {
+			if i == len(s) {
+				break
+			}
+		} else {
+			sl := &p.slots[k]
+			end, next := sl.find(s, i)
+			nf := len(r.Fields)
+			if end >= 0 && p.set(r, &st, sl, s, i, end) {
+				if sl.mode == toLit {
+					if nm == len(marks) {
+						copy(marks[:], marks[1:])
+						nm--
+					}
+					marks[nm] = mark{k: k, from: i, end: end, nfields: nf}
+					nm++
+				}
+				i = next
+				k++
+				continue
+			}
 		}
-		if !p.set(r, &st, sl, s, i, end) {
-			return false, i
+		if at < 0 {
+			at = i
 		}
-		i = next
-	}
-	if i != len(s) {
-		return false, i
+		for {
+			if nm == 0 || tries == maxTries {
+				return false, at
+			}
+			tries++
+			m := &marks[nm-1]
+			sl := &p.slots[m.k]
+			j := indexLit(s, m.from, m.end+1, sl.lit, sl.esc != escNone)
+			if j < 0 {
+				nm--
+				continue
+			}
+			m.end = j
+			r.Fields = r.Fields[:m.nfields]
+			if p.set(r, &st, sl, s, m.from, j) {
+				k, i = m.k+1, j+len(sl.lit)
+				break
+			}
+		}
 	}
 	if !p.finish(r, &st, s) {
 		return false, len(s)
@@ -203,7 +253,7 @@ func (p *program) Name() string { return p.name }
 func (sl *slot) find(s string, i int) (end, next int) {
 	switch sl.mode {
 	case toLit:
-		j := indexLit(s, i, sl.lit, sl.esc != escNone)
+		j := indexLit(s, i, i, sl.lit, sl.esc != escNone)
 		if j < 0 {
 			return -1, 0
 		}
@@ -237,12 +287,19 @@ func (sl *slot) find(s string, i int) (end, next int) {
 }
 
 // indexLit returns the index of the first occurrence of lit in s from i
-// on, or -1. With escapes, a quote that a backslash escapes is part of
-// the value, not its end.
-func indexLit(s string, i int, lit string, esc bool) int {
-	from := i
+// on, or -1, for a value that starts at from. With escapes, a quote that
+// a backslash escapes is part of the value, not its end.
+func indexLit(s string, from, i int, lit string, esc bool) int {
 	for {
-		k := strings.Index(s[i:], lit)
+		if i > len(s) {
+			return -1
+		}
+		var k int
+		if len(lit) == 1 {
+			k = strings.IndexByte(s[i:], lit[0])
+		} else {
+			k = strings.Index(s[i:], lit)
+		}
 		if k < 0 {
 			return -1
 		}
@@ -367,10 +424,12 @@ func setValue(r *record.Record, k kind, v string) bool {
 	case kVHost:
 		r.VHost = v
 	case kRequest:
+		// Both cases set all four: a value tried again must not leave
+		// the last try's.
 		if m, t, pr, ok := splitRequest(v); ok {
-			r.Method, r.Path, r.Proto = m, t, pr
+			r.Method, r.Path, r.Proto, r.Request = m, t, pr, ""
 		} else {
-			r.Request = v
+			r.Method, r.Path, r.Proto, r.Request = "", "", "", v
 		}
 	case kMethod:
 		r.Method = v
@@ -399,6 +458,7 @@ func setValue(r *record.Record, k kind, v string) bool {
 		r.Agent = v
 	case kSeconds, kMillis, kMicros:
 		if v == "-" {
+			r.Duration = record.Duration{}
 			return true
 		}
 		unit := time.Second
