@@ -336,7 +336,7 @@ func (sl *slot) text(v string) string {
 	case escBackslash:
 		return unescape(v)
 	case escJSON:
-		return unescapeJSON(v)
+		return unescapeNginxJSON(v)
 	}
 	return v
 }
@@ -396,15 +396,15 @@ func wholeTime(k kind, v string) (time.Time, bool) {
 			return parseTime(v)
 		}
 	case kTimeISO:
-		return parseISO(v)
-	case kMsec, kEpochMS, kEpochUS:
-		unit := time.Second
-		if k == kEpochMS {
-			unit = time.Millisecond
-		} else if k == kEpochUS {
+		return parseISOTime(v)
+	case kMsec:
+		return unixSeconds(v)
+	case kEpochMS, kEpochUS:
+		unit := time.Millisecond
+		if k == kEpochUS {
 			unit = time.Microsecond
 		}
-		if d, ok := parseScaled(v, unit); ok {
+		if d, ok := decimalDuration(v, unit); ok {
 			return time.Unix(0, int64(d)).UTC(), true
 		}
 	}
@@ -467,7 +467,7 @@ func setValue(r *record.Record, k kind, v string) bool {
 		} else if k == kMicros {
 			unit = time.Microsecond
 		}
-		d, ok := parseScaled(v, unit)
+		d, ok := decimalDuration(v, unit)
 		if !ok {
 			return false
 		}
@@ -517,45 +517,6 @@ func (p *program) finish(r *record.Record, st *state, s string) bool {
 	return true
 }
 
-// parseScaled parses a decimal number of units ("0.023" seconds, "1500"
-// microseconds) into a duration, exactly to the nanosecond: fraction
-// digits beyond it are dropped.
-func parseScaled(s string, unit time.Duration) (time.Duration, bool) {
-	if s == "" {
-		return 0, false
-	}
-	var whole, frac int64
-	i := 0
-	for ; i < len(s) && s[i] != '.'; i++ {
-		d := s[i] - '0'
-		if d > 9 || whole > 1e17 {
-			return 0, false
-		}
-		whole = whole*10 + int64(d)
-	}
-	if i == 0 || whole >= (1<<63-1)/int64(unit) {
-		return 0, false
-	}
-	scale := int64(unit)
-	if i < len(s) {
-		i++
-		if i == len(s) {
-			return 0, false
-		}
-		for ; i < len(s); i++ {
-			d := s[i] - '0'
-			if d > 9 {
-				return 0, false
-			}
-			if scale >= 10 {
-				scale /= 10
-				frac += int64(d) * scale
-			}
-		}
-	}
-	return time.Duration(whole*int64(unit) + frac), true
-}
-
 // parseUpstream sums nginx's list of upstream times: "0.010, 0.020 :
 // 0.005", where ", " separates upstreams tried in turn and " : " the
 // groups of an internal redirect; "-" (no answer) parts are left out,
@@ -575,7 +536,7 @@ func parseUpstream(s string) (record.Duration, bool) {
 			break
 		}
 		if tok := s[i:j]; tok != "-" {
-			d, ok := parseScaled(tok, time.Second)
+			d, ok := decimalDuration(tok, time.Second)
 			if !ok {
 				return record.Duration{}, false
 			}
@@ -590,66 +551,12 @@ func parseUpstream(s string) (record.Duration, bool) {
 	return record.Took(sum), true
 }
 
-// parseISO parses nginx's $time_iso8601, 2006-01-02T15:04:05+07:00, or
-// the same with Z or a fraction of a second, as JSON logs write it.
-func parseISO(s string) (time.Time, bool) {
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
-		return time.Time{}, false
-	}
-	y1, ok1 := atoi2(s[0:2])
-	y2, ok2 := atoi2(s[2:4])
-	mo, ok3 := atoi2(s[5:7])
-	d, ok4 := atoi2(s[8:10])
-	h, ok5 := atoi2(s[11:13])
-	mi, ok6 := atoi2(s[14:16])
-	se, ok7 := atoi2(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
-		return time.Time{}, false
-	}
-	rest := s[19:]
-	nsec := 0
-	if rest[0] == '.' {
-		k := 1
-		scale := int(time.Second)
-		for k < len(rest) && '0' <= rest[k] && rest[k] <= '9' {
-			if scale >= 10 {
-				scale /= 10
-				nsec += int(rest[k]-'0') * scale
-			}
-			k++
-		}
-		if k == 1 {
-			return time.Time{}, false
-		}
-		rest = rest[k:]
-	}
-	off := 0
-	switch {
-	case rest == "Z":
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, ok1 := atoi2(rest[1:3])
-		om, ok2 := atoi2(rest[4:6])
-		if !ok1 || !ok2 || oh > maxOffsetHours || om > 59 {
-			return time.Time{}, false
-		}
-		off = oh*60 + om
-		if rest[0] == '-' {
-			off = -off
-		}
-	default:
-		return time.Time{}, false
-	}
-	year, month := y1*100+y2, time.Month(mo)
-	if month < 1 || month > 12 || d < 1 || d > daysIn(month, year) || h > 23 || mi > 59 || se > 59 {
-		return time.Time{}, false
-	}
-	return time.Date(year, month, d, h, mi, se, nsec, zone(off)), true
-}
-
-// unescapeJSON decodes the escapes of nginx's escape=json: \" \\ \/ \b
-// \f \n \r \t and \uXXXX (with surrogate pairs). An unknown or broken
-// escape stays as written.
-func unescapeJSON(s string) string {
+// unescapeNginxJSON decodes the escapes of nginx's escape=json: \" \\ \/ \b
+// \f \n \r \t and \uXXXX (with surrogate pairs) in a value cut out of a
+// line that no JSON parser checked: unlike unescapeJSON, an unknown or
+// broken escape stays as written, and a value without escapes is returned
+// as it is, without a copy.
+func unescapeNginxJSON(s string) string {
 	k := strings.IndexByte(s, '\\')
 	if k < 0 {
 		return s
@@ -682,14 +589,14 @@ func unescapeJSON(s string) string {
 			buf = append(buf, '\t')
 			i++
 		case 'u':
-			r, ok := hex4(s, i+2)
+			r, ok := hex4At(s, i+2)
 			if !ok {
 				buf = append(buf, c)
 				continue
 			}
 			i += 5
 			if 0xD800 <= r && r < 0xDC00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-				if lo, ok := hex4(s, i+3); ok && 0xDC00 <= lo && lo < 0xE000 {
+				if lo, ok := hex4At(s, i+3); ok && 0xDC00 <= lo && lo < 0xE000 {
 					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
 					i += 6
 				}
@@ -702,7 +609,8 @@ func unescapeJSON(s string) string {
 	return string(buf)
 }
 
-func hex4(s string, i int) (rune, bool) {
+// hex4At reads the four hex digits at s[i], if they are there.
+func hex4At(s string, i int) (rune, bool) {
 	if i+4 > len(s) {
 		return 0, false
 	}

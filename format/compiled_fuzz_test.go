@@ -38,8 +38,8 @@ var apacheSeeds = []string{
 	`\`,
 }
 
-// checkParse parses line by p and checks what any parse must hold.
-func checkParse(t *testing.T, p *program, spec, line string) {
+// checkFuzzParse parses line by p and checks what any parse must hold.
+func checkFuzzParse(t *testing.T, p *program, spec, line string) {
 	var r record.Record
 	ok, at := p.Parse(&r, line)
 	if !ok {
@@ -81,7 +81,7 @@ func fuzzCompile(f *testing.F, compile func(string) (Parser, error), seeds []str
 			return
 		}
 		p := pr.(*program)
-		checkParse(t, p, spec, line)
+		checkFuzzParse(t, p, spec, line)
 		// The format's own literal text makes lines that fit more often.
 		var b strings.Builder
 		b.WriteString(p.lead)
@@ -91,7 +91,7 @@ func fuzzCompile(f *testing.F, compile func(string) (Parser, error), seeds []str
 			}
 			b.WriteString(sl.lit)
 		}
-		checkParse(t, p, spec, b.String())
+		checkFuzzParse(t, p, spec, b.String())
 	})
 }
 
