@@ -365,6 +365,14 @@ func (p *program) set(r *record.Record, st *state, sl *slot, s string, i, end in
 		if v != "" && v != "?" {
 			return false
 		}
+		// Without a query nginx writes $args, which it does not have, as
+		// "-": "$uri$is_args$args" is "/path-", and the '-' is not the
+		// path's.
+		if v == "" && st.uri.to == i && st.uri.to > st.uri.from && s[i-1] == '-' {
+			st.uri.to--
+			st.uriRaw = s[st.uri.from:st.uri.to]
+			r.Path = sl.text(st.uriRaw)
+		}
 	case kTimeLocal, kTimeCLF, kTimeISO, kMsec, kEpochMS, kEpochUS:
 		t, ok := wholeTime(sl.kind, v)
 		if !ok {

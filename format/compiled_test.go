@@ -181,6 +181,8 @@ func TestCompileNginx(t *testing.T) {
 			`example.com:443 ::1 "GET /search HTTP/2.0" 200 0 -`,
 			record.Record{VHost: "example.com:443", Host: "::1", Method: "GET", Path: "/search", Proto: "HTTP/2.0", Status: 200,
 				Fields: pairs("request_id", "-")}},
+		{"path from uri, args not found", `"$request_method $uri$is_args$args $server_protocol" $status`,
+			`"GET /search- HTTP/1.1" 200`, record.Record{Method: "GET", Path: "/search", Proto: "HTTP/1.1", Status: 200}},
 		{"uri?args apart", `$uri?$args $status`, `/a b?x=1 200`, record.Record{Path: "/a b?x=1", Status: 200}},
 		{"uri and args not together", `$args $uri $status`, `x=1 /a 200`, record.Record{Path: "/a", Status: 200, Fields: pairs("args", "x=1")}},
 		{"scheme, host and request_uri together", `$scheme://$host$request_uri $status`, `https://example.com/a?b=1 301`,
