@@ -18,8 +18,8 @@ import (
 // written as a number or a string. A few other spellings people use are
 // read as the variable they mean (jsonAliases). Other keys go to Fields
 // under their name, their value as written (a number's digits, true,
-// false; a string decoded); null values and nested objects and arrays are
-// left out. A line without a status is not an access-log line and does
+// false; a string decoded); null values, nested objects and arrays, and
+// empty keys are left out. A line without a status is not an access-log line and does
 // not parse.
 type jsonLog struct {
 	sc     jsonScan
@@ -53,7 +53,7 @@ func (p *jsonLog) Parse(r *record.Record, line string) (bool, int) {
 	var uri, args, argsKey string
 	status := false
 	for sc.next() {
-		if sc.depth() > 0 || sc.kind == jsonObject || sc.kind == jsonArray || sc.kind == jsonNull {
+		if sc.depth() > 0 || sc.kind == jsonObject || sc.kind == jsonArray || sc.kind == jsonNull || sc.key == "" {
 			continue
 		}
 		key, v := sc.key, sc.value
