@@ -141,8 +141,33 @@ DocumentRoot %[4]s
 		{method: "GET", path: "/missing", agent: "weblogd-test/2", status: 404},
 		{method: "GET", path: "/hello.txt", raw: "GET /hello.txt HTTP/1.0\r\n\r\n", status: 200},
 	}
+	// readLog returns the lines of a log once it has n of them. The test
+	// waits for each request's lines before it makes the next, so that the
+	// logs are in the order of reqs whichever worker wrote them.
+	readLog := func(name string, n int) []string {
+		var lines []string
+		for {
+			lines = lines[:0]
+			if f, err := os.Open(filepath.Join(dir, name+".log")); err == nil {
+				sc := bufio.NewScanner(f)
+				for sc.Scan() {
+					lines = append(lines, sc.Text())
+				}
+				f.Close()
+			}
+			if len(lines) >= n || time.Now().After(deadline) {
+				return lines
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	for _, q := range reqs {
+	for i, q := range reqs {
+		if i > 0 {
+			for _, f := range realApacheFormats {
+				readLog(f.name, i)
+			}
+		}
 		if q.raw != "" {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
@@ -173,26 +198,9 @@ DocumentRoot %[4]s
 		}
 	}
 
-	readLog := func(name string) []string {
-		var lines []string
-		for {
-			lines = lines[:0]
-			if f, err := os.Open(filepath.Join(dir, name+".log")); err == nil {
-				sc := bufio.NewScanner(f)
-				for sc.Scan() {
-					lines = append(lines, sc.Text())
-				}
-				f.Close()
-			}
-			if len(lines) >= len(reqs) || time.Now().After(deadline) {
-				return lines
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	for _, f := range realApacheFormats {
 		t.Run(f.name, func(t *testing.T) {
-			lines := readLog(f.name)
+			lines := readLog(f.name, len(reqs))
 			if len(lines) != len(reqs) {
 				t.Fatalf("httpd logged %d lines, want %d:\n%s\n%s", len(lines), len(reqs), strings.Join(lines, "\n"), errorLog())
 			}

@@ -18,9 +18,10 @@ type program struct {
 	name    string
 	lead    string // literal text before the first slot
 	slots   []slot
-	nfields int  // slots of kind kField, to size Fields once
-	pieces  bool // time comes in strftime pieces, put together at the end
-	path    bool // the path is built from a kURI and its query
+	esc     escaping // how the server escaped the values
+	nfields int      // slots of kind kField, to size Fields once
+	pieces  bool     // time comes in strftime pieces, put together at the end
+	path    bool     // the path is built from a kURI and its query
 }
 
 // slot reads one value of the line.
@@ -331,8 +332,11 @@ func commonPrefix(a, b string) int {
 }
 
 // text returns a value with the server's escapes decoded.
-func (sl *slot) text(v string) string {
-	switch sl.esc {
+func (sl *slot) text(v string) string { return decode(sl.esc, v) }
+
+// decode returns v with the escapes of esc decoded.
+func decode(esc escaping, v string) string {
+	switch esc {
 	case escBackslash:
 		return unescape(v)
 	case escJSON:
@@ -499,23 +503,21 @@ func setValue(r *record.Record, k kind, v string) bool {
 // and a time in pieces.
 func (p *program) finish(r *record.Record, st *state, s string) bool {
 	if p.path && st.query.to > st.query.from {
-		q := st.queryRaw
-		if !st.qmark && q != "-" {
-			q = "?" + q
-		} else if !st.qmark {
-			q = ""
+		q, sep := st.queryRaw, "?"
+		if st.qmark {
+			sep = "" // Apache's %q has its '?'
+		} else if q == "-" {
+			q = "" // nginx's $args when there is none
 		}
+		follows := st.uri.to == st.query.from && st.qmark ||
+			st.uri.to+1 == st.query.from && s[st.uri.to] == '?'
 		switch {
 		case q == "":
-		case st.uri.to == st.query.from && st.qmark, st.uri.to+1 == st.query.from && s[st.uri.to] == '?':
+		case follows && strings.IndexByte(s[st.uri.from:st.query.to], '\\') < 0:
 			// The query follows the path in the line: one substring.
-			if strings.IndexByte(s[st.uri.from:st.query.to], '\\') < 0 {
-				r.Path = s[st.uri.from:st.query.to]
-				break
-			}
-			fallthrough
+			r.Path = s[st.uri.from:st.query.to]
 		default:
-			r.Path = unescape(st.uriRaw) + unescape(q)
+			r.Path = decode(p.esc, st.uriRaw) + sep + decode(p.esc, q)
 		}
 	}
 	if p.pieces {

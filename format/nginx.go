@@ -17,7 +17,7 @@ func compileNginx(spec string) (Parser, error) {
 		return nil, err
 	}
 	b := &builder{}
-	b.p.name = "nginx"
+	b.p.name, b.p.esc = "nginx", esc
 	if name != "" {
 		b.p.name = "nginx " + name
 	}
