@@ -386,29 +386,39 @@ func parseBytes(s string) (int64, bool) {
 // bytes). It is hand-written because time.Parse is several times slower
 // and allocates the zone of every line.
 func parseTime(s string) (time.Time, bool) {
-	if s[0] != '[' || s[3] != '/' || s[7] != '/' || s[12] != ':' || s[15] != ':' ||
-		s[18] != ':' || s[21] != ' ' || s[27] != ']' {
+	if s[0] != '[' || s[27] != ']' {
 		return time.Time{}, false
 	}
-	day, ok1 := atoi2(s[1:3])
-	year, ok2 := atoi2(s[8:10])
-	year2, ok3 := atoi2(s[10:12])
-	hour, ok4 := atoi2(s[13:15])
-	minute, ok5 := atoi2(s[16:18])
-	sec, ok6 := atoi2(s[19:21])
-	oh, ok7 := atoi2(s[23:25])
-	om, ok8 := atoi2(s[25:27])
+	return parseTimeLocal(s[1:27])
+}
+
+// parseTimeLocal parses "02/Jan/2006:15:04:05 -0700", the time of
+// parseTime without its brackets (nginx's $time_local); s is exactly 26
+// bytes.
+func parseTimeLocal(s string) (time.Time, bool) {
+	if s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' ||
+		s[17] != ':' || s[20] != ' ' {
+		return time.Time{}, false
+	}
+	day, ok1 := atoi2(s[0:2])
+	year, ok2 := atoi2(s[7:9])
+	year2, ok3 := atoi2(s[9:11])
+	hour, ok4 := atoi2(s[12:14])
+	minute, ok5 := atoi2(s[15:17])
+	sec, ok6 := atoi2(s[18:20])
+	oh, ok7 := atoi2(s[22:24])
+	om, ok8 := atoi2(s[24:26])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
 		return time.Time{}, false
 	}
 	year = year*100 + year2
-	month := parseMonth(s[4:7])
+	month := parseMonth(s[3:6])
 	if month == 0 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || minute > 59 || sec > 59 || oh > maxOffsetHours || om > 59 {
 		return time.Time{}, false
 	}
 	off := oh*60 + om
-	switch s[22] {
+	switch s[21] {
 	case '+':
 	case '-':
 		off = -off
