@@ -23,6 +23,7 @@ import (
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
@@ -175,8 +176,13 @@ func New(c Config) (*Server, error) {
 		Limiter: s.limiter, Drain: s.drain})
 	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS],
 		Limiter: s.limiter, Drain: s.drain})
+	f, err := format.Compile(c.Format)
+	if err != nil {
+		return nil, fmt.Errorf("configure weblogd: format: %w", err)
+	}
 	s.src = &sources{
 		patterns: c.Logs,
+		format:   f,
 		maxLine:  c.MaxLineBytes,
 		rotWait:  c.RotateWait,
 		log:      c.Logger,
