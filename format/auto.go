@@ -73,8 +73,9 @@ func (a *auto) Parse(r *record.Record, line string) (bool, int) {
 
 // recognise tries the candidates on a line that the format in use (if
 // any) does not fit, which stopped matching at at. On no fit it returns
-// the furthest offset any format matched to: the format the line was
-// most likely meant to be in.
+// that offset, or before any format is recognised, the furthest offset
+// any format matched to: the format the line was most likely meant to be
+// in.
 func (a *auto) recognise(r *record.Record, line string, at int) (bool, int) {
 	directive := len(line) > 0 && line[0] == '#'
 	fitted := -1
@@ -106,7 +107,9 @@ func (a *auto) recognise(r *record.Record, line string, at int) (bool, int) {
 			}
 			continue
 		}
-		at = max(at, stop)
+		if a.cur == nil {
+			at = max(at, stop)
+		}
 	}
 	if fitted < 0 {
 		*r = record.Record{}

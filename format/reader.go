@@ -161,9 +161,10 @@ type fitWatch struct {
 	last    int64 // the newest bucket: Unix nanoseconds / bucket
 	lines   [windowBuckets]uint64
 	misfits [windowBuckets]uint64
-	sumL    uint64 // lines in the window
-	sumM    uint64 // misfits in the window
-	first   Warning
+	sumL    uint64  // lines in the window
+	sumM    uint64  // misfits in the window
+	first   Warning // the first misfit of the episode: since the window had none, or the warning cleared
+	kept    bool    // first is of this episode
 	on      bool
 }
 
@@ -198,7 +199,8 @@ func (r *Reader) watch(ok bool, line string, at int, now time.Time) {
 	w.lines[k]++
 	w.sumL++
 	if !ok {
-		if w.sumM == 0 {
+		if w.sumM == 0 || !w.kept {
+			w.kept = true
 			w.first = Warning{Since: now, Line: clip(line, maxWarnLine), At: at, Near: clip(line[min(max(at, 0), len(line)):], nearLen)}
 		}
 		w.misfits[k]++
@@ -213,7 +215,7 @@ func (r *Reader) watch(ok bool, line string, at int, now time.Time) {
 		r.log.Warn("a log's lines do not fit its format", "format", r.p.Name(), "misfits", w.sumM, "lines", w.sumL,
 			"line", wn.Line, "at", wn.At, "near", wn.Near)
 	case w.on && w.sumM*clearShare <= w.sumL:
-		w.on = false
+		w.on, w.kept = false, false // the next misfit opens a new episode
 		r.warning.Store(nil)
 		r.log.Info("a log's lines fit its format again", "format", r.p.Name())
 	}
