@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
 )
 
 const (
