@@ -75,6 +75,8 @@ type Reader struct {
 	parseErrors atomic.Uint64
 	truncated   atomic.Uint64
 	warning     atomic.Pointer[Warning]
+	// The window's counts while the warning is on, for Warning.
+	winLines, winMisfits atomic.Uint64
 }
 
 // Warning says that a source's lines stopped fitting its format.
@@ -87,8 +89,7 @@ type Warning struct {
 	// matching, and Near the text there.
 	At   int    `json:"at"`
 	Near string `json:"near"`
-	// Misfits of Lines did not fit over the window when the warning was
-	// raised.
+	// Misfits of Lines did not fit over the window (the last minute).
 	Misfits uint64 `json:"misfits"`
 	Lines   uint64 `json:"lines"`
 }
@@ -153,7 +154,15 @@ func (r *Reader) Counts() (records, parseErrors, truncated uint64) {
 }
 
 // Warning is the warning in force, nil while the lines fit.
-func (r *Reader) Warning() *Warning { return r.warning.Load() }
+func (r *Reader) Warning() *Warning {
+	w := r.warning.Load()
+	if w == nil {
+		return nil
+	}
+	c := *w
+	c.Misfits, c.Lines = r.winMisfits.Load(), r.winLines.Load()
+	return &c
+}
 
 // fitWatch counts lines and misfits over a sliding window, in buckets.
 type fitWatch struct {
@@ -210,7 +219,6 @@ func (r *Reader) watch(ok bool, line string, at int, now time.Time) {
 	case !w.on && !ok && w.sumM >= warnMin && w.sumM*warnShare > w.sumL:
 		w.on = true
 		wn := w.first
-		wn.Misfits, wn.Lines = w.sumM, w.sumL
 		r.warning.Store(&wn)
 		r.log.Warn("a log's lines do not fit its format", "format", r.p.Name(), "misfits", w.sumM, "lines", w.sumL,
 			"line", wn.Line, "at", wn.At, "near", wn.Near)
@@ -218,6 +226,10 @@ func (r *Reader) watch(ok bool, line string, at int, now time.Time) {
 		w.on, w.kept = false, false // the next misfit opens a new episode
 		r.warning.Store(nil)
 		r.log.Info("a log's lines fit its format again", "format", r.p.Name())
+	}
+	if w.on {
+		r.winLines.Store(w.sumL)
+		r.winMisfits.Store(w.sumM)
 	}
 }
 
