@@ -451,7 +451,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	s.started = time.Now()
 	close(s.ready)
-	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil,
+	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "format", s.src.format.String(), "tls", s.tls != nil,
 		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
 	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
 		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)
