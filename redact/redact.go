@@ -218,6 +218,11 @@ func (r *Redactor) Record(rec *record.Record) {
 	rec.Referer = r.Text(rec.Referer)
 	rec.Agent = r.Text(rec.Agent)
 	rec.Extra = r.Text(rec.Extra)
+	for i := range rec.Fields {
+		// Any value may hold an address (an X-Forwarded-For list) or a
+		// query; the slice is this record's own, not yet shared.
+		rec.Fields[i].Value = r.Text(rec.Fields[i].Value)
+	}
 	if !ok {
 		// The parser found the time, so this does not happen; if it did,
 		// the line could not be masked field by field: withhold it.
