@@ -33,10 +33,10 @@ type candidate struct {
 	// may is a cheap look at a line: false when it cannot be of this
 	// format, so that the format's Parser is not tried.
 	may func(line string) bool
-	// directive reports a line that is the format's own directive
-	// (W3C's "#Fields:"), which every candidate that takes directives is
-	// given: each keeps what it says about the lines that follow.
-	directive func(line string) bool
+	// directives is set for a format whose logs carry "#" directives
+	// (W3C's "#Fields:"): every such candidate is given each directive,
+	// and keeps what it says about the lines that follow.
+	directives bool
 }
 
 // candidates are the formats auto recognises, in the order they are
@@ -48,8 +48,8 @@ var candidates = []candidate{
 	{name: "caddy", new: newCaddy, may: mayCaddy},
 	{name: "traefik-json", new: newTraefikJSON, may: mayTraefikJSON},
 	{name: "json", new: newJSON, may: mayJSON},
-	{name: "cloudfront", new: newCloudFront, may: mayCloudFront, directive: isDirective},
-	{name: "w3c", new: newW3C, may: mayW3C, directive: isDirective},
+	{name: "cloudfront", new: newCloudFront, may: mayCloudFront, directives: true},
+	{name: "w3c", new: newW3C, may: mayW3C, directives: true},
 	{name: "alb", new: newALB, may: mayALB},
 }
 
@@ -77,7 +77,7 @@ func (a *auto) Parse(r *record.Record, line string) (bool, int) {
 // any format matched to: the format the line was most likely meant to be
 // in.
 func (a *auto) recognise(r *record.Record, line string, at int) (bool, int) {
-	directive := len(line) > 0 && line[0] == '#'
+	directive := isDirective(line)
 	fitted := -1
 	for i, c := range a.cands {
 		if a.cur != nil && i == a.ci && !directive {
@@ -90,7 +90,7 @@ func (a *auto) recognise(r *record.Record, line string, at int) (bool, int) {
 		if fitted >= 0 {
 			// A directive goes on to the others that take directives,
 			// read into a record of their own and thrown away.
-			if c.directive != nil && c.directive(line) {
+			if directive && c.directives {
 				var scratch record.Record
 				p.Parse(&scratch, line)
 			}

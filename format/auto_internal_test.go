@@ -142,8 +142,8 @@ func TestAutoDirectives(t *testing.T) {
 		var seen []string
 		mk := func(name string) candidate {
 			return candidate{name: name, new: func() Parser { return directives{name: name, seen: &seen, fits: fits} },
-				may:       func(l string) bool { return isDirective(l) || strings.HasPrefix(l, name+" ") },
-				directive: isDirective}
+				may:        func(l string) bool { return isDirective(l) || strings.HasPrefix(l, name+" ") },
+				directives: true}
 		}
 		a := newAuto([]candidate{clfCand, mk("one"), mk("two")})
 		parseWith(a, clfLine)
