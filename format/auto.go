@@ -197,8 +197,12 @@ func startsWithDate(line string, sep byte) bool {
 
 // mayALB: an ALB line opens with the request type, then its time.
 func mayALB(line string) bool {
-	typ, rest, ok := strings.Cut(line, " ")
-	if !ok || len(rest) == 0 || rest[0] < '0' || rest[0] > '9' {
+	sp := strings.IndexByte(line[:min(len(line), len("grpcs "))], ' ')
+	if sp < 0 {
+		return false
+	}
+	typ, rest := line[:sp], line[sp+1:]
+	if len(rest) == 0 || rest[0] < '0' || rest[0] > '9' {
 		return false
 	}
 	switch typ {
