@@ -48,8 +48,8 @@ func TestReaderWarns(t *testing.T) {
 		now := t0
 		feed(r, &now, 100*time.Millisecond, goodLine, 90)
 		feed(r, &now, 100*time.Millisecond, badLine, 10)
-		if w := r.Warning(); w != nil {
-			t.Fatalf("warning for one line in ten: %+v", w)
+		if w := r.Warning(); w != nil || logs.Len() != 0 {
+			t.Fatalf("warning for one line in ten: %+v\n%s", w, logs)
 		}
 		r, logs = warnReader(0)
 		now = t0
