@@ -22,7 +22,7 @@ import (
 // Parse is safe for concurrent use and never panics.
 func Parse(line string) record.Record {
 	var r record.Record
-	if ok, _ := parseCLF(&r, line); ok {
+	if parseLine(&r, line) {
 		r.Parsed = true
 	} else {
 		r = record.Record{}
