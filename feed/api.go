@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -168,6 +169,10 @@ type sourceStatus struct {
 	Records     uint64 `json:"records"`
 	ParseErrors uint64 `json:"parse_errors"`
 	Truncated   uint64 `json:"truncated"`
+	// Format is the format in use ("auto: combined"); Warning is set
+	// while more than one line in ten does not fit it.
+	Format  string          `json:"format"`
+	Warning *format.Warning `json:"warning,omitempty"`
 }
 
 type ringStatus struct {
@@ -213,7 +218,8 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, src := range s.src.snapshot() {
 		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(), Reason: src.reason(),
-			Records: src.records.Load(), ParseErrors: src.parseErrors.Load(), Truncated: src.truncated.Load()}
+			Format: src.read.Format(), Warning: src.read.Warning()}
+		ss.Records, ss.ParseErrors, ss.Truncated = src.read.Counts()
 		ss.Offset, ss.Size, ss.LagBytes = src.position()
 		st.Sources = append(st.Sources, ss)
 		st.Totals.Records += ss.Records

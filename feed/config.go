@@ -112,6 +112,12 @@ type Config struct {
 	// Queue is how many records a subscriber may fall behind before its
 	// oldest are dropped for a gap marker. Zero means broadcast.DefaultQueue.
 	Queue int
+	// Format says how the lines of every log are read (format.Compile):
+	// a name ("combined", "caddy", ...), an nginx log_format string or an
+	// Apache LogFormat string. New returns the compiler's error for one
+	// that cannot be read. Zero means "auto": each log's format is
+	// recognised from its own lines.
+	Format string
 	// MaxLineBytes cuts longer lines (they are still delivered). Zero means
 	// tailer.DefaultMaxLineBytes.
 	MaxLineBytes int

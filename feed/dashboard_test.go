@@ -375,6 +375,41 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("NoticesLinesNotFitting", func(t *testing.T) {
+		// A log read in the wrong format: the page says which, how many
+		// lines and where the first stopped matching; the notice goes
+		// once the lines fit again.
+		bad := `{"msg":"handled request","status":200}`
+		var lines []string
+		for range 12 {
+			lines = append(lines, bad)
+		}
+		log := tempLog(t, lines...)
+		srv := startServer(t, feed.Config{Logs: []string{log}, Format: "combined"})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitJS(t, `!document.getElementById('misfits').hidden`)
+		want := "access.log: 12 of 12 lines do not fit combined; the first stops at byte " + fmt.Sprint(len(bad)) + " (the end of the line)"
+		if got := p.str(t, `[...document.querySelectorAll('#misfits-list li')].map(li => li.textContent).join('|')`); got != want {
+			t.Errorf("notice lists %q, want %q", got, want)
+		}
+		if got := p.str(t, `document.querySelector('#misfits-list li').title`); got != bad {
+			t.Errorf("the notice's tooltip is %q, want the line %q", got, bad)
+		}
+		if got := p.str(t, `getComputedStyle(document.getElementById('misfits')).display`); got == "none" {
+			t.Error("the notice is not displayed")
+		}
+		var good []string
+		for range 240 {
+			good = append(good, dashLine(200, "/fits"))
+		}
+		writeLines(t, log, good...)
+		p.waitJS(t, `document.getElementById('misfits').hidden`)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
 	t.Run("Screenshot", func(t *testing.T) {
 		if os.Getenv("WEBLOGD_SCREENSHOT") == "" {
 			t.Skip("set WEBLOGD_SCREENSHOT=1 to write docs/dashboard.png")

@@ -100,9 +100,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
 	}
 	for _, src := range s.src.snapshot() {
-		counter(descIngested, src.records.Load(), src.name)
-		counter(descParseErrs, src.parseErrors.Load(), src.name)
-		counter(descTruncated, src.truncated.Load(), src.name)
+		records, parseErrors, truncated := src.read.Counts()
+		counter(descIngested, records, src.name)
+		counter(descParseErrs, parseErrors, src.name)
+		counter(descTruncated, truncated, src.name)
 		_, _, lag := src.position()
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), src.name)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
 	"github.com/weblogd/weblogd/tailer"
@@ -175,8 +176,13 @@ func New(c Config) (*Server, error) {
 		Limiter: s.limiter, Drain: s.drain})
 	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS],
 		Limiter: s.limiter, Drain: s.drain})
+	f, err := format.Compile(c.Format)
+	if err != nil {
+		return nil, fmt.Errorf("configure weblogd: format: %w", err)
+	}
 	s.src = &sources{
 		patterns: c.Logs,
+		format:   f,
 		maxLine:  c.MaxLineBytes,
 		rotWait:  c.RotateWait,
 		log:      c.Logger,
@@ -445,7 +451,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	s.started = time.Now()
 	close(s.ready)
-	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "tls", s.tls != nil,
+	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "format", s.src.format.String(), "tls", s.tls != nil,
 		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
 	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
 		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)

@@ -41,12 +41,9 @@ type source struct {
 	cfg  tailer.Config // how its first tailer started
 	t    tailRef       // its current tailer
 
-	records     atomic.Uint64
-	parseErrors atomic.Uint64
-	truncated   atomic.Uint64
-	failure     atomic.Pointer[string] // why its last tailer failed; nil if none has
+	failure atomic.Pointer[string] // why its last tailer failed; nil if none has
 
-	join joiner // its partial container-log lines (see unwrap)
+	read *format.Reader // unwraps, parses and counts its lines
 }
 
 // tailRef is a source's current tailer. A tailer that fails is replaced by
@@ -66,6 +63,7 @@ func (r *tailRef) Positions() []tailer.Position { return r.get().Positions() }
 // sources owns the set of followed logs and their tailer goroutines.
 type sources struct {
 	patterns []string
+	format   *format.Format
 	maxLine  int
 	rotWait  time.Duration
 	log      *slog.Logger
@@ -119,10 +117,7 @@ func (ss *sources) add(path string, resume []tailer.Position) (*source, error) {
 	}
 	ss.names[name] = true
 	src := &source{path: path, name: name, cfg: cfg}
-	src.join.max = ss.maxLine
-	if src.join.max == 0 {
-		src.join.max = tailer.DefaultMaxLineBytes
-	}
+	src.read = ss.format.NewReader(format.ReaderConfig{MaxLine: ss.maxLine, Logger: ss.log.With("source", name, "path", path)})
 	src.t.p.Store(t)
 	ss.list = append(ss.list, src)
 	ss.byPath[path] = src
@@ -358,30 +353,19 @@ func (src *source) reason() string {
 }
 
 // newRecord turns a line into a record of src, masked by red (nil: not)
-// before anyone else sees it. A line wrapped by a container runtime or a
-// syslog relay is unwrapped first: the record's Line is what the web
-// server wrote. It returns nil for a part of a line whose rest is still to
-// come (and for the rest of a line that was cut and delivered).
+// before anyone else sees it. src's reader unwraps a line wrapped by a
+// container runtime or a syslog relay (the record's Line is what the web
+// server wrote), parses it in the log's format and counts it. It returns
+// nil for a part of a line whose rest is still to come (and for the rest
+// of a line that was cut and delivered).
 func newRecord(src *source, l tailer.Line, red *redact.Redactor) *record.Record {
-	text, truncated := l.Text, l.Truncated
-	if u, ok := unwrap(text); ok {
-		var cut, whole bool
-		if text, cut, whole = src.join.add(u); !whole {
-			return nil
-		}
-		truncated = truncated || cut
+	rec := src.read.Read(l.Text, l.Truncated, l.Time)
+	if rec == nil {
+		return nil
 	}
-	rec := format.Parse(text)
-	red.Record(&rec)
+	red.Record(rec)
 	rec.Source = src.name
-	src.records.Add(1)
-	if !rec.Parsed {
-		src.parseErrors.Add(1)
-	}
-	if truncated {
-		src.truncated.Add(1)
-	}
-	return &rec
+	return rec
 }
 
 // position is how far src is read: the offset after the last line in the

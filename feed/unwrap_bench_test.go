@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/tailer"
 )
 
 // BenchmarkNewRecord turns the lines of the Apache test log into records
-// as the tailers' lines are, plain and in each wrapper: the plain case
-// shows what looking for a wrapper costs a line that has none.
+// as the tailers' lines are, with the default format (auto), plain and in
+// each wrapper: the plain case shows what looking for a wrapper costs a
+// line that has none.
 func BenchmarkNewRecord(b *testing.B) {
 	data, err := os.ReadFile("../format/testdata/apache_combined_10k.log")
 	if err != nil {
@@ -40,8 +42,7 @@ func BenchmarkNewRecord(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			src := &source{name: "access.log"}
-			src.join.max = tailer.DefaultMaxLineBytes
+			src := &source{name: "access.log", read: format.MustCompile(format.Auto).NewReader(format.ReaderConfig{})}
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {

@@ -41,6 +41,13 @@ const timeLen = 28
 // parseLine fills r from line and reports whether the line parsed. On
 // false, r holds partial results that the caller throws away.
 func parseLine(r *record.Record, line string) bool {
+	ok, _ := parseCLF(r, line)
+	return ok
+}
+
+// parseCLF is parseLine that also says, for a line that does not parse,
+// the byte offset where it stopped matching.
+func parseCLF(r *record.Record, line string) (ok bool, at int) {
 	s := line
 	// CRLF logs: the reader strips '\n' only.
 	if n := len(s); n > 0 && s[n-1] == '\r' {
@@ -56,7 +63,7 @@ func parseLine(r *record.Record, line string) bool {
 	for {
 		i = skipSpaces(s, i)
 		if i == len(s) {
-			return false
+			return false, i
 		}
 		j := i + 1
 		for j < len(s) && s[j] != ' ' {
@@ -71,7 +78,7 @@ func parseLine(r *record.Record, line string) bool {
 			end[n-1] = j
 		} else {
 			if n == maxPrefixTokens {
-				return false
+				return false, i
 			}
 			start[n], end[n] = i, j
 			n++
@@ -80,21 +87,31 @@ func parseLine(r *record.Record, line string) bool {
 		i = j
 	}
 	switch n {
+	case 1:
+		// No ident and user at all (some embedded servers).
+		r.Host = s[start[0]:end[0]]
 	case 3:
 		r.Host, r.Ident, r.User = s[start[0]:end[0]], s[start[1]:end[1]], s[start[2]:end[2]]
 	case 4:
-		r.VHost = s[start[0]:end[0]]
+		first := s[start[0]:end[0]]
 		r.Host, r.Ident, r.User = s[start[1]:end[1]], s[start[2]:end[2]], s[start[3]:end[3]]
+		if xff, ok := forwardedList(first); ok {
+			// An X-Forwarded-For list before the client, not a vhost:
+			// the host is the client the server saw, the list a field.
+			r.Fields = []record.Pair{{Name: FieldForwardedFor, Value: xff}}
+		} else {
+			r.VHost = first
+		}
 	default:
-		return false
+		return false, i
 	}
 
 	if len(s)-i < timeLen {
-		return false
+		return false, i
 	}
 	t, ok := parseTime(s[i : i+timeLen])
 	if !ok {
-		return false
+		return false, i
 	}
 	r.Time = t
 	i += timeLen
@@ -102,16 +119,17 @@ func parseLine(r *record.Record, line string) bool {
 	// The request. It is never the last field (status and bytes follow),
 	// so an unterminated quote here means the line is broken.
 	if i == len(s) || s[i] != ' ' {
-		return false
+		return false, i
 	}
 	i = skipSpaces(s, i)
 	if i == len(s) || s[i] != '"' {
-		return false
+		return false, i
 	}
-	raw, i, closed := scanQuoted(s, i)
+	raw, next, closed := scanQuoted(s, i)
 	if !closed {
-		return false
+		return false, i
 	}
+	i = next
 	req := unescape(raw)
 	if m, p, v, ok := splitRequest(req); ok {
 		r.Method, r.Path, r.Proto = m, p, v
@@ -121,15 +139,15 @@ func parseLine(r *record.Record, line string) bool {
 
 	// Status: exactly three digits.
 	if i == len(s) || s[i] != ' ' {
-		return false
+		return false, i
 	}
 	i = skipSpaces(s, i)
 	if len(s)-i < 3 || (len(s)-i > 3 && s[i+3] != ' ') {
-		return false
+		return false, i
 	}
 	status, ok := atoi3(s[i : i+3])
 	if !ok || status < 100 {
-		return false
+		return false, i
 	}
 	r.Status = status
 	i += 3
@@ -142,7 +160,7 @@ func parseLine(r *record.Record, line string) bool {
 	}
 	bytes, ok := parseBytes(s[i:j])
 	if !ok {
-		return false
+		return false, i
 	}
 	r.Bytes = bytes
 	i = skipSpaces(s, j)
@@ -153,21 +171,35 @@ func parseLine(r *record.Record, line string) bool {
 		raw, i, closed = scanQuoted(s, i)
 		r.Referer = unescape(raw)
 		if !closed {
-			return true
+			return true, 0
 		}
 		i = skipSpaces(s, i)
 		if i < len(s) && s[i] == '"' {
 			raw, i, closed = scanQuoted(s, i)
 			r.Agent = unescape(raw)
 			if !closed {
-				return true
+				return true, 0
 			}
 		}
 	}
 	// Whatever follows (nginx "$http_x_forwarded_for", request time, or
 	// Common format with extra fields) is kept as written.
 	r.Extra = strings.Trim(s[i:], " ")
-	return true
+	return true, 0
+}
+
+// FieldForwardedFor names the X-Forwarded-For list that a Common or
+// Combined line carries before its client address, in Record.Fields.
+const FieldForwardedFor = "x_forwarded_for"
+
+// forwardedList reports whether the first of four tokens before the time
+// is an X-Forwarded-For list rather than a vhost: quoted, or holding a
+// comma (no host name or host:port does). It returns the list unquoted.
+func forwardedList(tok string) (string, bool) {
+	if len(tok) >= 2 && tok[0] == '"' && tok[len(tok)-1] == '"' {
+		return tok[1 : len(tok)-1], true
+	}
+	return tok, strings.IndexByte(tok, ',') >= 0
 }
 
 func skipSpaces(s string, i int) int {
@@ -510,8 +542,15 @@ func zone(off int) *time.Location {
 	return p.Load()
 }
 
-// clf is the Parser of Common and Combined Log Format and their variants.
-type clf struct{}
+// clf is the Parser of Common and Combined Log Format and their variants;
+// name is the one it was chosen by (combined, common, vcombined).
+type clf struct{ name string }
 
-func (clf) Parse(r *record.Record, line string) (bool, int) { return parseLine(r, line), 0 }
-func (clf) Name() string                                    { return "combined" }
+func (clf) Parse(r *record.Record, line string) (bool, int) { return parseCLF(r, line) }
+
+func (p clf) Name() string {
+	if p.name == "" {
+		return "combined"
+	}
+	return p.name
+}

@@ -28,6 +28,10 @@ var tricky = []string{
 	`1.2.3.4 - - [10/Oct/2000:13:55:36 +2400] "GET / HTTP/1.1" 200 1`,
 	`1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 99999999999999999999999`,
 	"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /\x00 HTTP/1.1\" 200 1 \"\x00\" \"\xff\"\r",
+	`"10.5.102.222, 199.96.1.1, 204.246.1.1" 10.2.1.185 - - [20/Jul/2009:22:59:29 +0000] "GET / HTTP/1.1" 200 5`,
+	`2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17 10.2.2.121 - - [20/Jul/2009:22:59:29 +0000] "GET / HTTP/1.1" 200 5`,
+	`192.168.202.254 [20/Jul/2009:22:59:29 +0000] "GET /x HTTP/1.1" 404 46210 "-" "gPXE/0.9.7"`,
+	`"" 10.2.1.185 - - [20/Jul/2009:22:59:29 +0000] "GET / HTTP/1.1" 200 5`,
 }
 
 func FuzzParse(f *testing.F) {
@@ -69,8 +73,13 @@ func FuzzParse(f *testing.F) {
 		if r.Time.IsZero() {
 			t.Fatalf("Parse(%q).Time is zero", line)
 		}
-		if r.Host == "" || r.Ident == "" || r.User == "" {
-			t.Fatalf("Parse(%q) has an empty host, ident or user: %+v", line, r)
+		// Ident and user are both there, or (an embedded server's line)
+		// both absent.
+		if r.Host == "" || (r.Ident == "") != (r.User == "") {
+			t.Fatalf("Parse(%q) has an empty host, or one of ident and user: %+v", line, r)
+		}
+		if len(r.Fields) > 1 || len(r.Fields) == 1 && (r.Fields[0].Name != format.FieldForwardedFor || !strings.Contains(line, r.Fields[0].Value) || r.VHost != "") {
+			t.Fatalf("Parse(%q).Fields=%q, want at most an X-Forwarded-For list from the line, and no vhost with it", line, r.Fields)
 		}
 		if r.Method != "" && (r.Path == "" || r.Request != "") {
 			t.Fatalf("Parse(%q) split the request but Path=%q Request=%q", line, r.Path, r.Request)

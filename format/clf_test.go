@@ -3,6 +3,7 @@ package format_test
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,9 @@ func checkRecord(t *testing.T, line string, got, want record.Record) {
 	}
 	if got.Bytes != want.Bytes {
 		t.Fatalf("Parse(%q).Bytes=%d, want %d", line, got.Bytes, want.Bytes)
+	}
+	if !reflect.DeepEqual(got.Fields, want.Fields) {
+		t.Fatalf("Parse(%q).Fields=%q, want %q", line, got.Fields, want.Fields)
 	}
 	for _, f := range []struct{ name, got, want string }{
 		{"VHost", got.VHost, want.VHost},
@@ -149,6 +153,18 @@ func TestParse(t *testing.T) {
 			rec(get(record.Record{Time: t0, Host: "crawl-66-249-73-135.googlebot.com", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
 		{"unix socket", `unix: - - ` + ts + ` ` + req + ` 200 5`,
 			rec(get(record.Record{Time: t0, Host: "unix:", Ident: "-", User: "-", Status: 200, Bytes: 5}))},
+		{"xff list quoted before the client", `"10.5.102.222, 199.96.1.1, 204.246.1.1" 10.2.1.185 - - ` + ts + ` ` + req + ` 200 5`,
+			rec(get(record.Record{Time: t0, Host: "10.2.1.185", Ident: "-", User: "-", Status: 200, Bytes: 5,
+				Fields: []record.Pair{{Name: "x_forwarded_for", Value: "10.5.102.222, 199.96.1.1, 204.246.1.1"}}}))},
+		{"xff dash quoted before the client", `"-" 10.2.1.185 - - ` + ts + ` ` + req + ` 200 5`,
+			rec(get(record.Record{Time: t0, Host: "10.2.1.185", Ident: "-", User: "-", Status: 200, Bytes: 5,
+				Fields: []record.Pair{{Name: "x_forwarded_for", Value: "-"}}}))},
+		{"xff list with ipv6 before the client", `2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17 10.2.2.121 - - ` + ts + ` ` + req + ` 200 5`,
+			rec(get(record.Record{Time: t0, Host: "10.2.2.121", Ident: "-", User: "-", Status: 200, Bytes: 5,
+				Fields: []record.Pair{{Name: "x_forwarded_for", Value: "2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17"}}}))},
+		{"no ident and user", `192.168.202.254 [20/Jul/2009:22:59:29 +0000] "GET /x HTTP/1.1" 404 46210 "-" "gPXE/0.9.7"`,
+			rec(record.Record{Time: time.Date(2009, 7, 20, 22, 59, 29, 0, utc), Host: "192.168.202.254", Method: "GET", Path: "/x", Proto: "HTTP/1.1",
+				Status: 404, Bytes: 46210, Referer: "-", Agent: "gPXE/0.9.7"})},
 		{"two tokens", `127.0.0.1 - ` + ts + ` ` + req + ` 200 5`, notParsed},
 		{"five tokens", `a b c d e ` + ts + ` ` + req + ` 200 5`, notParsed},
 		{"five tokens after xff join", `v a, b c d e ` + ts + ` ` + req + ` 200 5`, notParsed},
@@ -411,6 +427,8 @@ func TestParseAllocs(t *testing.T) {
 		{`1.2.3.4 - - [22/Jan/2019:03:56:14 +0330] "GET /a HTTP/1.1" 200 1 "-" "curl" "-"`, 0},
 		{`1.2.3.4 - - [22/Jan/2019:03:56:14 +0330] "GET /a HTTP/1.1" 200 1 "-" "Don\xE2\x80\x99t"`, 1},
 		{`garbage`, 0},
+		// The X-Forwarded-For list before the client is a field.
+		{`"10.5.102.222, 199.96.1.1" 10.2.1.185 - - [22/Jan/2019:03:56:14 +0330] "GET /a HTTP/1.1" 200 1`, 1},
 	} {
 		format.Parse(tt.line) // warm the zone cache
 		if got := testing.AllocsPerRun(100, func() { format.Parse(tt.line) }); got != tt.want {

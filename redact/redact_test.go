@@ -58,6 +58,11 @@ func TestRecord(t *testing.T) {
 			}},
 		{"mapped and xff", `::ffff:198.51.100.7, 10.1.2.3 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, prefix,
 			func(r record.Record) string { return want(r.Host == "198.51.100.0, 10.1.2.0", r) }},
+		{"xff before the client", `"198.51.100.7, 10.1.2.3" 203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, prefix,
+			func(r record.Record) string {
+				return want(r.Host == "203.0.113.0" && len(r.Fields) == 1 && r.Fields[0].Value == "198.51.100.0, 10.1.2.0" &&
+					!strings.Contains(r.Line, "198.51.100.7"), r)
+			}},
 		{"host name", `client.example.com - - [21/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 1`, prefix,
 			func(r record.Record) string {
 				return want(r.Host == redact.Mask && !strings.Contains(r.Line, "client.example"), r)

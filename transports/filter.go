@@ -338,7 +338,7 @@ func (f *Filter) Match(r *record.Record) bool {
 			return false
 		}
 	}
-	if len(f.hosts) > 0 && !f.matchHost(r.Host) {
+	if len(f.hosts) > 0 && !f.matchHost(r.Host) && !f.matchHost(forwardedFor(r)) {
 		return false
 	}
 	if len(f.vhosts) > 0 && !f.matchVHost(r.VHost) {
@@ -395,6 +395,19 @@ func (f *Filter) matchHost(host string) bool {
 		}
 	}
 	return false
+}
+
+// forwardedFor is the X-Forwarded-For list a record's line gives beside
+// its client address (a Combined line that starts with the list, or an
+// nginx format's $http_x_forwarded_for), so that host= finds a request
+// by its original client too; "" when there is none.
+func forwardedFor(r *record.Record) string {
+	for _, p := range r.Fields {
+		if p.Name == "x_forwarded_for" || p.Name == "http_x_forwarded_for" {
+			return p.Value
+		}
+	}
+	return ""
 }
 
 // matchVHost compares the host part of the record's virtual host, and its

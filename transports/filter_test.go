@@ -331,6 +331,34 @@ func TestFilterMatch(t *testing.T) {
 // comma list or repeats as OR, ANDed with the other filters; a record read
 // from a local log (no node) passes no node filter, and one that did not
 // parse passes it like source=.
+// A Combined line that starts with an X-Forwarded-For list is found by
+// its client address and by any address of the list.
+func TestFilterMatchForwardedFor(t *testing.T) {
+	r := mustParse(t, "access.log", clfLine(`"198.18.0.9, 203.0.113.5" 10.2.1.185`, "GET", "/", 200, "curl/8.5.0"))
+	plain := mustParse(t, "access.log", clfLine("10.2.1.186", "GET", "/", 200, "curl/8.5.0"))
+	for _, c := range []struct {
+		query       string
+		want, plain bool
+	}{
+		{"host=10.2.1.185", true, false},
+		{"host=198.18.0.9", true, false},
+		{"host=203.0.113.0/24", true, false},
+		{"host=10.2.1.0/24", true, true},
+		{"host=192.0.2.1", false, false},
+	} {
+		f, err := parseFilter(t, c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(r); got != c.want {
+			t.Errorf("%s: Match(%q)=%v, want %v", c.query, r.Line, got, c.want)
+		}
+		if got := f.Match(plain); got != c.plain {
+			t.Errorf("%s: Match(%q)=%v, want %v", c.query, plain.Line, got, c.plain)
+		}
+	}
+}
+
 func TestFilterMatchNode(t *testing.T) {
 	line := clfLine("203.0.113.5", "GET", "/x", 200, "curl/8.5.0")
 	withNode := func(node, source, l string) *record.Record {

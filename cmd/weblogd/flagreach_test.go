@@ -43,6 +43,7 @@ func TestEveryFlagReachesTheServer(t *testing.T) {
 		want any
 	}{
 		{"log", []string{"--log", "other.log"}, func(v view) any { return []string(v.c.Logs) }, []string{"base.log", "other.log"}},
+		{"format", []string{"--format", "caddy"}, func(v view) any { return v.c.Format }, "caddy"},
 		{"http", []string{"--http", "127.0.0.1:1234"}, func(v view) any { return v.c.HTTPAddr }, "127.0.0.1:1234"},
 		{"tcp", []string{"--tcp", "127.0.0.1:1235"}, func(v view) any { return v.c.TCPAddr }, "127.0.0.1:1235"},
 		{"tick", []string{"--tick", "7ms"}, func(v view) any { return v.c.Tick }, 7 * time.Millisecond},

@@ -18,6 +18,7 @@ import (
 	"github.com/weblogd/weblogd/demo"
 	"github.com/weblogd/weblogd/feed"
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/redact"
 )
 
@@ -27,6 +28,7 @@ const envPrefix = "WEBLOGD_"
 // options is what the command line says, before it becomes a feed.Config.
 type options struct {
 	logs            listFlag
+	format          string
 	allowOrigins    listFlag
 	allowHosts      listFlag
 	trustedProxies  listFlag
@@ -89,6 +91,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.tcp, "tcp", feed.DefaultTCPAddr, "address of the raw XML stream (nc host 8888); empty turns it off")
 	fs.DurationVar(&o.tick, "tick", feed.DefaultTick, "longest a new record waits before it is flushed to subscribers; 0 flushes at once")
 	fs.IntVar(&o.ring, "ring", 10000, "records kept in memory for backlog and resume")
+	fs.StringVar(&o.format, "format", format.Auto, "how lines are read: auto (each log's format recognised from its lines), a name ("+strings.Join(format.Names()[1:], ", ")+"), an nginx log_format string ($variables) or an Apache LogFormat string (% directives)")
 	fs.IntVar(&o.backfill, "backfill", feed.DefaultBackfill, "on start, load the last N existing records of each log into the ring")
 	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
 	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
@@ -244,6 +247,9 @@ func (o *options) check() error {
 			errs = append(errs, fmt.Errorf("--state %s: %v", o.state, err))
 		}
 	}
+	if _, err := format.Compile(o.format); err != nil {
+		errs = append(errs, fmt.Errorf("--format: %v", err))
+	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
@@ -374,6 +380,7 @@ func (o *options) checkNATS() []error {
 func (o *options) config() feed.Config {
 	c := feed.Config{
 		Logs:                o.logs,
+		Format:              o.format,
 		HTTPAddr:            o.http,
 		TCPAddr:             o.tcp,
 		Tick:                o.tick,

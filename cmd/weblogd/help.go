@@ -23,7 +23,7 @@ type helpGroup struct {
 // documentation. A flag missing here is still printed, under "Other", and
 // fails TestHelpGroupsEveryFlag.
 var serverHelp = []helpGroup{
-	{"Following", []helpFlag{{"log", "PATH"}, {"backfill", "N"}, {"max-line", "BYTES"}, {"rotate-wait", "DURATION"}, {"state", "PATH"}}},
+	{"Following", []helpFlag{{"log", "PATH"}, {"format", "FORMAT"}, {"backfill", "N"}, {"max-line", "BYTES"}, {"rotate-wait", "DURATION"}, {"state", "PATH"}}},
 	{"Streams and HTTP", []helpFlag{{"http", "ADDR"}, {"tcp", "ADDR"}, {"tick", "DURATION"}, {"ring", "N"}, {"base-path", "PREFIX"},
 		{"allow-origin", "ORIGIN"}, {"allow-host", "NAME"}}},
 	{"Limits", []helpFlag{{"queue", "N"}, {"write-timeout", "DURATION"}, {"slow-timeout", "DURATION"}, {"max-subscribers", "N"},

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weblogd/weblogd/format"
 )
 
 // binary is the weblogd built once for these tests: they run the real
@@ -46,12 +48,21 @@ func TestBadFlagsExit2(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The compilers' own errors name the column; weblogd says which flag.
+	const badApache = `%h %l %u %t "%r" %>s %Z`
+	_, err := format.Compile(badApache)
+	if err == nil {
+		t.Fatalf("Compile(%q) works: the case below needs a format that cannot be read", badApache)
+	}
 	cases := []struct {
 		name string
 		args []string
 		env  []string
 		want string // in stderr
 	}{
+		{"unknown format", []string{"--log", log, "--format", "nginx"}, nil, `--format: unknown format "nginx" (one of: auto, combined, common`},
+		{"bad format string", []string{"--log", log, "--format", badApache}, nil, "--format: " + err.Error()},
+		{"bad format from the environment", []string{"--log", log}, []string{"WEBLOGD_FORMAT=vhost_combined"}, `--format: unknown format "vhost_combined"`},
 		{"unknown flag", []string{"--log", log, "--nope"}, nil, "flag provided but not defined: -nope"},
 		{"no log", nil, nil, "no --log given"},
 		{"bad duration", []string{"--log", log, "--tick", "soon"}, nil, `invalid value "soon" for flag -tick`},

@@ -323,6 +323,26 @@
       renderSources();
     }
     renderWaiting((s.sources || []).filter((x) => x.state !== 'following'));
+    renderMisfits((s.sources || []).filter((x) => x.warning));
+  }
+
+  // renderMisfits lists the logs whose lines stopped fitting their format
+  // (a wrong --format, a new log_format): how many, and where the first
+  // one stopped matching, the whole line in its tooltip. Otherwise they
+  // would only show as raw lines.
+  function renderMisfits(list) {
+    $('misfits-list').replaceChildren(...list.map((x) => {
+      const w = x.warning;
+      const li = document.createElement('li');
+      li.textContent = x.name + ': ' + w.misfits + ' of ' + w.lines + ' lines do not fit ' + x.format +
+        '; the first stops at byte ' + w.at + ' ';
+      const near = document.createElement('code');
+      near.textContent = w.near ? w.near : '(the end of the line)';
+      li.append(near);
+      li.title = w.line;
+      return li;
+    }));
+    $('misfits').hidden = list.length === 0;
   }
 
   // renderWaiting lists the logs the server is not following (a path that
@@ -1029,10 +1049,10 @@
   setInterval(() => {
     if (st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
   }, 15000);
-  // While some log is not followed, look more often, so that the notice
-  // goes once it is.
+  // While some log is not followed, or its lines do not fit, look more
+  // often, so that the notice goes once that is over.
   setInterval(() => {
-    if (!$('waiting').hidden && st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
+    if ((!$('waiting').hidden || !$('misfits').hidden) && st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
   }, 2000);
 
   $('tail').tHead.rows[0].replaceChildren(...COLUMNS.map(([k, label]) => {

@@ -1,13 +1,11 @@
-package feed
+package format
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
-
-	"github.com/weblogd/weblogd/format"
-	"github.com/weblogd/weblogd/tailer"
 )
 
 const (
@@ -89,85 +87,81 @@ func TestUnwrap(t *testing.T) {
 	}
 }
 
-// newTestSource is a source as sources.add makes it, without a tailer.
-func newTestSource(max int) *source {
-	s := &source{name: "access.log"}
-	s.join.max = max
-	return s
+// newTestReader is a Reader of Combined lines that joins parts up to max
+// bytes.
+func newTestReader(max int) *Reader {
+	return MustCompile("combined").NewReader(ReaderConfig{MaxLine: max})
 }
 
-// lines feeds each line to newRecord and returns the records' Line and
-// whether they were counted as cut, nil records left out.
-func feedLines(src *source, lines ...string) []string {
+// feedLines reads each line and returns the records' Line, nil records
+// (parts of lines) left out.
+func feedLines(rd *Reader, lines ...string) []string {
 	var out []string
 	for _, l := range lines {
-		if r := newRecord(src, tailer.Line{Text: l}, nil); r != nil {
+		if r := rd.Read(l, false, time.Time{}); r != nil {
 			out = append(out, r.Line)
 		}
 	}
 	return out
 }
 
-func TestNewRecordJoinsParts(t *testing.T) {
+func TestReaderJoinsParts(t *testing.T) {
 	ts := "2026-12-07T10:00:00.123456789Z "
 	a, b, c := accessLine[:20], accessLine[20:50], accessLine[50:]
 	t.Run("cri P P F", func(t *testing.T) {
-		src := newTestSource(tailer.DefaultMaxLineBytes)
-		got := feedLines(src, ts+"stdout P "+a, ts+"stdout P "+b, ts+"stdout F "+c)
+		rd := newTestReader(DefaultMaxLine)
+		got := feedLines(rd, ts+"stdout P "+a, ts+"stdout P "+b, ts+"stdout F "+c)
 		if len(got) != 1 || got[0] != accessLine {
 			t.Fatalf("records %q, want one: %q", got, accessLine)
 		}
-		r := format.Parse(got[0])
+		r := Parse(got[0])
 		if !r.Parsed || r.Status != 200 || r.Path != "/a?b=1" {
 			t.Fatalf("joined line does not parse: %+v", r)
 		}
 	})
 	t.Run("streams apart", func(t *testing.T) {
-		src := newTestSource(tailer.DefaultMaxLineBytes)
-		got := feedLines(src, ts+"stdout P "+a, ts+"stderr F err", ts+"stdout P "+b, ts+"stderr P e1 ", ts+"stdout F "+c, ts+"stderr F e2")
+		rd := newTestReader(DefaultMaxLine)
+		got := feedLines(rd, ts+"stdout P "+a, ts+"stderr F err", ts+"stdout P "+b, ts+"stderr P e1 ", ts+"stdout F "+c, ts+"stderr F e2")
 		want := []string{"err", accessLine, "e1 e2"}
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("records %q, want %q", got, want)
 		}
 	})
 	t.Run("docker split", func(t *testing.T) {
-		src := newTestSource(tailer.DefaultMaxLineBytes)
-		got := feedLines(src, `{"log":"`+a+`","stream":"stdout"}`, `{"log":"`+strings.ReplaceAll(b+c, `"`, `\"`)+`\n","stream":"stdout"}`)
+		rd := newTestReader(DefaultMaxLine)
+		got := feedLines(rd, `{"log":"`+a+`","stream":"stdout"}`, `{"log":"`+strings.ReplaceAll(b+c, `"`, `\"`)+`\n","stream":"stdout"}`)
 		if len(got) != 1 || got[0] != accessLine {
 			t.Fatalf("records %q, want one: %q", got, accessLine)
 		}
 	})
 	t.Run("cut at max", func(t *testing.T) {
-		src := newTestSource(10)
-		got := feedLines(src, ts+"stdout P 0123456", ts+"stdout P 789abc", ts+"stdout P def", ts+"stdout F ghi", ts+"stdout F next")
+		rd := newTestReader(10)
+		got := feedLines(rd, ts+"stdout P 0123456", ts+"stdout P 789abc", ts+"stdout P def", ts+"stdout F ghi", ts+"stdout F next")
 		want := []string{"0123456789", "next"}
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("records %q, want %q", got, want)
 		}
-		if n := src.truncated.Load(); n != 1 {
-			t.Fatalf("truncated=%d, want 1", n)
-		}
-		if n := src.records.Load(); n != 2 {
-			t.Fatalf("records=%d, want 2", n)
+		if records, _, truncated := rd.Counts(); truncated != 1 || records != 2 {
+			t.Fatalf("records=%d truncated=%d, want 2 and 1", records, truncated)
 		}
 	})
 	t.Run("cut on the final part", func(t *testing.T) {
-		src := newTestSource(10)
-		got := feedLines(src, ts+"stdout P 01234", ts+"stdout F 56789abc", ts+"stdout F x")
+		rd := newTestReader(10)
+		got := feedLines(rd, ts+"stdout P 01234", ts+"stdout F 56789abc", ts+"stdout F x")
 		want := []string{"0123456789", "x"}
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("records %q, want %q", got, want)
 		}
 	})
 	t.Run("raw stays whole", func(t *testing.T) {
-		src := newTestSource(tailer.DefaultMaxLineBytes)
+		rd := newTestReader(DefaultMaxLine)
 		bad := `{"log":"cut`
-		got := feedLines(src, bad, ts+"stderr F not an access line")
+		got := feedLines(rd, bad, ts+"stderr F not an access line")
 		want := []string{bad, "not an access line"}
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("records %q, want %q", got, want)
 		}
-		if n := src.parseErrors.Load(); n != 2 {
+		if _, n, _ := rd.Counts(); n != 2 {
 			t.Fatalf("parseErrors=%d, want 2", n)
 		}
 	})
@@ -193,8 +187,8 @@ func FuzzUnwrap(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		u, ok := unwrap(line)
-		src := newTestSource(64)
-		r := newRecord(src, tailer.Line{Text: line}, nil)
+		rd := newTestReader(64)
+		r := rd.Read(line, false, time.Time{})
 		if !ok {
 			if r == nil || r.Line != line {
 				t.Fatalf("unwrap(%q) not wrapped, but the record is %+v", line, r)

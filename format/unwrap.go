@@ -1,4 +1,4 @@
-package feed
+package format
 
 import (
 	"strings"
@@ -66,7 +66,7 @@ func unwrapDocker(line string) (u unwrapped, ok bool) {
 	if !strings.HasPrefix(line, key) {
 		return u, false
 	}
-	text, rest, ok := jsonString(line[len(key):])
+	text, rest, ok := dockerString(line[len(key):])
 	if !ok {
 		return u, false
 	}
@@ -85,9 +85,9 @@ func unwrapDocker(line string) (u unwrapped, ok bool) {
 	return u, true
 }
 
-// jsonString decodes the JSON string that s starts with and returns the
+// dockerString decodes the JSON string that s starts with and returns the
 // rest of s after it. A string without escapes is a substring of s.
-func jsonString(s string) (v, rest string, ok bool) {
+func dockerString(s string) (v, rest string, ok bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
@@ -133,7 +133,7 @@ func jsonString(s string) (v, rest string, ok bool) {
 		case 't':
 			b.WriteByte('\t')
 		case 'u':
-			r, ok := hex4(s, i)
+			r, ok := hex4At(s, i)
 			if !ok {
 				return "", "", false
 			}
@@ -141,7 +141,7 @@ func jsonString(s string) (v, rest string, ok bool) {
 			if utf16.IsSurrogate(r) {
 				// The second half of a pair follows as another \u; alone,
 				// a half is invalid and becomes U+FFFD, as in encoding/json.
-				r2, ok := hex4(s, i+2)
+				r2, ok := hex4At(s, i+2)
 				if ok && s[i] == '\\' && s[i+1] == 'u' {
 					if p := utf16.DecodeRune(r, r2); p != utf8.RuneError {
 						r = p
@@ -159,28 +159,6 @@ func jsonString(s string) (v, rest string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// hex4 reads the four hex digits at s[i:].
-func hex4(s string, i int) (rune, bool) {
-	if i < 0 || len(s)-i < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range []byte(s[i : i+4]) {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // unwrapCRI reads a line of the CRI log format: time, stream, tags (F or
