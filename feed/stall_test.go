@@ -298,12 +298,19 @@ func TestStalledSubscribersDoNotHoldUpOthers(t *testing.T) {
 		t.Errorf("p99 latency %v with stalled clients, %v without: the stalled ones hold up the others", s, b)
 	}
 
-	// The hub never waited: every flush took under 100 ms.
+	// The hub never waited for a stalled client: a flush that did would
+	// take up to the write deadline (a minute here). A loaded machine may
+	// deschedule the hub for a moment, so a few flushes over 100 ms are
+	// the scheduler's, not a wait; all of them together stay far below a
+	// single deadline.
 	mfs, _ := scrape(t, srv)
 	h := mfs["weblogd_broadcast_flush_duration_seconds"].GetMetric()[0].GetHistogram()
 	n := h.GetSampleCount()
-	if under, le := bucketCount(h, 0.1); n == 0 || under != n {
-		t.Errorf("%d of %d flushes took at most %v, want all", under, n, le)
+	if under, le := bucketCount(h, 0.1); n == 0 || n-under > n/50 {
+		t.Errorf("%d of %d flushes took at most %v, want all but 2%%", under, n, le)
+	}
+	if sum := time.Duration(h.GetSampleSum() * float64(time.Second)); sum > 10*time.Second {
+		t.Errorf("the flushes took %v in all: the hub waited for a write", sum)
 	}
 	under, le := bucketCount(h, 0.001)
 	t.Logf("flushes: %d, %d of them in at most %v, mean %v", n, under, le,
