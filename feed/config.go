@@ -121,6 +121,11 @@ type Config struct {
 	// MaxLineBytes cuts longer lines (they are still delivered). Zero means
 	// tailer.DefaultMaxLineBytes.
 	MaxLineBytes int
+	// MaxSources bounds the distinct sources that are not files (syslog
+	// HOSTNAME/TAG names, /ingest source names): the lines of names past
+	// it are counted under one source, "(overflow)", their records keeping
+	// their own name. Zero means DefaultMaxSources; negative is an error.
+	MaxSources int
 	// RotateWait is how long a rotated (renamed or deleted) log is still
 	// read after it stops growing: nginx writes to the renamed file until
 	// it reopens its logs. Zero means tailer.DefaultRotateWait.
@@ -301,6 +306,11 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("max line length %d is negative", c.MaxLineBytes))
 	} else if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = tailer.DefaultMaxLineBytes
+	}
+	if c.MaxSources < 0 {
+		errs = append(errs, fmt.Errorf("max sources %d is negative", c.MaxSources))
+	} else if c.MaxSources == 0 {
+		c.MaxSources = DefaultMaxSources
 	}
 	if c.RotateWait < 0 {
 		errs = append(errs, fmt.Errorf("rotate wait %v is negative", c.RotateWait))

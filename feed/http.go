@@ -121,7 +121,7 @@ func (s *Server) notReady() []string {
 		return []string{"shutting down"}
 	default:
 	}
-	why := s.src.notReady()
+	why := append(s.src.notReady(), s.streams.notReady()...)
 	if f := s.stateFault.Load(); f != nil {
 		why = append(why, "cannot save the checkpoint: "+*f)
 	}

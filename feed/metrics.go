@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -15,7 +16,7 @@ import (
 const maxScrapes = 4
 
 var (
-	descIngested  = prometheus.NewDesc("weblogd_records_ingested_total", "Records read from a log and put in the ring.", []string{"source"}, nil)
+	descIngested  = prometheus.NewDesc("weblogd_records_ingested_total", "Records read from a source (a log, standard input, syslog, /ingest) and put in the ring.", []string{"source"}, nil)
 	descParseErrs = prometheus.NewDesc("weblogd_parse_errors_total", "Lines that did not parse as an access-log line (still delivered as raw records).", []string{"source"}, nil)
 	descTruncated = prometheus.NewDesc("weblogd_lines_truncated_total", "Lines longer than the maximum line length, cut and delivered.", []string{"source"}, nil)
 	descLag       = prometheus.NewDesc("weblogd_tail_lag_bytes", "Bytes of a log not yet read: its size minus the offset read up to.", []string{"source"}, nil)
@@ -99,13 +100,36 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, label string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
 	}
+	// Counted by name: a stream may share a log's name (an /ingest source
+	// named like a log), and a metric's labels must be unique.
+	type counts struct{ records, parseErrors, truncated uint64 }
+	var names []string
+	byName := map[string]*counts{}
+	add := func(name string, r *format.Reader) {
+		c := byName[name]
+		if c == nil {
+			c = &counts{}
+			byName[name] = c
+			names = append(names, name)
+		}
+		records, parseErrors, truncated := r.Counts()
+		c.records += records
+		c.parseErrors += parseErrors
+		c.truncated += truncated
+	}
 	for _, src := range s.src.snapshot() {
-		records, parseErrors, truncated := src.read.Counts()
-		counter(descIngested, records, src.name)
-		counter(descParseErrs, parseErrors, src.name)
-		counter(descTruncated, truncated, src.name)
+		add(src.name, src.read)
 		_, _, lag := src.position()
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), src.name)
+	}
+	for _, st := range s.streams.snapshot() {
+		add(st.name, st.read) // a stream has no file, so no lag
+	}
+	for _, name := range names {
+		c := byName[name]
+		counter(descIngested, c.records, name)
+		counter(descParseErrs, c.parseErrors, name)
+		counter(descTruncated, c.truncated, name)
 	}
 	for _, name := range transportNames {
 		tc := s.counters[name]

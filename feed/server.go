@@ -60,6 +60,7 @@ type Server struct {
 	ring    *broadcast.Ring
 	hub     *broadcast.Hub
 	src     *sources
+	streams *streams         // standard input, syslog, /ingest
 	pub     *fleet.Publisher // nil without Config.Publish
 	edge    *fleet.Edge      // nil without Config.Subscribe
 	tcp     *tcpxml.Server
@@ -190,6 +191,7 @@ func New(c Config) (*Server, error) {
 		byPath:   map[string]*source{},
 		names:    map[string]bool{},
 	}
+	s.streams = newStreams(f, c.MaxLineBytes, c.MaxSources, red, c.Logger, s.publish)
 	var natsOpts []nats.Option
 	if c.Publish != "" || c.Subscribe != "" {
 		if natsOpts, err = c.NATSAuth.Options(); err != nil {
@@ -279,6 +281,17 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 			key = fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset)
 		}
 		s.pub.Publish(rec, key)
+	}
+}
+
+// publish puts a record of a stream (standard input, syslog, /ingest) in
+// the ring, and sends it to NATS. A stream's lines have no file and
+// offset to name them across restarts, and are never read twice: their
+// seq names them, as a FIFO's.
+func (s *Server) publish(rec *record.Record) {
+	s.hub.Publish(rec)
+	if s.pub != nil {
+		s.pub.Publish(rec, "")
 	}
 }
 
@@ -486,6 +499,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	<-saverDone
 	s.ring.SetLimit(0)
 	<-tailDone
+	s.streams.stop()
 	stopEdge()
 	<-edgeDone
 	if s.pub != nil {
