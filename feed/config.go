@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -53,6 +54,8 @@ const (
 	DefaultMaxSubscribersPerToken = 100
 	// NoListen as an address turns that listener off.
 	NoListen = "-"
+	// StdinLog as a log is standard input.
+	StdinLog = "-"
 )
 
 // Config configures a Server. Its zero value with Logs set works; every
@@ -60,8 +63,11 @@ const (
 type Config struct {
 	// Logs are the access logs to follow: paths, or globs that are
 	// expanded at start and re-expanded while running. A path that does not
-	// exist yet is waited for. Required unless Subscribe is set.
+	// exist yet is waited for. StdinLog ("-") is standard input (Stdin), a
+	// source named "stdin". Required unless Subscribe or Syslog is set.
 	Logs []string
+	// Stdin is what the log StdinLog reads. Nil means os.Stdin.
+	Stdin io.Reader
 
 	// Publish is a NATS URL (see fleet.CheckURL): every record is also
 	// sent to the JetStream stream there (package fleet), buffered while
@@ -247,10 +253,17 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Logs) == 0 && c.Subscribe == "" {
 		errs = append(errs, errors.New("no log to follow: give at least one, or a NATS stream to subscribe to"))
 	}
+	stdin := 0
 	for _, l := range c.Logs {
 		if strings.TrimSpace(l) == "" {
 			errs = append(errs, errors.New("a log path is empty"))
 		}
+		if l == StdinLog {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		errs = append(errs, errors.New("standard input (-) is given as a log more than once"))
 	}
 	if c.Consumer != "" && c.Subscribe == "" {
 		errs = append(errs, errors.New("a NATS consumer name is for subscribing: it needs a NATS URL to subscribe to"))

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,8 +182,14 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure weblogd: format: %w", err)
 	}
+	var files []string
+	for _, l := range c.Logs {
+		if l != StdinLog {
+			files = append(files, l)
+		}
+	}
 	s.src = &sources{
-		patterns: c.Logs,
+		patterns: files,
 		format:   f,
 		maxLine:  c.MaxLineBytes,
 		rotWait:  c.RotateWait,
@@ -295,6 +302,33 @@ func (s *Server) publish(rec *record.Record) {
 	}
 }
 
+// readsStdin says whether standard input is one of the logs.
+func (s *Server) readsStdin() bool { return slices.Contains(s.cfg.Logs, StdinLog) }
+
+// readStdin reads standard input into st until it ends or ctx is done.
+// When it ends, weblogd goes on serving what it has, and /readyz says
+// that the source ended: no new line will come.
+func (s *Server) readStdin(ctx context.Context, st *stream) {
+	r, restore := s.cfg.Stdin, func() {}
+	if r == nil {
+		r, restore = openStdin()
+	}
+	defer restore()
+	err := tailer.ReadStream(ctx, r, s.cfg.MaxLineBytes, func(l tailer.Line) { st.take(l.Text, l.Truncated) })
+	if ctx.Err() != nil {
+		return
+	}
+	records, _, _ := st.read.Counts()
+	why := fmt.Sprintf("stdin ended at %s after %d records: no new line will come; what was read is served", time.Now().Format(time.RFC3339), records)
+	if err != nil {
+		why = fmt.Sprintf("stdin failed at %s after %d records: %v; no new line will come; what was read is served", time.Now().Format(time.RFC3339), records, err)
+		s.log.Error("standard input failed; serving what was read", "err", err, "records", records)
+	} else {
+		s.log.Info("standard input ended; serving what was read", "records", records)
+	}
+	st.end(why)
+}
+
 // Run serves until ctx is done, then shuts down: no new subscribers, the
 // logs are read no further, what was read is flushed, every stream ends
 // properly ("</hits>", end of response, close frame), the checkpoint is
@@ -364,9 +398,15 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	tailCtx, stopTail := context.WithCancel(ctx)
 	defer stopTail()
 	tailDone := make(chan struct{})
+	var readers sync.WaitGroup // the ways in that are not files
+	readers.Go(func() { s.src.run(tailCtx) })
+	if s.readsStdin() {
+		st, _ := s.streams.get(kindStdin, "stdin")
+		readers.Go(func() { s.readStdin(tailCtx, st) })
+	}
 	go func() {
 		defer close(tailDone)
-		s.src.run(tailCtx)
+		readers.Wait()
 	}()
 
 	// What stops Run while it serves: each of these goroutines sends at
@@ -594,7 +634,7 @@ var plainTextReply = []byte(`<error reason="this port speaks TLS: connect with o
 // with seqs reserved (see reserve) before the backfill takes any, and
 // returns the checkpoint it saved.
 func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
-	paths := expand(s.cfg.Logs)
+	paths := expand(s.src.patterns)
 	s.src.nameInitial(paths)
 	type backfill struct {
 		src   *source

@@ -86,7 +86,7 @@ var errHelp = errors.New("help requested")
 func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("weblogd", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running (repeatable; required unless --subscribe)")
+	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running, or - for standard input (repeatable; required unless --subscribe or --syslog)")
 	fs.StringVar(&o.http, "http", feed.DefaultHTTPAddr, "address of the HTTP server (dashboard, streams, API, health); empty turns it off")
 	fs.StringVar(&o.tcp, "tcp", feed.DefaultTCPAddr, "address of the raw XML stream (nc host 8888); empty turns it off")
 	fs.DurationVar(&o.tick, "tick", feed.DefaultTick, "longest a new record waits before it is flushed to subscribers; 0 flushes at once")
