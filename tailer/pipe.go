@@ -20,9 +20,9 @@ func isFIFO(fi fs.FileInfo) bool { return fi.Mode()&fs.ModeNamedPipe != 0 }
 // pipe is the state of a Run that reads a FIFO: the read end, and a write
 // end of its own held while no writer is connected.
 type pipe struct {
-	t    *Tailer
-	r    *os.File
-	w    *os.File // nil while a writer has written since the last end of stream
+	t *Tailer
+	r *os.File
+	w *os.File // nil while a writer has written since the last end of stream
 	splitter
 }
 
