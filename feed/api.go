@@ -85,7 +85,8 @@ type status struct {
 	Transports    map[string]transportTotal `json:"transports"`
 	Totals        totals                    `json:"totals"`
 	Limits        limits                    `json:"limits"`
-	NATS          *natsStatus               `json:"nats,omitempty"` // only with Publish or Subscribe
+	NATS          *natsStatus               `json:"nats,omitempty"`   // only with Publish or Subscribe
+	Syslog        []syslogStatus            `json:"syslog,omitempty"` // the syslog listeners
 }
 
 // natsStatus is the scale-out through NATS: each side only when it is
@@ -240,6 +241,9 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		st.Sources = append(st.Sources, ss)
 		st.Totals.Records += ss.Records
 		st.Totals.ParseErrors += ss.ParseErrors
+	}
+	for _, l := range s.syslogListeners() {
+		st.Syslog = append(st.Syslog, l.status())
 	}
 	st.Limits = limits{MaxSubscribers: max(s.cfg.MaxSubscribers, 0), MaxSubscribersPerIP: max(s.cfg.MaxSubscribersPerIP, 0),
 		MaxSubscribersPerToken: s.tokenLimit.Max()}

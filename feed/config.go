@@ -68,6 +68,18 @@ type Config struct {
 	Logs []string
 	// Stdin is what the log StdinLog reads. Nil means os.Stdin.
 	Stdin io.Reader
+	// Syslog are syslog listeners: udp://HOST:PORT, tcp://HOST:PORT
+	// (newline framing, or RFC 6587 octet counting, told apart per
+	// connection by its first byte), unix:///path (datagrams). Each
+	// message's header (RFC 3164 or 5424) names its source, HOSTNAME/TAG;
+	// its body is the line. Zero listens for none.
+	Syslog []string
+	// SyslogMaxConns bounds the TCP connections of each TCP syslog
+	// listener; more are closed at once. Zero means DefaultSyslogMaxConns.
+	SyslogMaxConns int
+	// SyslogIdleTimeout closes a TCP syslog connection that sent nothing
+	// for this long. Zero means DefaultSyslogIdleTimeout.
+	SyslogIdleTimeout time.Duration
 
 	// Publish is a NATS URL (see fleet.CheckURL): every record is also
 	// sent to the JetStream stream there (package fleet), buffered while
@@ -250,9 +262,10 @@ type Config struct {
 // checked without touching the network or the files.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	if len(c.Logs) == 0 && c.Subscribe == "" {
-		errs = append(errs, errors.New("no log to follow: give at least one, or a NATS stream to subscribe to"))
+	if len(c.Logs) == 0 && c.Subscribe == "" && len(c.Syslog) == 0 {
+		errs = append(errs, errors.New("no log to follow: give at least one, a syslog listener, or a NATS stream to subscribe to"))
 	}
+	errs = append(errs, c.checkSyslog()...)
 	stdin := 0
 	for _, l := range c.Logs {
 		if strings.TrimSpace(l) == "" {

@@ -34,6 +34,15 @@ var (
 	descBuild     = prometheus.NewDesc("weblogd_build_info", "Always 1; the version is a label.", []string{"version"}, nil)
 )
 
+// The syslog metrics, by listener (its --syslog URL).
+var (
+	descSyslogMessages   = prometheus.NewDesc("weblogd_syslog_messages_total", "Syslog messages received, each a record.", []string{"listener"}, nil)
+	descSyslogUnreadable = prometheus.NewDesc("weblogd_syslog_unreadable_total", "Syslog messages without a header that could be read, each still a record as it came (source syslog).", []string{"listener"}, nil)
+	descSyslogDropped    = prometheus.NewDesc("weblogd_syslog_dropped_total", "UDP syslog datagrams the kernel dropped for want of room in the socket's receive buffer (Linux).", []string{"listener"}, nil)
+	descSyslogConns      = prometheus.NewDesc("weblogd_syslog_connections", "TCP syslog connections open now.", []string{"listener"}, nil)
+	descSyslogRefused    = prometheus.NewDesc("weblogd_syslog_refused_total", "TCP syslog connections closed at once: the listener had --syslog-max-conns open.", []string{"listener"}, nil)
+)
+
 // The NATS metrics, registered only with Publish or Subscribe; role is
 // publish or subscribe, each present when it is configured.
 var (
@@ -90,7 +99,7 @@ func (s *Server) metricsHandler() http.Handler {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descStateErrs, descBuild} {
+	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descStateErrs, descBuild, descSyslogMessages, descSyslogUnreadable, descSyslogDropped, descSyslogConns, descSyslogRefused} {
 		ch <- d
 	}
 }
@@ -153,6 +162,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
 	ch <- prometheus.MustNewConstMetric(descStateErrs, prometheus.CounterValue, float64(s.stateErrs.Load()))
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, s.cfg.Version)
+	for _, l := range s.syslogListeners() {
+		counter(descSyslogMessages, l.messages.Load(), l.url)
+		counter(descSyslogUnreadable, l.unreadable.Load(), l.url)
+		counter(descSyslogDropped, l.dropped.Load(), l.url)
+		ch <- prometheus.MustNewConstMetric(descSyslogConns, prometheus.GaugeValue, float64(l.conns.Load()), l.url)
+		counter(descSyslogRefused, l.refused.Load(), l.url)
+	}
 }
 
 // natsCollector reads the publisher's and the edge's counters at scrape

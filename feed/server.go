@@ -61,9 +61,10 @@ type Server struct {
 	ring    *broadcast.Ring
 	hub     *broadcast.Hub
 	src     *sources
-	streams *streams         // standard input, syslog, /ingest
-	pub     *fleet.Publisher // nil without Config.Publish
-	edge    *fleet.Edge      // nil without Config.Subscribe
+	streams *streams          // standard input, syslog, /ingest
+	syslog  []*syslogListener // open from Run on
+	pub     *fleet.Publisher  // nil without Config.Publish
+	edge    *fleet.Edge       // nil without Config.Subscribe
 	tcp     *tcpxml.Server
 	hits    *httpchunk.Handler
 	events  *sse.Handler
@@ -246,6 +247,16 @@ func (s *Server) HTTPAddr() net.Addr { return s.httpAddr }
 // TCPAddr returns the raw stream listener's address once Ready; nil if off.
 func (s *Server) TCPAddr() net.Addr { return s.tcpAddr }
 
+// SyslogAddrs returns the syslog listeners' addresses once Ready, in the
+// order of Config.Syslog.
+func (s *Server) SyslogAddrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range s.syslogListeners() {
+		out = append(out, l.addr)
+	}
+	return out
+}
+
 // Subscribe takes records in-process, like any network subscriber: live
 // records from now on, or history first as o asks. It waits for Run to be
 // running (or ctx). The caller drains it with Ready/Take and Closes it.
@@ -299,6 +310,25 @@ func (s *Server) publish(rec *record.Record) {
 	s.hub.Publish(rec)
 	if s.pub != nil {
 		s.pub.Publish(rec, "")
+	}
+}
+
+// syslogListeners are the syslog listeners once Run is ready (Run sets
+// them before; the handlers may serve before Run).
+func (s *Server) syslogListeners() []*syslogListener {
+	if !s.isReady() {
+		return nil
+	}
+	return s.syslog
+}
+
+// isReady says whether Run got as far as Ready.
+func (s *Server) isReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -372,6 +402,17 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}
 
+	if s.syslog, err = s.listenSyslog(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !s.isReady() {
+			for _, l := range s.syslog {
+				l.close()
+			}
+		}
+	}()
+
 	state := s.loadState()
 	if state != nil {
 		s.ring.Continue(state.LastSeq)
@@ -403,6 +444,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if s.readsStdin() {
 		st, _ := s.streams.get(kindStdin, "stdin")
 		readers.Go(func() { s.readStdin(tailCtx, st) })
+	}
+	for _, l := range s.syslog {
+		readers.Go(func() { l.run(tailCtx) })
 	}
 	go func() {
 		defer close(tailDone)
@@ -508,6 +552,16 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
 	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
 		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)
+	}
+	if len(s.syslog) > 0 {
+		var addrs []string
+		for _, l := range s.syslog {
+			addrs = append(addrs, l.network+":"+l.addr.String())
+		}
+		s.log.Info("listening for syslog", "addrs", addrs, "max_sources", cfg.MaxSources)
+	}
+	if open := beyondLoopbackSyslog(s.syslog); len(open) > 0 {
+		s.log.Warn("syslog listening beyond loopback: syslog has no authentication, so anyone who can reach these ports can add records under any source name", "syslog", open)
 	}
 
 	var runErr error
