@@ -75,10 +75,12 @@ type Config struct {
 	// its body is the line. Zero listens for none.
 	Syslog []string
 	// SyslogMaxConns bounds the TCP connections of each TCP syslog
-	// listener; more are closed at once. Zero means DefaultSyslogMaxConns.
+	// listener; more are closed at once. Zero means DefaultSyslogMaxConns;
+	// negative means no limit.
 	SyslogMaxConns int
 	// SyslogIdleTimeout closes a TCP syslog connection that sent nothing
-	// for this long. Zero means DefaultSyslogIdleTimeout.
+	// for this long. Zero means DefaultSyslogIdleTimeout; negative never
+	// closes one.
 	SyslogIdleTimeout time.Duration
 
 	// Publish is a NATS URL (see fleet.CheckURL): every record is also
@@ -142,7 +144,8 @@ type Config struct {
 	// MaxSources bounds the distinct sources that are not files (syslog
 	// HOSTNAME/TAG names, /ingest source names): the lines of names past
 	// it are counted under one source, "(overflow)", their records keeping
-	// their own name. Zero means DefaultMaxSources; negative is an error.
+	// their own name. Zero means DefaultMaxSources; negative means no
+	// limit.
 	MaxSources int
 	// RotateWait is how long a rotated (renamed or deleted) log is still
 	// read after it stops growing: nginx writes to the renamed file until
@@ -333,9 +336,7 @@ func (c Config) withDefaults() (Config, error) {
 	} else if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = tailer.DefaultMaxLineBytes
 	}
-	if c.MaxSources < 0 {
-		errs = append(errs, fmt.Errorf("max sources %d is negative", c.MaxSources))
-	} else if c.MaxSources == 0 {
+	if c.MaxSources == 0 {
 		c.MaxSources = DefaultMaxSources
 	}
 	if c.RotateWait < 0 {

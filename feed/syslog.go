@@ -237,7 +237,7 @@ func (l *syslogListener) accept(ctx context.Context) error {
 			return err
 		}
 		l.mu.Lock()
-		full := len(l.open) >= l.s.cfg.SyslogMaxConns
+		full := l.s.cfg.SyslogMaxConns > 0 && len(l.open) >= l.s.cfg.SyslogMaxConns
 		if !full && ctx.Err() == nil {
 			l.open[c] = struct{}{}
 		}
@@ -269,10 +269,9 @@ func (l *syslogListener) accept(ctx context.Context) error {
 // line. A connection that sends nothing for SyslogIdleTimeout is closed.
 func (l *syslogListener) serveConn(c net.Conn) error {
 	limit := l.s.cfg.MaxLineBytes
-	idle := l.s.cfg.SyslogIdleTimeout
 	r := bufio.NewReaderSize(c, min(limit+1, 64<<10))
 	var m syslogMessages
-	c.SetReadDeadline(time.Now().Add(idle))
+	l.idle(c)
 	first, err := r.Peek(1)
 	if err != nil {
 		return err
@@ -280,7 +279,7 @@ func (l *syslogListener) serveConn(c net.Conn) error {
 	counted := first[0] >= '0' && first[0] <= '9'
 	var line []byte
 	for {
-		c.SetReadDeadline(time.Now().Add(idle))
+		l.idle(c)
 		var (
 			msg       string
 			truncated bool
@@ -297,6 +296,13 @@ func (l *syslogListener) serveConn(c net.Conn) error {
 			return err
 		}
 		l.take(&m, msg, truncated)
+	}
+}
+
+// idle sets c's read deadline: SyslogIdleTimeout from now.
+func (l *syslogListener) idle(c net.Conn) {
+	if d := l.s.cfg.SyslogIdleTimeout; d > 0 {
+		c.SetReadDeadline(time.Now().Add(d))
 	}
 }
 
@@ -459,14 +465,10 @@ func (c *Config) checkSyslog() []error {
 			errs = append(errs, err)
 		}
 	}
-	if c.SyslogMaxConns < 0 {
-		errs = append(errs, fmt.Errorf("syslog max connections %d is negative", c.SyslogMaxConns))
-	} else if c.SyslogMaxConns == 0 {
+	if c.SyslogMaxConns == 0 {
 		c.SyslogMaxConns = DefaultSyslogMaxConns
 	}
-	if c.SyslogIdleTimeout < 0 {
-		errs = append(errs, fmt.Errorf("syslog idle timeout %v is negative", c.SyslogIdleTimeout))
-	} else if c.SyslogIdleTimeout == 0 {
+	if c.SyslogIdleTimeout == 0 {
 		c.SyslogIdleTimeout = DefaultSyslogIdleTimeout
 	}
 	return errs
