@@ -165,7 +165,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range s.syslogListeners() {
 		counter(descSyslogMessages, l.messages.Load(), l.url)
 		counter(descSyslogUnreadable, l.unreadable.Load(), l.url)
-		counter(descSyslogDropped, l.dropped.Load(), l.url)
+		counter(descSyslogDropped, l.drops(), l.url)
 		ch <- prometheus.MustNewConstMetric(descSyslogConns, prometheus.GaugeValue, float64(l.conns.Load()), l.url)
 		counter(descSyslogRefused, l.refused.Load(), l.url)
 	}

@@ -55,15 +55,16 @@ type syslogListener struct {
 
 	messages   atomic.Uint64 // messages taken (records made)
 	unreadable atomic.Uint64 // messages with no syslog header (still records)
-	dropped    atomic.Uint64 // datagrams the kernel dropped, full receive buffer (UDP)
+	dropped    atomic.Uint64 // datagrams the kernel dropped, full receive buffer (UDP), as the last datagram said
 	conns      atomic.Int64  // TCP connections open now
 	refused    atomic.Uint64 // TCP connections closed at once: too many
+	inode      uint64        // the UDP socket's, for its drop count in /proc; 0 if none
 	failure    atomic.Pointer[string]
 
-	mu    sync.Mutex
-	open  map[net.Conn]struct{} // closed at shutdown
-	wg    sync.WaitGroup        // connection goroutines
-	drops uint32                // the kernel's last drop count (SO_RXQ_OVFL)
+	mu          sync.Mutex
+	open        map[net.Conn]struct{} // closed at shutdown
+	wg          sync.WaitGroup        // connection goroutines
+	kernelDrops uint32                // the kernel's last drop count (SO_RXQ_OVFL)
 }
 
 // parseSyslogURL checks a --syslog URL and returns its network and
@@ -120,6 +121,7 @@ func (s *Server) listenSyslog() ([]*syslogListener, error) {
 				l.pc, l.addr = c, c.LocalAddr()
 				c.SetReadBuffer(syslogReadBuffer)
 				watchDrops(c)
+				l.inode = socketInode(c)
 			}
 		}
 		if err != nil {
@@ -201,9 +203,9 @@ func (l *syslogListener) readDatagrams(ctx context.Context) error {
 		var err error
 		if udp != nil {
 			n, oobn, _, _, err = udp.ReadMsgUDP(buf, oob)
-			if d, ok := dropCount(oob[:oobn]); ok && d != l.drops {
-				l.dropped.Add(uint64(d - l.drops)) // wraps as the kernel's counter does
-				l.drops = d
+			if d, ok := dropCount(oob[:oobn]); ok && d != l.kernelDrops {
+				l.dropped.Add(uint64(d - l.kernelDrops)) // wraps as the kernel's counter does
+				l.kernelDrops = d
 			}
 		} else {
 			n, _, err = l.pc.ReadFrom(buf)
@@ -430,9 +432,20 @@ type syslogStatus struct {
 	Failure     string `json:"failure,omitempty"`
 }
 
+// drops is how many datagrams the kernel dropped on the socket: from
+// /proc when it can be read there (current at any time), else as the
+// last datagram read said it (SO_RXQ_OVFL).
+func (l *syslogListener) drops() uint64 {
+	d := l.dropped.Load()
+	if n, ok := procDrops(l.inode); ok {
+		d = max(d, n)
+	}
+	return d
+}
+
 func (l *syslogListener) status() syslogStatus {
 	st := syslogStatus{URL: l.url, Address: l.addr.String(), Messages: l.messages.Load(), Unreadable: l.unreadable.Load(),
-		Dropped: l.dropped.Load(), Connections: l.conns.Load(), Refused: l.refused.Load()}
+		Dropped: l.drops(), Connections: l.conns.Load(), Refused: l.refused.Load()}
 	if f := l.failure.Load(); f != nil {
 		st.Failure = *f
 	}

@@ -287,3 +287,35 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: %v: %s", url, err, body)
 	}
 }
+
+// TestSyslogShutdown: shutdown is not held by a TCP sender that is in the
+// middle of an octet-counted message, nor by an idle one; the unix socket
+// file is removed, and a stale one left behind is replaced at start.
+func TestSyslogShutdown(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	stale, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.Close() // the file stays, as after a crash
+	srv, stop := stopServerFunc(t, feed.Config{Syslog: []string{"tcp://127.0.0.1:0", "unix://" + sock}, HTTPAddr: "127.0.0.1:0", TCPAddr: feed.NoListen})
+	for _, msg := range []string{"100 <190>Dec  7 10:00:00 web1 nginx: cut", ""} {
+		c, err := net.Dial("tcp", srv.SyslogAddrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte(msg))
+	}
+	time.Sleep(50 * time.Millisecond) // both connections accepted
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("shutdown took %v with syslog senders connected", took)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the unix socket is still there after shutdown: %v", err)
+	}
+}
