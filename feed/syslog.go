@@ -67,6 +67,13 @@ type syslogListener struct {
 	kernelDrops uint32                // the kernel's last drop count (SO_RXQ_OVFL)
 }
 
+// CheckSyslogURL says what is wrong with a syslog listener's URL (see
+// Config.Syslog); nil if nothing.
+func CheckSyslogURL(raw string) error {
+	_, _, err := parseSyslogURL(raw)
+	return err
+}
+
 // parseSyslogURL checks a --syslog URL and returns its network and
 // address.
 func parseSyslogURL(raw string) (network, address string, err error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -317,5 +318,23 @@ func TestSyslogShutdown(t *testing.T) {
 	}
 	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
 		t.Errorf("the unix socket is still there after shutdown: %v", err)
+	}
+}
+
+// TestSyslogBeyondLoopbackWarns: a listener open beyond loopback is said
+// once at start, as a warning naming it; a loopback one is not.
+func TestSyslogBeyondLoopbackWarns(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		warn bool
+	}{{"udp://0.0.0.0:0", true}, {"tcp://127.0.0.1:0", false}} {
+		var logs lockedBuffer
+		_, stop := stopServerFunc(t, feed.Config{Syslog: []string{tc.url}, HTTPAddr: "127.0.0.1:0", TCPAddr: feed.NoListen,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		stop()
+		n := strings.Count(logs.String(), "syslog has no authentication")
+		if tc.warn && (n != 1 || !strings.Contains(logs.String(), "level=WARN msg=\"syslog listening beyond loopback")) || !tc.warn && n != 0 {
+			t.Errorf("%s: %d warnings in:\n%s", tc.url, n, logs.String())
+		}
 	}
 }
