@@ -453,6 +453,7 @@ func (l *syslogListener) take(m *syslogMessages, msg string, truncated bool) {
 		case host != "":
 			name = host
 		}
+		name = cleanName(name)
 		st, ok := l.s.streams.get(kindSyslog, name)
 		if !ok {
 			return // shutting down
