@@ -243,6 +243,7 @@ func (ss *streams) stop() {
 	ss.stopped.Store(true)
 	for _, st := range ss.snapshot() {
 		st.mu.Lock()
-		st.mu.Unlock() //nolint:staticcheck // an empty critical section: waits for the take in progress
+		//lint:ignore SA2001 an empty critical section: it waits for the take in progress
+		st.mu.Unlock()
 	}
 }
