@@ -209,6 +209,7 @@ func FuzzUnwrap(f *testing.F) {
 		"2026-12-07T10:00:00.123456789Z stdout F " + accessLine,
 		"2026-12-07T10:00:00.123456789Z stderr P x",
 		"<190>Dec  7 10:00:00 web1 nginx[123]: " + accessLine,
+		"<13>Dec  7 10:00:00 nginx[42]: " + accessLine,
 		`<190>1 2026-12-07T10:00:00.000Z web1 nginx - - [a b="\]"] ` + accessLine,
 		"<1>",
 	} {
