@@ -108,6 +108,31 @@ func (j *bodyJSON) get() (byte, error) {
 	return c, nil
 }
 
+// plain consumes the bytes of a string, up to (not including) the next
+// quote, backslash or control character, among those already buffered;
+// the run it returns is valid until the next read. Strings are where a
+// body's bytes are, and this takes them a buffer at a time.
+func (j *bodyJSON) plain() []byte {
+	n := j.br.Buffered()
+	if n == 0 {
+		return nil
+	}
+	buf, _ := j.br.Peek(n)
+	k := 0
+	for k < len(buf) {
+		if c := buf[k]; c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+		k++
+	}
+	run := buf[:k]
+	if j.rawOn && len(j.raw) <= j.max {
+		j.raw = append(j.raw, run[:min(len(run), j.max+1-len(j.raw))]...)
+	}
+	j.br.Discard(k)
+	return run
+}
+
 // space skips white space and returns the next byte, consumed.
 func (j *bodyJSON) space() (byte, error) {
 	for {
@@ -247,6 +272,18 @@ func (j *bodyJSON) str(dst *[]byte, limit int) (cut bool, err error) {
 	}
 	var pending rune = -1 // a high surrogate waiting for its low half
 	for {
+		if run := j.plain(); len(run) > 0 {
+			if pending >= 0 {
+				put(runeError...)
+				pending = -1
+			}
+			if room := limit - len(*dst); room < len(run) {
+				*dst = append(*dst, run[:max(room, 0)]...)
+				cut = true
+			} else {
+				*dst = append(*dst, run...)
+			}
+		}
 		c, err := j.get()
 		if err != nil {
 			return cut, err
@@ -370,22 +407,28 @@ func (j *bodyJSON) scalar(c byte) error {
 	var tok [32]byte
 	n := copy(tok[:], []byte{c})
 	for {
-		b, err := j.br.Peek(1)
-		if errors.Is(err, io.EOF) {
-			break // a body may end after a scalar inside nothing
-		}
-		if err != nil {
+		if _, err := j.br.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				break // a body may end after a scalar inside nothing
+			}
 			return err
 		}
-		if !isScalar(b[0]) {
-			break
+		buf, _ := j.br.Peek(j.br.Buffered())
+		k := 0
+		for k < len(buf) && isScalar(buf[k]) {
+			k++
 		}
-		if n == len(tok) {
+		if n+k > len(tok) {
 			return badJSON("a number or literal longer than %d bytes", len(tok))
 		}
-		tok[n] = b[0]
-		n++
-		j.get()
+		n += copy(tok[n:], buf[:k])
+		if j.rawOn && len(j.raw) <= j.max {
+			j.raw = append(j.raw, buf[:min(k, j.max+1-len(j.raw))]...)
+		}
+		j.br.Discard(k)
+		if k < len(buf) {
+			break
+		}
 	}
 	if !validScalar(tok[:n]) {
 		return badJSON("unexpected %q", tok[:n])
@@ -438,6 +481,7 @@ func isScalar(c byte) bool {
 
 func (j *bodyJSON) skipStr() error {
 	for {
+		j.plain()
 		c, err := j.get()
 		if err != nil {
 			return err
