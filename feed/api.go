@@ -85,7 +85,8 @@ type status struct {
 	Transports    map[string]transportTotal `json:"transports"`
 	Totals        totals                    `json:"totals"`
 	Limits        limits                    `json:"limits"`
-	NATS          *natsStatus               `json:"nats,omitempty"` // only with Publish or Subscribe
+	NATS          *natsStatus               `json:"nats,omitempty"`   // only with Publish or Subscribe
+	Syslog        []syslogStatus            `json:"syslog,omitempty"` // the syslog listeners
 }
 
 // natsStatus is the scale-out through NATS: each side only when it is
@@ -159,8 +160,12 @@ type limits struct {
 }
 
 type sourceStatus struct {
-	Name        string `json:"name"`
-	Path        string `json:"path"`
+	Name string `json:"name"`
+	// Kind is file (a log, or a FIFO given as one), stdin, syslog or
+	// ingest. A source that is not a file has no path, offset, size or
+	// lag (zero), and says when its last line came.
+	Kind        string `json:"kind"`
+	Path        string `json:"path,omitempty"`
 	State       string `json:"state"`
 	Reason      string `json:"reason,omitempty"` // why it is not followed, as /readyz says it
 	Offset      int64  `json:"offset"`
@@ -171,8 +176,9 @@ type sourceStatus struct {
 	Truncated   uint64 `json:"truncated"`
 	// Format is the format in use ("auto: combined"); Warning is set
 	// while more than one line in ten does not fit it.
-	Format  string          `json:"format"`
-	Warning *format.Warning `json:"warning,omitempty"`
+	Format   string          `json:"format"`
+	Warning  *format.Warning `json:"warning,omitempty"`
+	LastLine *time.Time      `json:"last_line,omitempty"` // a stream's; absent before its first line
 }
 
 type ringStatus struct {
@@ -217,13 +223,27 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	for _, src := range s.src.snapshot() {
-		ss := sourceStatus{Name: src.name, Path: src.path, State: src.t.State(), Reason: src.reason(),
+		ss := sourceStatus{Name: src.name, Kind: kindFile, Path: src.path, State: src.t.State(), Reason: src.reason(),
 			Format: src.read.Format(), Warning: src.read.Warning()}
 		ss.Records, ss.ParseErrors, ss.Truncated = src.read.Counts()
 		ss.Offset, ss.Size, ss.LagBytes = src.position()
 		st.Sources = append(st.Sources, ss)
 		st.Totals.Records += ss.Records
 		st.Totals.ParseErrors += ss.ParseErrors
+	}
+	for _, sm := range s.streams.snapshot() {
+		ss := sourceStatus{Name: sm.name, Kind: sm.kind, State: sm.state(), Reason: sm.reason(),
+			Format: sm.read.Format(), Warning: sm.read.Warning()}
+		if t := sm.lastLine(); !t.IsZero() {
+			ss.LastLine = &t
+		}
+		ss.Records, ss.ParseErrors, ss.Truncated = sm.read.Counts()
+		st.Sources = append(st.Sources, ss)
+		st.Totals.Records += ss.Records
+		st.Totals.ParseErrors += ss.ParseErrors
+	}
+	for _, l := range s.syslogListeners() {
+		st.Syslog = append(st.Syslog, l.status())
 	}
 	st.Limits = limits{MaxSubscribers: max(s.cfg.MaxSubscribers, 0), MaxSubscribersPerIP: max(s.cfg.MaxSubscribersPerIP, 0),
 		MaxSubscribersPerToken: s.tokenLimit.Max()}

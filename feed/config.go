@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -53,6 +54,8 @@ const (
 	DefaultMaxSubscribersPerToken = 100
 	// NoListen as an address turns that listener off.
 	NoListen = "-"
+	// StdinLog as a log is standard input.
+	StdinLog = "-"
 )
 
 // Config configures a Server. Its zero value with Logs set works; every
@@ -60,8 +63,25 @@ const (
 type Config struct {
 	// Logs are the access logs to follow: paths, or globs that are
 	// expanded at start and re-expanded while running. A path that does not
-	// exist yet is waited for. Required unless Subscribe is set.
+	// exist yet is waited for. StdinLog ("-") is standard input (Stdin), a
+	// source named "stdin". Required unless Subscribe or Syslog is set.
 	Logs []string
+	// Stdin is what the log StdinLog reads. Nil means os.Stdin.
+	Stdin io.Reader
+	// Syslog are syslog listeners: udp://HOST:PORT, tcp://HOST:PORT
+	// (newline framing, or RFC 6587 octet counting, told apart per
+	// connection by its first byte), unix:///path (datagrams). Each
+	// message's header (RFC 3164 or 5424) names its source, HOSTNAME/TAG;
+	// its body is the line. Zero listens for none.
+	Syslog []string
+	// SyslogMaxConns bounds the TCP connections of each TCP syslog
+	// listener; more are closed at once. Zero means DefaultSyslogMaxConns;
+	// negative means no limit.
+	SyslogMaxConns int
+	// SyslogIdleTimeout closes a TCP syslog connection that sent nothing
+	// for this long. Zero means DefaultSyslogIdleTimeout; negative never
+	// closes one.
+	SyslogIdleTimeout time.Duration
 
 	// Publish is a NATS URL (see fleet.CheckURL): every record is also
 	// sent to the JetStream stream there (package fleet), buffered while
@@ -121,6 +141,12 @@ type Config struct {
 	// MaxLineBytes cuts longer lines (they are still delivered). Zero means
 	// tailer.DefaultMaxLineBytes.
 	MaxLineBytes int
+	// MaxSources bounds the distinct sources that are not files (syslog
+	// HOSTNAME/TAG names, /ingest source names): the lines of names past
+	// it are counted under one source, "(overflow)", their records keeping
+	// their own name. Zero means DefaultMaxSources; negative means no
+	// limit.
+	MaxSources int
 	// RotateWait is how long a rotated (renamed or deleted) log is still
 	// read after it stops growing: nginx writes to the renamed file until
 	// it reopens its logs. Zero means tailer.DefaultRotateWait.
@@ -257,13 +283,21 @@ type Config struct {
 // checked without touching the network or the files.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	if len(c.Logs) == 0 && c.Subscribe == "" && c.IngestTokenFile == "" {
-		errs = append(errs, errors.New("no log to follow: give at least one, a NATS stream to subscribe to, or an ingest token file to take lines over HTTP"))
+	if len(c.Logs) == 0 && c.Subscribe == "" && len(c.Syslog) == 0 && c.IngestTokenFile == "" {
+		errs = append(errs, errors.New("no log to follow: give at least one, a syslog listener, an ingest token file to take lines over HTTP, or a NATS stream to subscribe to"))
 	}
+	errs = append(errs, c.checkSyslog()...)
+	stdin := 0
 	for _, l := range c.Logs {
 		if strings.TrimSpace(l) == "" {
 			errs = append(errs, errors.New("a log path is empty"))
 		}
+		if l == StdinLog {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		errs = append(errs, errors.New("standard input (-) is given as a log more than once"))
 	}
 	if c.Consumer != "" && c.Subscribe == "" {
 		errs = append(errs, errors.New("a NATS consumer name is for subscribing: it needs a NATS URL to subscribe to"))
@@ -319,6 +353,9 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("max line length %d is negative", c.MaxLineBytes))
 	} else if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = tailer.DefaultMaxLineBytes
+	}
+	if c.MaxSources == 0 {
+		c.MaxSources = DefaultMaxSources
 	}
 	if c.RotateWait < 0 {
 		errs = append(errs, fmt.Errorf("rotate wait %v is negative", c.RotateWait))

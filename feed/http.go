@@ -131,7 +131,12 @@ func (s *Server) notReady() []string {
 		return []string{"shutting down"}
 	default:
 	}
-	why := s.src.notReady()
+	why := append(s.src.notReady(), s.streams.notReady()...)
+	for _, l := range s.syslogListeners() {
+		if f := l.failure.Load(); f != nil {
+			why = append(why, "syslog "+l.url+": "+*f)
+		}
+	}
 	if f := s.stateFault.Load(); f != nil {
 		why = append(why, "cannot save the checkpoint: "+*f)
 	}

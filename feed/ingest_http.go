@@ -106,9 +106,13 @@ func (s *Server) writeIngestAnswer(w http.ResponseWriter, code int, a ingestAnsw
 	w.Write(append(b, "}\n"...))
 }
 
+// errIngestStopped is why a request was not read to its end at shutdown.
+const errIngestStopped = "the server is shutting down: the rest of the body was not read"
+
 // serveIngest answers POST (and PUT, what curl -T sends) /ingest: the
-// body's lines, read as they come, each taken into the ring (takeLine)
-// before the next is read and before the answer, which says how many.
+// body's lines, read as they come, each taken into the ring (the
+// source's take) before the next is read and before the answer, which
+// says how many.
 func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) {
 	// The refusals get the write deadline of any short answer; the
 	// answer after a body, its own.
@@ -135,6 +139,13 @@ func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) {
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	if enc != "" && enc != "identity" && enc != "gzip" {
 		http.Error(w, fmt.Sprintf("unsupported media type: Content-Encoding %q (want gzip or none)", enc), http.StatusUnsupportedMediaType)
+		return
+	}
+	// The source is made (or found) before the body is read: past
+	// --max-sources names, it is the overflow source.
+	st, ok := s.streams.get(kindIngest, source)
+	if !ok {
+		s.writeIngestAnswer(w, http.StatusServiceUnavailable, ingestAnswer{Error: errIngestStopped})
 		return
 	}
 	release, err := s.ingestLimit.Acquire(tok.Grant.Key)
@@ -200,7 +211,10 @@ func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		allow--
-		s.takeLine(source, string(line), cut)
+		if !st.takeAs(source, string(line), cut) {
+			s.writeIngestAnswer(w, http.StatusServiceUnavailable, ingestAnswer{Lines: n, Error: errIngestStopped})
+			return
+		}
 		n++
 	}
 }
@@ -212,7 +226,7 @@ func ingestFailure(err error, ctx context.Context, stopping <-chan struct{}) (in
 	select {
 	case <-stopping:
 		if !errors.Is(err, io.EOF) {
-			return http.StatusServiceUnavailable, "the server is shutting down: the rest of the body was not read"
+			return http.StatusServiceUnavailable, errIngestStopped
 		}
 	default:
 	}

@@ -169,6 +169,57 @@ func TestIngestChunkedBody(t *testing.T) {
 	if h := decodeHit(t, sub.line(t)); h.Raw != "last without newline" {
 		t.Fatalf("last hit %+v", h)
 	}
+	row := ingestRow(t, srv, "edge/nginx")
+	if row.Kind != "ingest" || row.Records != 4 || row.Truncated != 1 {
+		t.Fatalf("/api/status row %+v, want kind ingest, 4 records, 1 truncated", row)
+	}
+}
+
+type ingestStatusRow struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Records   uint64 `json:"records"`
+	Truncated uint64 `json:"truncated"`
+}
+
+// ingestRow is the /api/status row of the source name (read with a
+// stream token).
+func ingestRow(t *testing.T, srv *feed.Server, name string) ingestStatusRow {
+	t.Helper()
+	resp, body := request(t, http.MethodGet, "http://"+srv.HTTPAddr().String()+"/api/status", bearer(tokAll), nil)
+	var st struct {
+		Sources []ingestStatusRow `json:"sources"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/api/status: %s %v", resp.Status, err)
+	}
+	for _, r := range st.Sources {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("/api/status has no source %q: %+v", name, st.Sources)
+	return ingestStatusRow{}
+}
+
+// Sources named by ?source= are bounded by --max-sources: past it their
+// lines are counted under one source, each record keeping its name.
+func TestIngestMaxSources(t *testing.T) {
+	srv, sub := ingestServer(t, feed.Config{MaxSources: 1})
+	for _, name := range []string{"first", "second", "third"} {
+		if resp, body := postIngest(t, ingestURL(srv, "source="+name), tokIngest, "", strings.NewReader("from "+name+"\n")); resp.StatusCode != 200 {
+			t.Fatalf("%s: %s %q", name, resp.Status, body)
+		}
+		if h := decodeHit(t, sub.line(t)); h.Source != name || h.Raw != "from "+name {
+			t.Fatalf("hit %+v, want source %s", h, name)
+		}
+	}
+	if r := ingestRow(t, srv, "first"); r.Records != 1 {
+		t.Fatalf("row %+v", r)
+	}
+	if r := ingestRow(t, srv, "(overflow)"); r.Records != 2 || r.Kind != "ingest" {
+		t.Fatalf("overflow row %+v, want 2 records", r)
+	}
 }
 
 // The bodies Vector's and Fluent Bit's HTTP outputs send, shaped as they

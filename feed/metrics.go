@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/transports"
 )
 
@@ -15,7 +16,7 @@ import (
 const maxScrapes = 4
 
 var (
-	descIngested  = prometheus.NewDesc("weblogd_records_ingested_total", "Records read from a log and put in the ring.", []string{"source"}, nil)
+	descIngested  = prometheus.NewDesc("weblogd_records_ingested_total", "Records read from a source (a log, standard input, syslog, /ingest) and put in the ring.", []string{"source"}, nil)
 	descParseErrs = prometheus.NewDesc("weblogd_parse_errors_total", "Lines that did not parse as an access-log line (still delivered as raw records).", []string{"source"}, nil)
 	descTruncated = prometheus.NewDesc("weblogd_lines_truncated_total", "Lines longer than the maximum line length, cut and delivered.", []string{"source"}, nil)
 	descLag       = prometheus.NewDesc("weblogd_tail_lag_bytes", "Bytes of a log not yet read: its size minus the offset read up to.", []string{"source"}, nil)
@@ -31,6 +32,15 @@ var (
 	descAuthFail  = prometheus.NewDesc("weblogd_auth_failures_total", "Requests and raw connections refused for missing or wrong credentials, by the endpoint they came to: tcp (the raw port), hits, events, ws, api, dashboard, metrics (also /healthz and /readyz), login, admin.", []string{"endpoint"}, nil)
 	descStateErrs = prometheus.NewDesc("weblogd_state_save_errors_total", "Failed saves of the --state checkpoint; /readyz says why until one succeeds.", nil, nil)
 	descBuild     = prometheus.NewDesc("weblogd_build_info", "Always 1; the version is a label.", []string{"version"}, nil)
+)
+
+// The syslog metrics, by listener (its --syslog URL).
+var (
+	descSyslogMessages   = prometheus.NewDesc("weblogd_syslog_messages_total", "Syslog messages received, each a record.", []string{"listener"}, nil)
+	descSyslogUnreadable = prometheus.NewDesc("weblogd_syslog_unreadable_total", "Syslog messages without a header that could be read, each still a record as it came (source syslog).", []string{"listener"}, nil)
+	descSyslogDropped    = prometheus.NewDesc("weblogd_syslog_dropped_total", "UDP syslog datagrams the kernel dropped for want of room in the socket's receive buffer (Linux).", []string{"listener"}, nil)
+	descSyslogConns      = prometheus.NewDesc("weblogd_syslog_connections", "TCP syslog connections open now.", []string{"listener"}, nil)
+	descSyslogRefused    = prometheus.NewDesc("weblogd_syslog_refused_total", "TCP syslog connections closed at once: the listener had --syslog-max-conns open.", []string{"listener"}, nil)
 )
 
 // The NATS metrics, registered only with Publish or Subscribe; role is
@@ -89,7 +99,7 @@ func (s *Server) metricsHandler() http.Handler {
 type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descStateErrs, descBuild} {
+	for _, d := range []*prometheus.Desc{descIngested, descParseErrs, descTruncated, descLag, descSubs, descSent, descDropped, descGaps, descDisconn, descRefused, descRing, descRingCap, descLastSeq, descAuthFail, descStateErrs, descBuild, descSyslogMessages, descSyslogUnreadable, descSyslogDropped, descSyslogConns, descSyslogRefused} {
 		ch <- d
 	}
 }
@@ -99,13 +109,36 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, label string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
 	}
+	// Counted by name: a stream may share a log's name (an /ingest source
+	// named like a log), and a metric's labels must be unique.
+	type counts struct{ records, parseErrors, truncated uint64 }
+	var names []string
+	byName := map[string]*counts{}
+	add := func(name string, r *format.Reader) {
+		c := byName[name]
+		if c == nil {
+			c = &counts{}
+			byName[name] = c
+			names = append(names, name)
+		}
+		records, parseErrors, truncated := r.Counts()
+		c.records += records
+		c.parseErrors += parseErrors
+		c.truncated += truncated
+	}
 	for _, src := range s.src.snapshot() {
-		records, parseErrors, truncated := src.read.Counts()
-		counter(descIngested, records, src.name)
-		counter(descParseErrs, parseErrors, src.name)
-		counter(descTruncated, truncated, src.name)
+		add(src.name, src.read)
 		_, _, lag := src.position()
 		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag), src.name)
+	}
+	for _, st := range s.streams.snapshot() {
+		add(st.name, st.read) // a stream has no file, so no lag
+	}
+	for _, name := range names {
+		c := byName[name]
+		counter(descIngested, c.records, name)
+		counter(descParseErrs, c.parseErrors, name)
+		counter(descTruncated, c.truncated, name)
 	}
 	for _, name := range transportNames {
 		tc := s.counters[name]
@@ -129,6 +162,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
 	ch <- prometheus.MustNewConstMetric(descStateErrs, prometheus.CounterValue, float64(s.stateErrs.Load()))
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, s.cfg.Version)
+	for _, l := range s.syslogListeners() {
+		counter(descSyslogMessages, l.messages.Load(), l.url)
+		counter(descSyslogUnreadable, l.unreadable.Load(), l.url)
+		counter(descSyslogDropped, l.drops(), l.url)
+		ch <- prometheus.MustNewConstMetric(descSyslogConns, prometheus.GaugeValue, float64(l.conns.Load()), l.url)
+		counter(descSyslogRefused, l.refused.Load(), l.url)
+	}
 }
 
 // natsCollector reads the publisher's and the edge's counters at scrape

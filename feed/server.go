@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,10 @@ type Server struct {
 	ring    *broadcast.Ring
 	hub     *broadcast.Hub
 	src     *sources
-	pub     *fleet.Publisher // nil without Config.Publish
-	edge    *fleet.Edge      // nil without Config.Subscribe
+	streams *streams          // standard input, syslog, /ingest
+	syslog  []*syslogListener // open from Run on
+	pub     *fleet.Publisher  // nil without Config.Publish
+	edge    *fleet.Edge       // nil without Config.Subscribe
 	tcp     *tcpxml.Server
 	hits    *httpchunk.Handler
 	events  *sse.Handler
@@ -90,7 +93,6 @@ type Server struct {
 	ingestTokens *auth.File // nil: no /ingest
 	ingestLimit  *transports.TokenLimiter
 	ingestRate   *ingestRates // nil: no rate limit
-	streamTake   streamTake
 	sessions     *auth.Sessions // browser sessions; nil without tokens
 	tokenLimit   *transports.TokenLimiter
 	authFailures map[string]*atomic.Uint64 // by where: authPlaces
@@ -190,8 +192,14 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure weblogd: format: %w", err)
 	}
+	var files []string
+	for _, l := range c.Logs {
+		if l != StdinLog {
+			files = append(files, l)
+		}
+	}
 	s.src = &sources{
-		patterns: c.Logs,
+		patterns: files,
 		format:   f,
 		maxLine:  c.MaxLineBytes,
 		rotWait:  c.RotateWait,
@@ -200,6 +208,7 @@ func New(c Config) (*Server, error) {
 		byPath:   map[string]*source{},
 		names:    map[string]bool{},
 	}
+	s.streams = newStreams(f, c.MaxLineBytes, c.MaxSources, red, c.Logger, s.publish)
 	var natsOpts []nats.Option
 	if c.Publish != "" || c.Subscribe != "" {
 		if natsOpts, err = c.NATSAuth.Options(); err != nil {
@@ -247,6 +256,16 @@ func (s *Server) HTTPAddr() net.Addr { return s.httpAddr }
 // TCPAddr returns the raw stream listener's address once Ready; nil if off.
 func (s *Server) TCPAddr() net.Addr { return s.tcpAddr }
 
+// SyslogAddrs returns the syslog listeners' addresses once Ready, in the
+// order of Config.Syslog.
+func (s *Server) SyslogAddrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range s.syslogListeners() {
+		out = append(out, l.addr)
+	}
+	return out
+}
+
 // Subscribe takes records in-process, like any network subscriber: live
 // records from now on, or history first as o asks. It waits for Run to be
 // running (or ctx). The caller drains it with Ready/Take and Closes it.
@@ -292,6 +311,63 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 	}
 }
 
+// publish puts a record of a stream (standard input, syslog, /ingest) in
+// the ring, and sends it to NATS. A stream's lines have no file and
+// offset to name them across restarts, and are never read twice: their
+// seq names them, as a FIFO's.
+func (s *Server) publish(rec *record.Record) {
+	s.hub.Publish(rec)
+	if s.pub != nil {
+		s.pub.Publish(rec, "")
+	}
+}
+
+// syslogListeners are the syslog listeners once Run is ready (Run sets
+// them before; the handlers may serve before Run).
+func (s *Server) syslogListeners() []*syslogListener {
+	if !s.isReady() {
+		return nil
+	}
+	return s.syslog
+}
+
+// isReady says whether Run got as far as Ready.
+func (s *Server) isReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// readsStdin says whether standard input is one of the logs.
+func (s *Server) readsStdin() bool { return slices.Contains(s.cfg.Logs, StdinLog) }
+
+// readStdin reads standard input into st until it ends or ctx is done.
+// When it ends, weblogd goes on serving what it has, and /readyz says
+// that the source ended: no new line will come.
+func (s *Server) readStdin(ctx context.Context, st *stream) {
+	r, restore := s.cfg.Stdin, func() {}
+	if r == nil {
+		r, restore = openStdin()
+	}
+	defer restore()
+	err := tailer.ReadStream(ctx, r, s.cfg.MaxLineBytes, func(l tailer.Line) { st.take(l.Text, l.Truncated) })
+	if ctx.Err() != nil {
+		return
+	}
+	records, _, _ := st.read.Counts()
+	why := fmt.Sprintf("stdin ended at %s after %d records: no new line will come; what was read is served", time.Now().Format(time.RFC3339), records)
+	if err != nil {
+		why = fmt.Sprintf("stdin failed at %s after %d records: %v; no new line will come; what was read is served", time.Now().Format(time.RFC3339), records, err)
+		s.log.Error("standard input failed; serving what was read", "err", err, "records", records)
+	} else {
+		s.log.Info("standard input ended; serving what was read", "records", records)
+	}
+	st.end(why)
+}
+
 // Run serves until ctx is done, then shuts down: no new subscribers, the
 // logs are read no further, what was read is flushed, every stream ends
 // properly ("</hits>", end of response, close frame), the checkpoint is
@@ -335,6 +411,17 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}
 
+	if s.syslog, err = s.listenSyslog(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !s.isReady() {
+			for _, l := range s.syslog {
+				l.close()
+			}
+		}
+	}()
+
 	state := s.loadState()
 	if state != nil {
 		s.ring.Continue(state.LastSeq)
@@ -361,9 +448,18 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	tailCtx, stopTail := context.WithCancel(ctx)
 	defer stopTail()
 	tailDone := make(chan struct{})
+	var readers sync.WaitGroup // the ways in that are not files
+	readers.Go(func() { s.src.run(tailCtx) })
+	if s.readsStdin() {
+		st, _ := s.streams.get(kindStdin, "stdin")
+		readers.Go(func() { s.readStdin(tailCtx, st) })
+	}
+	for _, l := range s.syslog {
+		readers.Go(func() { l.run(tailCtx) })
+	}
 	go func() {
 		defer close(tailDone)
-		s.src.run(tailCtx)
+		readers.Wait()
 	}()
 
 	// What stops Run while it serves: each of these goroutines sends at
@@ -466,6 +562,16 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
 		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)
 	}
+	if len(s.syslog) > 0 {
+		var addrs []string
+		for _, l := range s.syslog {
+			addrs = append(addrs, l.network+":"+l.addr.String())
+		}
+		s.log.Info("listening for syslog", "addrs", addrs, "max_sources", cfg.MaxSources)
+	}
+	if open := beyondLoopbackSyslog(s.syslog); len(open) > 0 {
+		s.log.Warn("syslog listening beyond loopback: syslog has no authentication, so anyone who can reach these ports can add records under any source name", "syslog", open)
+	}
 
 	var runErr error
 	select {
@@ -496,6 +602,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	<-saverDone
 	s.ring.SetLimit(0)
 	<-tailDone
+	s.streams.stop()
 	stopEdge()
 	<-edgeDone
 	if s.pub != nil {
@@ -590,7 +697,7 @@ var plainTextReply = []byte(`<error reason="this port speaks TLS: connect with o
 // with seqs reserved (see reserve) before the backfill takes any, and
 // returns the checkpoint it saved.
 func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
-	paths := expand(s.cfg.Logs)
+	paths := expand(s.src.patterns)
 	s.src.nameInitial(paths)
 	type backfill struct {
 		src   *source

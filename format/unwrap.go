@@ -40,6 +40,21 @@ type unwrapped struct {
 	text    string // what the web server wrote, or a part of it
 	stream  int    // streamStdout or streamStderr
 	partial bool   // the rest of the line follows in the stream's next wrapped lines
+
+	host, tag string // a syslog header's HOSTNAME and TAG (APP-NAME); empty for "-" or none
+}
+
+// Syslog reads the header of a syslog message, RFC 5424 or RFC 3164 (the
+// shapes unwrapping takes off, above): the host name and the tag (RFC
+// 5424's APP-NAME; RFC 3164's TAG without its "[pid]" and ":") it names,
+// each empty when the header has "-" or none, and the message after it,
+// a substring of msg. ok is false when msg opens with no such header.
+func Syslog(msg string) (host, tag, body string, ok bool) {
+	if len(msg) == 0 || msg[0] != '<' {
+		return "", "", "", false
+	}
+	u, ok := unwrapSyslog(msg)
+	return u.host, u.tag, u.text, ok
 }
 
 // unwrap takes the wrapper off line. ok is false for a line that is not
@@ -213,10 +228,17 @@ func unwrapSyslog(line string) (u unwrapped, ok bool) {
 // msgid (each a token, "-" if none), structured data ("-" or one or more
 // "[...]"), then the message, which may open with a BOM.
 func unwrap5424(s string) (u unwrapped, ok bool) {
-	for range 5 {
+	for i := range 5 {
 		var tok string
 		if tok, s, ok = strings.Cut(s, " "); !ok || tok == "" {
 			return u, false
+		}
+		switch {
+		case tok == "-":
+		case i == 1:
+			u.host = tok
+		case i == 2:
+			u.tag = tok
 		}
 	}
 	switch {
@@ -289,7 +311,14 @@ func unwrap3164(s string) (u unwrapped, ok bool) {
 	if len(tag) < 2 || tag[len(tag)-1] != ':' {
 		return u, false
 	}
-	u.text = msg
+	tag = tag[:len(tag)-1]
+	if i := strings.IndexByte(tag, '['); i > 0 && tag[len(tag)-1] == ']' {
+		tag = tag[:i] // nginx[123]: the process id is no part of the name
+	}
+	if host != "-" {
+		u.host = host
+	}
+	u.tag, u.text = tag, msg
 	return u, true
 }
 

@@ -80,10 +80,38 @@ func TestUnwrap(t *testing.T) {
 				return
 			}
 			want := unwrapped{text: c.text, stream: c.stream, partial: c.partial}
+			u.host, u.tag = "", "" // TestSyslog
 			if u != want {
 				t.Fatalf("unwrap(%q)=%+v, want %+v", c.line, u, want)
 			}
 		})
+	}
+}
+
+// TestSyslog: the host name and tag of each header shape, "-" as none.
+func TestSyslog(t *testing.T) {
+	cases := []struct {
+		msg, host, tag, body string
+		ok                   bool
+	}{
+		{"<190>Dec  7 10:00:00 web1 nginx: " + accessLine, "web1", "nginx", accessLine, true},
+		{"<190>Dec 17 10:00:00 web1 nginx[123]: x", "web1", "nginx", "x", true},
+		{"<13>2026-12-07T10:00:00.123456+00:00 web1.example.com httpd: x", "web1.example.com", "httpd", "x", true},
+		{"<190>Dec  7 10:00:00 - nginx: x", "", "nginx", "x", true},
+		{"<190>Dec  7 10:00:00 web1 [x]: x", "web1", "[x]", "x", true},
+		{"<190>1 2026-12-07T10:00:00.000Z web1 nginx - - - " + accessLine, "web1", "nginx", accessLine, true},
+		{"<190>1 2026-12-07T10:00:00.000Z - nginx 42 - - x", "", "nginx", "x", true},
+		{"<190>1 - - - - - - x", "", "", "x", true},
+		{`<190>1 2026-12-07T10:00:00.000Z web1 - - - [a b="c"] x`, "web1", "", "x", true},
+		{accessLine, "", "", "", false},
+		{"<190>garbage", "", "", "", false},
+		{"", "", "", "", false},
+	}
+	for _, c := range cases {
+		host, tag, body, ok := Syslog(c.msg)
+		if host != c.host || tag != c.tag || body != c.body || ok != c.ok {
+			t.Errorf("Syslog(%q)=%q, %q, %q, %v; want %q, %q, %q, %v", c.msg, host, tag, body, ok, c.host, c.tag, c.body, c.ok)
+		}
 	}
 }
 
@@ -186,6 +214,9 @@ func FuzzUnwrap(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
+		if host, tag, body, ok := Syslog(line); ok && (!strings.Contains(line, host) || !strings.Contains(line, tag) || !strings.HasSuffix(line, body)) {
+			t.Fatalf("Syslog(%q)=%q, %q, %q: not parts of the message", line, host, tag, body)
+		}
 		u, ok := unwrap(line)
 		rd := newTestReader(64)
 		r := rd.Read(line, false, time.Time{})

@@ -20,13 +20,18 @@ func isFIFO(fi fs.FileInfo) bool { return fi.Mode()&fs.ModeNamedPipe != 0 }
 // pipe is the state of a Run that reads a FIFO: the read end, and a write
 // end of its own held while no writer is connected.
 type pipe struct {
-	t    *Tailer
-	emit func(Line)
-	r    *os.File
-	w    *os.File // nil while a writer has written since the last end of stream
+	t *Tailer
+	r *os.File
+	w *os.File // nil while a writer has written since the last end of stream
+	splitter
+}
 
-	line   []byte // the kept start of the line being read, at most maxLine+UTFMax bytes
-	length int64  // the whole length of that line so far
+// splitter cuts a stream into lines, as the tailer cuts a file's.
+type splitter struct {
+	maxLine int
+	emit    func(Line)
+	line    []byte // the kept start of the line being read, at most maxLine+UTFMax bytes
+	length  int64  // the whole length of that line so far
 }
 
 // runPipe reads the FIFO at the path as a stream until ctx is done: each
@@ -47,7 +52,7 @@ func (t *Tailer) runPipe(ctx context.Context, emit func(Line)) error {
 	if err != nil {
 		return err
 	}
-	p := &pipe{t: t, emit: emit, r: r}
+	p := &pipe{t: t, r: r, splitter: splitter{maxLine: t.maxLine, emit: emit}}
 	defer p.close()
 	fi, err := r.Stat()
 	if err != nil {
@@ -119,8 +124,8 @@ func (p *pipe) holdWriteEnd(fi fs.FileInfo) error {
 // consume delivers the complete lines of data, keeping the start of the
 // last one until its "\n" arrives; of a line longer than MaxLineBytes only
 // what cutting it needs is kept.
-func (p *pipe) consume(data []byte) {
-	limit := p.t.maxLine + utf8.UTFMax
+func (p *splitter) consume(data []byte) {
+	limit := p.maxLine + utf8.UTFMax
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		part := data
@@ -140,14 +145,14 @@ func (p *pipe) consume(data []byte) {
 }
 
 // flush delivers a partial line left at the end of the stream.
-func (p *pipe) flush() {
+func (p *splitter) flush() {
 	if p.length > 0 {
 		p.deliver()
 	}
 }
 
-func (p *pipe) deliver() {
-	text, cut := lineText(p.line, p.length, p.t.maxLine)
+func (p *splitter) deliver() {
+	text, cut := lineText(p.line, p.length, p.maxLine)
 	p.emit(Line{Text: text, Time: time.Now(), Truncated: cut})
 	p.line, p.length = p.line[:0], 0
 }

@@ -43,6 +43,10 @@ func TestEveryFlagReachesTheServer(t *testing.T) {
 		want any
 	}{
 		{"log", []string{"--log", "other.log"}, func(v view) any { return []string(v.c.Logs) }, []string{"base.log", "other.log"}},
+		{"syslog", []string{"--syslog", "udp://127.0.0.1:5514"}, func(v view) any { return []string(v.c.Syslog) }, []string{"udp://127.0.0.1:5514"}},
+		{"max-sources", []string{"--max-sources", "0"}, func(v view) any { return v.c.MaxSources }, -1},
+		{"syslog-max-conns", []string{"--syslog-max-conns", "3"}, func(v view) any { return v.c.SyslogMaxConns }, 3},
+		{"syslog-idle-timeout", []string{"--syslog-idle-timeout", "0s"}, func(v view) any { return v.c.SyslogIdleTimeout }, time.Duration(-1)},
 		{"format", []string{"--format", "caddy"}, func(v view) any { return v.c.Format }, "caddy"},
 		{"http", []string{"--http", "127.0.0.1:1234"}, func(v view) any { return v.c.HTTPAddr }, "127.0.0.1:1234"},
 		{"tcp", []string{"--tcp", "127.0.0.1:1235"}, func(v view) any { return v.c.TCPAddr }, "127.0.0.1:1235"},

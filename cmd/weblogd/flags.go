@@ -28,6 +28,10 @@ const envPrefix = "WEBLOGD_"
 // options is what the command line says, before it becomes a feed.Config.
 type options struct {
 	logs            listFlag
+	syslog          listFlag
+	maxSources      int
+	syslogMaxConns  int
+	syslogIdle      time.Duration
 	format          string
 	allowOrigins    listFlag
 	allowHosts      listFlag
@@ -90,11 +94,15 @@ var errHelp = errors.New("help requested")
 func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("weblogd", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running (repeatable; required unless --subscribe)")
+	fs.Var(&o.logs, "log", "access log to follow: a path or a glob, expanded again while running, or - for standard input (repeatable; required unless --subscribe or --syslog)")
 	fs.StringVar(&o.http, "http", feed.DefaultHTTPAddr, "address of the HTTP server (dashboard, streams, API, health); empty turns it off")
 	fs.StringVar(&o.tcp, "tcp", feed.DefaultTCPAddr, "address of the raw XML stream (nc host 8888); empty turns it off")
 	fs.DurationVar(&o.tick, "tick", feed.DefaultTick, "longest a new record waits before it is flushed to subscribers; 0 flushes at once")
 	fs.IntVar(&o.ring, "ring", 10000, "records kept in memory for backlog and resume")
+	fs.Var(&o.syslog, "syslog", "listen for syslog messages (nginx's access_log syslog:, rsyslog, logger): udp://HOST:PORT, tcp://HOST:PORT (newline or octet-counted framing) or unix:///path (datagrams); each message's HOSTNAME/TAG is its source, its body the line; no authentication (repeatable)")
+	fs.IntVar(&o.maxSources, "max-sources", feed.DefaultMaxSources, "most distinct sources that are not files (syslog HOSTNAME/TAG names, /ingest sources); the lines of more are counted under one source, (overflow); 0 for no limit")
+	fs.IntVar(&o.syslogMaxConns, "syslog-max-conns", feed.DefaultSyslogMaxConns, "most TCP connections open at once on each tcp:// --syslog listener; more are closed at once; 0 for no limit")
+	fs.DurationVar(&o.syslogIdle, "syslog-idle-timeout", feed.DefaultSyslogIdleTimeout, "a TCP syslog connection that sends nothing for this long is closed; 0 never closes one")
 	fs.StringVar(&o.format, "format", format.Auto, "how lines are read: auto (each log's format recognised from its lines), a name ("+strings.Join(format.Names()[1:], ", ")+"), an nginx log_format string ($variables) or an Apache LogFormat string (% directives)")
 	fs.IntVar(&o.backfill, "backfill", feed.DefaultBackfill, "on start, load the last N existing records of each log into the ring")
 	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
@@ -140,7 +148,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.natsAuth.CAFile, "nats-ca", "", "PEM certificate authorities to check the NATS server's certificate with, instead of the system's (the connection is then TLS)")
 	fs.StringVar(&o.natsAuth.CertFile, "nats-cert", "", "PEM client certificate (with its chain) for NATS servers that verify clients; needs --nats-key")
 	fs.StringVar(&o.natsAuth.KeyFile, "nats-key", "", "file holding the private key of --nats-cert")
-	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, allow-origin, allow-host, trusted-proxy and redact repeatable; the command line and the environment win over it")
+	fs.StringVar(&o.configFile, "config", "", "read settings from this file: one \"key = value\" per line, keys as the long flags, # comments, log, syslog, allow-origin, allow-host, trusted-proxy and redact repeatable; the command line and the environment win over it")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit (also: weblogd version)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: weblogd --log PATH [flags]
@@ -222,6 +230,7 @@ func loadOptions(args []string, getenv func(string) string, out io.Writer) (*opt
 func (o *options) check() error {
 	var errs []error
 	for name, v := range map[string]int{"ring": o.ring, "backfill": o.backfill, "queue": o.queue, "max-line": o.maxLine,
+		"max-sources": o.maxSources, "syslog-max-conns": o.syslogMaxConns,
 		"max-subscribers": o.maxSubs, "max-subscribers-per-ip": o.maxSubsPerIP, "max-subscribers-per-token": o.maxSubsPerToken} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("--%s %d: must not be negative", name, v))
@@ -236,7 +245,7 @@ func (o *options) check() error {
 	if o.maxLine == 0 {
 		errs = append(errs, errors.New("--max-line 0: lines must be allowed at least one byte"))
 	}
-	for name, d := range map[string]time.Duration{"tick": o.tick, "slow-timeout": o.slowTimeout} {
+	for name, d := range map[string]time.Duration{"tick": o.tick, "slow-timeout": o.slowTimeout, "syslog-idle-timeout": o.syslogIdle} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", name, d))
 		}
@@ -261,8 +270,8 @@ func (o *options) check() error {
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
-	if len(o.logs) == 0 && !o.demo && !o.version && o.subscribe == "" && o.ingestTokenFile == "" {
-		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo, --subscribe to a NATS stream, or take lines over HTTP with --ingest-token-file)"))
+	if len(o.logs) == 0 && !o.demo && !o.version && o.subscribe == "" && len(o.syslog) == 0 && o.ingestTokenFile == "" {
+		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo, --syslog to listen for syslog, --ingest-token-file to take lines over HTTP, or --subscribe to a NATS stream)"))
 	}
 	if o.tlsCert != "" && o.tlsKey == "" {
 		errs = append(errs, errors.New("--tls-cert given without --tls-key: give both, or neither"))
@@ -397,6 +406,10 @@ func (o *options) checkNATS() []error {
 func (o *options) config() feed.Config {
 	c := feed.Config{
 		Logs:                o.logs,
+		Syslog:              o.syslog,
+		MaxSources:          o.maxSources,
+		SyslogMaxConns:      o.syslogMaxConns,
+		SyslogIdleTimeout:   o.syslogIdle,
 		Format:              o.format,
 		HTTPAddr:            o.http,
 		TCPAddr:             o.tcp,
@@ -465,6 +478,15 @@ func (o *options) config() feed.Config {
 	}
 	if c.MaxSubscribersPerIP == 0 {
 		c.MaxSubscribersPerIP = -1
+	}
+	if c.MaxSources == 0 {
+		c.MaxSources = -1
+	}
+	if c.SyslogMaxConns == 0 {
+		c.SyslogMaxConns = -1
+	}
+	if c.SyslogIdleTimeout == 0 {
+		c.SyslogIdleTimeout = -1
 	}
 	return c
 }

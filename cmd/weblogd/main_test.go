@@ -189,6 +189,13 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts weblogd as cmd says (its stdin, say) and waits for its
+// addresses.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	pr, pw := io.Pipe()
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1), scanned: make(chan struct{})}
 	cmd.Stderr = pw
