@@ -92,7 +92,7 @@ type Server struct {
 	admin        *auth.File // nil: no admin API
 	ingestTokens *auth.File // nil: no /ingest
 	ingestLimit  *transports.TokenLimiter
-	ingestRate   *ingestRates // nil: no rate limit
+	ingestRate   *ingestRates   // nil: no rate limit
 	sessions     *auth.Sessions // browser sessions; nil without tokens
 	tokenLimit   *transports.TokenLimiter
 	authFailures map[string]*atomic.Uint64 // by where: authPlaces
