@@ -542,7 +542,8 @@ func TestIngestOverTLS(t *testing.T) {
 			t.Fatalf("hit %+v", h)
 		}
 	}
-	if curl, err := exec.LookPath("curl"); err == nil {
+	{
+		curl := tool(t, "curl", "curl")
 		cmd := exec.Command(curl, "-sS", "--fail-with-body", "--cacert", cert.CertFile, "-T", "-", "-H", "Authorization: Bearer "+tokIngest, u)
 		cmd.Stdin = strings.NewReader("curl over tls\n")
 		out, err := cmd.CombinedOutput()
