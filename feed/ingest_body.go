@@ -405,7 +405,8 @@ func (j *bodyJSON) skip(c byte) error {
 // read, and checks it.
 func (j *bodyJSON) scalar(c byte) error {
 	var tok [32]byte
-	n := copy(tok[:], []byte{c})
+	tok[0] = c
+	n := 1
 	for {
 		if _, err := j.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -431,7 +432,7 @@ func (j *bodyJSON) scalar(c byte) error {
 		}
 	}
 	if !validScalar(tok[:n]) {
-		return badJSON("unexpected %q", tok[:n])
+		return badJSON("unexpected %q", string(tok[:n]))
 	}
 	return nil
 }

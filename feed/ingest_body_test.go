@@ -138,3 +138,28 @@ func FuzzIngestBody(f *testing.F) {
 		}
 	})
 }
+
+// Reading a line of a body allocates nothing: the line is in a buffer the
+// next call reuses (the caller's string is the record's one allocation).
+func TestBodyLinesAllocs(t *testing.T) {
+	line := `203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET /a HTTP/1.1" 200 5 "-" "curl/8.5.0"`
+	obj, _ := json.Marshal(map[string]any{"date": 1795251600.123456, "log": line})
+	for name, one := range map[string]string{"text": line + "\n", "ndjson": string(obj) + "\n"} {
+		body := strings.Repeat(one, 2000)
+		r := strings.NewReader(body)
+		br := bufio.NewReaderSize(r, 64<<10)
+		var lr bodyLines = &bodyText{br: br, max: 1 << 16}
+		if name == "ndjson" {
+			lr = &bodyJSON{br: br, max: 1 << 16}
+		}
+		lr.next() // the buffers grow once
+		allocs := testing.AllocsPerRun(1000, func() {
+			if l, _, err := lr.next(); err != nil || string(l) != line {
+				t.Fatalf("%s: %q %v", name, l, err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations a line, want 0", name, allocs)
+		}
+	}
+}
