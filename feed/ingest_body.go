@@ -78,12 +78,11 @@ type bodyJSON struct {
 	max int
 	in  int // array nesting at the top: 0 or 1
 
-	raw    []byte // the object as it came, up to max+1 bytes
-	rawOn  bool
-	msg    []byte // the "message" or "log" string, decoded, up to max+1 bytes
-	rank   int    // which one msg holds: 0 none, 1 "log", 2 "message"
-	key    []byte // the member name being read, up to maxKey bytes
-	strBuf []byte
+	raw   []byte // the object as it came, up to max+1 bytes
+	rawOn bool
+	msg   []byte // the "message" or "log" string, decoded, up to max+1 bytes
+	rank  int    // which one msg holds: 0 none, 1 "log", 2 "message"
+	key   []byte // the member name being read, up to maxKey bytes
 }
 
 // maxKey bounds the member names kept for comparing: longer ones are

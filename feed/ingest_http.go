@@ -80,7 +80,7 @@ func checkSource(name string) error {
 	}
 	for part := range strings.SplitSeq(name, "/") {
 		if part == "" || part == "." || part == ".." {
-			return fmt.Errorf("source %q: a part between slashes is empty, . or ..", name)
+			return fmt.Errorf("source %q: a part between slashes is empty, \".\" or \"..\"", name)
 		}
 	}
 	return nil
