@@ -357,6 +357,9 @@ func TestIngestAuth(t *testing.T) {
 		resp, body := request(t, http.MethodPost, ingestURL(srv, ""), c.hdr, strings.NewReader(combined+"\n"))
 		check401(t, "POST /ingest with "+c.what, resp, body)
 	}
+	if v := metric(t, srv, "weblogd_auth_failures_total", "endpoint", "ingest"); v != 4 {
+		t.Errorf("weblogd_auth_failures_total{endpoint=ingest}=%v, want 4", v)
+	}
 	for _, p := range []string{"/hits", "/api/status", "/api/hits", "/"} {
 		resp, body := request(t, http.MethodGet, base+p, bearer(tokIngest), nil)
 		check401(t, "GET "+p+" with an ingest token", resp, body)
