@@ -26,8 +26,9 @@ const placeIngest = "ingest"
 // that names none.
 const DefaultIngestSource = "ingest"
 
-// maxSourceName bounds ?source=: a host and a program name fit.
-const maxSourceName = 128
+// maxIngestSource bounds ?source=: a host and a program name fit, well
+// within what any stream source may be named (maxSourceName).
+const maxIngestSource = 128
 
 // DefaultIngestRequestsPerToken bounds the /ingest requests open at once
 // with one token: a few shippers on one machine, or one shipper's
@@ -62,15 +63,15 @@ func loadIngestTokens(path string, log *slog.Logger) (*auth.File, error) {
 
 // checkSource checks a ?source= name: printable ASCII letters, digits
 // and ._-:@/ (a host and a program, as syslog's HOSTNAME/TAG), at most
-// maxSourceName bytes, and no "." or ".." part, no empty part: it is a
+// maxIngestSource bytes, and no "." or ".." part, no empty part: it is a
 // name in the records and the metrics, never a path, and must not look
 // like one that climbs.
 func checkSource(name string) error {
 	switch {
 	case name == "":
 		return errors.New("source is empty")
-	case len(name) > maxSourceName:
-		return fmt.Errorf("source is longer than %d bytes", maxSourceName)
+	case len(name) > maxIngestSource:
+		return fmt.Errorf("source is longer than %d bytes", maxIngestSource)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

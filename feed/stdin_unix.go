@@ -33,8 +33,10 @@ func openStdin() (io.Reader, func()) {
 		}
 		// Not Close: fd 0 stays standard input. The File is kept alive
 		// instead (its finalizer would close fd 0).
-		keepStdin = f
+		keepStdin = append(keepStdin, f)
 	}
 }
 
-var keepStdin *os.File
+// keepStdin holds the Files made for standard input, so that none is
+// finalized (which would close fd 0).
+var keepStdin []*os.File

@@ -2,9 +2,11 @@ package feed
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/record"
@@ -85,12 +87,44 @@ func newStreams(f *format.Format, maxLine, max int, red *redact.Redactor, log *s
 	return &streams{format: f, maxLine: maxLine, max: max, log: log, redactor: red, publish: publish, byName: map[string]*stream{}}
 }
 
+// maxSourceName bounds a stream source's name: a host name's 255 bytes.
+const maxSourceName = 255
+
+// cleanName makes a name fit to be a source's: valid UTF-8 without
+// control characters (it is a metric's label value, which must be valid
+// UTF-8), at most maxSourceName bytes. A clean name is returned as it is.
+func cleanName(name string) string {
+	clean := len(name) <= maxSourceName && utf8.ValidString(name)
+	for i := 0; clean && i < len(name); i++ {
+		clean = name[i] >= ' ' && name[i] != 0x7f
+	}
+	if clean {
+		return name
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(name, "\uFFFD"))
+	if len(name) > maxSourceName {
+		i := maxSourceName
+		for i > 0 && !utf8.RuneStart(name[i]) {
+			i--
+		}
+		name = name[:i]
+	}
+	return name
+}
+
 // get finds the source named name, or makes it as a source of kind. ok is
-// false once the server is shutting down.
+// false once the server is shutting down. A name that is not valid UTF-8,
+// has control characters or is longer than 255 bytes is cleaned first.
 func (ss *streams) get(kind, name string) (st *stream, ok bool) {
 	if ss.stopped.Load() {
 		return nil, false
 	}
+	name = cleanName(name)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if st := ss.byName[name]; st != nil {
@@ -209,6 +243,7 @@ func (ss *streams) stop() {
 	ss.stopped.Store(true)
 	for _, st := range ss.snapshot() {
 		st.mu.Lock()
-		st.mu.Unlock() //nolint:staticcheck // an empty critical section: waits for the take in progress
+		//lint:ignore SA2001 an empty critical section: it waits for the take in progress
+		st.mu.Unlock()
 	}
 }

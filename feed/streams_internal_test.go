@@ -106,3 +106,29 @@ func TestStreamsTake(t *testing.T) {
 		t.Error("take took a line after stop")
 	}
 }
+
+// A name that could not be a metric's label value (invalid UTF-8, control
+// characters) or is too long is cleaned; a clean one is kept as it is.
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{
+		"web1/nginx":             "web1/nginx",
+		"caf\xe9/nginx":          "caf\uFFFD/nginx",
+		"a\x00b\x1bc":            "a\uFFFDb\uFFFDc",
+		strings.Repeat("é", 200): strings.Repeat("é", 127),
+	} {
+		if got := cleanName(in); got != want {
+			t.Errorf("cleanName(%q)=%q, want %q", in, got, want)
+		}
+	}
+}
+
+// A sender's name that is not UTF-8 still scrapes: the metric's label is
+// the cleaned name.
+func TestStreamsBadNameScrapes(t *testing.T) {
+	s := runInternal(t, Config{Syslog: []string{"udp://127.0.0.1:0"}})
+	s.streams.take(kindSyslog, "caf\xe9/\x01", "x", false)
+	code, metrics := getBody(t, "http://"+s.HTTPAddr().String()+"/metrics")
+	if code != 200 || !strings.Contains(metrics, `weblogd_records_ingested_total{source="caf`+"\uFFFD/\uFFFD"+`"} 1`) {
+		t.Fatalf("/metrics %d:\n%s", code, metrics)
+	}
+}

@@ -67,6 +67,13 @@ type syslogListener struct {
 	kernelDrops uint32                // the kernel's last drop count (SO_RXQ_OVFL)
 }
 
+// CheckSyslogURL says what is wrong with a syslog listener's URL (see
+// Config.Syslog); nil if nothing.
+func CheckSyslogURL(raw string) error {
+	_, _, err := parseSyslogURL(raw)
+	return err
+}
+
 // parseSyslogURL checks a --syslog URL and returns its network and
 // address.
 func parseSyslogURL(raw string) (network, address string, err error) {
@@ -184,7 +191,7 @@ func (l *syslogListener) run(ctx context.Context) {
 	if l.network == "unixgram" {
 		os.Remove(l.address)
 	}
-	if err != nil && ctx.Err() == nil {
+	if err != nil && err != errStopped && ctx.Err() == nil {
 		msg := err.Error()
 		l.failure.Store(&msg)
 		l.s.log.Error("syslog listener failed; its messages are no longer received", "syslog", l.url, "err", err)
@@ -194,33 +201,69 @@ func (l *syslogListener) run(ctx context.Context) {
 // readDatagrams takes one message a datagram.
 func (l *syslogListener) readDatagrams(ctx context.Context) error {
 	limit := l.s.cfg.MaxLineBytes
-	buf := make([]byte, limit+1) // one more: a longer datagram is cut, and counted
-	oob := make([]byte, 64)
 	udp, _ := l.pc.(*net.UDPConn)
 	var m syslogMessages
+	if udp != nil {
+		if br := newBatchReader(udp, limit+1); br != nil {
+			for {
+				n, err := br.read()
+				if err != nil {
+					if err := l.readError(ctx, err); err != nil {
+						return err
+					}
+					continue
+				}
+				for i := range n {
+					l.countDrops(br.oob(i))
+					b := br.msg(i)
+					l.take(&m, string(b[:min(len(b), limit)]), len(b) > limit)
+				}
+			}
+		}
+	}
+	buf := make([]byte, limit+1) // one more: a longer datagram is cut, and counted
+	oob := make([]byte, 64)
 	for {
 		var n, oobn int
 		var err error
 		if udp != nil {
 			n, oobn, _, _, err = udp.ReadMsgUDP(buf, oob)
-			if d, ok := dropCount(oob[:oobn]); ok && d != l.kernelDrops {
-				l.dropped.Add(uint64(d - l.kernelDrops)) // wraps as the kernel's counter does
-				l.kernelDrops = d
-			}
+			l.countDrops(oob[:oobn])
 		} else {
 			n, _, err = l.pc.ReadFrom(buf)
 		}
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+			if err := l.readError(ctx, err); err != nil {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+			continue
 		}
 		l.take(&m, string(buf[:min(n, limit)]), n > limit)
+	}
+}
+
+// readError is nil for the error a read gets at shutdown, which ends
+// reading, and for a timeout, after which reading goes on; else err.
+func (l *syslogListener) readError(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		return errStopped
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
+
+// errStopped ends a listener's reads at shutdown.
+var errStopped = errors.New("stopped")
+
+// countDrops reads the kernel's drop count from a datagram's control
+// messages (SO_RXQ_OVFL).
+func (l *syslogListener) countDrops(oob []byte) {
+	if d, ok := dropCount(oob); ok && d != l.kernelDrops {
+		l.dropped.Add(uint64(d - l.kernelDrops)) // wraps as the kernel's counter does
+		l.kernelDrops = d
 	}
 }
 
@@ -410,6 +453,7 @@ func (l *syslogListener) take(m *syslogMessages, msg string, truncated bool) {
 		case host != "":
 			name = host
 		}
+		name = cleanName(name)
 		st, ok := l.s.streams.get(kindSyslog, name)
 		if !ok {
 			return // shutting down

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,3 +78,72 @@ func procDrops(ino uint64) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// syslogBatch is how many datagrams one recvmmsg call may read. Under
+// load it reads a batch per system call instead of one datagram; idle,
+// it returns with the one there is. Each slot holds a whole message
+// (MaxLineBytes), so the batch bounds the memory too.
+const syslogBatch = 16
+
+// batchReader reads datagrams from a UDP socket with recvmmsg.
+type batchReader struct {
+	rc   syscall.RawConn
+	bufs [][]byte
+	oobs [][]byte
+	iovs []unix.Iovec
+	hdrs []unix.Mmsghdr
+}
+
+// newBatchReader returns a reader of datagrams of up to size bytes from c.
+func newBatchReader(c *net.UDPConn, size int) *batchReader {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	b := &batchReader{rc: rc, bufs: make([][]byte, syslogBatch), oobs: make([][]byte, syslogBatch),
+		iovs: make([]unix.Iovec, syslogBatch), hdrs: make([]unix.Mmsghdr, syslogBatch)}
+	for i := range b.hdrs {
+		b.bufs[i] = make([]byte, size)
+		b.oobs[i] = make([]byte, 64)
+		b.iovs[i].Base = &b.bufs[i][0]
+		b.iovs[i].SetLen(size)
+		b.hdrs[i].Hdr.Iov = &b.iovs[i]
+		b.hdrs[i].Hdr.Iovlen = 1
+		b.hdrs[i].Hdr.Control = &b.oobs[i][0]
+	}
+	return b
+}
+
+// read waits for datagrams and reads as many as there are, up to the
+// batch; datagram i is then msg(i), its control messages oob(i).
+func (b *batchReader) read() (int, error) {
+	var n int
+	var serr error
+	err := b.rc.Read(func(fd uintptr) bool {
+		for i := range b.hdrs {
+			b.hdrs[i].Hdr.SetControllen(len(b.oobs[i]))
+			b.hdrs[i].Hdr.Flags = 0
+			b.hdrs[i].Len = 0
+		}
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			n = int(r)
+		case unix.EAGAIN:
+			return false // nothing yet: the poller waits
+		case unix.EINTR:
+			return false
+		default:
+			serr = e
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, serr
+}
+
+func (b *batchReader) msg(i int) []byte { return b.bufs[i][:b.hdrs[i].Len] }
+
+func (b *batchReader) oob(i int) []byte { return b.oobs[i][:b.hdrs[i].Hdr.Controllen] }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -55,15 +56,7 @@ func TestSyslogLogger(t *testing.T) {
 		}
 		got := waitRecords(t, c, i+1)
 		rec := got[i]
-		// logger names the host in every shape but RFC 3164 over a local
-		// socket, where syslog daemons add it themselves.
 		wantSource := host + "/nginx"
-		if tc.name == "unix-3164" {
-			wantSource = "nginx"
-			if strings.HasPrefix(rec.Source, host) {
-				wantSource = host + "/nginx"
-			}
-		}
 		if rec.Source != wantSource || !rec.Parsed || rec.Path != path || rec.User != "frank" || rec.Status != 200 || rec.Agent != "curl/8.5.0" {
 			t.Errorf("%s: record source %q parsed %v path %q user %q status %d agent %q; line %q", tc.name, rec.Source, rec.Parsed, rec.Path, rec.User, rec.Status, rec.Agent, rec.Line)
 		}
@@ -317,5 +310,42 @@ func TestSyslogShutdown(t *testing.T) {
 	}
 	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
 		t.Errorf("the unix socket is still there after shutdown: %v", err)
+	}
+}
+
+// TestSyslogBeyondLoopbackWarns: a listener open beyond loopback is said
+// once at start, as a warning naming it; a loopback one is not.
+func TestSyslogBeyondLoopbackWarns(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		warn bool
+	}{{"udp://0.0.0.0:0", true}, {"tcp://127.0.0.1:0", false}} {
+		var logs lockedBuffer
+		_, stop := stopServerFunc(t, feed.Config{Syslog: []string{tc.url}, HTTPAddr: "127.0.0.1:0", TCPAddr: feed.NoListen,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		stop()
+		n := strings.Count(logs.String(), "syslog has no authentication")
+		if tc.warn && (n != 1 || !strings.Contains(logs.String(), "level=WARN msg=\"syslog listening beyond loopback")) || !tc.warn && n != 0 {
+			t.Errorf("%s: %d warnings in:\n%s", tc.url, n, logs.String())
+		}
+	}
+}
+
+// TestSyslogLocalSocket: the C library's syslog(3) writes to a local
+// socket without a host name ("<13>Dec  7 10:00:00 nginx[42]: ..."): the
+// source is the tag alone.
+func TestSyslogLocalSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	srv := startServer(t, feed.Config{Syslog: []string{"unix://" + sock}, Backfill: -1})
+	c := collect(t, srv, 0)
+	conn, err := net.Dial("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "<13>%s nginx[42]: "+syslogLine, time.Now().Format(time.Stamp), "/local")
+	rec := waitRecords(t, c, 1)[0]
+	if rec.Source != "nginx" || !rec.Parsed || rec.Path != "/local" {
+		t.Fatalf("record source %q parsed %v path %q", rec.Source, rec.Parsed, rec.Path)
 	}
 }

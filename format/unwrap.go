@@ -289,8 +289,9 @@ func sdElement(s string) int {
 }
 
 // unwrap3164 reads what follows "<PRI>": a time ("Dec  7 10:00:00", or
-// one ISO 8601 token as some relays write), the host, then the tag
-// ("nginx:" or "nginx[123]:") and a space before the message.
+// one ISO 8601 token as some relays write), the host (left out by
+// syslog(3) on the local socket), then the tag ("nginx:" or
+// "nginx[123]:") and a space before the message.
 func unwrap3164(s string) (u unwrapped, ok bool) {
 	switch {
 	case len(s) > 16 && s[3] == ' ' && s[6] == ' ' && s[9] == ':' && s[12] == ':' && s[15] == ' ':
@@ -308,6 +309,12 @@ func unwrap3164(s string) (u unwrapped, ok bool) {
 		return u, false
 	}
 	tag, msg, _ := strings.Cut(s, " ")
+	if len(host) > 1 && host[len(host)-1] == ':' {
+		// No host: the C library's syslog(3) leaves it out on the local
+		// socket ("<13>Dec  7 10:00:00 nginx[42]: ..."). A host name
+		// never ends in ':'.
+		tag, msg, host = host, s, "-"
+	}
 	if len(tag) < 2 || tag[len(tag)-1] != ':' {
 		return u, false
 	}

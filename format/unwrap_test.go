@@ -98,6 +98,7 @@ func TestSyslog(t *testing.T) {
 		{"<190>Dec 17 10:00:00 web1 nginx[123]: x", "web1", "nginx", "x", true},
 		{"<13>2026-12-07T10:00:00.123456+00:00 web1.example.com httpd: x", "web1.example.com", "httpd", "x", true},
 		{"<190>Dec  7 10:00:00 - nginx: x", "", "nginx", "x", true},
+		{"<13>Dec  7 10:00:00 nginx[42]: " + accessLine, "", "nginx", accessLine, true},
 		{"<190>Dec  7 10:00:00 web1 [x]: x", "web1", "[x]", "x", true},
 		{"<190>1 2026-12-07T10:00:00.000Z web1 nginx - - - " + accessLine, "web1", "nginx", accessLine, true},
 		{"<190>1 2026-12-07T10:00:00.000Z - nginx 42 - - x", "", "nginx", "x", true},

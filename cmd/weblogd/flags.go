@@ -264,6 +264,11 @@ func (o *options) check() error {
 			errs = append(errs, fmt.Errorf("--state %s: %v", o.state, err))
 		}
 	}
+	for _, u := range o.syslog {
+		if err := feed.CheckSyslogURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("--%v", err))
+		}
+	}
 	if _, err := format.Compile(o.format); err != nil {
 		errs = append(errs, fmt.Errorf("--format: %v", err))
 	}
