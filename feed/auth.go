@@ -27,7 +27,7 @@ const (
 	placeAdmin     = "admin"
 )
 
-var authPlaces = []string{transportTCP, transportHits, transportEvents, transportWS, placeAPI, placeDashboard, placeMetrics, placeLogin, placeAdmin}
+var authPlaces = []string{transportTCP, transportHits, transportEvents, transportWS, placeAPI, placeDashboard, placeMetrics, placeLogin, placeAdmin, placeIngest}
 
 // sessionCookie names the browser session's cookie.
 const sessionCookie = "weblogd_session"

@@ -36,7 +36,7 @@ const (
 )
 
 // writeTokenFile writes a token file and returns its path.
-func writeTokenFile(t *testing.T, lines ...string) string {
+func writeTokenFile(t testing.TB, lines ...string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {

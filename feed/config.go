@@ -245,6 +245,24 @@ type Config struct {
 	// /admin/settings): a token file of its own (filters are not allowed
 	// in it), bearer only. Zero means no admin API.
 	AdminTokenFile string
+	// IngestTokenFile turns POST /ingest on: a token file of its own
+	// (filters are not allowed in it), bearer only; its tokens are good
+	// for /ingest and nothing else, and no stream token is good for
+	// /ingest. Zero means no /ingest.
+	IngestTokenFile string
+	// IngestRequestsPerToken bounds the /ingest requests open at once
+	// with one token; more get 429. Zero means
+	// DefaultIngestRequestsPerToken; negative means no limit.
+	IngestRequestsPerToken int
+	// IngestRatePerToken bounds the lines a second one token's /ingest
+	// requests send, together, with a second's worth at once: past it
+	// the requests wait (reading no more of their bodies), and nothing is
+	// dropped. Zero means no limit.
+	IngestRatePerToken int
+	// IngestIdleTimeout ends an /ingest request whose body sends nothing
+	// for this long (408, with the lines taken so far). Zero means
+	// DefaultIngestIdleTimeout; negative means never.
+	IngestIdleTimeout time.Duration
 
 	// Redact masks client addresses, query strings or parameters, and
 	// user names in every record before it enters the ring (package
@@ -265,8 +283,8 @@ type Config struct {
 // checked without touching the network or the files.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
-	if len(c.Logs) == 0 && c.Subscribe == "" && len(c.Syslog) == 0 {
-		errs = append(errs, errors.New("no log to follow: give at least one, a syslog listener, or a NATS stream to subscribe to"))
+	if len(c.Logs) == 0 && c.Subscribe == "" && len(c.Syslog) == 0 && c.IngestTokenFile == "" {
+		errs = append(errs, errors.New("no log to follow: give at least one, a syslog listener, an ingest token file to take lines over HTTP, or a NATS stream to subscribe to"))
 	}
 	errs = append(errs, c.checkSyslog()...)
 	stdin := 0
@@ -365,6 +383,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSubscribersPerToken == 0 {
 		c.MaxSubscribersPerToken = DefaultMaxSubscribersPerToken
+	}
+	if c.IngestRequestsPerToken == 0 {
+		c.IngestRequestsPerToken = DefaultIngestRequestsPerToken
+	}
+	if c.IngestRatePerToken < 0 {
+		errs = append(errs, fmt.Errorf("ingest rate %d is negative", c.IngestRatePerToken))
+	}
+	switch {
+	case c.IngestIdleTimeout == 0:
+		c.IngestIdleTimeout = DefaultIngestIdleTimeout
+	case c.IngestIdleTimeout < 0:
+		c.IngestIdleTimeout = 0
 	}
 	if c.SessionLifetime < 0 {
 		errs = append(errs, fmt.Errorf("session lifetime %v is negative", c.SessionLifetime))

@@ -48,6 +48,16 @@ func (s *Server) buildHandler() http.Handler {
 		mux.Handle("POST /login", s.bounded(http.HandlerFunc(s.login)))
 		mux.Handle("POST /logout", s.bounded(http.HandlerFunc(s.logout)))
 	}
+	if s.ingestTokens != nil {
+		// PUT is what curl -T sends. Not bounded: a body may stream for
+		// hours; the answer gets its write deadline when it is written.
+		mux.Handle("POST /ingest", http.HandlerFunc(s.serveIngest))
+		mux.Handle("PUT /ingest", http.HandlerFunc(s.serveIngest))
+	} else {
+		// Off, it is not there: 404, not the dashboard's 405.
+		mux.Handle("POST /ingest", http.NotFoundHandler())
+		mux.Handle("PUT /ingest", http.NotFoundHandler())
+	}
 	if s.admin != nil {
 		mux.Handle("GET /admin/subscribers", s.requireAdmin(s.bounded(http.HandlerFunc(s.adminSubscribers))))
 		mux.Handle("DELETE /admin/subscribers/{id}", s.requireAdmin(s.bounded(http.HandlerFunc(s.adminDisconnect))))

@@ -18,7 +18,7 @@ import (
 // A request checked against the old tokens may subscribe just after a
 // sweep; the sweep is therefore done again on the next check too.
 func (s *Server) watchCredentials(ctx context.Context) {
-	if s.tokens == nil && s.admin == nil {
+	if s.tokens == nil && s.admin == nil && s.ingestTokens == nil {
 		return
 	}
 	t := time.NewTicker(auth.CheckInterval)
@@ -32,6 +32,9 @@ func (s *Server) watchCredentials(ctx context.Context) {
 		}
 		if s.admin != nil {
 			s.admin.Reload()
+		}
+		if s.ingestTokens != nil {
+			s.ingestTokens.Reload()
 		}
 		if s.tokens == nil {
 			continue

@@ -88,8 +88,11 @@ type Server struct {
 	stateErrs  atomic.Uint64          // failed saves of the checkpoint
 	stateFault atomic.Pointer[string] // why the last save failed; nil once one succeeds
 
-	tokens       *auth.File     // nil: no authentication
-	admin        *auth.File     // nil: no admin API
+	tokens       *auth.File // nil: no authentication
+	admin        *auth.File // nil: no admin API
+	ingestTokens *auth.File // nil: no /ingest
+	ingestLimit  *transports.TokenLimiter
+	ingestRate   *ingestRates   // nil: no rate limit
 	sessions     *auth.Sessions // browser sessions; nil without tokens
 	tokenLimit   *transports.TokenLimiter
 	authFailures map[string]*atomic.Uint64 // by where: authPlaces
@@ -111,12 +114,15 @@ func New(c Config) (*Server, error) {
 	if err == nil {
 		tlsConfig, err = c.serverTLS()
 	}
-	var tokens, admin *auth.File
+	var tokens, admin, ingestTokens *auth.File
 	if err == nil && c.TokenFile != "" {
 		tokens, err = auth.Load(c.TokenFile, c.Logger.With("file", "tokens"))
 	}
 	if err == nil && c.AdminTokenFile != "" {
 		admin, err = loadAdminTokens(c.AdminTokenFile, c.Logger.With("file", "admin tokens"))
+	}
+	if err == nil && c.IngestTokenFile != "" {
+		ingestTokens, err = loadIngestTokens(c.IngestTokenFile, c.Logger.With("file", "ingest tokens"))
 	}
 	var red *redact.Redactor
 	if err == nil {
@@ -134,6 +140,9 @@ func New(c Config) (*Server, error) {
 		tls:          tlsConfig,
 		tokens:       tokens,
 		admin:        admin,
+		ingestTokens: ingestTokens,
+		ingestLimit:  transports.NewTokenLimiter(c.IngestRequestsPerToken),
+		ingestRate:   newIngestRates(c.IngestRatePerToken),
 		redactor:     red,
 		authFailures: map[string]*atomic.Uint64{},
 	}
@@ -549,7 +558,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.started = time.Now()
 	close(s.ready)
 	s.log.Info("weblogd started", "version", cfg.Version, "http", addrString(s.httpAddr), "tcp", addrString(s.tcpAddr), "logs", len(s.src.snapshot()), "format", s.src.format.String(), "tls", s.tls != nil,
-		"auth", s.tokens != nil, "admin", s.admin != nil, "redact", s.redactor != nil)
+		"auth", s.tokens != nil, "admin", s.admin != nil, "ingest", s.ingestTokens != nil, "redact", s.redactor != nil)
 	if open := beyondLoopback(s.httpAddr, s.tcpAddr); s.tokens == nil && len(open) > 0 {
 		s.log.Warn("listening beyond loopback without a token file: anyone who can reach these ports sees every request", "addrs", open)
 	}

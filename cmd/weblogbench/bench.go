@@ -45,6 +45,8 @@ type server struct {
 	name   string
 	stop   func() // kills what the tool started; nil for a target
 	output string // where the started server's output goes
+
+	ingestToken string // with --ingest: the token of its ingest token file
 }
 
 func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
@@ -188,6 +190,12 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 	}
 	defer f.Close()
 	w := &writer{f: f}
+	var ingest *ingestStream
+	if o.ingest {
+		ingest = startIngest(ctx, srv)
+		defer ingest.pw.Close()
+		w.f = ingest
+	}
 
 	// Warm-up: a subscriber counts as connected once it has seen a line,
 	// which proves the server registered it and follows the log, whatever
@@ -266,6 +274,10 @@ func bench(ctx context.Context, o *options, stderr io.Writer) (*result, error) {
 		wcancel()
 	} else {
 		werr = w.run(ctx, o.rate, planned)
+	}
+	if ingest != nil && werr == nil {
+		// The answer comes once every line is in the server's ring.
+		werr = ingest.finish(w.lines)
 	}
 	res.WriteSeconds = time.Since(start).Seconds()
 	res.LinesWritten = w.written.Load()
@@ -368,8 +380,21 @@ func startServer(ctx context.Context, o *options) (*server, error) {
 	}
 	var ports []string
 	repl := []string{"{log}", srv.log}
+	serverCmd := o.serverCmd
+	if o.ingest {
+		tokens, tok, err := ingestTokens(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("make the ingest token file: %w", err)
+		}
+		srv.ingestToken = tok
+		repl = append(repl, "{tokens}", tokens)
+		if !strings.Contains(serverCmd, "{tokens}") {
+			serverCmd += ingestFlag
+		}
+	}
 	for _, ph := range []string{"{http}", "{tcp}"} {
-		if !strings.Contains(o.serverCmd, ph) {
+		if !strings.Contains(serverCmd, ph) {
 			continue
 		}
 		p, err := freePort()
@@ -387,7 +412,7 @@ func startServer(ctx context.Context, o *options) (*server, error) {
 	}
 	r := strings.NewReplacer(repl...)
 	var argv []string
-	for _, f := range strings.Fields(o.serverCmd) {
+	for _, f := range strings.Fields(serverCmd) {
 		argv = append(argv, r.Replace(f))
 	}
 	if o.pinServer >= 0 {
@@ -395,7 +420,7 @@ func startServer(ctx context.Context, o *options) (*server, error) {
 		// affinity (inherited by any children) are the server's.
 		argv = append([]string{"taskset", "-c", strconv.Itoa(o.pinServer)}, argv...)
 	}
-	srv.name = strings.Join(strings.Fields(o.serverCmd), " ")
+	srv.name = strings.Join(strings.Fields(serverCmd), " ")
 	out, err := os.Create(srv.output)
 	if err != nil {
 		os.RemoveAll(dir)

@@ -79,6 +79,29 @@ func TestLoad(t *testing.T) {
 		t.Errorf("peak RSS %v: want present and positive", r.PeakRSSBytes)
 	}
 
+	// --ingest: the same lines through POST /ingest, from one client; the
+	// tool checks the server's count, and every subscriber gets them all.
+	cmd = exec.Command(bench, "--ingest", "--server-cmd", strings.Replace(defaultServerCmd, "weblogd", weblogd, 1),
+		"--transport", "tcp,hits", "--subs", "4", "--rate", "200", "--duration", "1s",
+		"--connect-timeout", "20s", "--json", report, "--quiet")
+	stdout.Reset()
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("weblogbench --ingest: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if b, err = os.ReadFile(report); err != nil {
+		t.Fatal(err)
+	}
+	r = result{}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("the JSON report: %v\n%s", err, b)
+	}
+	if r.LinesWritten != 200 || r.SubsComplete != 4 || r.Lost != 0 || !strings.Contains(r.Server, "--ingest-token-file") {
+		t.Errorf("--ingest: %d lines, %d of 4 subscribers complete, %d lost, server %q: want 200, 4, 0, with an ingest token file",
+			r.LinesWritten, r.SubsComplete, r.Lost, r.Server)
+	}
+
 	// The floor: a writer process of the tool's own, read by the tool.
 	cmd = exec.Command(bench, "--floor", "--subs", "50", "--rate", "100", "--duration", "1s", "--json", report)
 	stdout.Reset()
@@ -133,6 +156,7 @@ func TestFlags(t *testing.T) {
 		{"--subs", "0"},
 		{"--subs", "0", "--idle-subs", "10", "--stalled", "1"},
 		{"--burst", "-1"},
+		{"--ingest", "--target", "127.0.0.1:8080", "--log", "/tmp/x.log", "--transport", "hits"},
 		{"--burst", "10000001"},
 		{"--eio", "5"},
 		{"--sio-namespace", "abc"},

@@ -39,6 +39,7 @@ type options struct {
 	cpuProfile     string
 	floor          bool
 	floorTick      time.Duration
+	ingest         bool
 
 	suite string
 	runs  int
@@ -71,6 +72,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	fs.IntVar(&o.pinServer, "pin-server", -1, "run the server on this CPU only (with taskset); -1 does not pin (the suite pins to CPU 0 on a machine of 2 or more)")
 	fs.IntVar(&o.pinLoad, "pin-load", -1, "run this tool on this CPU only (with taskset), with one Go thread running; -1 does not pin (the suite pins to CPU 1)")
+	fs.BoolVar(&o.ingest, "ingest", false, "send the lines to the server's POST /ingest, from one client in one chunked request, instead of appending them to its log; the server command gets --ingest-token-file {tokens} (a token file the tool writes) unless it has {tokens}")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	fs.BoolVar(&o.floor, "floor", false, "instead of a server, measure the floor: what writing alone costs here, a process (pinned with --pin-server) writing a message the size of weblogd's for --rate to each of --subs loopback connections once per --floor-tick, in weblogd's steps, for --duration")
 	fs.DurationVar(&o.floorTick, "floor-tick", 50*time.Millisecond, "with --floor, the tick: weblogd's --tick")
@@ -186,6 +188,9 @@ func (o *options) check() error {
 	o.kinds = kinds
 	if o.subs < 0 || o.subs > maxSubs {
 		errs = append(errs, fmt.Errorf("--subs %d: want 1 to %d", o.subs, maxSubs))
+	}
+	if o.ingest && (o.target != "" || o.floor || o.suite != "") {
+		errs = append(errs, errors.New("--ingest starts its own server: not with --target, --floor or --suite"))
 	}
 	if o.subs == 0 && (o.idleSubs == 0 || o.burst > 0 || o.stalled > 0) {
 		errs = append(errs, errors.New("--subs 0 goes only with --idle-subs (idle memory only)"))

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -15,7 +15,8 @@ const burstWrite = 64 << 10
 
 // writer appends the tool's lines to the log.
 type writer struct {
-	f       *os.File
+	f       io.Writer // the log, or with --ingest the body of a POST /ingest
+	lines   int64     // every line written, warm-up lines too
 	buf     []byte
 	sec     int64  // the second stamp was formatted for
 	stamp   []byte // [02/Jan/2006:15:04:05 -0700] of sec
@@ -46,6 +47,7 @@ func (w *writer) line(seq []byte) error {
 	if _, err := w.f.Write(w.buf); err != nil {
 		return fmt.Errorf("write the log: %w", err)
 	}
+	w.lines++
 	return nil
 }
 
@@ -98,6 +100,7 @@ func (w *writer) burst(ctx context.Context, n int64) error {
 		if _, err := w.f.Write(buf); err != nil {
 			return fmt.Errorf("write the log: %w", err)
 		}
+		w.lines += i - w.written.Load()
 		w.written.Store(i)
 	}
 	return nil

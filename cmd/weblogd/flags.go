@@ -62,6 +62,10 @@ type options struct {
 	sessionLifetime time.Duration
 	maxSubsPerToken int
 	adminTokenFile  string
+	ingestTokenFile string
+	ingestRequests  int
+	ingestRate      int
+	ingestIdle      time.Duration
 	redact          listFlag
 	redactKeyFile   string
 	publish         string
@@ -126,6 +130,10 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.sessionLifetime, "session-lifetime", auth.DefaultSessionLifetime, "how long a browser session from the login page lasts unused (an open dashboard renews it)")
 	fs.IntVar(&o.maxSubsPerToken, "max-subscribers-per-token", feed.DefaultMaxSubscribersPerToken, "with --token-file, most subscribers using one token, on every stream together; 0 for no limit")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "turns the admin API on (/admin/subscribers, /admin/settings): its own bearer tokens, one per line, no filters")
+	fs.StringVar(&o.ingestTokenFile, "ingest-token-file", "", "turns POST /ingest on (lines sent over HTTP, e.g. tail -F x | curl -sT - URL/ingest): its own bearer tokens, one per line, no filters; re-read when it changes")
+	fs.IntVar(&o.ingestRequests, "ingest-requests-per-token", feed.DefaultIngestRequestsPerToken, "most /ingest requests open at once with one ingest token; more get 429; 0 for no limit")
+	fs.IntVar(&o.ingestRate, "ingest-rate-per-token", 0, "most lines a second that one ingest token's requests send together; past it they wait (nothing is dropped); 0 for no limit")
+	fs.DurationVar(&o.ingestIdle, "ingest-idle-timeout", feed.DefaultIngestIdleTimeout, "an /ingest request whose body sends nothing for this long is ended (408, with the lines taken); 0 never")
 	fs.Var(&o.redact, "redact", "mask before records are kept: host (IPv4 /24, IPv6 /48), host=hash (keyed, --redact-key-file), query, params (secret-looking parameters), params=a,b, user (repeatable, or a comma list)")
 	fs.StringVar(&o.redactKeyFile, "redact-key-file", "", "file holding the key of --redact host=hash (at least 16 bytes; e.g. openssl rand -hex 32 > file)")
 	fs.StringVar(&o.publish, "publish", "", "also send every record to the NATS JetStream stream at this URL (nats://host:4222, a comma list for a cluster), buffered while NATS is unreachable (with --state, on disk too)")
@@ -151,8 +159,8 @@ Follows access logs and streams every new line live.
 Every flag also reads %sFLAG (upper case, - as _), and a --config file can
 hold any of them: the command line wins over the environment, which wins over
 the file. Secrets are read from files, never given as values (--tls-key, --token-file,
---admin-token-file, --redact-key-file, --nats-creds, --nats-nkey, --nats-token-file,
---nats-password-file, --nats-key).
+--admin-token-file, --ingest-token-file, --redact-key-file, --nats-creds, --nats-nkey,
+--nats-token-file, --nats-password-file, --nats-key).
 
 `, envPrefix)
 		printFlags(fs.Output(), fs, serverHelp)
@@ -267,8 +275,8 @@ func (o *options) check() error {
 	if o.logFormat != "text" && o.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", o.logFormat))
 	}
-	if len(o.logs) == 0 && !o.demo && !o.version && o.subscribe == "" && len(o.syslog) == 0 {
-		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo, --syslog to listen for syslog, or --subscribe to a NATS stream)"))
+	if len(o.logs) == 0 && !o.demo && !o.version && o.subscribe == "" && len(o.syslog) == 0 && o.ingestTokenFile == "" {
+		errs = append(errs, errors.New("no --log given: say which access log to follow (or try --demo, --syslog to listen for syslog, --ingest-token-file to take lines over HTTP, or --subscribe to a NATS stream)"))
 	}
 	if o.tlsCert != "" && o.tlsKey == "" {
 		errs = append(errs, errors.New("--tls-cert given without --tls-key: give both, or neither"))
@@ -278,6 +286,15 @@ func (o *options) check() error {
 	}
 	if o.authMetrics && o.tokenFile == "" {
 		errs = append(errs, errors.New("--auth-metrics needs --token-file: without tokens there is nothing to require"))
+	}
+	if o.ingestRequests < 0 {
+		errs = append(errs, fmt.Errorf("--ingest-requests-per-token %d: must be 0 (no limit) or more", o.ingestRequests))
+	}
+	if o.ingestRate < 0 {
+		errs = append(errs, fmt.Errorf("--ingest-rate-per-token %d: must be 0 (no limit) or more", o.ingestRate))
+	}
+	if o.ingestIdle < 0 {
+		errs = append(errs, fmt.Errorf("--ingest-idle-timeout %v: must be 0 (never) or more", o.ingestIdle))
 	}
 	if o.sessionLifetime <= 0 {
 		errs = append(errs, fmt.Errorf("--session-lifetime %v: must be positive", o.sessionLifetime))
@@ -423,6 +440,8 @@ func (o *options) config() feed.Config {
 		AuthMetrics:         o.authMetrics,
 		SessionLifetime:     o.sessionLifetime,
 		AdminTokenFile:      o.adminTokenFile,
+		IngestTokenFile:     o.ingestTokenFile,
+		IngestRatePerToken:  o.ingestRate,
 		Redact:              o.redactOptions,
 		Publish:             o.publish,
 		Subscribe:           o.subscribe,
@@ -434,6 +453,14 @@ func (o *options) config() feed.Config {
 	c.MaxSubscribersPerToken = o.maxSubsPerToken
 	if c.MaxSubscribersPerToken == 0 {
 		c.MaxSubscribersPerToken = -1
+	}
+	c.IngestRequestsPerToken = o.ingestRequests
+	if c.IngestRequestsPerToken == 0 {
+		c.IngestRequestsPerToken = -1
+	}
+	c.IngestIdleTimeout = o.ingestIdle
+	if c.IngestIdleTimeout == 0 {
+		c.IngestIdleTimeout = -1
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = feed.NoListen
