@@ -194,23 +194,9 @@ func TestApacheFormats(t *testing.T) {
 		{"vcombined", "vcombined", run.log("vhost_combined")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := format.Compile(tt.spec)
-			if err != nil {
-				t.Fatalf("Compile(%q): %v", tt.spec, err)
-			}
-			p := f.NewParser()
-			lines := readLines(t, tt.log)
-			if len(lines) != len(run.Exchanges) {
-				t.Fatalf("%d lines, want %d", len(lines), len(run.Exchanges))
-			}
-			for i, line := range lines {
-				e := run.Exchanges[i]
-				var r record.Record
-				ok, at := p.Parse(&r, line)
-				if !ok {
-					t.Fatalf("line %d does not parse as %s: stopped at byte %d (%.40q)\n%s", i+1, tt.name, at, line[min(max(at, 0), len(line)):], line)
-				}
-				checkApacheRecord(t, i, tt.name, e, line, &r)
+			lines, recs := parseLog(t, tt.spec, tt.log, len(ex))
+			for i := range recs {
+				checkApacheRecord(t, i, tt.name, ex[i], lines[i], &recs[i])
 			}
 		})
 	}

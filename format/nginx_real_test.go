@@ -229,22 +229,9 @@ func TestNginxFormats(t *testing.T) {
 		{"escape=json", "log_format jsonlog escape=json '" + nginxJSON + "'", run.log("json"), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := format.Compile(tt.spec)
-			if err != nil {
-				t.Fatalf("Compile(%q): %v", tt.spec, err)
-			}
-			p := f.NewParser()
-			lines := readLines(t, tt.log)
-			if len(lines) != len(run.Exchanges) {
-				t.Fatalf("%d lines, want %d", len(lines), len(run.Exchanges))
-			}
-			for i, line := range lines {
-				var r record.Record
-				ok, at := p.Parse(&r, line)
-				if !ok {
-					t.Fatalf("line %d does not parse as %s: stopped at byte %d (%.40q)\n%s", i+1, tt.name, at, line[min(max(at, 0), len(line)):], line)
-				}
-				checkNginxRecord(t, i, run, tt.json, line, &r)
+			lines, recs := parseLog(t, tt.spec, tt.log, len(ex))
+			for i := range recs {
+				checkNginxRecord(t, i, run, tt.json, lines[i], &recs[i])
 			}
 		})
 	}

@@ -357,6 +357,28 @@ func checkCompiled(t *testing.T, f compiledFormat, lines []string, ex []webExcha
 	}
 }
 
+// parseLog reads the log at path, n lines, with the format spec, which
+// must fit every line.
+func parseLog(t *testing.T, spec, path string, n int) ([]string, []record.Record) {
+	t.Helper()
+	f, err := format.Compile(spec)
+	if err != nil {
+		t.Fatalf("Compile(%q): %v", spec, err)
+	}
+	p := f.NewParser()
+	lines := readLines(t, path)
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	recs := make([]record.Record, len(lines))
+	for i, line := range lines {
+		if ok, at := p.Parse(&recs[i], line); !ok {
+			t.Fatalf("line %d does not parse as %s: stopped at byte %d (%.40q)\n%s", i+1, spec, at, line[min(max(at, 0), len(line)):], line)
+		}
+	}
+	return lines, recs
+}
+
 // serverProc is a real web server running in the foreground, on free
 // loopback ports, with its configuration from a template in testdata.
 type serverProc struct {
