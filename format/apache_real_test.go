@@ -2,10 +2,8 @@ package format_test
 
 import (
 	"crypto/sha1"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,10 +104,7 @@ func TestApacheFormats(t *testing.T) {
 	ex := run.Exchanges
 
 	t.Run("timing log", func(t *testing.T) {
-		lines := readLines(t, run.log("timing"))
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the timing log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("timing"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			m := apacheTimingLine.FindStringSubmatch(line)
@@ -139,10 +134,7 @@ func TestApacheFormats(t *testing.T) {
 	})
 
 	t.Run("msec log", func(t *testing.T) {
-		lines := readLines(t, run.log("msec"))
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the msec log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("msec"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			m := apacheMsecLine.FindStringSubmatch(line)
@@ -164,10 +156,7 @@ func TestApacheFormats(t *testing.T) {
 	})
 
 	t.Run("vhost_combined log", func(t *testing.T) {
-		lines := readLines(t, run.log("vhost_combined"))
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the vhost_combined log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("vhost_combined"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			// This package reads vhost_combined already.
@@ -398,14 +387,7 @@ func runApache(t *testing.T) *apacheRun {
 		"Compiled": compiled,
 	})
 
-	client := &http.Client{
-		Timeout: serverWait,
-		Transport: &http.Transport{
-			TLSClientConfig:    &tls.Config{RootCAs: cert.Pool},
-			DisableCompression: true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := testClient(cert.Pool)
 	defer client.CloseIdleConnections()
 	run := &apacheRun{Dir: dir, Exchanges: apacheRequests(), Raw: apacheRawRequests()}
 	for i := range run.Exchanges {

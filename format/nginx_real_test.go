@@ -1,11 +1,9 @@
 package format_test
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,10 +111,7 @@ func TestNginxFormats(t *testing.T) {
 	ex := run.Exchanges
 
 	t.Run("timing log", func(t *testing.T) {
-		lines := readLines(t, run.log("timing"))
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the timing log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("timing"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			m := timingLine.FindStringSubmatch(line)
@@ -140,10 +135,7 @@ func TestNginxFormats(t *testing.T) {
 	})
 
 	t.Run("json log", func(t *testing.T) {
-		lines := readLines(t, run.log("json"))
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the JSON log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("json"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			var j struct {
@@ -190,10 +182,7 @@ func TestNginxFormats(t *testing.T) {
 	})
 
 	t.Run("syslog", func(t *testing.T) {
-		lines := readLines(t, run.log("syslog"))
-		if len(lines) != len(ex) {
-			t.Fatalf("%d syslog datagrams, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("syslog"), len(ex))
 		// RFC 3164 as nginx writes it: local7.info, a space-padded day,
 		// the host name, the tag.
 		re := regexp.MustCompile(`^<190>([A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d) (\S+) nginx: (.*)$`)
@@ -544,14 +533,7 @@ func runNginx(t *testing.T) *nginxRun {
 		"Timing": nginxTiming, "JSON": nginxJSON, "Compiled": compiled,
 	})
 
-	client := &http.Client{
-		Timeout: serverWait,
-		Transport: &http.Transport{
-			TLSClientConfig:    &tls.Config{RootCAs: cert.Pool},
-			DisableCompression: true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := testClient(cert.Pool)
 	defer client.CloseIdleConnections()
 	run.Exchanges, run.Raw = nginxRequests(), nginxRawRequests()
 	for i := range run.Exchanges {

@@ -3,6 +3,7 @@ package format_test
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -101,6 +102,30 @@ func or(s, dflt string) string {
 		return dflt
 	}
 	return s
+}
+
+// testClient is the client the tests make their requests with: it trusts
+// roots, takes what the server sends as it is and follows no redirect.
+func testClient(roots *x509.CertPool) *http.Client {
+	return &http.Client{
+		Timeout: serverWait,
+		Transport: &http.Transport{
+			TLSClientConfig:    &tls.Config{RootCAs: roots},
+			DisableCompression: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// logLines returns the lines of the log at path, which must have one per
+// request (n).
+func logLines(t *testing.T, path string, n int) []string {
+	t.Helper()
+	lines := readLines(t, path)
+	if len(lines) != n {
+		t.Fatalf("%d lines in %s, want one per request (%d):\n%s", len(lines), filepath.Base(path), n, strings.Join(lines, "\n"))
+	}
+	return lines
 }
 
 // send makes e's request to the server at url (tlsURL when e.TLS) and
