@@ -508,52 +508,43 @@ func unescapeJSON(s string) string {
 			i += 1 + n
 			continue
 		}
-		switch e := s[i+1]; e {
-		case '"', '\\', '/':
-			b.WriteByte(e)
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case 'u':
-			r, ok := hex4At(s, i+2)
-			if !ok {
-				b.WriteByte('\\')
-				i++
-				continue
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1) // the other half, as another \u
-				if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					if lo, ok := hex4At(s, i+2); ok {
-						r2 = lo
-					}
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			b.WriteRune(r)
+		if d := jsonEscapes[s[i+1]]; d != 0 {
+			b.WriteByte(d)
+			i += 2
 			continue
-		default:
-			b.WriteByte('\\') // and e is read as it is
+		}
+		r, ok := rune(0), false
+		if s[i+1] == 'u' {
+			r, ok = hex4At(s, i+2)
+		}
+		if !ok {
+			b.WriteByte('\\') // and what follows is read as it is
 			i++
 			continue
 		}
-		i += 2
+		i += 6
+		if utf16.IsSurrogate(r) {
+			r2 := rune(-1) // the other half, as another \u
+			if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+				if lo, ok := hex4At(s, i+2); ok {
+					r2 = lo
+				}
+			}
+			if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+				r = d
+				i += 6
+			} else {
+				r = utf8.RuneError
+			}
+		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }
+
+// jsonEscapes maps the byte after a backslash to the byte it stands for,
+// for JSON's one-letter escapes; 0 for the others.
+var jsonEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // hex4At reads the four hex digits at s[i], if they are there.
 func hex4At(s string, i int) (rune, bool) {
