@@ -1,7 +1,6 @@
 package format
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -126,12 +125,3 @@ func (f *Format) NewParser() Parser {
 
 // String is the format as given: its name, or the format string.
 func (f *Format) String() string { return f.name }
-
-// errNotYet is what the parts of this package still being written return.
-var errNotYet = errors.New("not supported yet")
-
-// notYet is the Parser of a preset still being written: it fits no line.
-type notYet string
-
-func (n notYet) Parse(*record.Record, string) (bool, int) { return false, 0 }
-func (n notYet) Name() string                             { return string(n) }
