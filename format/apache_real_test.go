@@ -1,30 +1,26 @@
 package format_test
 
 import (
-	"bytes"
 	"crypto/sha1"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/weblogd/weblogd/certs/certstest"
 	"github.com/weblogd/weblogd/format"
+	"github.com/weblogd/weblogd/record"
 )
 
-// The LogFormat strings Apache is configured with, and that the parsers are
-// given: durations in microseconds, a request id, TLS and both byte counts;
+// The LogFormat strings of the sample logs, which the parsers are given too: durations in microseconds, a request id, TLS and both byte counts;
 // a time with milliseconds (the Apache manual's own example) and the Host
 // header as sent; and Debian's vhost_combined.
 const (
@@ -32,6 +28,19 @@ const (
 	apacheMsec          = `%a %l %u [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %{ms}T "%{Host}i"`
 	apacheVHostCombined = `%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`
 )
+
+// apacheCompiled are the other LogFormats Apache is configured with, each
+// written as the whole directive a user pastes into --format: the
+// documentation's common and combined, and two with most other
+// directives.
+var apacheCompiled = []compiledFormat{
+	{name: "common", spec: `LogFormat "%h %l %u %t \"%r\" %>s %b" common`},
+	{name: "combined", spec: `LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined`, agent: true},
+	{name: "pieces", spec: `LogFormat "[%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] %h %{c}a:%{remote}p \"%r\" %>s %B %D \"%400,404{User-Agent}i\"" pieces`,
+		duration: true},
+	{name: "others", spec: `LogFormat "%{sec}t %a %l %u \"%m %U%q %H\" %s %O %I %k %X %T %{ms}T %P %v %V %p %{Referer}i|%{User-agent}i|%{Accept}i|%{Content-Type}o|%L|%%" others`,
+		agent: true, duration: true, vhost: true},
+}
 
 // apacheModules is where Debian's apache2 keeps its modules.
 const apacheModules = "/usr/lib/apache2/modules"
@@ -52,41 +61,27 @@ func apacheRequests() []webExchange {
 	}
 }
 
-// apacheRun is what one run of real Apache left: the logs it wrote, and the
-// requests it served (one line each, in every log). Apache logs a request
-// after the client has its response, each connection in its own thread, so
-// the lines of requests on different connections may be in either order:
-// matcher finds a line's request.
-type apacheRun struct {
-	Timing, Msec, VHostCombined string
-	Exchanges                   []webExchange
-}
-
-// matcher returns a function that gives the request line i of one log is
-// about: the one whose request line and host or virtual host the line
-// holds. Each request has one line in each log, so a request matched twice
-// fails the test.
-func (run *apacheRun) matcher() func(t *testing.T, i int, line string) webExchange {
-	used := make([]bool, len(run.Exchanges))
-	return func(t *testing.T, i int, line string) webExchange {
-		t.Helper()
-		k := -1
-		for j, e := range run.Exchanges {
-			if strings.Contains(line, `"`+e.Method+" "+e.Path+` HTTP/1.1"`) &&
-				(strings.Contains(line, e.VHost) || strings.Contains(line, e.Host)) {
-				if k >= 0 {
-					t.Fatalf("line %d matches two of the requests made:\n%s", i+1, line)
-				}
-				k = j
-			}
-		}
-		if k < 0 || used[k] {
-			t.Fatalf("line %d matches no request made, or one another line matched:\n%s", i+1, line)
-		}
-		used[k] = true
-		return run.Exchanges[k]
+// apacheRawRequests are the requests a client library does not make: one
+// without any header.
+func apacheRawRequests() []webExchange {
+	return []webExchange{
+		{Method: "GET", Path: "/raw", Raw: "GET /raw HTTP/1.0\r\n\r\n", VHost: "app.example.test"},
 	}
 }
+
+// apacheRun is what one run of real Apache left: the logs it wrote, and the
+// requests it served, in order (the test waits for each request's lines
+// before it makes the next, as Apache logs each connection's request in
+// its own thread once the client has its response).
+type apacheRun struct {
+	Dir string // the logs: timing.log, msec.log, vhost_combined.log and one per apacheCompiled
+	// Exchanges have a line each in every log; Raw, made after them, in
+	// the logs of apacheCompiled only, so that the sample logs hold what a
+	// browser or a client library sends.
+	Exchanges, Raw []webExchange
+}
+
+func (run *apacheRun) log(name string) string { return filepath.Join(run.Dir, name+".log") }
 
 // apachePort is what %p says: the scheme's default port, not the one the
 // client connected to or named in Host (UseCanonicalName Off, the default).
@@ -97,23 +92,21 @@ func apachePort(e webExchange) string {
 	return "80"
 }
 
-// TestApacheWritesItsFormats runs real Apache with three LogFormats at
-// once, makes requests of every kind, and checks each line Apache wrote
-// against what the client sent and saw. runApacheFormats gives the same
-// lines to the parsers' tests; -write-samples keeps them in
-// testdata/samples.
-func TestApacheWritesItsFormats(t *testing.T) {
-	run := runApacheFormats(t)
+// TestApacheFormats runs real Apache once, writing every format at once:
+// two LogFormats with timings, TLS, a request id and milliseconds, and
+// Debian's vhost_combined (the sample logs; -write-samples keeps them in
+// testdata/samples), and the formats of apacheCompiled. It makes requests
+// of every kind, checks each line Apache wrote against what the client
+// sent and saw, and reads every log with the format Apache was given (and
+// vcombined), checking the records against the requests.
+func TestApacheFormats(t *testing.T) {
+	run := runApache(t)
 	ex := run.Exchanges
 
-	t.Run("timing", func(t *testing.T) {
-		lines := readLines(t, run.Timing)
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the timing log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
-		match := run.matcher()
+	t.Run("timing log", func(t *testing.T) {
+		lines := logLines(t, run.log("timing"), len(ex))
 		for i, line := range lines {
-			e := match(t, i, line)
+			e := ex[i]
 			m := apacheTimingLine.FindStringSubmatch(line)
 			if m == nil {
 				t.Fatalf("line %d does not have the shape of apacheTiming:\n%s", i+1, line)
@@ -140,14 +133,10 @@ func TestApacheWritesItsFormats(t *testing.T) {
 		}
 	})
 
-	t.Run("msec", func(t *testing.T) {
-		lines := readLines(t, run.Msec)
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the msec log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
-		match := run.matcher()
+	t.Run("msec log", func(t *testing.T) {
+		lines := logLines(t, run.log("msec"), len(ex))
 		for i, line := range lines {
-			e := match(t, i, line)
+			e := ex[i]
 			m := apacheMsecLine.FindStringSubmatch(line)
 			if m == nil {
 				t.Fatalf("line %d does not have the shape of apacheMsec:\n%s", i+1, line)
@@ -166,14 +155,10 @@ func TestApacheWritesItsFormats(t *testing.T) {
 		}
 	})
 
-	t.Run("vhost_combined", func(t *testing.T) {
-		lines := readLines(t, run.VHostCombined)
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the vhost_combined log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
-		match := run.matcher()
+	t.Run("vhost_combined log", func(t *testing.T) {
+		lines := logLines(t, run.log("vhost_combined"), len(ex))
 		for i, line := range lines {
-			e := match(t, i, line)
+			e := ex[i]
 			// This package reads vhost_combined already.
 			r := format.Parse(line)
 			if !r.Parsed {
@@ -191,6 +176,33 @@ func TestApacheWritesItsFormats(t *testing.T) {
 			}
 		}
 	})
+	for _, tt := range []struct{ name, spec, log string }{
+		{"timing", apacheTiming, run.log("timing")},
+		{"msec", apacheMsec, run.log("msec")},
+		{"vhost_combined", apacheVHostCombined, run.log("vhost_combined")},
+		{"vcombined", "vcombined", run.log("vhost_combined")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lines, recs := parseLog(t, tt.spec, tt.log, len(ex))
+			for i := range recs {
+				checkApacheRecord(t, i, tt.name, ex[i], lines[i], &recs[i])
+			}
+		})
+	}
+
+	// Debian's vhost_combined is also checked as a pasted LogFormat.
+	vhostCombined := compiledFormat{name: "vhost_combined",
+		spec:  `LogFormat "` + strings.ReplaceAll(apacheVHostCombined, `"`, `\"`) + `" vhost_combined`,
+		agent: true, vhost: true}
+	for _, f := range append([]compiledFormat{vhostCombined}, apacheCompiled...) {
+		t.Run("compiled "+f.name, func(t *testing.T) {
+			want := ex
+			if f.name != "vhost_combined" {
+				want = append(slices.Clone(ex), run.Raw...)
+			}
+			checkCompiled(t, f, readLines(t, run.log(f.name)), want)
+		})
+	}
 }
 
 // apacheTimingLine and apacheMsecLine are lines in apacheTiming and
@@ -266,10 +278,71 @@ func apacheBinary(t testing.TB) string {
 	return ""
 }
 
-// runApacheFormats starts the test's upstream and Apache with
-// testdata/apache/formats.conf.tmpl, makes apacheRequests through it, stops
-// Apache and returns where the lines are.
-func runApacheFormats(t *testing.T) *apacheRun {
+func checkApacheRecord(t *testing.T, i int, name string, e webExchange, line string, r *record.Record) {
+	t.Helper()
+	checkEq(t, i, "host", r.Host, "127.0.0.1")
+	checkEq(t, i, "user", r.User, or(e.User, "-"))
+	checkEq(t, i, "method", r.Method, e.Method)
+	checkEq(t, i, "path", r.Path, e.Path)
+	checkEq(t, i, "proto", r.Proto, "HTTP/1.1")
+	checkEq(t, i, "request", r.Request, "")
+	checkEq(t, i, "status", strconv.Itoa(r.Status), strconv.Itoa(e.Status))
+	checkEq(t, i, "referer", r.Referer, or(e.Referer, "-"))
+	checkEq(t, i, "agent", r.Agent, e.Agent)
+	if r.Time.IsZero() || r.Time.Before(e.Sent.Truncate(time.Second)) || r.Time.After(e.Sent.Add(e.Took)) {
+		t.Errorf("line %d: time %v, want within %v (+%v)", i+1, r.Time, e.Sent, e.Took)
+	}
+	// Fields are checked by value: how a directive is named there is the
+	// compiler's choice.
+	hasValue := func(v string) bool {
+		return slices.ContainsFunc(r.Fields, func(p record.Pair) bool { return p.Value == v })
+	}
+
+	switch name {
+	case "timing":
+		m := apacheTimingLine.FindStringSubmatch(line)
+		checkEq(t, i, "bytes (%b)", strconv.FormatInt(r.Bytes, 10), strconv.FormatInt(e.Bytes, 10))
+		checkEq(t, i, "vhost (%v)", r.VHost, e.VHost)
+		us, _ := strconv.ParseInt(m[8], 10, 64)
+		if want := record.Took(time.Duration(us) * time.Microsecond); r.Duration != want {
+			t.Errorf("line %d: duration %+v, want %+v (%%D %s)", i+1, r.Duration, want, m[8])
+		}
+		if !hasValue(e.RequestID) {
+			t.Errorf("line %d: fields %v lack the UNIQUE_ID %q", i+1, r.Fields, e.RequestID)
+		}
+		if e.SSLProtocol != "" && !hasValue(e.SSLProtocol) {
+			t.Errorf("line %d: fields %v lack the SSL_PROTOCOL %q", i+1, r.Fields, e.SSLProtocol)
+		}
+	case "msec":
+		m := apacheMsecLine.FindStringSubmatch(line)
+		checkEq(t, i, "bytes (%b)", strconv.FormatInt(r.Bytes, 10), strconv.FormatInt(e.Bytes, 10))
+		// The time has milliseconds, and they are kept.
+		want, _ := time.Parse("02/Jan/2006 15:04:05.000 -0700", m[2])
+		if !r.Time.Equal(want) {
+			t.Errorf("line %d: time %v, want the logged %v", i+1, r.Time, want)
+		}
+		ms, _ := strconv.ParseInt(m[8], 10, 64)
+		if want := record.Took(time.Duration(ms) * time.Millisecond); r.Duration != want {
+			t.Errorf("line %d: duration %+v, want %+v (%%{ms}T %s)", i+1, r.Duration, want, m[8])
+		}
+		if !hasValue(e.Host) {
+			t.Errorf("line %d: fields %v lack the Host header %q", i+1, r.Fields, e.Host)
+		}
+	default: // vhost_combined: %v:%p, and %O counts the headers too
+		if r.VHost != e.VHost && r.VHost != e.VHost+":"+apachePort(e) {
+			t.Errorf("line %d: vhost %q, want %q (with or without its port)", i+1, r.VHost, e.VHost)
+		}
+		if r.Bytes <= e.Bytes {
+			t.Errorf("line %d: bytes (%%O) %d, want more than the body's %d", i+1, r.Bytes, e.Bytes)
+		}
+	}
+}
+
+// runApache starts the test's upstream and Apache with
+// testdata/apache/formats.conf.tmpl, makes apacheRequests, then
+// apacheRawRequests, through it, each once the lines of the one before are
+// written; stops Apache and returns where the lines are.
+func runApache(t *testing.T) *apacheRun {
 	t.Helper()
 	bin := apacheBinary(t)
 	dir := t.TempDir()
@@ -284,7 +357,8 @@ func runApacheFormats(t *testing.T) *apacheRun {
 	if err := os.Mkdir(filepath.Join(dir, "htdocs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"htdocs/static": "static\n", "htdocs/healthz": "ok\n", "htpasswd": "alice:{SHA}" + sha1Base64("secret") + "\n"} {
+	for name, body := range map[string]string{"htdocs/static": "static\n", "htdocs/raw": "raw\n", "htdocs/healthz": "ok\n",
+		"htpasswd": "alice:{SHA}" + sha1Base64("secret") + "\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -294,172 +368,51 @@ func runApacheFormats(t *testing.T) *apacheRun {
 		user, group = "nobody", "nogroup"
 	}
 	quoted := func(f string) string { return strings.ReplaceAll(f, `"`, `\"`) }
-	ap := startApacheFormats(t, bin, map[string]any{
+	samples := []string{"timing.log", "msec.log", "vhost_combined.log"}
+	logs := slices.Clone(samples)
+	type named struct{ Name, Spec string }
+	var compiled []named
+	for _, f := range apacheCompiled {
+		logs = append(logs, f.name+".log")
+		compiled = append(compiled, named{f.name, f.spec})
+	}
+	ap := startServer(t, bin, serverSpec{
+		name: "apache2", tmpl: "apache/formats.conf.tmpl", conf: "httpd.conf",
+		args:   []string{"-X", "-d", dir, "-f", "{conf}"},
+		banner: "Apache", quit: syscall.SIGTERM, errorLog: "error.log", logs: logs,
+	}, map[string]any{
 		"Dir": dir, "Upstream": startUpstream(t), "Modules": apacheModules,
 		"User": user, "Group": group, "CertFile": cert.CertFile, "KeyFile": cert.KeyFile,
 		"Timing": quoted(apacheTiming), "Msec": quoted(apacheMsec), "VHostCombined": quoted(apacheVHostCombined),
+		"Compiled": compiled,
 	})
 
-	client := &http.Client{
-		Timeout: serverWait,
-		Transport: &http.Transport{
-			TLSClientConfig:    &tls.Config{RootCAs: cert.Pool},
-			DisableCompression: true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := testClient(cert.Pool)
 	defer client.CloseIdleConnections()
-	run := &apacheRun{Exchanges: apacheRequests()}
+	run := &apacheRun{Dir: dir, Exchanges: apacheRequests(), Raw: apacheRawRequests()}
 	for i := range run.Exchanges {
 		send(t, client, ap.url, ap.tlsURL, &run.Exchanges[i])
+		n := map[string]int{}
+		for _, l := range logs {
+			n[l] = i + 1
+		}
+		waitLines(t, dir, n)
+	}
+	for i := range run.Raw {
+		send(t, client, ap.url, ap.tlsURL, &run.Raw[i])
+		n := map[string]int{}
+		for _, l := range logs[len(samples):] {
+			n[l] = len(run.Exchanges) + i + 1
+		}
+		waitLines(t, dir, n)
 	}
 	ap.stop(t)
 
-	run.Timing = filepath.Join(dir, "timing.log")
-	run.Msec = filepath.Join(dir, "msec.log")
-	run.VHostCombined = filepath.Join(dir, "vhost_combined.log")
-	if *writeSamples {
-		for from, to := range map[string]string{run.Timing: "apache-timing.log", run.Msec: "apache-msec.log", run.VHostCombined: "apache-vhost_combined.log"} {
-			b, err := os.ReadFile(from)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join("testdata", "samples", to), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	keepSamples(t, dir, map[string]string{"timing.log": "apache-timing.log", "msec.log": "apache-msec.log", "vhost_combined.log": "apache-vhost_combined.log"})
 	return run
 }
 
 func sha1Base64(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// apacheFormats is a running Apache with formats.conf.tmpl, in one process
-// (-X).
-type apacheFormats struct {
-	url, tlsURL   string
-	port, tlsPort int
-	dir           string
-	cmd           *exec.Cmd
-	done          chan struct{} // closed when the process has exited
-	waitErr       error         // set before done is closed
-	stopped       bool
-}
-
-// startApacheFormats starts Apache on free loopback ports, trying again
-// when another process took a port between the test's choice and Apache's
-// bind.
-func startApacheFormats(t *testing.T, bin string, data map[string]any) *apacheFormats {
-	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join("testdata", "apache", "formats.conf.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := data["Dir"].(string)
-	var errs []string
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, tlsPort := freeLoopbackPort(t), freeLoopbackPort(t)
-		data["Port"], data["TLSPort"] = port, tlsPort
-		var conf bytes.Buffer
-		if err := tmpl.Execute(&conf, data); err != nil {
-			t.Fatal(err)
-		}
-		confPath := filepath.Join(dir, "httpd.conf")
-		if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p := &apacheFormats{url: fmt.Sprintf("http://127.0.0.1:%d", port), tlsURL: fmt.Sprintf("https://127.0.0.1:%d", tlsPort),
-			port: port, tlsPort: tlsPort, dir: dir, done: make(chan struct{})}
-		var out bytes.Buffer
-		p.cmd = exec.Command(bin, "-X", "-d", dir, "-f", confPath)
-		p.cmd.Stdout, p.cmd.Stderr = &out, &out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start apache2: %v", err)
-		}
-		go func() {
-			p.waitErr = p.cmd.Wait()
-			close(p.done)
-		}()
-		err := p.waitUp()
-		if err == nil {
-			t.Cleanup(func() { p.stop(t) })
-			return p
-		}
-		p.kill()
-		errs = append(errs, fmt.Sprintf("attempt %d on ports %d, %d: %v\n%s%s", attempt, port, tlsPort, err, out.String(), p.errorLog()))
-		if !strings.Contains(out.String()+p.errorLog(), "Address already in use") {
-			break // not a port race: trying again will not help
-		}
-		for _, f := range []string{"timing.log", "msec.log", "vhost_combined.log", "error.log"} {
-			os.Remove(filepath.Join(dir, f))
-		}
-	}
-	t.Fatalf("apache2 did not come up:\n%s", strings.Join(errs, "\n"))
-	return nil
-}
-
-func (p *apacheFormats) errorLog() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "error.log"))
-	return string(b)
-}
-
-// waitUp polls /healthz, which Apache does not log, until Apache answers,
-// exits, or serverWait passes.
-func (p *apacheFormats) waitUp() error {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(serverWait)
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("apache2 exited: %v", p.waitErr)
-		default:
-		}
-		resp, err := c.Get(p.url + "/healthz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			// The Server header tells Apache from another process that
-			// took the port.
-			if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Server"), "Apache") {
-				return nil
-			}
-			err = fmt.Errorf("GET /healthz: %s, Server %q", resp.Status, resp.Header.Get("Server"))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not up within %v: %v", serverWait, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// stop asks Apache to quit, which closes its logs; a second call does
-// nothing.
-func (p *apacheFormats) stop(t *testing.T) {
-	if p.stopped {
-		return
-	}
-	p.stopped = true
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(serverWait):
-		t.Logf("apache2 did not quit within %v of SIGTERM; killing it", serverWait)
-		p.kill()
-	}
-	if t.Failed() {
-		t.Logf("apache2 error log:\n%s", p.errorLog())
-	}
-}
-
-func (p *apacheFormats) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Kill()
-	<-p.done
 }

@@ -61,7 +61,10 @@ func newAuto(cands []candidate) *auto {
 }
 
 func (a *auto) Parse(r *record.Record, line string) (bool, int) {
-	if a.cur == nil || isDirective(line) {
+	if isDirective(line) {
+		return a.directive(line)
+	}
+	if a.cur == nil {
 		return a.recognise(r, line, 0)
 	}
 	ok, at := a.cur.Parse(r, line)
@@ -77,45 +80,48 @@ func (a *auto) Parse(r *record.Record, line string) (bool, int) {
 // any format matched to: the format the line was most likely meant to be
 // in.
 func (a *auto) recognise(r *record.Record, line string, at int) (bool, int) {
-	directive := isDirective(line)
-	fitted := -1
 	for i, c := range a.cands {
-		if a.cur != nil && i == a.ci && !directive {
+		if a.cur != nil && i == a.ci {
 			continue // tried already
 		}
 		if !c.may(line) {
 			continue
 		}
 		p := a.parser(i)
-		if fitted >= 0 {
-			// A directive goes on to the others that take directives,
-			// read into a record of their own and thrown away.
-			if directive && c.directives {
-				var scratch record.Record
-				p.Parse(&scratch, line)
-			}
-			continue
-		}
 		*r = record.Record{}
 		ok, stop := p.Parse(r, line)
 		if ok {
-			fitted = i
 			a.cur, a.ci = p, i
 			a.shown.Store(int32(i))
-			if !directive {
-				break
-			}
-			continue
+			return true, 0
 		}
 		if a.cur == nil {
 			at = max(at, stop)
 		}
 	}
-	if fitted < 0 {
-		*r = record.Record{}
-		return false, at
+	*r = record.Record{}
+	return false, at
+}
+
+// directive gives a "#" line to every format that takes directives, so
+// that each keeps what it says about the lines after it (W3C's #Fields);
+// it recognises no format, as a directive is no request. A "#" line that
+// none takes as a directive does not fit.
+func (a *auto) directive(line string) (bool, int) {
+	taken := false
+	for i, c := range a.cands {
+		if !c.directives || !c.may(line) {
+			continue
+		}
+		var scratch record.Record
+		if ok, at := a.parser(i).Parse(&scratch, line); !ok && at == Directive {
+			taken = true
+		}
 	}
-	return true, 0
+	if taken {
+		return false, Directive
+	}
+	return false, 0
 }
 
 // parser returns candidate i's Parser for this source, made when first

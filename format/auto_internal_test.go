@@ -38,7 +38,6 @@ func mayPipe(line string) bool { return strings.HasPrefix(line, "pipe") }
 type directives struct {
 	name string
 	seen *[]string
-	fits bool // whether a directive is a record of its own
 }
 
 func (d directives) Name() string { return d.name }
@@ -46,7 +45,7 @@ func (d directives) Name() string { return d.name }
 func (d directives) Parse(r *record.Record, line string) (bool, int) {
 	if strings.HasPrefix(line, "#") {
 		*d.seen = append(*d.seen, d.name+" "+line)
-		return d.fits, 0
+		return false, Directive
 	}
 	if strings.HasPrefix(line, d.name+" ") {
 		r.Path = line
@@ -136,27 +135,39 @@ func TestAutoMisfitOffset(t *testing.T) {
 }
 
 // Directives go to every format that takes them, even after one of them
-// has fitted, so that each keeps what they say (W3C's #Fields).
+// has been recognised, so that each keeps what they say (W3C's #Fields);
+// a directive is no request and recognises no format.
 func TestAutoDirectives(t *testing.T) {
-	for _, fits := range []bool{false, true} {
-		var seen []string
-		mk := func(name string) candidate {
-			return candidate{name: name, new: func() Parser { return directives{name: name, seen: &seen, fits: fits} },
-				may:        func(l string) bool { return isDirective(l) || strings.HasPrefix(l, name+" ") },
-				directives: true}
+	var seen []string
+	mk := func(name string) candidate {
+		return candidate{name: name, new: func() Parser { return directives{name: name, seen: &seen} },
+			may:        func(l string) bool { return isDirective(l) || strings.HasPrefix(l, name+" ") },
+			directives: true}
+	}
+	a := newAuto([]candidate{clfCand, mk("one"), mk("two")})
+	for _, l := range []string{"#Version: 1.0", "#Fields: a b"} {
+		if _, ok, at := autoParse(a, l); ok || at != Directive {
+			t.Fatalf("Parse(%q)=%v,%d, want false,Directive", l, ok, at)
 		}
-		a := newAuto([]candidate{clfCand, mk("one"), mk("two")})
-		autoParse(a, clfLine)
-		for _, l := range []string{"#Version: 1.0", "#Fields: a b", "two x", "#Fields: c"} {
-			autoParse(a, l)
-		}
-		want := []string{"one #Version: 1.0", "two #Version: 1.0", "one #Fields: a b", "two #Fields: a b", "one #Fields: c", "two #Fields: c"}
-		if !reflect.DeepEqual(seen, want) {
-			t.Fatalf("fits=%v: directives seen %q, want %q", fits, seen, want)
-		}
-		if n := a.Name(); n != "auto: one" && fits || n != "auto: two" && !fits {
-			t.Fatalf("fits=%v: Name()=%q", fits, n)
-		}
+	}
+	if n := a.Name(); n != Auto {
+		t.Fatalf("after directives alone, Name()=%q, want %q", n, Auto)
+	}
+	autoParse(a, clfLine)
+	for _, l := range []string{"two x", "#Fields: c"} {
+		autoParse(a, l)
+	}
+	want := []string{"one #Version: 1.0", "two #Version: 1.0", "one #Fields: a b", "two #Fields: a b", "one #Fields: c", "two #Fields: c"}
+	if !reflect.DeepEqual(seen, want) {
+		t.Fatalf("directives seen %q, want %q", seen, want)
+	}
+	if n := a.Name(); n != "auto: two" {
+		t.Fatalf("Name()=%q, want auto: two", n)
+	}
+	// A "#" line that no format takes as a directive does not fit.
+	b := newAuto([]candidate{clfCand, pipeCand})
+	if _, ok, at := autoParse(b, "#Fields: a"); ok || at == Directive {
+		t.Fatalf("with no format that takes directives, Parse(#Fields: a)=%v,%d, want a misfit", ok, at)
 	}
 }
 

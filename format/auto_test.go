@@ -186,7 +186,10 @@ func FuzzAuto(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		var r record.Record
 		ok, at := p.Parse(&r, line)
-		if !ok && (at < 0 || at > len(line)) {
+		if !ok && at == format.Directive && !strings.HasPrefix(line, "#") {
+			t.Fatalf("Parse(%q) says a directive", line)
+		}
+		if !ok && at != format.Directive && (at < 0 || at > len(line)) {
 			t.Fatalf("Parse(%q) stopped at %d, outside the line", line, at)
 		}
 		if ok && !strings.HasPrefix(p.Name(), "auto: ") {

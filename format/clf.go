@@ -260,42 +260,28 @@ func unescape(s string) string {
 			buf = append(buf, c)
 			continue
 		}
-		switch e := s[i+1]; e {
-		case '"', '\\':
-			buf = append(buf, e)
+		if d := clfEscapes[s[i+1]]; d != 0 {
+			buf = append(buf, d)
 			i++
-		case 'b':
-			buf = append(buf, '\b')
-			i++
-		case 'n':
-			buf = append(buf, '\n')
-			i++
-		case 'r':
-			buf = append(buf, '\r')
-			i++
-		case 't':
-			buf = append(buf, '\t')
-			i++
-		case 'v':
-			buf = append(buf, '\v')
-			i++
-		case 'x':
-			if i+3 < len(s) {
-				hi, ok1 := unhex(s[i+2])
-				lo, ok2 := unhex(s[i+3])
-				if ok1 && ok2 {
-					buf = append(buf, hi<<4|lo)
-					i += 3
-					continue
-				}
-			}
-			buf = append(buf, c)
-		default:
-			buf = append(buf, c)
+			continue
 		}
+		if s[i+1] == 'x' && i+3 < len(s) {
+			hi, ok1 := unhex(s[i+2])
+			lo, ok2 := unhex(s[i+3])
+			if ok1 && ok2 {
+				buf = append(buf, hi<<4|lo)
+				i += 3
+				continue
+			}
+		}
+		buf = append(buf, c)
 	}
 	return string(buf)
 }
+
+// clfEscapes maps the byte after a backslash to the byte it stands for,
+// for the one-letter escapes Apache and nginx write; 0 for the others.
+var clfEscapes = [256]byte{'"': '"', '\\': '\\', 'b': '\b', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
 
 func unhex(c byte) (byte, bool) {
 	switch {

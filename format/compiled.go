@@ -3,7 +3,6 @@ package format
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/weblogd/weblogd/record"
 )
@@ -340,7 +339,7 @@ func decode(esc escaping, v string) string {
 	case escBackslash:
 		return unescape(v)
 	case escJSON:
-		return unescapeNginxJSON(v)
+		return unescapeJSON(v)
 	}
 	return v
 }
@@ -593,78 +592,4 @@ func scanSeconds(s string, i int) (time.Duration, int, bool) {
 		}
 	}
 	return time.Duration(whole)*time.Second + time.Duration(frac*pow10[9-digits]), i, true
-}
-
-// unescapeNginxJSON decodes the escapes of nginx's escape=json: \" \\ \/ \b
-// \f \n \r \t and \uXXXX (with surrogate pairs) in a value cut out of a
-// line that no JSON parser checked: unlike unescapeJSON, an unknown or
-// broken escape stays as written, and a value without escapes is returned
-// as it is, without a copy.
-func unescapeNginxJSON(s string) string {
-	k := strings.IndexByte(s, '\\')
-	if k < 0 {
-		return s
-	}
-	buf := make([]byte, k, len(s))
-	copy(buf, s[:k])
-	for i := k; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			buf = append(buf, c)
-			continue
-		}
-		switch e := s[i+1]; e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-			i++
-		case 'b':
-			buf = append(buf, '\b')
-			i++
-		case 'f':
-			buf = append(buf, '\f')
-			i++
-		case 'n':
-			buf = append(buf, '\n')
-			i++
-		case 'r':
-			buf = append(buf, '\r')
-			i++
-		case 't':
-			buf = append(buf, '\t')
-			i++
-		case 'u':
-			r, ok := hex4At(s, i+2)
-			if !ok {
-				buf = append(buf, c)
-				continue
-			}
-			i += 5
-			if 0xD800 <= r && r < 0xDC00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-				if lo, ok := hex4At(s, i+3); ok && 0xDC00 <= lo && lo < 0xE000 {
-					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-					i += 6
-				}
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			buf = append(buf, c)
-		}
-	}
-	return string(buf)
-}
-
-// hex4At reads the four hex digits at s[i], if they are there.
-func hex4At(s string, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for k := i; k < i+4; k++ {
-		h, ok := unhex(s[k])
-		if !ok {
-			return 0, false
-		}
-		r = r<<4 | rune(h)
-	}
-	return r, true
 }

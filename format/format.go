@@ -15,12 +15,20 @@ type Parser interface {
 	// reports whether the line fits the format. When it does not, at is
 	// the byte offset of line where the format stopped matching, and r
 	// holds partial results that the caller throws away. The caller sets
-	// Parsed, Line, Seq, Source and Node.
+	// Parsed, Line, Seq, Source and Node. A line that is a directive
+	// of the format, not a request, returns false and Directive.
 	Parse(r *record.Record, line string) (ok bool, at int)
 	// Name is the format in use, as /api/status shows it. It is safe to
 	// call while Parse runs in another goroutine.
 	Name() string
 }
+
+// Directive is the at a Parser returns, with ok false, for a line that
+// describes the log rather than a request: W3C's "#Fields:" and
+// "#Version:" lines. Such a line is kept as a record that is not parsed,
+// its line as it is, but it is not counted as a line that does not fit
+// the format: no parse error, no part in the warning.
+const Directive = -1
 
 // Auto is the format that recognises each source's format from its own
 // lines (see auto.go); it is what an empty spec means.

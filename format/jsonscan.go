@@ -481,65 +481,83 @@ func readJSONString(s string, i int) (string, int, bool) {
 	return unescapeJSON(s[i+1 : j-1]), j, true
 }
 
-// unescapeJSON decodes the escapes of a checked JSON string body. A \u
-// escape of a lone surrogate becomes U+FFFD, as encoding/json does.
+// unescapeJSON decodes the escapes of a JSON string's body: \" \\ \/ \b
+// \f \n \r \t and \uXXXX, a surrogate pair as one character and a lone
+// half as U+FFFD, as encoding/json does. It serves the bodies the scanner
+// checked, Docker's log strings and the values nginx's escape=json wrote
+// into a line that no JSON parser checks: there, an unknown or broken
+// escape ("\u12") stays as written. Without escapes s is returned as it
+// is; with them, the text costs one allocation.
 func unescapeJSON(s string) string {
+	k := strings.IndexByte(s, '\\')
+	if k < 0 {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
+	b.WriteString(s[:k])
+	for i := k; i < len(s); {
+		if s[i] != '\\' || i+1 == len(s) {
 			// Copy the run up to the next escape at once.
-			k := strings.IndexByte(s[i:], '\\')
-			if k < 0 {
+			n := strings.IndexByte(s[i+1:], '\\')
+			if n < 0 {
 				b.WriteString(s[i:])
 				break
 			}
-			b.WriteString(s[i : i+k])
-			i += k - 1
+			b.WriteString(s[i : i+1+n])
+			i += 1 + n
 			continue
 		}
-		i++
-		switch e := s[i]; e {
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case 'u':
-			r := hex4(s[i+1 : i+5])
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					r2 = hex4(s[i+3 : i+7])
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
+		if d := jsonEscapes[s[i+1]]; d != 0 {
+			b.WriteByte(d)
+			i += 2
+			continue
+		}
+		r, ok := rune(0), false
+		if s[i+1] == 'u' {
+			r, ok = hex4At(s, i+2)
+		}
+		if !ok {
+			b.WriteByte('\\') // and what follows is read as it is
+			i++
+			continue
+		}
+		i += 6
+		if utf16.IsSurrogate(r) {
+			r2 := rune(-1) // the other half, as another \u
+			if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+				if lo, ok := hex4At(s, i+2); ok {
+					r2 = lo
 				}
 			}
-			b.WriteRune(r)
-		default: // '"', '\\', '/'
-			b.WriteByte(e)
+			if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+				r = d
+				i += 6
+			} else {
+				r = utf8.RuneError
+			}
 		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }
 
-// hex4 reads four hex digits, checked already.
-func hex4(s string) rune {
-	var r rune
-	for i := 0; i < 4; i++ {
-		d, _ := unhex(s[i])
-		r = r<<4 | rune(d)
+// jsonEscapes maps the byte after a backslash to the byte it stands for,
+// for JSON's one-letter escapes; 0 for the others.
+var jsonEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// hex4At reads the four hex digits at s[i], if they are there.
+func hex4At(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
 	}
-	return r
+	var r rune
+	for k := i; k < i+4; k++ {
+		h, ok := unhex(s[k])
+		if !ok {
+			return 0, false
+		}
+		r = r<<4 | rune(h)
+	}
+	return r, true
 }

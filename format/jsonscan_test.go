@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // member is one step of a walk, as the tests write it down.
@@ -319,4 +321,48 @@ func BenchmarkJSONScan(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// unescapeJSON decodes what encoding/json decodes, and leaves an escape it
+// cannot read as written: nginx's escape=json values are cut out of lines
+// that no JSON parser checked.
+func TestUnescapeJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:                      `plain`,
+		`a\"b\\c\/d`:                 `a"b\c/d`,
+		`\b\f\n\r\t`:                 "\b\f\n\r\t",
+		`caf\u00e9 \ud83d\ude00`:     "café 😀",
+		`\ud800 \udc00 \ud800\u0041`: "\uFFFD \uFFFD \uFFFDA",
+		`\ud83d`:                     "\uFFFD",
+		`\u12`:                       `\u12`,
+		`x\u12"`:                     `x\u12"`,
+		`\uzzzz\q\`:                  `\uzzzz\q\`,
+		`\x41 \\x41`:                 `\x41 \x41`,
+	} {
+		if got := unescapeJSON(in); got != want {
+			t.Errorf("unescapeJSON(%q)=%q, want %q", in, got, want)
+		}
+	}
+	s := "no escapes here"
+	if got := unescapeJSON(s); unsafe.StringData(got) != unsafe.StringData(s) {
+		t.Error("a string without escapes was copied")
+	}
+}
+
+// FuzzUnescapeJSON: any body decodes without a panic, to no more bytes
+// than it has; a valid one as encoding/json decodes it.
+func FuzzUnescapeJSON(f *testing.F) {
+	for _, s := range []string{`a\"b`, `\ud83d\ude00`, `\ud800\u0041`, `\u12`, `\`, `\uD83D\uDE00x\n`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got := unescapeJSON(body)
+		if len(got) > len(body) {
+			t.Fatalf("unescapeJSON(%q)=%q, longer", body, got)
+		}
+		var want string
+		if utf8.ValidString(body) && json.Unmarshal([]byte(`"`+body+`"`), &want) == nil && got != want {
+			t.Fatalf("unescapeJSON(%q)=%q, encoding/json reads %q", body, got, want)
+		}
+	})
 }

@@ -1,49 +1,71 @@
 package format_test
 
 import (
-	"bytes"
-	"crypto/tls"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/weblogd/weblogd/certs/certstest"
 	"github.com/weblogd/weblogd/format"
+	"github.com/weblogd/weblogd/record"
 )
 
-var writeSamples = flag.Bool("write-samples", false,
-	"copy the logs the real-server tests get (nginx, Apache) to testdata/samples")
-
-// The two log_format strings nginx is configured with, and that the parsers
-// are given. The upstream time is quoted in nginxTiming because it holds
+// The log_format strings the sample logs are written in, which the parsers
+// are given too. The upstream time is quoted in nginxTiming because it holds
 // spaces when nginx tried several upstreams ("0.000, 0.041").
 const (
 	nginxTiming = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time "$upstream_response_time" $host $ssl_protocol $request_id`
 	nginxJSON   = `{"time_iso8601":"$time_iso8601","remote_addr":"$remote_addr","remote_user":"$remote_user","request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"request_time":$request_time,"upstream_response_time":"$upstream_response_time","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","host":"$host","http_referer":"$http_referer","http_user_agent":"$http_user_agent","ssl_protocol":"$ssl_protocol","request_id":"$request_id"}`
 )
 
-// nginxRun is what one run of real nginx left: the logs it wrote, and the
-// requests in the order it served them (one line each, in every log).
-type nginxRun struct {
-	Timing, JSON string // access_log files in nginxTiming and escape=json nginxJSON
-	Syslog       string // the combined-format syslog datagrams nginx sent, one a line
-	Upstream     string // the test upstream's address, as $upstream_addr has it
-	Dead         string // the refusing server's address
-	Exchanges    []webExchange
+// nginxCompiled are the other log_formats nginx is configured with, each
+// written as the whole directive a user pastes into --format: the timings
+// after combined, a vhost prefix and most other variables, an upstream
+// log, escape=json with $time_local, and the request in pieces.
+var nginxCompiled = []compiledFormat{
+	{name: "timed", spec: `log_format timed '$remote_addr - $remote_user [$time_local] '
+                    '"$request" $status $body_bytes_sent '
+                    '"$http_referer" "$http_user_agent" $request_time $upstream_response_time';`,
+		agent: true, duration: true, upstream: true},
+	{name: "vhost", spec: `log_format vhost '$host:$server_port $remote_addr - $remote_user [$time_local] "$request" $status ` +
+		`$body_bytes_sent "$http_referer" "$http_user_agent" $request_id $msec $connection $pipe "$ssl_protocol"';`,
+		agent: true, vhost: true},
+	{name: "upstreamlog", spec: `log_format upstreamlog '[$time_local] $remote_addr - $remote_user - $server_name $host to: ` +
+		`$upstream_addr: $request $status upstream_response_time $upstream_response_time msec $msec request_time $request_time';`,
+		duration: true, upstream: true, addrThenColon: true},
+	{name: "jsonlocal", spec: `log_format jsonlocal escape=json '{"time_local":"$time_local","remote_addr":"$remote_addr",'
+    '"remote_user":"$remote_user","request":"$request","status":$status,'
+    '"body_bytes_sent":$body_bytes_sent,"request_time":$request_time,'
+    '"http_referer":"$http_referer","http_user_agent":"$http_user_agent",'
+    '"upstream_response_time":"$upstream_response_time","request_id":"$request_id"}';`,
+		json: true, agent: true, duration: true, upstream: true},
+	{name: "pieces", spec: `log_format pieces '$time_iso8601 $remote_addr "$request_method $uri$is_args$args $server_protocol" $status $bytes_sent $request_time';`,
+		duration: true},
 }
+
+// nginxRun is what one run of real nginx left: the logs it wrote, and the
+// requests in the order it served them (one worker, one request at a
+// time).
+type nginxRun struct {
+	Dir      string // the logs: timing.log, json.log, syslog.log and one per nginxCompiled
+	Upstream string // the test upstream's address, as $upstream_addr has it
+	Dead     string // the refusing server's address
+	// Exchanges have a line each in every log; Raw, made after them, in
+	// the logs of nginxCompiled only, so that the sample logs hold what
+	// a browser or a client library sends.
+	Exchanges, Raw []webExchange
+}
+
+func (run *nginxRun) log(name string) string { return filepath.Join(run.Dir, name+".log") }
 
 // timingLine is a line in nginxTiming from the test's requests, with
 // every variable a group, in order.
@@ -60,28 +82,36 @@ func nginxRequests() []webExchange {
 		{Method: "POST", Path: "/up/form", Host: "secure.example.test", VHost: "secure.example.test", Agent: "weblogd-test/5", User: "alice", TLS: true, Upstream: oneUpstream, Referer: "https://secure.example.test/form"},
 		{Method: "GET", Path: "/up/teapot?status=418", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/6", Upstream: oneUpstream},
 		{Method: "GET", Path: "/fallback/list", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/7", Upstream: triedTwo},
-		{Method: "GET", Path: "/accel/go", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/8", Upstream: redirected},
+		{Method: "GET", Path: "/accel/go", Redirected: "/inner/go", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/8", Upstream: redirected},
 		{Method: "GET", Path: "/dead/x", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/9", Upstream: refused},
 		{Method: "GET", Path: "/missing", Host: "app.example.test", VHost: "app.example.test", Agent: "weblogd-test/10"},
 		{Method: "GET", Path: "/static", Host: "secure.example.test", VHost: "secure.example.test", Agent: oddAgent, TLS: true},
 	}
 }
 
-// TestNginxWritesItsFormats runs real nginx with a log_format carrying
-// timings, TLS and the request id, an escape=json format, and syslog, all
-// at once; makes requests of every kind; and checks each line nginx wrote
-// against what the client sent and saw. runNginxFormats gives the same
-// lines to the parsers' tests; -write-samples keeps them in
-// testdata/samples.
-func TestNginxWritesItsFormats(t *testing.T) {
-	run := runNginxFormats(t)
+// nginxRawRequests are the requests a client library does not make: one
+// without any header, and bytes that are no HTTP (nginx answers 400 and
+// logs what it read).
+func nginxRawRequests() []webExchange {
+	return []webExchange{
+		{Method: "GET", Path: "/raw", Raw: "GET /raw HTTP/1.0\r\n\r\n", VHost: "weblogd.test"},
+		{Raw: "\x16\x03\x01 hello\r\n\r\n"},
+	}
+}
+
+// TestNginxFormats runs real nginx once, writing every format at once: a
+// log_format carrying timings, TLS and the request id, an escape=json
+// format and syslog (the sample logs; -write-samples keeps them in
+// testdata/samples), and the formats of nginxCompiled. It makes requests
+// of every kind, checks each line nginx wrote against what the client
+// sent and saw, and reads every log with the format nginx was given, the
+// json preset and auto, checking the records against the requests.
+func TestNginxFormats(t *testing.T) {
+	run := runNginx(t)
 	ex := run.Exchanges
 
-	t.Run("timing", func(t *testing.T) {
-		lines := readLines(t, run.Timing)
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the timing log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+	t.Run("timing log", func(t *testing.T) {
+		lines := logLines(t, run.log("timing"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			m := timingLine.FindStringSubmatch(line)
@@ -104,11 +134,8 @@ func TestNginxWritesItsFormats(t *testing.T) {
 		}
 	})
 
-	t.Run("json", func(t *testing.T) {
-		lines := readLines(t, run.JSON)
-		if len(lines) != len(ex) {
-			t.Fatalf("%d lines in the JSON log, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+	t.Run("json log", func(t *testing.T) {
+		lines := logLines(t, run.log("json"), len(ex))
 		for i, line := range lines {
 			e := ex[i]
 			var j struct {
@@ -155,10 +182,7 @@ func TestNginxWritesItsFormats(t *testing.T) {
 	})
 
 	t.Run("syslog", func(t *testing.T) {
-		lines := readLines(t, run.Syslog)
-		if len(lines) != len(ex) {
-			t.Fatalf("%d syslog datagrams, want one per request (%d):\n%s", len(lines), len(ex), strings.Join(lines, "\n"))
-		}
+		lines := logLines(t, run.log("syslog"), len(ex))
 		// RFC 3164 as nginx writes it: local7.info, a space-padded day,
 		// the host name, the tag.
 		re := regexp.MustCompile(`^<190>([A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d) (\S+) nginx: (.*)$`)
@@ -185,6 +209,65 @@ func TestNginxWritesItsFormats(t *testing.T) {
 			checkEq(t, i, "agent", r.Agent, e.Agent)
 		}
 	})
+	for _, tt := range []struct {
+		name, spec, log string
+		json            bool // the log is nginxJSON: values nginx lacks are "", not "-"
+	}{
+		{"log_format", nginxTiming, run.log("timing"), false},
+		{"json preset", "json", run.log("json"), true},
+		{"escape=json", "log_format jsonlog escape=json '" + nginxJSON + "'", run.log("json"), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lines, recs := parseLog(t, tt.spec, tt.log, len(ex))
+			for i := range recs {
+				checkNginxRecord(t, i, run, tt.json, lines[i], &recs[i])
+			}
+		})
+	}
+
+	// A line of the other format does not fit, and says where it stopped.
+	t.Run("mismatch", func(t *testing.T) {
+		f, err := format.Compile(nginxTiming)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := f.NewParser()
+		line := readLines(t, run.log("json"))[0]
+		var r record.Record
+		ok, at := p.Parse(&r, line)
+		if ok || at < 0 || at > len(line) {
+			t.Fatalf("the timing format on a JSON line: ok %v at %d, want false and an offset within the line", ok, at)
+		}
+	})
+
+	// auto is not told the format: it must still read the basics of each.
+	for _, tt := range []struct{ name, log string }{{"auto timing", run.log("timing")}, {"auto json", run.log("json")}} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := format.Compile("auto")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := f.NewParser()
+			for i, line := range readLines(t, tt.log) {
+				e := run.Exchanges[i]
+				var r record.Record
+				if ok, at := p.Parse(&r, line); !ok {
+					t.Fatalf("line %d does not parse under auto: stopped at byte %d\n%s", i+1, at, line)
+				}
+				checkEq(t, i, "host", r.Host, "127.0.0.1")
+				checkEq(t, i, "request", r.Method+" "+r.Path+" "+r.Proto, e.Method+" "+e.Path+" HTTP/1.1")
+				checkEq(t, i, "status", strconv.Itoa(r.Status), strconv.Itoa(e.Status))
+				checkEq(t, i, "bytes", strconv.FormatInt(r.Bytes, 10), strconv.FormatInt(e.Bytes, 10))
+				checkEq(t, i, "agent", r.Agent, e.Agent)
+			}
+		})
+	}
+
+	for _, f := range nginxCompiled {
+		t.Run("compiled "+f.name, func(t *testing.T) {
+			checkCompiled(t, f, readLines(t, run.log(f.name)), append(slices.Clone(ex), run.Raw...))
+		})
+	}
 }
 
 // nginxEscaped is s as nginx writes a variable in a log_format without
@@ -267,11 +350,146 @@ func wantUpstreamStatus(e webExchange) string {
 	return ""
 }
 
-// runNginxFormats starts the test's upstream, a UDP socket for syslog and
-// nginx with testdata/nginx/formats.conf.tmpl; makes nginxRequests through
-// it; stops nginx, so that every line is written; and returns where the
-// lines are.
-func runNginxFormats(t *testing.T) *nginxRun {
+// checkNginxRecord checks r, read from line i of a log of run, against
+// the exchange and the values nginx logged.
+func checkNginxRecord(t *testing.T, i int, run *nginxRun, isJSON bool, line string, r *record.Record) {
+	t.Helper()
+	e := run.Exchanges[i]
+	logged := nginxLogged(t, i, isJSON, line)
+
+	dash := "-" // how the log writes a value nginx does not have
+	if isJSON {
+		dash = ""
+	}
+	checkEq(t, i, "host", r.Host, "127.0.0.1")
+	checkEq(t, i, "user", r.User, or(e.User, dash))
+	checkEq(t, i, "method", r.Method, e.Method)
+	checkEq(t, i, "path", r.Path, e.Path)
+	checkEq(t, i, "proto", r.Proto, "HTTP/1.1")
+	checkEq(t, i, "request", r.Request, "") // set only when the request line does not split
+	checkEq(t, i, "status", strconv.Itoa(r.Status), strconv.Itoa(e.Status))
+	checkEq(t, i, "bytes", strconv.FormatInt(r.Bytes, 10), strconv.FormatInt(e.Bytes, 10))
+	checkEq(t, i, "referer", r.Referer, or(e.Referer, dash))
+	checkEq(t, i, "agent", r.Agent, e.Agent)
+	checkEq(t, i, "vhost", r.VHost, e.VHost)
+
+	// nginx's times have whole seconds: the one logged is the second the
+	// request ended in.
+	if r.Time.IsZero() || r.Time.Before(e.Sent.Truncate(time.Second)) || r.Time.After(e.Sent.Add(e.Took)) {
+		t.Errorf("line %d: time %v, want the second of %v (+%v)", i+1, r.Time, e.Sent, e.Took)
+	}
+	if _, off := r.Time.Zone(); off != logged.offset {
+		t.Errorf("line %d: time offset %d, want the logged %d", i+1, off, logged.offset)
+	}
+
+	if want := record.Took(logged.requestTime); r.Duration != want {
+		t.Errorf("line %d: duration %+v, want %+v ($request_time %s)", i+1, r.Duration, want, logged.requestTimeText)
+	}
+	var wantUp record.Duration // not set when nginx wrote "-" or ""
+	if e.Upstream != noUpstream {
+		wantUp = record.Took(logged.upstreamSum)
+	}
+	if r.UpstreamDuration != wantUp {
+		t.Errorf("line %d: upstream_duration %+v, want %+v ($upstream_response_time %q)", i+1, r.UpstreamDuration, wantUp, logged.upstreamText)
+	}
+
+	// Fields: the variables that are no record field, in the format's
+	// order. A value nginx did not have may be left out or kept as
+	// written; the others must be there, exact.
+	want := []record.Pair{}
+	if isJSON {
+		want = append(want,
+			record.Pair{Name: "upstream_addr", Value: wantUpstreamAddr(run, e)},
+			record.Pair{Name: "upstream_status", Value: wantUpstreamStatus(e)})
+	}
+	want = append(want,
+		record.Pair{Name: "ssl_protocol", Value: or(e.SSLProtocol, dash)},
+		record.Pair{Name: "request_id", Value: e.RequestID})
+	got := r.Fields
+	var kept []record.Pair
+	for _, w := range want {
+		k := slices.IndexFunc(got, func(p record.Pair) bool { return p.Name == w.Name })
+		switch {
+		case k < 0 && w.Value == dash:
+			continue // left out
+		case k < 0:
+			t.Errorf("line %d: fields %v lack %s=%q", i+1, r.Fields, w.Name, w.Value)
+			continue
+		case got[k].Value != w.Value:
+			t.Errorf("line %d: field %s=%q, want %q", i+1, w.Name, got[k].Value, w.Value)
+		}
+		kept = append(kept, got[k])
+	}
+	if !slices.Equal(kept, r.Fields) {
+		t.Errorf("line %d: fields %v, want exactly %v in this order", i+1, r.Fields, kept)
+	}
+}
+
+// nginxLoggedValues are the values of a line as nginx wrote them, for the
+// checks that compare a parsed value with the logged one, not with what the
+// client saw.
+type nginxLoggedValues struct {
+	offset          int // of the logged time, in seconds east of UTC
+	requestTime     time.Duration
+	requestTimeText string
+	upstreamSum     time.Duration
+	upstreamText    string
+}
+
+func nginxLogged(t *testing.T, i int, isJSON bool, line string) nginxLoggedValues {
+	t.Helper()
+	var v nginxLoggedValues
+	var when time.Time
+	var err error
+	if isJSON {
+		var j struct {
+			Time        string          `json:"time_iso8601"`
+			RequestTime json.RawMessage `json:"request_time"`
+			Upstream    string          `json:"upstream_response_time"`
+		}
+		if err := json.Unmarshal([]byte(line), &j); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		when, err = time.Parse(time.RFC3339, j.Time)
+		v.requestTimeText, v.upstreamText = string(j.RequestTime), j.Upstream
+	} else {
+		m := timingLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("line %d is not in nginxTiming:\n%s", i+1, line)
+		}
+		when, err = time.Parse("02/Jan/2006:15:04:05 -0700", m[2])
+		v.requestTimeText, v.upstreamText = m[8], m[9]
+	}
+	if err != nil {
+		t.Fatalf("line %d: %v", i+1, err)
+	}
+	_, v.offset = when.Zone()
+	v.requestTime = nginxSeconds(t, v.requestTimeText)
+	for _, part := range strings.FieldsFunc(v.upstreamText, func(r rune) bool { return r == ',' || r == ':' || r == ' ' }) {
+		if part != "-" {
+			v.upstreamSum += nginxSeconds(t, part)
+		}
+	}
+	return v
+}
+
+// nginxSeconds reads nginx's "0.041" exactly, without a float's rounding.
+func nginxSeconds(t *testing.T, s string) time.Duration {
+	t.Helper()
+	sec, ms, ok := strings.Cut(s, ".")
+	a, err1 := strconv.Atoi(sec)
+	b, err2 := strconv.Atoi(ms)
+	if !ok || len(ms) != 3 || err1 != nil || err2 != nil {
+		t.Fatalf("%q is not nginx's seconds with milliseconds", s)
+	}
+	return time.Duration(a)*time.Second + time.Duration(b)*time.Millisecond
+}
+
+// runNginx starts the test's upstream, a UDP socket for syslog and nginx
+// with testdata/nginx/formats.conf.tmpl; makes nginxRequests, then
+// nginxRawRequests, through it; stops nginx, so that every line is
+// written; and returns where the lines are.
+func runNginx(t *testing.T) *nginxRun {
 	t.Helper()
 	bin := nginxBinary(t)
 	dir := t.TempDir()
@@ -296,26 +514,40 @@ func runNginxFormats(t *testing.T) *nginxRun {
 		}
 	}()
 
-	run := &nginxRun{Upstream: up, Dead: fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))}
-	ngx := startNginxFormats(t, bin, map[string]any{
+	run := &nginxRun{Dir: dir, Upstream: up, Dead: fmt.Sprintf("127.0.0.1:%d", freeLoopbackPort(t))}
+	type named struct{ Name, Spec string }
+	var compiled []named
+	logs := []string{"timing.log", "json.log"}
+	for _, f := range nginxCompiled {
+		compiled = append(compiled, named{f.name, f.spec})
+		logs = append(logs, f.name+".log")
+	}
+	ngx := startServer(t, bin, serverSpec{
+		name: "nginx", tmpl: "nginx/formats.conf.tmpl", conf: "nginx.conf",
+		args:   []string{"-p", dir + "/", "-c", "{conf}", "-e", filepath.Join(dir, "error.log")},
+		banner: "nginx", quit: syscall.SIGQUIT, errorLog: "error.log", logs: logs,
+	}, map[string]any{
 		"Dir": dir, "Upstream": up, "DeadPort": strings.TrimPrefix(run.Dead, "127.0.0.1:"),
 		"SyslogPort": syslogConn.LocalAddr().(*net.UDPAddr).Port,
 		"CertFile":   cert.CertFile, "KeyFile": cert.KeyFile,
-		"Timing": nginxTiming, "JSON": nginxJSON,
+		"Timing": nginxTiming, "JSON": nginxJSON, "Compiled": compiled,
 	})
 
-	client := &http.Client{
-		Timeout: serverWait,
-		Transport: &http.Transport{
-			TLSClientConfig:    &tls.Config{RootCAs: cert.Pool},
-			DisableCompression: true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := testClient(cert.Pool)
 	defer client.CloseIdleConnections()
-	run.Exchanges = nginxRequests()
+	run.Exchanges, run.Raw = nginxRequests(), nginxRawRequests()
 	for i := range run.Exchanges {
 		send(t, client, ngx.url, ngx.tlsURL, &run.Exchanges[i])
+	}
+	// nginx may log a request it could not read after the client has
+	// its answer: wait for each line.
+	for i := range run.Raw {
+		send(t, client, ngx.url, ngx.tlsURL, &run.Raw[i])
+		n := map[string]int{}
+		for _, f := range nginxCompiled {
+			n[f.name+".log"] = len(run.Exchanges) + i + 1
+		}
+		waitLines(t, dir, n)
 	}
 
 	var got []string
@@ -330,151 +562,9 @@ func runNginxFormats(t *testing.T) *nginxRun {
 	}
 	ngx.stop(t)
 
-	run.Timing = filepath.Join(dir, "timing.log")
-	run.JSON = filepath.Join(dir, "json.log")
-	run.Syslog = filepath.Join(dir, "syslog.log")
-	if err := os.WriteFile(run.Syslog, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(run.log("syslog"), []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if *writeSamples {
-		for from, to := range map[string]string{run.Timing: "nginx-timing.log", run.JSON: "nginx-json.log", run.Syslog: "nginx-syslog.log"} {
-			b, err := os.ReadFile(from)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join("testdata", "samples", to), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	keepSamples(t, dir, map[string]string{"timing.log": "nginx-timing.log", "json.log": "nginx-json.log", "syslog.log": "nginx-syslog.log"})
 	return run
-}
-
-// nginxFormats is a running nginx with formats.conf.tmpl.
-type nginxFormats struct {
-	url, tlsURL string
-	dir         string
-	cmd         *exec.Cmd
-	done        chan struct{} // closed when the process has exited
-	waitErr     error         // set before done is closed
-	stopped     bool
-}
-
-// startNginxFormats starts nginx on free loopback ports, trying again
-// when another process took a port between the test's choice and nginx's
-// bind.
-func startNginxFormats(t *testing.T, bin string, data map[string]any) *nginxFormats {
-	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join("testdata", "nginx", "formats.conf.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := data["Dir"].(string)
-	var errs []string
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, tlsPort := freeLoopbackPort(t), freeLoopbackPort(t)
-		data["Port"], data["TLSPort"] = port, tlsPort
-		var conf bytes.Buffer
-		if err := tmpl.Execute(&conf, data); err != nil {
-			t.Fatal(err)
-		}
-		confPath := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p := &nginxFormats{url: fmt.Sprintf("http://127.0.0.1:%d", port), tlsURL: fmt.Sprintf("https://127.0.0.1:%d", tlsPort),
-			dir: dir, done: make(chan struct{})}
-		var out bytes.Buffer
-		p.cmd = exec.Command(bin, "-p", dir+"/", "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-		p.cmd.Stdout, p.cmd.Stderr = &out, &out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start nginx: %v", err)
-		}
-		go func() {
-			p.waitErr = p.cmd.Wait()
-			close(p.done)
-		}()
-		err := p.waitUp()
-		if err == nil {
-			t.Cleanup(func() { p.stop(t) })
-			return p
-		}
-		p.kill()
-		errs = append(errs, fmt.Sprintf("attempt %d on ports %d, %d: %v\n%s%s", attempt, port, tlsPort, err, out.String(), p.errorLog()))
-		if !strings.Contains(p.errorLog(), "Address already in use") {
-			break // not a port race: trying again will not help
-		}
-		// Start the next attempt with empty logs.
-		for _, f := range []string{"timing.log", "json.log", "error.log"} {
-			os.Remove(filepath.Join(dir, f))
-		}
-	}
-	t.Fatalf("nginx did not come up:\n%s", strings.Join(errs, "\n"))
-	return nil
-}
-
-func (p *nginxFormats) errorLog() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "error.log"))
-	return string(b)
-}
-
-// waitUp polls /healthz, which nginx answers itself and does not log,
-// until nginx answers, exits, or serverWait passes.
-func (p *nginxFormats) waitUp() error {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(serverWait)
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("nginx exited: %v", p.waitErr)
-		default:
-		}
-		if strings.Contains(p.errorLog(), "bind() to 127.0.0.1:") {
-			return fmt.Errorf("nginx could not bind its ports")
-		}
-		resp, err := c.Get(p.url + "/healthz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			// The Server header tells nginx from another process that
-			// took the port.
-			if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Server"), "nginx") {
-				return nil
-			}
-			err = fmt.Errorf("GET /healthz: %s, Server %q", resp.Status, resp.Header.Get("Server"))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not up within %v: %v", serverWait, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// stop asks nginx to quit, which closes its logs; a second call does
-// nothing.
-func (p *nginxFormats) stop(t *testing.T) {
-	if p.stopped {
-		return
-	}
-	p.stopped = true
-	p.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-p.done:
-	case <-time.After(serverWait):
-		t.Logf("nginx did not quit within %v of SIGQUIT; killing it", serverWait)
-		p.kill()
-	}
-	if t.Failed() {
-		t.Logf("nginx error log:\n%s", p.errorLog())
-	}
-}
-
-func (p *nginxFormats) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Kill()
-	<-p.done
 }

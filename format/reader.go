@@ -133,11 +133,14 @@ func (r *Reader) Read(line string, truncated bool, now time.Time) *record.Record
 	rec.Parsed = ok
 	rec.Line = text
 	r.records.Add(1)
-	if !ok {
-		r.parseErrors.Add(1)
-	}
 	if truncated {
 		r.truncated.Add(1)
+	}
+	if !ok && at == Directive {
+		return rec // neither fits nor misfits
+	}
+	if !ok {
+		r.parseErrors.Add(1)
 	}
 	r.watch(ok, text, at, now)
 	return rec
@@ -148,7 +151,8 @@ func (r *Reader) Read(line string, truncated bool, now time.Time) *record.Record
 func (r *Reader) Format() string { return r.p.Name() }
 
 // Counts are the records read, those of lines that did not fit the format
-// (still records, with only their line), and those of lines that were cut.
+// (still records, with only their line; a directive line is not one), and
+// those of lines that were cut.
 func (r *Reader) Counts() (records, parseErrors, truncated uint64) {
 	return r.records.Load(), r.parseErrors.Load(), r.truncated.Load()
 }

@@ -169,3 +169,42 @@ func TestReaderCounts(t *testing.T) {
 		t.Fatalf("Format()=%q, want auto: combined", got)
 	}
 }
+
+// An IIS log writes a block of directives at every restart: they are raw
+// records, neither parse errors nor misfits, under w3c and under auto.
+func TestReaderDirectives(t *testing.T) {
+	lines := readLines(t, "testdata/samples/iis-w3c.log")
+	directives := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "#") {
+			directives++
+		}
+	}
+	// More than one line in ten: as misfits, they would warn.
+	if directives*10 <= len(lines) {
+		t.Fatalf("%d directives in %d lines: too few to have warned", directives, len(lines))
+	}
+	for _, spec := range []string{"w3c", "auto"} {
+		t.Run(spec, func(t *testing.T) {
+			var logs bytes.Buffer
+			r := format.MustCompile(spec).NewReader(format.ReaderConfig{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+			for i, l := range lines {
+				rec := r.Read(l, false, now)
+				if directive := strings.HasPrefix(l, "#"); rec == nil || rec.Parsed == directive || rec.Line != l {
+					t.Fatalf("line %d (a directive: %v): %+v", i+1, directive, rec)
+				}
+				now = now.Add(10 * time.Millisecond)
+			}
+			if recs, errs, cut := r.Counts(); recs != uint64(len(lines)) || errs != 0 || cut != 0 {
+				t.Errorf("Counts()=%d,%d,%d, want %d records, no parse errors", recs, errs, cut, len(lines))
+			}
+			if w := r.Warning(); w != nil || logs.Len() != 0 {
+				t.Errorf("warning %+v\n%s", w, &logs)
+			}
+			if got := r.Format(); got != "w3c" && got != "auto: w3c" {
+				t.Errorf("Format()=%q", got)
+			}
+		})
+	}
+}

@@ -91,7 +91,9 @@ func (p *traefikJSON) Parse(r *record.Record, line string) (bool, int) {
 			logTime = v
 		case "level", "msg":
 		default:
-			p.fields.add(sc.key, v)
+			if v != "-" { // Traefik's none ("RequestPort":"-")
+				p.fields.add(sc.key, v)
+			}
 		}
 		if !ok {
 			return false, sc.start

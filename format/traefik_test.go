@@ -121,7 +121,6 @@ func TestTraefikJSON(t *testing.T) {
 				{Name: "RequestAddr", Value: "example.com"},
 				{Name: "RequestContentSize", Value: "0"},
 				{Name: "RequestCount", Value: "42"},
-				{Name: "RequestPort", Value: "-"},
 				{Name: "RequestScheme", Value: "http"},
 				{Name: "RetryAttempts", Value: "0"},
 				{Name: "RouterName", Value: "web@docker"},

@@ -3,8 +3,6 @@ package format
 import (
 	"strings"
 	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // Unwrapping takes off the wrapper that a container runtime or a syslog
@@ -106,74 +104,11 @@ func dockerString(s string) (v, rest string, ok bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
-	i := 1
-	for i < len(s) && s[i] != '"' && s[i] != '\\' {
-		i++
-	}
-	if i == len(s) {
+	v, j, ok := readJSONString(s, 0)
+	if !ok {
 		return "", "", false
 	}
-	if s[i] == '"' {
-		return s[1:i], s[i+1:], true
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	b.WriteString(s[1:i])
-	for i < len(s) {
-		c := s[i]
-		switch {
-		case c == '"':
-			return b.String(), s[i+1:], true
-		case c != '\\':
-			b.WriteByte(c)
-			i++
-			continue
-		}
-		if i+1 == len(s) {
-			return "", "", false
-		}
-		e := s[i+1]
-		i += 2
-		switch e {
-		case '"', '\\', '/':
-			b.WriteByte(e)
-		case 'b':
-			b.WriteByte('\b')
-		case 'f':
-			b.WriteByte('\f')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		case 'u':
-			r, ok := hex4At(s, i)
-			if !ok {
-				return "", "", false
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				// The second half of a pair follows as another \u; alone,
-				// a half is invalid and becomes U+FFFD, as in encoding/json.
-				r2, ok := hex4At(s, i+2)
-				if ok && s[i] == '\\' && s[i+1] == 'u' {
-					if p := utf16.DecodeRune(r, r2); p != utf8.RuneError {
-						r = p
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			b.WriteRune(r)
-		default:
-			return "", "", false
-		}
-	}
-	return "", "", false
+	return v, s[j:], true
 }
 
 // unwrapCRI reads a line of the CRI log format: time, stream, tags (F or

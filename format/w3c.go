@@ -19,9 +19,8 @@ import (
 // The #Fields directive names the fields of the lines after it, so a
 // Parser keeps the last one it read (one Parser per source); until it
 // reads one, it assumes the dialect's default list. A directive line is
-// a record of its own: it parses, with the directive in Fields
-// ({"#Fields": "date time ..."}) and no request, so it is neither lost
-// nor counted as a line that failed to parse.
+// no request: Parse returns Directive for it, so that it is kept as it is
+// without being counted as a line that does not fit.
 type w3c struct {
 	d      *w3cDialect
 	cols   []w3cColumn
@@ -135,7 +134,8 @@ func (p *w3c) Parse(r *record.Record, line string) (bool, int) {
 	s := strings.TrimSuffix(line, "\r")
 	p.fields.reset()
 	if strings.HasPrefix(s, "#") {
-		return p.directive(r, s)
+		p.directive(s)
+		return false, Directive
 	}
 	if s == "" {
 		return false, 0
@@ -264,8 +264,9 @@ func (p *w3c) token(s string, i int) (string, int, bool) {
 	return s[i : i+j], i + j, j > 0 || p.d.sep != ' '
 }
 
-// directive reads a line that starts with '#'.
-func (p *w3c) directive(r *record.Record, s string) (bool, int) {
+// directive reads what a line that starts with '#' says about the lines
+// after it.
+func (p *w3c) directive(s string) {
 	name, value, _ := strings.Cut(s, ":")
 	value = strings.Trim(value, " \t")
 	switch name {
@@ -278,13 +279,7 @@ func (p *w3c) directive(r *record.Record, s string) (bool, int) {
 		if len(value) >= 10 {
 			if d, ok := parseISODate(value[:10]); ok {
 				p.date = d
-				if t, ok := parseISOTime(value); ok {
-					r.Time = t
-				}
 			}
 		}
 	}
-	p.fields.add(name, value)
-	r.Fields = p.fields.done()
-	return true, 0
 }

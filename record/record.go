@@ -46,7 +46,8 @@ type Record struct {
 
 	// Fields holds every other value the line's format names, under its
 	// name in the format ("ssl_protocol", "request_id", "RouterName"), in
-	// the format's order. Nil for Common and Combined lines.
+	// the format's order. Nil for a Common or Combined line, unless an
+	// X-Forwarded-For list stands before its client (x_forwarded_for).
 	Fields []Pair
 }
 
