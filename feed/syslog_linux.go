@@ -125,7 +125,7 @@ func (b *batchReader) read() (int, error) {
 			b.hdrs[i].Hdr.Flags = 0
 			b.hdrs[i].Len = 0
 		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_DONTWAIT, 0, 0) // #nosec G103 -- recvmmsg takes the address of the header array, which b keeps alive across the call
 		switch e {
 		case 0:
 			n = int(r)
