@@ -16,27 +16,11 @@ import (
 // into the ring and the share the kernel dropped; every datagram sent is
 // one or the other (it fails otherwise): no loss goes unreported.
 func BenchmarkSyslogUDP(b *testing.B) {
-	data, err := os.ReadFile("../format/testdata/apache_combined_10k.log")
-	if err != nil {
-		b.Fatal(err)
+	s, l, lines := syslogBench(b)
+	msgs := make([][]byte, len(lines))
+	for i, m := range lines {
+		msgs[i] = []byte(m)
 	}
-	var msgs [][]byte
-	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		msgs = append(msgs, []byte("<190>Dec  7 10:00:00 web1 nginx: "+l))
-	}
-	s, err := New(Config{Syslog: []string{"udp://127.0.0.1:0"}, HTTPAddr: NoListen, TCPAddr: NoListen, Ring: 100000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	<-s.Ready()
-	l := s.syslog[0]
 	c, err := net.Dial("udp", l.addr.String())
 	if err != nil {
 		b.Fatal(err)
@@ -70,6 +54,19 @@ func BenchmarkSyslogUDP(b *testing.B) {
 // header, the source, the record, the ring. Its inverse bounds what one
 // listener takes a second.
 func BenchmarkSyslogTake(b *testing.B) {
+	_, l, msgs := syslogBench(b)
+	var m syslogMessages
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		l.take(&m, msgs[i%len(msgs)], false)
+	}
+}
+
+// syslogBench runs a server with one UDP syslog listener until b ends and
+// returns it, the listener, and the Apache test log as nginx's RFC 3164
+// messages.
+func syslogBench(b *testing.B) (*Server, *syslogListener, []string) {
 	data, err := os.ReadFile("../format/testdata/apache_combined_10k.log")
 	if err != nil {
 		b.Fatal(err)
@@ -85,16 +82,10 @@ func BenchmarkSyslogTake(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	defer func() {
+	b.Cleanup(func() {
 		cancel()
 		<-done
-	}()
+	})
 	<-s.Ready()
-	l := s.syslog[0]
-	var m syslogMessages
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		l.take(&m, msgs[i%len(msgs)], false)
-	}
+	return s, s.syslog[0], msgs
 }

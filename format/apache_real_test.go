@@ -256,7 +256,7 @@ func apacheEscaped(s string) string {
 const apacheLogSlack = 100 * time.Millisecond
 
 // checkApacheDuration checks a duration Apache logged against what the
-// client measured and the upstream slept.
+// client timed and the upstream slept.
 func checkApacheDuration(t *testing.T, i int, e webExchange, what string, d time.Duration) {
 	t.Helper()
 	if d > e.Took+apacheLogSlack || d < e.Slept-clockSlack {

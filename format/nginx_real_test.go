@@ -287,7 +287,7 @@ func nginxEscaped(s string) string {
 
 // checkTimes checks $request_time and $upstream_response_time as logged
 // (none is how the format writes a missing upstream time) against what
-// the client measured and the upstream slept.
+// the client timed and the upstream slept.
 func checkTimes(t *testing.T, i int, e webExchange, requestTime, upstream, none string) {
 	t.Helper()
 	rt, err := strconv.ParseFloat(requestTime, 64)

@@ -38,7 +38,7 @@ const (
 	upstreamSleep = 40 * time.Millisecond
 	// clockSlack covers a server's millisecond clock, read once per event
 	// loop turn, when a logged time is compared with one the client
-	// measured.
+	// timed.
 	clockSlack = 5 * time.Millisecond
 )
 
