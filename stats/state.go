@@ -78,15 +78,15 @@ type ten struct {
 
 // state is everything Stats keeps; Stats.mu guards it.
 type state struct {
-	c        Config
-	minutes  []minute // ring indexed by unix minute
-	tens     [tens]ten
-	hours    []*hour // ring indexed by unix hour; the summaries
-	detail   detail
-	names    names
-	old      uint64 // records older than the window, counted nowhere
-	dropped  uint64 // records that left detail after their hour left the window
-	evictedMax int64 // the newest time of a record that left detail
+	c          Config
+	minutes    []minute // ring indexed by unix minute
+	tens       [tens]ten
+	hours      []*hour // ring indexed by unix hour; the summaries
+	detail     detail
+	names      names
+	old        uint64 // records older than the window, counted nowhere
+	dropped    uint64 // records that left detail after their hour left the window
+	evictedMax int64  // the newest time of a record that left detail
 	anyEvicted bool
 }
 
