@@ -11,9 +11,11 @@ import (
 )
 
 const (
-	minuteNs = int64(time.Minute)
-	tenSecNs = int64(10 * time.Second)
-	hourNs   = int64(time.Hour)
+	minuteDur = time.Minute
+	hourDur   = time.Hour
+	minuteNs  = int64(time.Minute)
+	tenSecNs  = int64(10 * time.Second)
+	hourNs    = int64(time.Hour)
 	// tens is how many 10-second buckets are kept: the last hour, and
 	// two spare for the one filling and the one just past.
 	tens = 360 + 2

@@ -28,7 +28,7 @@ var topNames = [nFields]string{"path", "not_found", "host", "referer", "site", "
 // SummaryCap is how many values each field's summary of an hour keeps
 // (and the slowest paths' summary too). While a field has no more
 // distinct values in an hour, its counts for that hour are exact.
-const SummaryCap = 1000
+const SummaryCap = 500
 
 // MaxValue is the longest value a top list holds, in bytes; longer values
 // are cut (on a rune boundary) so that hostile values cannot grow memory.
@@ -191,7 +191,7 @@ type names struct {
 
 // namesCap is how many agents (and client addresses) each generation of
 // names remembers.
-const namesCap = 1 << 14
+const namesCap = 1 << 12
 
 func newNames(c Config) names {
 	return names{
