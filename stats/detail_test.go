@@ -125,8 +125,8 @@ func TestTimes(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 35, 0, time.UTC)
 	clk := newClock(now)
 	s := stats.New(stats.Config{Now: clk.Now, Window: 2 * time.Hour})
-	s.Add(clf("10.0.0.1", now.Add(-3*time.Hour), "/old", 200, 1, "a"))     // older than the window: nowhere
-	s.Add(clf("10.0.0.2", now.Add(time.Hour), "/future", 200, 1, "a"))     // ahead: now
+	s.Add(clf("10.0.0.1", now.Add(-3*time.Hour), "/old", 200, 1, "a"))      // older than the window: nowhere
+	s.Add(clf("10.0.0.2", now.Add(time.Hour), "/future", 200, 1, "a"))      // ahead: now
 	s.Add(clf("10.0.0.3", now.Add(-90*time.Minute), "/early", 200, 1, "a")) // its own time
 	var none record.Record
 	none.Parsed = true
