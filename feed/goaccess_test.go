@@ -70,6 +70,9 @@ func TestGoAccessAgreement(t *testing.T) {
 			t.Logf("weblogd: %d requests (%d parse errors), %d bytes, %d visitors, top exact %v",
 				w.Requests, w.ParseErrors, w.Bytes, w.Visitors, w.TopExact)
 
+			if !w.TopExact {
+				t.Fatalf("weblogd's top lists are not exact over %d lines; the comparison needs them exact", lines)
+			}
 			compareTotals(t, ga, w)
 			compareStatus(t, ga, w)
 			keys := logPaths(t, log)
@@ -244,6 +247,7 @@ func comparePaths(t *testing.T, field string, top []topCount, ga map[string]uint
 	}
 	listed := map[string]bool{}
 	merged := 0
+	var mergedValues []string
 	for _, v := range top {
 		listed[v.Value] = true
 		gks := keys.ga[v.Value]
@@ -265,6 +269,9 @@ func comparePaths(t *testing.T, field string, top []topCount, ga map[string]uint
 			t.Errorf("top %s %q: weblogd %d, goaccess %d for the same paths", field, v.Value, v.Count, sum)
 		}
 		merged++
+		if len(mergedValues) < 3 {
+			mergedValues = append(mergedValues, fmt.Sprintf("%.80q", v.Value))
+		}
 	}
 	// Every path GoAccess counts more often than weblogd's last listed
 	// value, and counts as weblogd does, is in weblogd's list.
@@ -274,8 +281,8 @@ func comparePaths(t *testing.T, field string, top []topCount, ga map[string]uint
 			t.Errorf("top %s: %q (goaccess %d) missing from weblogd's list of %d, which ends at %d", field, d, n, len(top), last)
 		}
 	}
-	t.Logf("top %s: %d values agree; %d stand for paths that one program counts together and the other apart",
-		field, len(top)-merged, merged)
+	t.Logf("top %s: %d values agree; %d stand for paths that one program counts together and the other apart (%s)",
+		field, len(top)-merged, merged, strings.Join(mergedValues, ", "))
 }
 
 // pathKeys says, for the request paths of a log, under which value each
