@@ -126,10 +126,10 @@ func may(n []string, lower string) bool {
 // do (the first pattern that matches and names a family wins; Other when
 // none does), trying only the patterns the filter lets through.
 func (f *filter) families(p *uaparser.Parser, agent string) families {
-	lower, ok := asciiLower(agent)
+	lower := foldLower(agent)
 	var ua uaparser.UserAgent
 	for i, u := range p.UA {
-		if ok && !may(f.ua[i], lower) {
+		if !may(f.ua[i], lower) {
 			continue
 		}
 		u.Match(agent, &ua)
@@ -139,7 +139,7 @@ func (f *filter) families(p *uaparser.Parser, agent string) families {
 	}
 	var os uaparser.Os
 	for i, o := range p.OS {
-		if ok && !may(f.os[i], lower) {
+		if !may(f.os[i], lower) {
 			continue
 		}
 		o.Match(agent, &os)
@@ -157,15 +157,37 @@ func (f *filter) families(p *uaparser.Parser, agent string) families {
 	return r
 }
 
-// asciiLower returns s in lower case, and false when s is not all ASCII:
-// Unicode case folding matches letters ASCII lower-casing does not
-// produce (the Kelvin sign is a k), so such an agent is tried against
-// every pattern.
-func asciiLower(s string) (string, bool) {
+// foldLower returns s as the literals are searched in: ASCII in lower
+// case; the two letters that case-insensitive patterns match with ASCII
+// ones, the Kelvin sign and the long s, made k and s; every other
+// character (and each byte that is not UTF-8) made a NUL, which no
+// literal holds.
+func foldLower(s string) string {
+	ascii := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			return "", false
+			ascii = false
+			break
 		}
 	}
-	return strings.ToLower(s), true
+	if ascii {
+		return strings.ToLower(s)
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			b = append(b, byte(r))
+		case r == '\u212A': // KELVIN SIGN
+			b = append(b, 'k')
+		case r == '\u017F': // LATIN SMALL LETTER LONG S
+			b = append(b, 's')
+		default:
+			b = append(b, 0)
+		}
+	}
+	return string(b)
 }
