@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/geoip/geoiptest"
 	"github.com/weblogd/weblogd/stats"
 )
 
@@ -401,4 +402,30 @@ func TestHistoryOfAMissingLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStats(t, srv, "window=1h", 1)
+}
+
+// With a GeoIP database, the statistics count clients by country, the
+// history's too.
+func TestStatsCountries(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "countries.mmdb")
+	if err := geoiptest.Write(db, geoiptest.Network{CIDR: "198.51.100.0/25", Country: "NL"},
+		geoiptest.Network{CIDR: "198.51.100.128/25", Country: "JP"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, timedLine(now.Add(-10*time.Minute), fmt.Sprintf("198.51.100.%d", 100+i), "/", 200, 1, 0.01))
+	}
+	srv := startServer(t, feed.Config{Logs: []string{tempLog(t, lines...)}, Format: timedFormat, GeoIP: db, Backfill: 5})
+	r := waitStats(t, srv, "window=1h", 30)
+	// 100..127 are in the first half, 128..129 in the second.
+	want := []stats.Count{{Value: "NL", Count: 28}, {Value: "JP", Count: 2}}
+	if fmt.Sprint(r.Top["country"]) != fmt.Sprint(want) {
+		t.Fatalf("top countries %v, want %v", r.Top["country"], want)
+	}
+	// A file that is not a database is a configuration error.
+	if _, err := feed.New(feed.Config{Logs: []string{db + ".missing"}, GeoIP: tempLog(t, "not a database")}); err == nil || !strings.Contains(err.Error(), "geoip") {
+		t.Fatalf("New with a bad database: %v, want an error naming it", err)
+	}
 }
