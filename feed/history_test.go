@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/geoip/geoiptest"
 	"github.com/weblogd/weblogd/stats"
 )
 
@@ -43,7 +44,7 @@ type spanLog struct {
 func makeSpanLog(now time.Time, span, window, step time.Duration, pad int) *spanLog {
 	l := &spanLog{}
 	from := now.Add(-window)
-	path := "/" + strings.Repeat("p", pad)
+	path := "/page" + strings.Repeat("x", pad)
 	for i, t := 0, now.Add(-span); t.Before(now.Add(-time.Second)); i, t = i+1, t.Add(step) {
 		if d := t.Sub(from); d > -2*time.Minute && d < 2*time.Minute {
 			continue
@@ -261,7 +262,7 @@ func TestHistoryOfALargeLogReadsLittle(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	requests, _, _ := l.want()
 	waitStats(t, srv, "window=24h", uint64(requests))
-	m := regexp.MustCompile(`read a log's history into the statistics .*bytes_read=(\d+) size=(\d+)`).FindStringSubmatch(logs.String())
+	m := regexp.MustCompile(`read a log's history into the statistics.*bytes_read=(\d+) size=(\d+)`).FindStringSubmatch(logs.String())
 	if m == nil {
 		t.Fatalf("no log line says what the history read:\n%s", logs.String())
 	}
@@ -315,15 +316,15 @@ func TestAPIStatsFilters(t *testing.T) {
 	}
 	waitStats(t, srv, "window=24h&status=5xx", status["503"])
 	waitStats(t, srv, "window=24h&status=4xx&status=5xx", status["404"]+status["503"])
-	r = getStats(t, srv, "window=24h&path=/3")
+	r = getStats(t, srv, "window=24h&path=/page/3")
 	var want uint64
 	for i, line := range l.lines {
-		if l.inWindow[i] && strings.Contains(line, "GET /3 ") {
+		if l.inWindow[i] && strings.Contains(line, "GET /page/3 ") {
 			want++
 		}
 	}
 	if r.Requests != want || want == 0 {
-		t.Errorf("path=/3: %d requests, want %d", r.Requests, want)
+		t.Errorf("path=/page/3: %d requests, want %d", r.Requests, want)
 	}
 	r = getStats(t, srv, "window=24h&top=3")
 	if n := len(r.Top["path"]); n != 3 {
@@ -338,7 +339,7 @@ func TestAPIStatsFilters(t *testing.T) {
 // filter sees only what it allows.
 func TestAPIStatsAuth(t *testing.T) {
 	l := makeSpanLog(time.Now(), 2*time.Hour, time.Hour, 10*time.Second, 0)
-	tokens := writeTokenFile(t, "all-secret-token-0123456789", "errors-secret-token-012345 filter=status:5xx")
+	tokens := writeTokenFile(t, "all-secret-token-0123456789", "errors-secret-token-012345 status=5xx")
 	srv := startServer(t, feed.Config{Logs: []string{l.write(t)}, Format: timedFormat, TokenFile: tokens})
 	requests, _, status := l.want()
 	get := func(token string) (*http.Response, []byte) {
@@ -401,4 +402,30 @@ func TestHistoryOfAMissingLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStats(t, srv, "window=1h", 1)
+}
+
+// With a GeoIP database, the statistics count clients by country, the
+// history's too.
+func TestStatsCountries(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "countries.mmdb")
+	if err := geoiptest.Write(db, geoiptest.Network{CIDR: "198.51.100.0/25", Country: "NL"},
+		geoiptest.Network{CIDR: "198.51.100.128/25", Country: "JP"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, timedLine(now.Add(-10*time.Minute), fmt.Sprintf("198.51.100.%d", 100+i), "/", 200, 1, 0.01))
+	}
+	srv := startServer(t, feed.Config{Logs: []string{tempLog(t, lines...)}, Format: timedFormat, GeoIP: db, Backfill: 5})
+	r := waitStats(t, srv, "window=1h", 30)
+	// 100..127 are in the first half, 128..129 in the second.
+	want := []stats.Count{{Value: "NL", Count: 28}, {Value: "JP", Count: 2}}
+	if fmt.Sprint(r.Top["country"]) != fmt.Sprint(want) {
+		t.Fatalf("top countries %v, want %v", r.Top["country"], want)
+	}
+	// A file that is not a database is a configuration error.
+	if _, err := feed.New(feed.Config{Logs: []string{db + ".missing"}, GeoIP: tempLog(t, "not a database")}); err == nil || !strings.Contains(err.Error(), "geoip") {
+		t.Fatalf("New with a bad database: %v, want an error naming it", err)
+	}
 }
