@@ -1,0 +1,371 @@
+package stats
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/axiomhq/hyperloglog"
+	"github.com/weblogd/weblogd/record"
+)
+
+// completeSince returns the time from which detail holds every record:
+// the second after the newest record that left it.
+func (s *state) completeSince() int64 {
+	if !s.anyEvicted {
+		return math.MinInt64
+	}
+	return (floorDiv(s.evictedMax, int64(time.Second)) + 1) * int64(time.Second)
+}
+
+// tally counts the values of the top lists, and the slowest paths.
+type tally struct {
+	counts [nFields]map[string]uint64
+	slow   map[string]*slowAcc
+}
+
+type slowAcc struct {
+	n, total, max uint64 // nanoseconds
+}
+
+func newTally() *tally {
+	t := &tally{slow: map[string]*slowAcc{}}
+	for i := range t.counts {
+		t.counts[i] = map[string]uint64{}
+	}
+	return t
+}
+
+func (t *tally) record(s *state, r *record.Record) {
+	vals := s.values(r)
+	for f, v := range vals {
+		if v != "" {
+			t.counts[f][cut(v)]++
+		}
+	}
+	if r.Parsed && r.Duration.Set && r.Path != "" {
+		d := uint64(max(r.Duration.D, 0))
+		k := cut(r.Path)
+		a := t.slow[k]
+		if a == nil {
+			a = &slowAcc{}
+			t.slow[k] = a
+		}
+		a.n++
+		a.total += d
+		a.max = max(a.max, d)
+	}
+}
+
+// hour adds an hour's summaries.
+func (t *tally) hour(h *hour) {
+	for f := range h.lists {
+		m := t.counts[f]
+		for i := range h.lists[f].entries {
+			e := &h.lists[f].entries[i]
+			m[e.key] += e.w
+		}
+	}
+	for i := range h.slow.entries {
+		e := &h.slow.entries[i]
+		a := t.slow[e.key]
+		if a == nil {
+			a = &slowAcc{}
+			t.slow[e.key] = a
+		}
+		a.n += e.n
+		a.total += e.w
+		a.max = max(a.max, e.max)
+	}
+}
+
+// fill writes the top lists and the slowest paths into res.
+func (t *tally) fill(res *Result, top int) {
+	res.Top = map[string][]Count{}
+	for f, m := range t.counts {
+		if len(m) == 0 {
+			continue
+		}
+		l := make([]Count, 0, len(m))
+		for k, c := range m {
+			l = append(l, Count{Value: k, Count: c})
+		}
+		slices.SortFunc(l, func(a, b Count) int {
+			if a.Count != b.Count {
+				if a.Count > b.Count {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.Value, b.Value)
+		})
+		res.Top[topNames[f]] = l[:min(top, len(l))]
+	}
+	if len(t.slow) == 0 {
+		return
+	}
+	l := make([]Slow, 0, len(t.slow))
+	for k, a := range t.slow {
+		tot := float64(a.total) / 1e9
+		sl := Slow{Value: k, Count: a.n, Total: tot, Max: float64(a.max) / 1e9}
+		if a.n > 0 {
+			sl.Mean = tot / float64(a.n)
+		}
+		l = append(l, sl)
+	}
+	slices.SortFunc(l, func(a, b Slow) int {
+		if a.Total != b.Total {
+			if a.Total > b.Total {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+	res.Slowest = l[:min(top, len(l))]
+}
+
+// rateShape picks the rate's bucket for a window: its size, the number of
+// buckets, and the first one's start, the last being the one now filling.
+func rateShape(w time.Duration, now int64) (name string, size int64, n int, start int64) {
+	switch {
+	case w <= 15*time.Minute:
+		name, size = "10s", tenSecNs
+	case w <= 6*time.Hour:
+		name, size = "1m", minuteNs
+	default:
+		name, size = "15m", 15*minuteNs
+	}
+	n = int((int64(w) + size - 1) / size)
+	start = (floorDiv(now, size) - int64(n) + 1) * size
+	return name, size, n, start
+}
+
+func newRate(name string, n int, start int64, loc *time.Location) Rate {
+	r := Rate{Bucket: name, Start: time.Unix(0, start).In(loc), Counts: make([]uint64, n), Classes: map[string][]uint64{}}
+	for _, c := range classNames {
+		r.Classes[c] = make([]uint64, n)
+	}
+	return r
+}
+
+func (s *state) query(q Query, nowT time.Time) *Result {
+	now := nowT.UnixNano()
+	loc := nowT.Location()
+	curMin := floorDiv(now, minuteNs)
+	nMin := (int64(q.Window) + minuteNs - 1) / minuteNs
+	firstMin := curMin - nMin + 1
+	from := firstMin * minuteNs
+	res := &Result{
+		Window: durString(q.Window),
+		From:   time.Unix(0, from).In(loc),
+		To:     nowT,
+		Status: map[string]uint64{},
+		Errors: map[string]uint64{},
+	}
+	complete := s.completeSince()
+	if q.Match != nil {
+		s.queryDetail(q, res, max(from, complete), now, loc)
+		return res
+	}
+
+	var classes [nClasses]uint64
+	status := map[uint16]uint64{}
+	vis, _ := hyperloglog.NewSketch(hllPrecision, true)
+	var dur *ddsketch.DDSketch
+	var durMax float64
+	for mi := firstMin; mi <= curMin; mi++ {
+		m := &s.minutes[mod(mi, len(s.minutes))]
+		if m.id != mi+1 {
+			continue
+		}
+		res.Requests += m.req
+		res.Bytes += m.bytes
+		res.ParseErrors += m.perr
+		for c := range classes {
+			classes[c] += m.class[c]
+		}
+		for k, v := range m.status {
+			status[k] += v
+		}
+		if m.hll != nil {
+			_ = vis.Merge(m.hll)
+		}
+		if m.dur != nil && !m.dur.IsEmpty() {
+			if dur == nil {
+				dur = newDurSketch()
+			}
+			_ = dur.MergeWith(m.dur)
+			durMax = max(durMax, m.durMax)
+		}
+	}
+	for k, v := range status {
+		res.Status[strconv.Itoa(int(k))] = v
+	}
+	res.Errors["4xx"], res.Errors["5xx"] = classes[c4xx], classes[c5xx]
+	res.Visitors = vis.Estimate()
+	if m := &s.minutes[mod(curMin-1, len(s.minutes))]; m.id == curMin {
+		res.PerSecond = float64(m.req) / 60
+	}
+	res.Duration = durationOf(dur, durMax)
+	res.Rate = s.rate(q.Window, now, loc)
+
+	t := newTally()
+	res.TopExact = true
+	if complete > from {
+		// Detail holds only part of the window: the hours before it come
+		// from their summaries, an hour counting when most of it lies
+		// in the window.
+		for _, h := range s.hours {
+			if h == nil {
+				continue
+			}
+			start := (h.id - 1) * hourNs
+			if start+hourNs/2 < from || start > now {
+				continue
+			}
+			t.hour(h)
+			if h.evicted() {
+				res.TopExact = false
+			}
+		}
+	}
+	s.detail.each(func(e *held) {
+		if e.t >= from {
+			t.record(s, e.r)
+		}
+	})
+	t.fill(res, q.Top)
+	return res
+}
+
+func (h *hour) evicted() bool {
+	if h.slow.evicted {
+		return true
+	}
+	for i := range h.lists {
+		if h.lists[i].evicted {
+			return true
+		}
+	}
+	return false
+}
+
+func durationOf(d *ddsketch.DDSketch, mx float64) *Duration {
+	if d == nil || d.IsEmpty() {
+		return nil
+	}
+	qs, err := d.GetValuesAtQuantiles([]float64{0.5, 0.9, 0.99})
+	if err != nil {
+		return nil
+	}
+	return &Duration{Count: uint64(d.GetCount()), P50: min(qs[0], mx), P90: min(qs[1], mx), P99: min(qs[2], mx), Max: mx}
+}
+
+// rate counts the window's requests by bucket, from the rings.
+func (s *state) rate(w time.Duration, now int64, loc *time.Location) Rate {
+	name, size, n, start := rateShape(w, now)
+	rt := newRate(name, n, start, loc)
+	cls := make([][]uint64, nClasses)
+	for c, nm := range classNames {
+		cls[c] = rt.Classes[nm]
+	}
+	if size == tenSecNs {
+		first := start / tenSecNs
+		for i := 0; i < n; i++ {
+			ti := first + int64(i)
+			b := &s.tens[mod(ti, tens)]
+			if b.id != ti+1 {
+				continue
+			}
+			for c := range b.class {
+				cls[c][i] += uint64(b.class[c])
+				rt.Counts[i] += uint64(b.class[c])
+			}
+		}
+		return rt
+	}
+	per := size / minuteNs
+	first := start / minuteNs
+	for i := 0; i < n; i++ {
+		for j := int64(0); j < per; j++ {
+			mi := first + int64(i)*per + j
+			m := &s.minutes[mod(mi, len(s.minutes))]
+			if m.id != mi+1 {
+				continue
+			}
+			for c := range m.class {
+				cls[c][i] += m.class[c]
+			}
+			rt.Counts[i] += m.req
+		}
+	}
+	return rt
+}
+
+// queryDetail answers a filtered query from the records held in detail
+// that count at from or later.
+func (s *state) queryDetail(q Query, res *Result, from, now int64, loc *time.Location) {
+	res.Covers = &Covers{From: time.Unix(0, from).In(loc)}
+	res.TopExact = true
+	name, size, n, start := rateShape(q.Window, now)
+	res.Rate = newRate(name, n, start, loc)
+	var classes [nClasses]uint64
+	visitors := map[string]struct{}{}
+	var dur *ddsketch.DDSketch
+	var durMax float64
+	lastMin := (floorDiv(now, minuteNs) - 1) * minuteNs
+	var lastReq uint64
+	t := newTally()
+	s.detail.each(func(e *held) {
+		if e.t < from || e.t > now {
+			return
+		}
+		res.Covers.Records++
+		r := e.r
+		if !q.Match(r) {
+			return
+		}
+		res.Requests++
+		cl := classOf(r)
+		classes[cl]++
+		if e.t >= lastMin && e.t < lastMin+minuteNs {
+			lastReq++
+		}
+		if i := floorDiv(e.t-start, size); i >= 0 && i < int64(n) {
+			res.Rate.Counts[i]++
+			res.Rate.Classes[classNames[cl]][i]++
+		}
+		if !r.Parsed {
+			res.ParseErrors++
+			t.record(s, r)
+			return
+		}
+		if r.Bytes > 0 {
+			res.Bytes += uint64(r.Bytes)
+		}
+		if r.Status >= 100 && r.Status <= 999 {
+			res.Status[strconv.Itoa(r.Status)]++
+		}
+		if r.Host != "" {
+			visitors[r.Host] = struct{}{}
+		}
+		if r.Duration.Set {
+			if dur == nil {
+				dur = newDurSketch()
+			}
+			v := max(r.Duration.D.Seconds(), 0)
+			_ = dur.Add(v)
+			durMax = max(durMax, v)
+		}
+		t.record(s, r)
+	})
+	res.Errors["4xx"], res.Errors["5xx"] = classes[c4xx], classes[c5xx]
+	res.Visitors = uint64(len(visitors))
+	res.PerSecond = float64(lastReq) / 60
+	res.Duration = durationOf(dur, durMax)
+	t.fill(res, q.Top)
+}
