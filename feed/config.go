@@ -17,6 +17,7 @@ import (
 	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/redact"
+	"github.com/weblogd/weblogd/stats"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
 )
@@ -32,6 +33,10 @@ const (
 	// DefaultBackfill gives a new subscriber asking for backlog a screenful
 	// of context right after start.
 	DefaultBackfill = 100
+	// DefaultHistory is how far back each log is read into the
+	// statistics at start: an hour, so that the dashboard opened right
+	// after a start shows the last hour's traffic.
+	DefaultHistory = time.Hour
 	// DefaultShutdownTimeout is how long Run waits for streams to end
 	// properly before it cuts them.
 	DefaultShutdownTimeout = 10 * time.Second
@@ -129,6 +134,26 @@ type Config struct {
 	// Backfill is how many existing records of each log are loaded into
 	// the ring at start. Zero means DefaultBackfill; negative loads none.
 	Backfill int
+	// History is how far back, by the lines' own time, each log (a file,
+	// not standard input or a FIFO) is read into the statistics at
+	// start, found without reading the whole file (tailer.Since); the
+	// newest Backfill of those lines also go into the ring. Resuming
+	// from StatePath, the lines up to the saved position go into the
+	// statistics only. Zero means DefaultHistory; negative reads none. It
+	// may not be longer than StatsWindow.
+	History time.Duration
+	// StatsWindow is the longest window the statistics (GET /api/stats)
+	// answer for. Zero means stats.DefaultWindow.
+	StatsWindow time.Duration
+	// StatsDetailBytes bounds the memory of the records the statistics
+	// hold in detail, for filtered questions (docs/statistics.md). Zero
+	// means stats.DefaultDetailBytes; negative holds none.
+	StatsDetailBytes int64
+	// GeoIP names a MaxMind-format database (GeoLite2 or GeoIP2 Country
+	// or City): with it, the statistics count clients by country. New
+	// opens it; one that cannot be read is an error there. Zero means no
+	// countries.
+	GeoIP string
 	// Queue is how many records a subscriber may fall behind before its
 	// oldest are dropped for a gap marker. Zero means broadcast.DefaultQueue.
 	Queue int
@@ -344,6 +369,23 @@ func (c Config) withDefaults() (Config, error) {
 		c.Backfill = 0
 	}
 	c.Backfill = min(c.Backfill, c.Ring)
+	if c.StatsWindow < 0 {
+		errs = append(errs, fmt.Errorf("statistics window %v is negative", c.StatsWindow))
+	} else if c.StatsWindow == 0 {
+		c.StatsWindow = stats.DefaultWindow
+	}
+	if c.StatsDetailBytes == 0 {
+		c.StatsDetailBytes = stats.DefaultDetailBytes
+	}
+	switch {
+	case c.History == 0:
+		c.History = DefaultHistory
+	case c.History < 0:
+		c.History = 0
+	}
+	if c.History > c.StatsWindow {
+		errs = append(errs, fmt.Errorf("history %v is longer than the statistics window %v: the statistics could not hold it", c.History, c.StatsWindow))
+	}
 	if c.Queue < 0 {
 		errs = append(errs, fmt.Errorf("queue size %d is negative", c.Queue))
 	} else if c.Queue == 0 {

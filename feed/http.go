@@ -42,6 +42,7 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("GET /ws", stream(transportWS, s.ws))
 	mux.Handle("GET /api/hits", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiHits))))
 	mux.Handle("GET /api/status", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiStatus))))
+	mux.Handle("GET /api/stats", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiStats))))
 	mux.Handle("GET /", s.requireToken(placeDashboard, s.bounded(web.Handler())))
 	if s.tokens != nil {
 		mux.Handle("GET /login", s.bounded(http.HandlerFunc(s.loginPage)))

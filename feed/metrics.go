@@ -82,6 +82,9 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) error {
 	if err := reg.Register(s.flushDur); err != nil {
 		return err
 	}
+	if err := reg.Register(s.durations.vec); err != nil {
+		return err
+	}
 	if s.cfg.Publish != "" || s.cfg.Subscribe != "" {
 		if err := reg.Register(natsCollector{s}); err != nil {
 			return err

@@ -25,8 +25,10 @@ import (
 	"github.com/weblogd/weblogd/certs"
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/format"
+	"github.com/weblogd/weblogd/geoip"
 	"github.com/weblogd/weblogd/record"
 	"github.com/weblogd/weblogd/redact"
+	"github.com/weblogd/weblogd/stats"
 	"github.com/weblogd/weblogd/tailer"
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/transports/httpchunk"
@@ -98,13 +100,17 @@ type Server struct {
 	authFailures map[string]*atomic.Uint64 // by where: authPlaces
 	redactor     *redact.Redactor          // nil: nothing masked
 	trusted      []netip.Prefix            // Config.TrustedProxies
+
+	stats     *stats.Stats // every record that enters the ring, and the logs' history
+	geo       *geoip.DB    // nil without Config.GeoIP; Run closes it
+	durations *durations   // weblogd_request_duration_seconds
 }
 
 // New checks c and builds a server. It reads the TLS certificate, if any,
 // so that a bad one is reported here, but starts nothing and opens no
 // listener or log: Run does.
-func New(c Config) (*Server, error) {
-	c, err := c.withDefaults()
+func New(c Config) (_ *Server, err error) {
+	c, err = c.withDefaults()
 	for _, p := range c.Logs {
 		if _, gerr := filepath.Match(p, ""); isGlob(p) && gerr != nil {
 			err = errors.Join(err, fmt.Errorf("log pattern %q: %w", p, gerr))
@@ -128,9 +134,19 @@ func New(c Config) (*Server, error) {
 	if err == nil {
 		red, err = redact.New(c.Redact)
 	}
+	var st *stats.Stats
+	var geo *geoip.DB
+	if err == nil {
+		st, geo, err = newStats(c)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("configure weblogd: %w", err)
 	}
+	defer func() {
+		if err != nil && geo != nil {
+			geo.Close()
+		}
+	}()
 	s := &Server{
 		cfg:          c,
 		log:          c.Logger,
@@ -145,6 +161,9 @@ func New(c Config) (*Server, error) {
 		ingestRate:   newIngestRates(c.IngestRatePerToken),
 		redactor:     red,
 		authFailures: map[string]*atomic.Uint64{},
+		stats:        st,
+		geo:          geo,
+		durations:    newDurations(max(c.MaxSources, 0)),
 	}
 	for _, p := range authPlaces {
 		s.authFailures[p] = new(atomic.Uint64)
@@ -205,6 +224,7 @@ func New(c Config) (*Server, error) {
 		rotWait:  c.RotateWait,
 		log:      c.Logger,
 		ingest:   s.ingest,
+		added:    s.durations.file,
 		byPath:   map[string]*source{},
 		names:    map[string]bool{},
 	}
@@ -221,7 +241,7 @@ func New(c Config) (*Server, error) {
 		// server's seq, keep the publisher's node and source, and are
 		// masked by this server's redaction (the publisher may have none).
 		if s.edge, err = fleet.NewEdge(fleet.EdgeConfig{URL: c.Subscribe, Node: c.Node, Durable: c.Consumer, Options: natsOpts,
-			Logger: c.Logger.With("nats", "subscribe")}, func(rec *record.Record) { red.Record(rec); s.hub.Publish(rec) }); err != nil {
+			Logger: c.Logger.With("nats", "subscribe")}, func(rec *record.Record) { red.Record(rec); s.hub.Publish(rec); s.keep(rec) }); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
 	}
@@ -298,6 +318,7 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 		return // a part of a line: it comes out whole with its last part
 	}
 	s.hub.Publish(rec)
+	s.keep(rec)
 	if s.pub != nil {
 		// The line's file and offset name it across restarts, so that
 		// one published again after a restart is deduplicated by the
@@ -317,6 +338,7 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 // seq names them, as a FIFO's.
 func (s *Server) publish(rec *record.Record) {
 	s.hub.Publish(rec)
+	s.keep(rec)
 	if s.pub != nil {
 		s.pub.Publish(rec, "")
 	}
@@ -383,6 +405,21 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		// checkpoint) does nothing.
 		defer s.pub.Close()
 	}
+	// The statistics fold what they are given from the first history line
+	// to the last record of the shutdown's flush.
+	statsCtx, stopStats := context.WithCancel(context.WithoutCancel(ctx))
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		s.stats.Run(statsCtx)
+	}()
+	defer func() {
+		stopStats()
+		<-statsDone
+		if s.geo != nil {
+			s.geo.Close() // the statistics look countries up in their Run only
+		}
+	}()
 	cfg := s.cfg
 	var hl, tl net.Listener
 	defer func() {
@@ -695,13 +732,16 @@ var plainTextReply = []byte(`<error reason="this port speaks TLS: connect with o
 // rotation before the tailer starts loses nothing), else, for a file that
 // does not exist yet, its start. With StatePath, it saves those positions
 // with seqs reserved (see reserve) before the backfill takes any, and
-// returns the checkpoint it saved.
+// returns the checkpoint it saved. Each file's lines of the last History
+// go into the statistics first (readPast): those before the backfill, or
+// before the checkpoint's position, only there.
 func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 	paths := expand(s.src.patterns)
 	s.src.nameInitial(paths)
 	type backfill struct {
-		src   *source
-		lines []tailer.Line
+		src    *source
+		lines  []tailer.Line
+		window past // which of the lines go into the statistics
 	}
 	var history []backfill
 	for _, p := range paths {
@@ -715,10 +755,21 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 		}
 		if l, ok := state.log(p); ok {
 			resume, _ := l.positions() // checked by loadState
-			if _, err := s.src.add(p, resume); err != nil {
+			src, err := s.src.add(p, resume)
+			if err != nil {
 				return nil, err
 			}
 			s.log.Info("resuming a log from the checkpoint", "path", p, "files", len(resume))
+			// Its history up to where it stopped was served before: into
+			// the statistics only. The tailer reads the rest as new.
+			s.readPast(src, func(id tailer.FileID) (int64, bool) {
+				for _, r := range resume {
+					if r.File == id {
+						return r.Offset, true
+					}
+				}
+				return 0, false
+			})
 			continue
 		}
 		lines, end, err := tailer.Last(p, s.cfg.Backfill, s.cfg.MaxLineBytes)
@@ -733,7 +784,18 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		history = append(history, backfill{src, lines})
+		h := backfill{src: src, lines: lines}
+		if len(resume) > 0 {
+			// The history up to the backfill goes into the statistics
+			// only; the backfill into the ring, and into the statistics
+			// when it is within the window.
+			stop := end.Offset
+			if len(lines) > 0 {
+				stop = lines[0].Offset - 1 // the line before the backfill's first ends by then
+			}
+			h.window = s.readPast(src, func(id tailer.FileID) (int64, bool) { return stop, id == end.File })
+		}
+		history = append(history, h)
 	}
 	n := 0
 	for _, h := range history {
@@ -747,6 +809,10 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 		for _, l := range h.lines {
 			if rec := newRecord(h.src, l, s.redactor); rec != nil {
 				s.ring.Append(rec)
+				if h.window.holds(rec, l) {
+					s.stats.Add(rec)
+				}
+				s.durations.observe(rec)
 			}
 		}
 	}

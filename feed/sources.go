@@ -68,6 +68,7 @@ type sources struct {
 	rotWait  time.Duration
 	log      *slog.Logger
 	ingest   func(*source, tailer.Line)
+	added    func(name string) // told each new source's name
 
 	mu     sync.Mutex
 	list   []*source
@@ -121,6 +122,9 @@ func (ss *sources) add(path string, resume []tailer.Position) (*source, error) {
 	src.t.p.Store(t)
 	ss.list = append(ss.list, src)
 	ss.byPath[path] = src
+	if ss.added != nil {
+		ss.added(name)
+	}
 	return src, nil
 }
 

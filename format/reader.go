@@ -117,6 +117,18 @@ func (f *Format) NewReader(c ReaderConfig) *Reader {
 // nil for a part of a line whose rest is still to come, and for the rest
 // of a joined line that was cut and delivered.
 func (r *Reader) Read(line string, truncated bool, now time.Time) *record.Record {
+	return r.read(line, truncated, now, true)
+}
+
+// ReadPast reads a line as Read does, for a line written before the
+// source was followed (its history, read into the statistics only): it
+// is not counted, nor looked at for the warning, and it carries auto
+// recognition on as a followed line does.
+func (r *Reader) ReadPast(line string, truncated bool) *record.Record {
+	return r.read(line, truncated, time.Time{}, false)
+}
+
+func (r *Reader) read(line string, truncated bool, now time.Time, count bool) *record.Record {
 	text := line
 	if u, ok := unwrap(line); ok {
 		var cut, whole bool
@@ -132,6 +144,9 @@ func (r *Reader) Read(line string, truncated bool, now time.Time) *record.Record
 	}
 	rec.Parsed = ok
 	rec.Line = text
+	if !count {
+		return rec
+	}
 	r.records.Add(1)
 	if truncated {
 		r.truncated.Add(1)
