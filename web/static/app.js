@@ -105,7 +105,7 @@
     paused: false, pausedNew: 0,
     items: [],           // newest last; at most 2*MAX_ROWS
     pending: [],         // items not rendered yet
-    full: true,          // the table must be rebuilt from items
+    full: false,         // the table must be rebuilt from items
     raf: 0, later: 0, tailAt: 0,
     total: 0, missed: 0,
     sec: 0, secN: 0, prevN: 0, // records that arrived this second and the one before
@@ -143,14 +143,15 @@
   }
 
   // pageURL is the view's URL: the filters, the window unless the
-  // default, the transport when forced.
+  // default, the transport when forced; paths, addresses and lists kept
+  // readable (/, : and , need no escaping in a query).
   function pageURL() {
-    const p = new URLSearchParams();
-    for (const k of FILTERS) if (st.filters[k]) p.set(k, st.filters[k]);
-    if (st.window !== DEFAULT_WINDOW) p.set('window', st.window);
-    if (st.forceSSE) p.set('transport', 'sse');
-    const s = p.toString();
-    return s ? '?' + s : location.pathname;
+    const p = [];
+    const add = (k, v) => p.push(k + '=' + encodeURIComponent(v).replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%2C/g, ','));
+    for (const k of FILTERS) if (st.filters[k]) add(k, st.filters[k]);
+    if (st.window !== DEFAULT_WINDOW) add('window', st.window);
+    if (st.forceSSE) add('transport', 'sse');
+    return p.length ? '?' + p.join('&') : location.pathname;
   }
 
   const filtered = () => FILTERS.some((k) => st.filters[k]);
@@ -529,7 +530,11 @@
       const n = st.pending.length;
       const flash = n <= 5 && rate() <= FAST;
       const frag = document.createDocumentFragment();
-      for (let i = n - 1; i >= 0; i--) frag.appendChild(rowFor(st.pending[i], flash));
+      // History (the backlog of a new view) is not new.
+      for (let i = n - 1; i >= 0; i--) {
+        const it = st.pending[i];
+        frag.appendChild(rowFor(it, flash && !(it.r && it.r.seq <= st.floor)));
+      }
       st.pending = [];
       const edge = frag.lastChild;
       const had = tb.rows.length;
