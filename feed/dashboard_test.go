@@ -680,31 +680,40 @@ func TestDashboard(t *testing.T) {
 		if os.Getenv("WEBLOGD_SCREENSHOT") == "" {
 			t.Skip("set WEBLOGD_SCREENSHOT=1 to write docs/dashboard.png")
 		}
+		// An hour of traffic read as history at start, busier lately, a
+		// third of it in a second log; then a little live traffic.
 		log := tempLog(t)
 		shop := filepath.Join(filepath.Dir(log), "shop.access.log")
-		writeLines(t, shop)
-		srv := startServer(t, feed.Config{Logs: []string{log, shop}})
 		r := rand.New(rand.NewPCG(1, 2))
-		p := b.open(t, dashURL(srv, "/"))
-		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
-		p.waitConnected(t)
 		now := time.Now()
-		for i := range 240 {
-			// Traffic over the last four minutes, busier lately, a third
-			// of it to a second log.
-			ago := time.Duration(float64(4*time.Minute) * (1 - float64(i)/240) * (1 - float64(i)/480))
-			to := log
+		var main, other []string
+		for i := range 4000 {
+			ago := time.Duration(float64(time.Hour) * (1 - float64(i)/4000) * (1 - float64(i)/9000))
+			line := demo.Line(r, now.Add(-ago)) + fmt.Sprintf(" %.3f", 0.002+r.ExpFloat64()*0.04)
 			if r.IntN(3) == 0 {
-				to = shop
-			}
-			writeLines(t, to, demo.Line(r, now.Add(-ago)))
-			if i == 200 {
-				writeLines(t, log, "\x16\x03\x01 not an access log line")
+				other = append(other, line)
+			} else {
+				main = append(main, line)
 			}
 		}
-		p.waitSeqs(t, 241)
-		p.waitJS(t, `document.getElementById('stat-total').textContent === '241'`)
-		time.Sleep(1200 * time.Millisecond) // the aggregates redraw each second; let the row flash fade
+		writeLines(t, log, main...)
+		writeLines(t, shop, other...)
+		srv := startServer(t, feed.Config{Logs: []string{log, shop}, Format: timedFormat})
+		p := b.open(t, "about:blank")
+		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
+		p.navigate(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitStats(t, "1h", "")
+		// (All but the few lines that have left the hour since.)
+		p.waitJSWithin(t, `Number(document.getElementById('card-requests').dataset.value) >= 3900`, 3*appearWithin)
+		for i := range 8 {
+			writeLines(t, log, demo.Line(r, time.Now())+fmt.Sprintf(" %.3f", 0.002+r.ExpFloat64()*0.04))
+			if i == 5 {
+				writeLines(t, log, "\x16\x03\x01 not an access log line")
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // a statistics refresh, and the rows' flash fades
 		shot := p.screenshot(t)
 		if err := os.MkdirAll("../docs", 0o755); err != nil {
 			t.Fatal(err)
@@ -712,17 +721,26 @@ func TestDashboard(t *testing.T) {
 		if err := os.WriteFile("../docs/dashboard.png", shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		// For a look at the other layouts: WEBLOGD_SCREENSHOT_DIR=/tmp/x.
+		// For a look at the other layouts, whole pages:
+		// WEBLOGD_SCREENSHOT_DIR=/tmp/x.
 		if dir := os.Getenv("WEBLOGD_SCREENSHOT_DIR"); dir != "" {
-			p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "dark"}}}, nil)
-			time.Sleep(1200 * time.Millisecond)
-			os.WriteFile(filepath.Join(dir, "dark.png"), p.screenshot(t), 0o644)
-			p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
-			time.Sleep(1200 * time.Millisecond)
-			os.WriteFile(filepath.Join(dir, "phone-dark.png"), p.screenshot(t), 0o644)
-			p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "light"}}}, nil)
-			time.Sleep(1200 * time.Millisecond)
-			os.WriteFile(filepath.Join(dir, "phone.png"), p.screenshot(t), 0o644)
+			for _, v := range []struct {
+				name, scheme string
+				w, h         int
+			}{{"desktop-light", "light", 1440, 900}, {"desktop-dark", "dark", 1440, 900}, {"phone-dark", "dark", 390, 844}, {"phone-light", "light", 390, 844}} {
+				p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": v.w, "height": v.h, "deviceScaleFactor": 1, "mobile": v.w < 500}, nil)
+				p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": v.scheme}}}, nil)
+				time.Sleep(1500 * time.Millisecond)
+				var height float64
+				p.eval(t, `document.documentElement.scrollHeight`, &height)
+				var full struct {
+					Data string `json:"data"`
+				}
+				p.call(t, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true,
+					"clip": map[string]any{"x": 0, "y": 0, "width": v.w, "height": min(height, 3000), "scale": 1}}, &full)
+				b, _ := base64.StdEncoding.DecodeString(full.Data)
+				os.WriteFile(filepath.Join(dir, v.name+".png"), b, 0o644)
+			}
 		}
 	})
 }

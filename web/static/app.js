@@ -13,7 +13,7 @@
 // under a strict Content-Security-Policy: no inline script or style.
 'use strict';
 (function () {
-  const MAX_ROWS = 100;        // rows of the tail: the page scrolls, the tail is bounded
+  const MAX_ROWS = 60;         // rows of the tail: the page scrolls, the tail is bounded
   const BACKLOG = 100;         // history asked for when a view starts
   const STATS_EVERY = 1000;    // ms between two questions to api/stats
   const FAST = 10;             // records a second above which new rows are not flashed
@@ -899,7 +899,10 @@
       sec.hidden = !list.length && !p.always;
       sec.querySelector('.approx-mark').hidden = res.top_exact !== false || p.id === 'status';
       const ol = $('top-' + p.id);
-      const max = p.id === 'slowest' ? (list.length ? list[0].total : 0) : all;
+      // Shares: of the requests; a 404 path's of the 404s; a slow path's
+      // time of the slowest's.
+      const max = p.id === 'slowest' ? (list.length ? list[0].total : 0) :
+        p.id === 'not_found' ? ((res.status && res.status['404']) || all) : all;
       const lis = list.map((x) => itemFor(p, x, max));
       if (!lis.length) {
         const li = document.createElement('li');
@@ -1057,7 +1060,7 @@
     const pw = w - L - R, ph = h - B - T;
     const n = counts.length || 1;
     const bw = pw / n;
-    const max = niceMax(Math.max(0, ...counts));
+    const max = Math.max(2, niceMax(Math.max(0, ...counts))); // so that the middle line is a whole number
     const root = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, width: w, height: h, class: 'chart-svg', 'aria-hidden': 'true' });
     for (const f of [0, 0.5, 1]) {
       const y = Math.round(T + ph - f * ph) + 0.5;
