@@ -5,6 +5,18 @@ import "github.com/weblogd/weblogd/record"
 // values returns r's value of each top-list field, "" where it has none.
 // Browser, os and country come from Classify and Country, through names.
 func (s *state) values(r *record.Record) (v [nFields]string) {
+	v = s.plainValues(r)
+	if v[fAgent] != "" && s.names.classify != nil {
+		v[fBrowser], v[fOS] = s.names.families(v[fAgent])
+	}
+	if v[fHost] != "" && s.names.country != nil {
+		v[fCountry] = s.names.countryOf(v[fHost])
+	}
+	return v
+}
+
+// plainValues is values without browser, os and country.
+func (s *state) plainValues(r *record.Record) (v [nFields]string) {
 	v[fSource] = r.Source
 	v[fNode] = r.Node
 	if !r.Parsed {
@@ -21,12 +33,6 @@ func (s *state) values(r *record.Record) (v [nFields]string) {
 	}
 	if r.Agent != "-" {
 		v[fAgent] = r.Agent
-	}
-	if v[fAgent] != "" && s.names.classify != nil {
-		v[fBrowser], v[fOS] = s.names.families(r.Agent)
-	}
-	if r.Host != "" && s.names.country != nil {
-		v[fCountry] = s.names.countryOf(r.Host)
 	}
 	v[fVHost] = r.VHost
 	v[fMethod] = r.Method

@@ -25,6 +25,11 @@ func (s *state) completeSince() int64 {
 type tally struct {
 	counts [nFields]map[string]uint64
 	slow   map[string]*slowAcc
+	// Neighbouring records often share a value (a client's burst, one
+	// method, one source): runs of one value cost a comparison each, and
+	// one map update in all.
+	last [nFields]string
+	run  [nFields]uint64
 }
 
 type slowAcc struct {
@@ -39,12 +44,20 @@ func newTally() *tally {
 	return t
 }
 
+// record counts r, except for browser, os and country: classify adds
+// those from the agents and addresses counted, once per distinct value.
 func (t *tally) record(s *state, r *record.Record) {
-	vals := s.values(r)
+	vals := s.plainValues(r)
 	for f, v := range vals {
-		if v != "" {
-			t.counts[f][cut(v)]++
+		if v == "" {
+			continue
 		}
+		if t.run[f] > 0 && v == t.last[f] {
+			t.run[f]++
+			continue
+		}
+		t.flush(f)
+		t.last[f], t.run[f] = v, 1
 	}
 	if r.Parsed && r.Duration.Set && r.Path != "" {
 		d := uint64(max(r.Duration.D, 0))
@@ -57,6 +70,44 @@ func (t *tally) record(s *state, r *record.Record) {
 		a.n++
 		a.total += d
 		a.max = max(a.max, d)
+	}
+}
+
+// flush counts the run of field f.
+func (t *tally) flush(f int) {
+	if t.run[f] > 0 {
+		t.counts[f][cut(t.last[f])] += t.run[f]
+		t.last[f], t.run[f] = "", 0
+	}
+}
+
+// done counts every run; call it after the last record.
+func (t *tally) done() {
+	for f := range t.run {
+		t.flush(f)
+	}
+}
+
+// classify counts browsers, operating systems and countries from the
+// agents and addresses counted so far.
+func (t *tally) classify(s *state) {
+	if s.names.classify != nil {
+		for a, c := range t.counts[fAgent] {
+			b, o := s.names.families(a)
+			if b != "" {
+				t.counts[fBrowser][b] += c
+			}
+			if o != "" {
+				t.counts[fOS][o] += c
+			}
+		}
+	}
+	if s.names.country != nil {
+		for h, c := range t.counts[fHost] {
+			if k := s.names.countryOf(h); k != "" {
+				t.counts[fCountry][k] += c
+			}
+		}
 	}
 }
 
@@ -89,20 +140,7 @@ func (t *tally) fill(res *Result, top int) {
 		if len(m) == 0 {
 			continue
 		}
-		l := make([]Count, 0, len(m))
-		for k, c := range m {
-			l = append(l, Count{Value: k, Count: c})
-		}
-		slices.SortFunc(l, func(a, b Count) int {
-			if a.Count != b.Count {
-				if a.Count > b.Count {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.Value, b.Value)
-		})
-		res.Top[topNames[f]] = l[:min(top, len(l))]
+		res.Top[topNames[f]] = topOf(m, top)
 	}
 	if len(t.slow) == 0 {
 		return
@@ -126,6 +164,33 @@ func (t *tally) fill(res *Result, top int) {
 		return strings.Compare(a.Value, b.Value)
 	})
 	res.Slowest = l[:min(top, len(l))]
+}
+
+// topOf returns the n values of m counted most, most first (and in the
+// order of their values for equal counts), keeping only n at a time.
+func topOf(m map[string]uint64, n int) []Count {
+	l := make([]Count, 0, min(n, len(m)))
+	before := func(a, b Count) bool {
+		return a.Count > b.Count || a.Count == b.Count && a.Value < b.Value
+	}
+	for k, c := range m {
+		e := Count{Value: k, Count: c}
+		if len(l) == n && !before(e, l[n-1]) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(l, e, func(a, b Count) int {
+			if before(a, b) {
+				return -1
+			}
+			return 1
+		})
+		if len(l) < n {
+			l = append(l, Count{})
+		}
+		copy(l[i+1:], l[i:])
+		l[i] = e
+	}
+	return l
 }
 
 // rateShape picks the rate's bucket for a window: its size, the number of
@@ -174,7 +239,9 @@ func (s *state) query(q Query, nowT time.Time) *Result {
 
 	var classes [nClasses]uint64
 	status := map[uint16]uint64{}
-	vis, _ := hyperloglog.NewSketch(hllPrecision, true)
+	// A dense sketch takes many minutes' sparse ones faster; a sparse one
+	// stays exact for a few visitors.
+	vis, _ := hyperloglog.NewSketch(hllPrecision, nMin <= 60)
 	var dur *ddsketch.DDSketch
 	var durMax float64
 	for mi := firstMin; mi <= curMin; mi++ {
@@ -214,6 +281,13 @@ func (s *state) query(q Query, nowT time.Time) *Result {
 	res.Rate = s.rate(q.Window, now, loc)
 
 	t := newTally()
+	s.detail.each(func(e *held) {
+		if e.t >= from {
+			t.record(s, e.r)
+		}
+	})
+	t.done()
+	t.classify(s)
 	res.TopExact = true
 	if complete > from {
 		// Detail holds only part of the window: the hours before it come
@@ -233,11 +307,6 @@ func (s *state) query(q Query, nowT time.Time) *Result {
 			}
 		}
 	}
-	s.detail.each(func(e *held) {
-		if e.t >= from {
-			t.record(s, e.r)
-		}
-	})
 	t.fill(res, q.Top)
 	return res
 }
@@ -367,5 +436,7 @@ func (s *state) queryDetail(q Query, res *Result, from, now int64, loc *time.Loc
 	res.Visitors = uint64(len(visitors))
 	res.PerSecond = float64(lastReq) / 60
 	res.Duration = durationOf(dur, durMax)
+	t.done()
+	t.classify(s)
 	t.fill(res, q.Top)
 }
