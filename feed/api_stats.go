@@ -68,14 +68,12 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) {
 		query.Match = req.Filter.Match
 	}
 	res, err := s.stats.Query(query)
+	if errors.Is(err, stats.ErrWindow) {
+		transports.BadRequest(w, err) // checked above; the statistics have the last word
+		return
+	}
 	if err != nil {
-		// The window was checked: only a window the statistics refuse
-		// all the same gets here.
-		status := http.StatusInternalServerError
-		if errors.Is(err, stats.ErrWindow) {
-			status = http.StatusBadRequest
-		}
-		http.Error(w, "statistics: "+err.Error(), status)
+		http.Error(w, "statistics: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -24,4 +24,11 @@
 // ring, so no transport ever holds an unmasked record. The admin API
 // (admin.go, AdminTokenFile) lists and ends subscribers through the hub
 // and changes its tick and slow timeout while it runs.
+//
+// Every record that enters the ring, whatever its way in, is also given
+// to the statistics (package stats; keep in stats.go) once it has its
+// seq; at start, each log's lines of Config.History are read into them
+// first (readPast, with tailer.Since). GET /api/stats (api_stats.go)
+// queries them, and the duration histogram (durations.go) is fed beside
+// them.
 package feed

@@ -40,6 +40,7 @@ var weblogdMetrics = []struct {
 	{"weblogd_state_save_errors_total", dto.MetricType_COUNTER, ""},
 	{"weblogd_build_info", dto.MetricType_GAUGE, "version"},
 	{"weblogd_broadcast_flush_duration_seconds", dto.MetricType_HISTOGRAM, ""},
+	{"weblogd_request_duration_seconds", dto.MetricType_HISTOGRAM, "source"}, // and class: see TestRequestDurationMetric
 }
 
 var allTransports = []string{"tcp", "hits", "events", "ws"}

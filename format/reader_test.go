@@ -208,3 +208,32 @@ func TestReaderDirectives(t *testing.T) {
 		})
 	}
 }
+
+// ReadPast reads as Read does, auto recognition carrying on into the
+// lines read after it, but counts nothing and never warns.
+func TestReaderReadPast(t *testing.T) {
+	var logs bytes.Buffer
+	r := format.MustCompile(format.Auto).NewReader(format.ReaderConfig{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for range 50 {
+		if rec := r.ReadPast(badLine, false); rec == nil || rec.Parsed || rec.Line != badLine {
+			t.Fatalf("ReadPast(badLine) = %+v, want a raw record", rec)
+		}
+	}
+	rec := r.ReadPast(goodLine, true)
+	if rec == nil || !rec.Parsed || rec.Path != "/index.html" || rec.Status != 200 {
+		t.Fatalf("ReadPast(goodLine) = %+v", rec)
+	}
+	if n, errs, cut := r.Counts(); n != 0 || errs != 0 || cut != 0 {
+		t.Fatalf("Counts()=%d,%d,%d after ReadPast, want nothing counted", n, errs, cut)
+	}
+	if w := r.Warning(); w != nil || logs.Len() != 0 {
+		t.Fatalf("a warning after ReadPast: %+v %s", w, logs.String())
+	}
+	if got := r.Format(); got != "auto: combined" {
+		t.Fatalf("Format()=%q after ReadPast, want auto: combined", got)
+	}
+	r.Read(goodLine, false, time.Now())
+	if n, _, _ := r.Counts(); n != 1 {
+		t.Fatalf("Counts() %d after one Read, want 1", n)
+	}
+}

@@ -22,6 +22,9 @@ const (
 	marginStep = 64 << 10
 	maxMargin  = 1 << 20
 	spanBuffer = 64 << 10
+	// smallFile is read whole at once: a search costs a few dozen
+	// probes of probeBytes, more than such a file.
+	smallFile = 256 << 10
 )
 
 // Slack is how far out of order the lines of a log may be and still be
@@ -47,6 +50,7 @@ type Span struct {
 	Size int64
 
 	f       *os.File
+	mem     *bytes.Reader // a small file, read whole once
 	maxLine int
 	read    int64
 	now     time.Time
@@ -81,6 +85,17 @@ func Since(path string, from time.Time, timeOf func(line string) (time.Time, boo
 		return nil, fmt.Errorf("find the lines since a time in %s: %w", path, err)
 	}
 	s := &Span{File: id, Size: fi.Size(), f: f, maxLine: maxLineBytes, now: time.Now()}
+	if s.Size <= smallFile {
+		// The probes of a search would read more than the whole file.
+		b := make([]byte, s.Size)
+		n, err := f.ReadAt(b, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, fmt.Errorf("find the lines since a time in %s: %w", path, err)
+		}
+		s.mem, s.read = bytes.NewReader(b[:n]), int64(n)
+		s.Size = int64(n)
+	}
 	if err := s.search(from, timeOf); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("find the lines since a time in %s: %w", path, err)
@@ -103,7 +118,7 @@ func (s *Span) search(from time.Time, timeOf func(string) (time.Time, bool)) err
 	found := false
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		start, t, ok, err := s.probe(mid, timeOf)
+		_, start, t, ok, err := s.probe(mid, timeOf)
 		if err != nil {
 			return err
 		}
@@ -118,7 +133,7 @@ func (s *Span) search(from time.Time, timeOf func(string) (time.Time, bool)) err
 		s.Start, s.From = s.Size, s.Size
 		return nil
 	}
-	start, err := s.lineStart(lo)
+	start, _, err := s.lineStart(lo)
 	if err != nil {
 		return err
 	}
@@ -127,13 +142,11 @@ func (s *Span) search(from time.Time, timeOf func(string) (time.Time, bool)) err
 	// from by more than Slack, the start of the file, or maxMargin.
 	for back := int64(marginStep); s.From > 0; back += marginStep {
 		m := max(s.Start-back, 0)
-		if s.From, err = s.lineStart(m); err != nil {
-			return err
-		}
-		_, t, ok, err := s.probe(m, timeOf)
+		first, _, t, ok, err := s.probe(m, timeOf)
 		if err != nil {
 			return err
 		}
+		s.From = first
 		if m == 0 || (ok && t.Before(from.Add(-Slack))) || back >= maxMargin {
 			break
 		}
@@ -146,52 +159,58 @@ func (s *Span) reader(off, end int64, size int) *bufio.Reader {
 	return bufio.NewReaderSize(io.NewSectionReader(countingReaderAt{s}, off, max(end-off, 0)), size)
 }
 
+// countingReaderAt reads the file, or its copy in memory.
 type countingReaderAt struct{ s *Span }
 
 func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if c.s.mem != nil {
+		return c.s.mem.ReadAt(p, off)
+	}
 	n, err := c.s.f.ReadAt(p, off)
 	c.s.read += int64(n)
 	return n, err
 }
 
 // lineStart returns the start of the first line that begins at or after
-// off (the file's size when none does).
-func (s *Span) lineStart(off int64) (int64, error) {
+// off (the file's size when none does), and a reader from there.
+func (s *Span) lineStart(off int64) (int64, *bufio.Reader, error) {
 	if off <= 0 {
-		return 0, nil
+		return 0, s.reader(0, s.Size, probeBytes), nil
 	}
 	r := s.reader(off-1, s.Size, probeBytes)
 	n, err := skipLine(r)
 	if errors.Is(err, io.EOF) {
-		return s.Size, nil
+		return s.Size, r, nil
 	}
-	return off - 1 + n, err
+	return off - 1 + n, r, err
 }
 
-// probe returns the start and time of the first line with a time that
-// begins at or after off, looking at up to probeLines complete lines.
-func (s *Span) probe(off int64, timeOf func(string) (time.Time, bool)) (start int64, t time.Time, ok bool, err error) {
-	if start, err = s.lineStart(off); err != nil {
-		return 0, time.Time{}, false, err
+// probe looks at up to probeLines complete lines from the first that
+// begins at or after off (first) for one with a time: its start (at) and
+// time; ok is false when none has one.
+func (s *Span) probe(off int64, timeOf func(string) (time.Time, bool)) (first, at int64, t time.Time, ok bool, err error) {
+	first, r, err := s.lineStart(off)
+	if err != nil {
+		return 0, 0, time.Time{}, false, err
 	}
-	r := s.reader(start, s.Size, probeBytes)
+	at = first
 	var buf []byte
 	for range probeLines {
 		var n int64
 		var text string
 		text, _, n, buf, err = readLine(r, buf, s.maxLine)
 		if errors.Is(err, io.EOF) {
-			return 0, time.Time{}, false, nil // no complete line left
+			return first, 0, time.Time{}, false, nil // no complete line left
 		}
 		if err != nil {
-			return 0, time.Time{}, false, err
+			return 0, 0, time.Time{}, false, err
 		}
 		if t, ok := timeOf(text); ok {
-			return start, t, true, nil
+			return first, at, t, true, nil
 		}
-		start += n
+		at += n
 	}
-	return 0, time.Time{}, false, nil
+	return first, 0, time.Time{}, false, nil
 }
 
 // Lines calls fn with each complete line from From on that ends at or

@@ -287,3 +287,27 @@ func BenchmarkSince(b *testing.B) {
 	b.ReportMetric(float64(read), "bytes_read/op")
 	b.ReportMetric(float64(size), "file_bytes")
 }
+
+// A run of lines without a time just before the window, longer than a
+// probe looks: the margin stops there, and the search still reads little.
+func TestSinceARunOfLinesWithoutTime(t *testing.T) {
+	from := t0.Add(5 * time.Hour)
+	old := spread(30000, t0, 500*time.Millisecond, 0, from, 150)
+	lines := append([]logLine(nil), old...)
+	var junk []logLine
+	for i := range 3000 {
+		junk = append(junk, logLine{fmt.Sprintf("junk line %d %s", i, strings.Repeat("j", 40)), false})
+	}
+	recent := spread(3000, from.Add(time.Minute), time.Second, 0, from, 150)
+	lines = append(append(lines, junk...), recent...)
+	// The junk lies between the last old line and the first new one:
+	// the window starts with it.
+	for i := range junk {
+		lines[len(old)+i].inWindow = true
+	}
+	s := since(t, writeLog(t, lines, ""), from)
+	sameLines(t, spanLines(t, s, from), wantLines(lines))
+	if read := s.BytesRead(); read > s.Size/4 {
+		t.Errorf("read %d of %d bytes", read, s.Size)
+	}
+}

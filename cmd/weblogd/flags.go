@@ -20,6 +20,7 @@ import (
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/format"
 	"github.com/weblogd/weblogd/redact"
+	"github.com/weblogd/weblogd/stats"
 )
 
 // envPrefix: every flag also reads WEBLOGD_<FLAG> (upper case, - → _).
@@ -73,6 +74,10 @@ type options struct {
 	node            string
 	consumer        string
 	natsAuth        fleet.Auth
+	history         time.Duration
+	statsWindow     time.Duration
+	statsDetail     sizeFlag
+	geoip           string
 
 	redactOptions redact.Options // from redact and redactKeyFile, by check
 }
@@ -105,6 +110,11 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.syslogIdle, "syslog-idle-timeout", feed.DefaultSyslogIdleTimeout, "a TCP syslog connection that sends nothing for this long is closed; 0 never closes one")
 	fs.StringVar(&o.format, "format", format.Auto, "how lines are read: auto (each log's format recognised from its lines), a name ("+strings.Join(format.Names()[1:], ", ")+"), an nginx log_format string ($variables) or an Apache LogFormat string (% directives)")
 	fs.IntVar(&o.backfill, "backfill", feed.DefaultBackfill, "on start, load the last N existing records of each log into the ring")
+	fs.DurationVar(&o.history, "history", feed.DefaultHistory, "on start, read each log's lines of the last DURATION (by their own time) into the statistics, found without reading the whole file; the newest --backfill of them also go into the ring; 0 reads none")
+	fs.DurationVar(&o.statsWindow, "stats-window", stats.DefaultWindow, "the longest window the statistics (/api/stats, the dashboard) answer for")
+	o.statsDetail = stats.DefaultDetailBytes
+	fs.Var(&o.statsDetail, "stats-detail", "memory for the records the statistics hold in detail, for filtered questions: bytes, or with a KiB, MiB or GiB suffix; 0 holds none (filtered questions then have no answer)")
+	fs.StringVar(&o.geoip, "geoip", "", "a MaxMind-format database (GeoLite2 or GeoIP2 Country or City, .mmdb): the statistics then count clients by country")
 	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
 	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
 	fs.DurationVar(&o.rotateWait, "rotate-wait", 5*time.Second, "how long a rotated log is still read after it stops growing (nginx writes to the renamed file until it reopens)")
@@ -252,6 +262,14 @@ func (o *options) check() error {
 	}
 	if o.timerSlack < 0 || o.timerSlack > maxTimerSlack {
 		errs = append(errs, fmt.Errorf("--timer-slack %v: must be from 0 to %v", o.timerSlack, maxTimerSlack))
+	}
+	if o.history < 0 {
+		errs = append(errs, fmt.Errorf("--history %v: must not be negative (0 reads none)", o.history))
+	}
+	if o.statsWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--stats-window %v: must be positive", o.statsWindow))
+	} else if o.history > o.statsWindow {
+		errs = append(errs, fmt.Errorf("--history %v is longer than --stats-window %v: the statistics could not hold it", o.history, o.statsWindow))
 	}
 	if o.rotateWait <= 0 {
 		errs = append(errs, fmt.Errorf("--rotate-wait %v: must be positive", o.rotateWait))
@@ -448,6 +466,10 @@ func (o *options) config() feed.Config {
 		Node:                o.node,
 		Consumer:            o.consumer,
 		NATSAuth:            o.natsAuth,
+		History:             o.history,
+		StatsWindow:         o.statsWindow,
+		StatsDetailBytes:    int64(o.statsDetail),
+		GeoIP:               o.geoip,
 		Version:             version,
 	}
 	c.MaxSubscribersPerToken = o.maxSubsPerToken
@@ -473,6 +495,12 @@ func (o *options) config() feed.Config {
 	}
 	if c.Backfill == 0 {
 		c.Backfill = -1
+	}
+	if c.History == 0 {
+		c.History = -1
+	}
+	if c.StatsDetailBytes == 0 {
+		c.StatsDetailBytes = -1
 	}
 	// 0 on the command line means never, or no limit.
 	if c.SlowTimeout == 0 {

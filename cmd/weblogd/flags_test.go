@@ -48,3 +48,24 @@ func TestNATSFlags(t *testing.T) {
 		t.Error("parseFlags(--publish without --log)=nil, want an error")
 	}
 }
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1000": 1000, "64MiB": 64 << 20, "2 GiB": 2 << 30, "3KiB": 3 << 10, "7B": 7} {
+		var s sizeFlag
+		if err := s.Set(in); err != nil || int64(s) != want {
+			t.Errorf("Set(%q): %d, %v; want %d", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "64MB", "1.5MiB", "MiB", "9999999999GiB", "ten"} {
+		var s sizeFlag
+		if err := s.Set(in); err == nil {
+			t.Errorf("Set(%q) = %d, want an error", in, s)
+		}
+	}
+	for in, want := range map[int64]string{0: "0", 64 << 20: "64MiB", 1 << 30: "1GiB", 1536: "1536", 3 << 10: "3KiB"} {
+		s := sizeFlag(in)
+		if got := s.String(); got != want {
+			t.Errorf("String(%d) = %q, want %q", in, got, want)
+		}
+	}
+}

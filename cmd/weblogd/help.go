@@ -24,6 +24,7 @@ type helpGroup struct {
 // fails TestHelpGroupsEveryFlag.
 var serverHelp = []helpGroup{
 	{"Following", []helpFlag{{"log", "PATH"}, {"format", "FORMAT"}, {"backfill", "N"}, {"max-line", "BYTES"}, {"rotate-wait", "DURATION"}, {"state", "PATH"}}},
+	{"Statistics", []helpFlag{{"history", "DURATION"}, {"stats-window", "DURATION"}, {"stats-detail", "SIZE"}, {"geoip", "FILE"}}},
 	{"Other ways in", []helpFlag{{"syslog", "URL"}, {"max-sources", "N"}, {"syslog-max-conns", "N"}, {"syslog-idle-timeout", "DURATION"}}},
 	{"Streams and HTTP", []helpFlag{{"http", "ADDR"}, {"tcp", "ADDR"}, {"tick", "DURATION"}, {"ring", "N"}, {"base-path", "PREFIX"},
 		{"allow-origin", "ORIGIN"}, {"allow-host", "NAME"}}},

@@ -26,7 +26,7 @@ func TestHelpGroupsEveryFlag(t *testing.T) {
 	for _, g := range serverHelp {
 		titles = append(titles, g.title)
 	}
-	want := []string{"Following", "Other ways in", "Streams and HTTP", "Limits", "Security", "Redaction", "Fleet", "TLS", "Logging and process", "Demo"}
+	want := []string{"Following", "Statistics", "Other ways in", "Streams and HTTP", "Limits", "Security", "Redaction", "Fleet", "TLS", "Logging and process", "Demo"}
 	if !slices.Equal(titles, want) {
 		t.Errorf("groups %q, want %q", titles, want)
 	}

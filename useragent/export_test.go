@@ -1,0 +1,8 @@
+package useragent
+
+// Cached returns how many agents p remembers.
+func Cached(p *Parser) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.cur) + len(p.old)
+}
