@@ -745,10 +745,6 @@ func TestDashboard(t *testing.T) {
 	})
 }
 
-// timedFormat is the combined format with nginx's $request_time: lines
-// that say how long they took.
-const timedFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time`
-
 // dashboardCSP is the Content-Security-Policy of every response: the
 // login form's style, allowed by its hash, is the only inline one.
 var dashboardCSP = "default-src 'self'; script-src 'self'; style-src 'self' " + web.LoginStyle + "; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
