@@ -440,6 +440,17 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("%s = %q, want %q", expr, got, want)
 			}
 		}
+		// Browsers and systems by family, 20 lines each.
+		if got := p.str(t, `[...document.querySelectorAll('#top-browser li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).sort().join(' ')`); got != "Chrome=20 Firefox=20 Mobile Safari=20 curl=20" {
+			t.Errorf("browsers %q, want Chrome, Firefox, Mobile Safari and curl, 20 each", got)
+		}
+		if got := p.str(t, `[...document.querySelectorAll('#top-os li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).sort().join(' ')`); got != "Linux=20 Other=20 Windows=20 iOS=20" {
+			t.Errorf("operating systems %q, want Linux, Other (curl), Windows and iOS, 20 each", got)
+		}
+		// Families cannot be filtered by: their values are not buttons.
+		if got := p.str(t, `String(document.querySelectorAll('#top-browser button, #top-os button').length)`); got != "0" {
+			t.Errorf("%s browser and OS values are buttons, want none", got)
+		}
 		// The bars add up to the requests of the window.
 		var sum int
 		p.eval(t, `[...document.querySelectorAll('#legend b')].map(b => parseInt(b.textContent.replace(/,/g, ''))).reduce((a, b) => a + b, 0)`, &sum)
