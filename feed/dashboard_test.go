@@ -29,6 +29,7 @@ import (
 
 	"github.com/weblogd/weblogd/demo"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/geoip/geoiptest"
 	"github.com/weblogd/weblogd/web"
 )
 
@@ -432,6 +433,7 @@ func TestDashboard(t *testing.T) {
 			`document.getElementById('card-errors').textContent`:                                                   "10%", // 8 of 80
 			`String(document.querySelectorAll('#chart svg g.bar').length > 0)`:                                     "true",
 			`String(getComputedStyle(document.getElementById('panel-browser')).display)`:                           "block",
+			`String(document.getElementById('panel-country').hidden)`:                                              "true", // no --geoip
 			`String(document.getElementById('panel-vhost').hidden)`:                                                "true",
 			`[...document.querySelectorAll('.windows button')].map(b => b.getAttribute('aria-pressed')).join(' ')`: "false true false",
 		}
@@ -536,6 +538,42 @@ func TestDashboard(t *testing.T) {
 		p.waitCard(t, "card-requests", h.notFound)
 		if errs := p.errors(); len(errs) > 0 {
 			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("CountriesAndClients", func(t *testing.T) {
+		h := writeDashHistory(t)
+		db := filepath.Join(t.TempDir(), "country.mmdb")
+		if err := geoiptest.Write(db, geoiptest.Network{CIDR: "203.0.113.0/24", Country: "NL"},
+			geoiptest.Network{CIDR: "198.51.100.0/24", Country: "JP"}); err != nil {
+			t.Fatal(err)
+		}
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour, GeoIP: db})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		nl := h.clients["203.0.113.9"] + h.clients["203.0.113.10"] + h.clients["203.0.113.11"]
+		jp := h.clients["198.51.100.7"] + h.clients["198.51.100.8"] + h.clients["198.51.100.9"]
+		// The IPv6 client is in no network of the database: no country.
+		want := fmt.Sprintf("JP=%d NL=%d", jp, nl)
+		if got := p.str(t, `[...document.querySelectorAll('#top-country li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).sort().join(' ')`); got != want {
+			t.Errorf("countries %q, want %q", got, want)
+		}
+		if got := p.str(t, `String(document.querySelectorAll('#top-country button').length)`); got != "0" {
+			t.Errorf("%s country values are buttons, want none", got)
+		}
+		// A client, IPv6 at that, filters by host=.
+		v6 := "2001:db8:85a3::8a2e:370:7334"
+		p.eval(t, fmt.Sprintf(`document.querySelector('#top-host li[data-value=%q] button.v').click()`, v6), nil)
+		p.waitJS(t, `location.search === '?host=`+v6+`'`)
+		p.waitCard(t, "card-requests", h.clients[v6])
+		if got := p.str(t, `String(document.getElementById('panel-country').hidden)`); got != "true" {
+			t.Errorf("with only an address of no country the countries panel is hidden = %s, want true", got)
+		}
+		p.waitSeqs(t, h.clients[v6])
+		// Its whole address is in the row's tooltip and details.
+		if got := p.str(t, `document.querySelector('#rows tr[data-seq] .c-host').title`); got != v6 {
+			t.Errorf("the client cell's tooltip %q, want %q", got, v6)
 		}
 	})
 
@@ -767,6 +805,7 @@ type dashHistory struct {
 	all, hour, recent         int // lines of the 24 h, 1 h and 5 min windows
 	notFound                  int // lines answered 404 in the hour, all to /gone
 	paths                     map[string]int
+	clients                   map[string]int // lines in the hour per client
 	hourVisitors, allVisitors int
 }
 
@@ -778,7 +817,7 @@ type dashHistory struct {
 func writeDashHistory(t *testing.T) dashHistory {
 	t.Helper()
 	now := time.Now()
-	h := dashHistory{paths: map[string]int{}}
+	h := dashHistory{paths: map[string]int{}, clients: map[string]int{}}
 	old := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}
 	clients := []string{"203.0.113.9", "203.0.113.10", "203.0.113.11", "198.51.100.7", "198.51.100.8", "2001:db8:85a3::8a2e:370:7334", "198.51.100.9"}
 	agents := []string{
@@ -808,6 +847,7 @@ func writeDashHistory(t *testing.T) dashHistory {
 				hosts[i%len(hosts)], at.Format("02/Jan/2006:15:04:05 -0700"), path, status, agents[i%len(agents)], took))
 			if inHour {
 				h.paths[path]++
+				h.clients[hosts[i%len(hosts)]]++
 				if status == 404 {
 					h.notFound++
 				}
