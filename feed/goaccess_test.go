@@ -63,8 +63,11 @@ func TestGoAccessAgreement(t *testing.T) {
 				ga.General.TotalRequests, ga.General.ValidRequests, ga.General.FailedRequests,
 				ga.General.Bandwidth, ga.General.UniqueVisitors, len(ga.Hosts.Data))
 
+			// The first answer names the browser of every agent of the
+			// log, which under the race detector takes longer than the
+			// default write deadline.
 			srv := startServer(t, feed.Config{Logs: []string{log}, TCPAddr: feed.NoListen,
-				History: c.window, StatsWindow: c.window})
+				History: c.window, StatsWindow: c.window, WriteTimeout: time.Minute})
 			url := fmt.Sprintf("http://%s/api/stats?window=%s&top=100", srv.HTTPAddr(), fmtWindow(c.window))
 			w := statsOnce(t, url, uint64(lines))
 			t.Logf("weblogd: %d requests (%d parse errors), %d bytes, %d visitors, top exact %v",

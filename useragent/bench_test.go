@@ -32,6 +32,21 @@ func BenchmarkFamiliesCold(b *testing.B) {
 	}
 }
 
+// BenchmarkFamiliesUnfiltered is what BenchmarkFamiliesCold would cost
+// without the filter: uap-go trying every pattern in order.
+func BenchmarkFamiliesUnfiltered(b *testing.B) {
+	agents := make([]string, 1024)
+	for i := range agents {
+		agents[i] = benchAgents[i%len(benchAgents)] + " x/" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		useragent.UAP(agents[i%len(agents)])
+		i++
+	}
+}
+
 // BenchmarkFamiliesCached asks for agents the cache holds.
 func BenchmarkFamiliesCached(b *testing.B) {
 	p := useragent.New(100)

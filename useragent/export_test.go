@@ -6,3 +6,13 @@ func Cached(p *Parser) int {
 	defer p.mu.Unlock()
 	return len(p.cur) + len(p.old)
 }
+
+// UAP names agent's families with uap-go's own ParseUserAgent and ParseOs,
+// every pattern tried: what Families must agree with.
+func UAP(agent string) (browser, os string) {
+	if len(agent) > MaxAgent {
+		agent = agent[:MaxAgent]
+	}
+	u := patterns().uap
+	return u.ParseUserAgent(agent).Family, u.ParseOs(agent).Family
+}

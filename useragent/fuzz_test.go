@@ -6,8 +6,9 @@ import (
 	"github.com/weblogd/weblogd/useragent"
 )
 
-// FuzzFamilies: any agent gets an answer, without panic, and the same one
-// whether matched or cached.
+// FuzzFamilies: any agent gets an answer, without panic, the same one
+// whether matched or cached, and the one uap-go gives trying every
+// pattern.
 func FuzzFamilies(f *testing.F) {
 	for _, a := range benchAgents {
 		f.Add(a)
@@ -24,6 +25,11 @@ func FuzzFamilies(f *testing.F) {
 		}
 		if (b == "") != (agent == "" || agent == "-") {
 			t.Fatalf("Families(%q) = %q, %q", agent, b, o)
+		}
+		if b != "" {
+			if wb, wo := useragent.UAP(agent); b != wb || o != wo {
+				t.Fatalf("Families(%q) = %q, %q; uap-go says %q, %q", agent, b, o, wb, wo)
+			}
 		}
 		b2, o2 := p.Families(agent)
 		if b2 != b || o2 != o {

@@ -21,9 +21,16 @@ const MaxAgent = 512
 // names it.
 const Other = "Other"
 
+// patternSet is ua-parser's patterns compiled, with the filter that
+// skips the ones an agent cannot match.
+type patternSet struct {
+	uap    *uaparser.Parser
+	filter *filter
+}
+
 // patterns is the compiled pattern set, shared by every Parser: compiling
 // it takes tens of milliseconds, and matching only reads it.
-var patterns = sync.OnceValue(func() *uaparser.Parser {
+var patterns = sync.OnceValue(func() patternSet {
 	var def uaparser.RegexDefinitions
 	if err := yaml.Unmarshal(uaparser.DefinitionYaml, &def); err != nil {
 		panic("useragent: ua-parser's definitions do not parse: " + err.Error())
@@ -31,8 +38,8 @@ var patterns = sync.OnceValue(func() *uaparser.Parser {
 	// The device patterns are most of the set and we name no devices;
 	// leaving them out halves the start-up cost.
 	def.Device = nil
-	// uap-go's own caches cannot be turned off; ours (below) bounds
-	// memory and keeps hits free of allocation, so theirs hold one entry.
+	// We run the patterns ourselves (filter.families), so uap-go's own
+	// caches, which cannot be turned off, are left with one entry.
 	p, err := uaparser.New(
 		uaparser.WithRegexDefinitions(def),
 		uaparser.WithMode(uaparser.EUserAgentLookUpMode|uaparser.EOsLookUpMode),
@@ -41,7 +48,7 @@ var patterns = sync.OnceValue(func() *uaparser.Parser {
 	if err != nil {
 		panic("useragent: " + err.Error())
 	}
-	return p
+	return patternSet{uap: p, filter: newFilter(p)}
 })
 
 // families is what the cache holds for one agent.
@@ -50,12 +57,14 @@ type families struct{ browser, os string }
 // Parser names families, remembering the newest agents it has seen. It is
 // safe for concurrent use.
 //
-// Matching an agent against the hundreds of patterns is thousands of
-// times slower than finding it in the cache (BenchmarkFamiliesCold
-// against BenchmarkFamiliesCached), and a log has few distinct agents next
-// to its lines, so the cache answers most lookups.
+// Matching an agent against the hundreds of patterns is hundreds of
+// times slower than finding it in the cache, even with the filter that
+// skips most of them (BenchmarkFamiliesCold against
+// BenchmarkFamiliesCached, and BenchmarkFamiliesUnfiltered for what the
+// filter saves); a log has few distinct agents next to its lines, so the
+// cache answers most lookups.
 type Parser struct {
-	uap  *uaparser.Parser
+	set  patternSet
 	half int // entries per generation
 
 	mu sync.Mutex
@@ -71,7 +80,7 @@ type Parser struct {
 func New(cache int) *Parser {
 	half := max(cache/2, 1)
 	return &Parser{
-		uap:  patterns(),
+		set:  patterns(),
 		half: half,
 		cur:  make(map[string]families, half),
 	}
@@ -101,14 +110,11 @@ func (p *Parser) Families(agent string) (browser, os string) {
 	}
 
 	// The agent is usually a piece of a whole log line; a copy keeps
-	// the caches (ours and uap-go's) from holding the line.
+	// the cache from holding the line.
 	agent = strings.Clone(agent)
 	// Matched outside the lock: another goroutine may match the same
 	// agent at the same time, which costs time but gives the same answer.
-	f = families{
-		browser: p.uap.ParseUserAgent(agent).Family,
-		os:      p.uap.ParseOs(agent).Family,
-	}
+	f = p.set.filter.families(p.set.uap, agent)
 	p.mu.Lock()
 	p.keep(agent, f)
 	p.mu.Unlock()

@@ -127,6 +127,33 @@ func TestRealLogs(t *testing.T) {
 	}
 }
 
+// The filter only skips patterns that cannot match: every agent of the
+// real logs, and odd ones, get exactly what uap-go gives trying every
+// pattern in order.
+func TestFilterAgreesWithUAP(t *testing.T) {
+	p := useragent.New(10)
+	agents := map[string]bool{
+		"MOZILLA/5.0 (WINDOWS NT 6.1; WOW64; RV:27.0) GECKO/20100101 FIREFOX/27.0": true,
+		"Mozilla/5.0 (compatible; \u212aoogle; Googlebot/2.1)":                     true,
+		"Mozilla/5.0 (X11; Linux x86_64) \u212aHTML Chrome/32.0 Safari/537.36":     true,
+		"Mozilla/5.0 (Linux; Android 8.0.0; SAMSUNG SM-G950F Build/R16NW) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/8.2 Chrome/63.0.3239.111 Mobile Safari/537.36": true,
+	}
+	for _, log := range []string{apache10k, nginx1k} {
+		each(t, log, func(line string) {
+			if r := format.Parse(line); r.Agent != "" && r.Agent != "-" {
+				agents[r.Agent] = true
+			}
+		})
+	}
+	for a := range agents {
+		b, o := p.Families(a)
+		wb, wo := useragent.UAP(a)
+		if b != wb || o != wo {
+			t.Errorf("Families(%q) = %q, %q; uap-go says %q, %q", a, b, o, wb, wo)
+		}
+	}
+}
+
 // The cache stays bounded however many distinct agents come, and still
 // answers right for the ones it forgot.
 func TestCacheBound(t *testing.T) {
