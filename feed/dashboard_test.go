@@ -524,6 +524,10 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 		checkFiltered()
+		// Every record of the window is held in detail: the note says so.
+		if got := p.str(t, `(c => c.hidden + ' ' + c.className + ' ' + c.textContent)(document.getElementById('covers'))`); got != fmt.Sprintf("false covers filter applied to each of the window's %d records", h.hour) {
+			t.Errorf("covers note %q", got)
+		}
 		// A reload keeps the filter.
 		p.navigate(t, dashURL(srv, "/?path=/api/items"))
 		checkFiltered()
@@ -538,6 +542,29 @@ func TestDashboard(t *testing.T) {
 		p.waitCard(t, "card-requests", h.notFound)
 		if errs := p.errors(); len(errs) > 0 {
 			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("FilteredBeyondTheDetail", func(t *testing.T) {
+		// Detail for a few records only: a filtered answer counts those,
+		// and the page says from when.
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour, StatsDetailBytes: 8 << 10})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		if got := p.str(t, `String(document.getElementById('covers').hidden)`); got != "true" {
+			t.Errorf("unfiltered, the covers note hidden = %s, want true", got)
+		}
+		p.navigate(t, dashURL(srv, "/?path=/home"))
+		p.waitStats(t, "1h", "path=%2Fhome")
+		var n int
+		p.eval(t, `Number(document.getElementById('card-requests').dataset.value)`, &n)
+		if n <= 0 || n >= h.paths["/home"] {
+			t.Errorf("filtered requests %d, want some of the %d of /home (those held in detail)", n, h.paths["/home"])
+		}
+		if got := p.str(t, `(c => c.hidden + ' ' + c.className + ' ' + c.textContent)(document.getElementById('covers'))`); !strings.HasPrefix(got, "false covers short filter applied from ") {
+			t.Errorf("covers note %q, want it shown, short, saying from when", got)
 		}
 	})
 

@@ -811,13 +811,16 @@
       (res.from ? ' (since ' + hhmm(new Date(res.from)) + ')' : '');
     $('approx').hidden = res.top_exact !== false;
     const cov = $('covers');
+    // A filtered answer counts the records the server holds one by one:
+    // say how many, and since when if that is not the whole window.
     if (res.covers) {
       const from = new Date(res.covers.from);
-      cov.textContent = 'filtered over the records held in detail: since ' + hhmm(from) +
-        ' (' + fmtInt(res.covers.records) + ' records)';
-      cov.title = 'a filtered answer counts the records the server still holds one by one; ' +
-        'older ones are only in the unfiltered totals';
-      cov.classList.toggle('short', !!res.from && from > new Date(res.from));
+      const short = !!res.from && from > new Date(res.from);
+      cov.textContent = short ?
+        'filter applied from ' + hhmm(from) + ' on (' + fmtInt(res.covers.records) + ' records): older ones are held as totals only' :
+        'filter applied to each of the window\'s ' + fmtInt(res.covers.records) + ' records';
+      cov.title = 'a filtered answer counts the records the server still holds one by one (--stats-detail)';
+      cov.classList.toggle('short', short);
       cov.hidden = false;
     } else {
       cov.hidden = true;
