@@ -29,6 +29,8 @@ import (
 
 	"github.com/weblogd/weblogd/demo"
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/geoip/geoiptest"
+	"github.com/weblogd/weblogd/web"
 )
 
 // appearWithin is how long a line appended to the log may take to show in
@@ -410,35 +412,385 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	// The statistics: a log with an hour and a half of history, read at
+	// start, whose numbers the page shows from its first paint.
+	t.Run("StatsFromHistory", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour})
+		p := b.open(t, dashURL(srv, "/"))
+		// The default window, the last hour: 60 + 20 lines.
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		checks := map[string]string{
+			`document.getElementById('card-visitors').dataset.value`:                                               fmt.Sprint(h.hourVisitors),
+			`document.querySelector('#top-path li').dataset.value`:                                                 "/home",
+			`document.querySelector('#top-path li b').textContent`:                                                 fmt.Sprint(h.paths["/home"]),
+			`document.querySelector('#top-not_found li').dataset.value`:                                            "/gone",
+			`document.querySelector('#top-not_found li b').textContent`:                                            fmt.Sprint(h.notFound),
+			`document.querySelector('#top-status li[data-value="404"] b').textContent`:                             fmt.Sprint(h.notFound),
+			`document.querySelector('#top-slowest li').dataset.value`:                                              "/api/items",
+			`String(!document.getElementById('card-time').hidden)`:                                                 "true",
+			`document.getElementById('card-errors').textContent`:                                                   "10%", // 8 of 80
+			`String(document.querySelectorAll('#chart svg g.bar').length > 0)`:                                     "true",
+			`String(getComputedStyle(document.getElementById('panel-browser')).display)`:                           "block",
+			`String(document.getElementById('panel-country').hidden)`:                                              "true", // no --geoip
+			`String(document.getElementById('panel-vhost').hidden)`:                                                "true",
+			`[...document.querySelectorAll('.windows button')].map(b => b.getAttribute('aria-pressed')).join(' ')`: "false true false",
+		}
+		for expr, want := range checks {
+			if got := p.str(t, expr); got != want {
+				t.Errorf("%s = %q, want %q", expr, got, want)
+			}
+		}
+		// Browsers and systems by family, 20 lines each.
+		if got := p.str(t, `[...document.querySelectorAll('#top-browser li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).sort().join(' ')`); got != "Chrome=20 Firefox=20 Mobile Safari=20 curl=20" {
+			t.Errorf("browsers %q, want Chrome, Firefox, Mobile Safari and curl, 20 each", got)
+		}
+		if got := p.str(t, `[...document.querySelectorAll('#top-os li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).sort().join(' ')`); got != "Linux=20 Other=20 Windows=20 iOS=20" {
+			t.Errorf("operating systems %q, want Linux, Other (curl), Windows and iOS, 20 each", got)
+		}
+		// Families cannot be filtered by: their values are not buttons.
+		if got := p.str(t, `String(document.querySelectorAll('#top-browser button, #top-os button').length)`); got != "0" {
+			t.Errorf("%s browser and OS values are buttons, want none", got)
+		}
+		// The bars add up to the requests of the window.
+		var sum int
+		p.eval(t, `[...document.querySelectorAll('#legend b')].map(b => parseInt(b.textContent.replace(/,/g, ''))).reduce((a, b) => a + b, 0)`, &sum)
+		if sum != h.hour {
+			t.Errorf("the chart's classes add up to %d, want %d", sum, h.hour)
+		}
+
+		// The last 5 minutes: the newest 20 lines; the window is in the URL.
+		p.eval(t, `document.querySelector('.windows button[data-window="5m"]').click()`, nil)
+		p.waitStats(t, "5m", "")
+		p.waitCard(t, "card-requests", h.recent)
+		if got := p.str(t, `location.search`); got != "?window=5m" {
+			t.Errorf("page URL %q, want ?window=5m", got)
+		}
+		// The last 24 hours: every line, the older half hour too.
+		p.eval(t, `document.querySelector('.windows button[data-window="24h"]').click()`, nil)
+		p.waitStats(t, "24h", "")
+		p.waitCard(t, "card-requests", h.all)
+		p.waitCard(t, "card-visitors", h.allVisitors)
+		// Back goes to the window before.
+		p.eval(t, `history.back()`, nil)
+		p.waitStats(t, "5m", "")
+		p.waitCard(t, "card-requests", h.recent)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("ClickAValueToFilter", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		p.waitJS(t, `!!document.querySelector('#top-path li[data-value="/api/items"] button.v')`)
+		p.eval(t, `document.querySelector('#top-path li[data-value="/api/items"] button.v').click()`, nil)
+		checkFiltered := func() {
+			t.Helper()
+			p.waitJS(t, `location.search === '?path=/api/items'`)
+			p.waitStats(t, "1h", "path=%2Fapi%2Fitems")
+			want := h.paths["/api/items"]
+			p.waitCard(t, "card-requests", want)
+			// Every panel follows: one path, one status, the chart's bars.
+			for expr, want := range map[string]string{
+				`[...document.querySelectorAll('#top-path li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).join(' ')`:   fmt.Sprintf("/api/items=%d", want),
+				`[...document.querySelectorAll('#top-status li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).join(' ')`: fmt.Sprintf("200=%d", want),
+				`String(document.getElementById('panel-not_found').hidden)`:                                                                        "true",
+				`document.querySelector('#top-path li').className`:                                                                                 "active",
+				`[...document.querySelectorAll('#chip-list .chip')].map(c => c.dataset.filter + ':' + c.querySelector('b').textContent).join(' ')`: "path:/api/items",
+				`document.getElementById('f-path').value`:                                                                                          "/api/items",
+			} {
+				if got := p.str(t, expr); got != want {
+					t.Errorf("filtered: %s = %q, want %q", expr, got, want)
+				}
+			}
+			var sum int
+			p.eval(t, `[...document.querySelectorAll('#legend b')].map(b => parseInt(b.textContent.replace(/,/g, ''))).reduce((a, b) => a + b, 0)`, &sum)
+			if sum != want {
+				t.Errorf("filtered: the chart's classes add up to %d, want %d", sum, want)
+			}
+			// The tail too: the history of that path only.
+			p.waitConnected(t)
+			p.waitSeqs(t, want)
+			var paths []string
+			p.eval(t, `[...new Set([...document.querySelectorAll('#rows tr[data-seq] .c-path')].map(td => td.textContent))]`, &paths)
+			if fmt.Sprint(paths) != "[/api/items]" {
+				t.Errorf("filtered tail shows the paths %v, want only /api/items", paths)
+			}
+		}
+		checkFiltered()
+		// Every record of the window is held in detail: the note says so.
+		if got := p.str(t, `(c => c.hidden + ' ' + c.className + ' ' + c.textContent)(document.getElementById('covers'))`); got != fmt.Sprintf("false covers filter applied to each of the window's %d records", h.hour) {
+			t.Errorf("covers note %q", got)
+		}
+		// A reload keeps the filter.
+		p.navigate(t, dashURL(srv, "/?path=/api/items"))
+		checkFiltered()
+		// The chip removes it.
+		p.eval(t, `document.querySelector('#chip-list .chip').click()`, nil)
+		p.waitJS(t, `location.search === ''`)
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		// A 404 path filters by the path and the status.
+		p.eval(t, `document.querySelector('#top-not_found li[data-value="/gone"] button.v').click()`, nil)
+		p.waitJS(t, `location.search === '?status=404&path=/gone'`)
+		p.waitCard(t, "card-requests", h.notFound)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("FilteredBeyondTheDetail", func(t *testing.T) {
+		// Detail for a few records only: a filtered answer counts those,
+		// and the page says from when.
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour, StatsDetailBytes: 8 << 10})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		if got := p.str(t, `String(document.getElementById('covers').hidden)`); got != "true" {
+			t.Errorf("unfiltered, the covers note hidden = %s, want true", got)
+		}
+		p.navigate(t, dashURL(srv, "/?path=/home"))
+		p.waitStats(t, "1h", "path=%2Fhome")
+		var n int
+		p.eval(t, `Number(document.getElementById('card-requests').dataset.value)`, &n)
+		if n <= 0 || n >= h.paths["/home"] {
+			t.Errorf("filtered requests %d, want some of the %d of /home (those held in detail)", n, h.paths["/home"])
+		}
+		if got := p.str(t, `(c => c.hidden + ' ' + c.className + ' ' + c.textContent)(document.getElementById('covers'))`); !strings.HasPrefix(got, "false covers short filter applied from ") {
+			t.Errorf("covers note %q, want it shown, short, saying from when", got)
+		}
+	})
+
+	t.Run("CountriesAndClients", func(t *testing.T) {
+		h := writeDashHistory(t)
+		db := filepath.Join(t.TempDir(), "country.mmdb")
+		if err := geoiptest.Write(db, geoiptest.Network{CIDR: "203.0.113.0/24", Country: "NL"},
+			geoiptest.Network{CIDR: "198.51.100.0/24", Country: "JP"}); err != nil {
+			t.Fatal(err)
+		}
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour, GeoIP: db})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		nl := h.clients["203.0.113.9"] + h.clients["203.0.113.10"] + h.clients["203.0.113.11"]
+		jp := h.clients["198.51.100.7"] + h.clients["198.51.100.8"] + h.clients["198.51.100.9"]
+		// The IPv6 client is in no network of the database: no country.
+		want := fmt.Sprintf("JP=%d NL=%d", jp, nl)
+		if got := p.str(t, `[...document.querySelectorAll('#top-country li')].map(li => li.dataset.value + '=' + li.querySelector('b').textContent).sort().join(' ')`); got != want {
+			t.Errorf("countries %q, want %q", got, want)
+		}
+		if got := p.str(t, `String(document.querySelectorAll('#top-country button').length)`); got != "0" {
+			t.Errorf("%s country values are buttons, want none", got)
+		}
+		// A client, IPv6 at that, filters by host=.
+		v6 := "2001:db8:85a3::8a2e:370:7334"
+		p.eval(t, fmt.Sprintf(`document.querySelector('#top-host li[data-value=%q] button.v').click()`, v6), nil)
+		p.waitJS(t, `location.search === '?host=`+v6+`'`)
+		p.waitCard(t, "card-requests", h.clients[v6])
+		if got := p.str(t, `String(document.getElementById('panel-country').hidden)`); got != "true" {
+			t.Errorf("with only an address of no country the countries panel is hidden = %s, want true", got)
+		}
+		p.waitSeqs(t, h.clients[v6])
+		// Its whole address is in the row's tooltip and details.
+		if got := p.str(t, `document.querySelector('#rows tr[data-seq] .c-host').title`); got != v6 {
+			t.Errorf("the client cell's tooltip %q, want %q", got, v6)
+		}
+	})
+
+	t.Run("KeyboardFiltersFromAPanel", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		// From the window buttons, Tab reaches the values of the panels.
+		p.eval(t, `document.querySelector('.windows button[data-window="24h"]').focus()`, nil)
+		tabs := 0
+		for ; tabs < 60; tabs++ {
+			if p.str(t, `document.activeElement.closest('#top-path') ? 'yes' : 'no'`) == "yes" {
+				break
+			}
+			p.key(t, "Tab", 9)
+		}
+		if got := p.str(t, `document.activeElement.closest('li') ? document.activeElement.closest('li').dataset.value : document.activeElement.outerHTML`); got != "/home" {
+			t.Fatalf("after %d Tabs the focus is on %q, want the first path, /home", tabs, got)
+		}
+		t.Logf("%d Tabs from the window buttons to the first path", tabs)
+		p.key(t, "Enter", 13)
+		p.waitJS(t, `location.search === '?path=/home'`)
+		p.waitCard(t, "card-requests", h.paths["/home"])
+		// Tab reaches the tail's rows, Enter opens one, Escape closes it.
+		p.eval(t, `document.getElementById('clear').focus()`, nil)
+		p.waitSeqs(t, 1)
+		p.key(t, "Tab", 9)
+		p.waitJS(t, `!!document.activeElement.dataset.seq`)
+		p.key(t, "Enter", 13)
+		p.waitJS(t, `document.getElementById('details').open`)
+		p.key(t, "Escape", 27)
+		p.waitJS(t, `!document.getElementById('details').open`)
+	})
+
+	t.Run("Phone", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour})
+		// Opened on a wide screen, then made a phone's: the page follows
+		// (the chart is drawn again for the new width).
+		p := b.open(t, "about:blank")
+		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
+		p.navigate(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		p.waitSeqs(t, 10)
+		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
+		p.waitJS(t, `innerWidth === 390 && Number(document.querySelector('#chart svg').getAttribute('width')) <= 390`)
+		// Nothing wider than the screen: no sideways scrolling.
+		var sw, iw int
+		p.eval(t, `document.documentElement.scrollWidth`, &sw)
+		p.eval(t, `innerWidth`, &iw)
+		if sw > iw {
+			var wide []string
+			p.eval(t, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className)`, &wide)
+			t.Errorf("scrollWidth %d > innerWidth %d; too wide: %v", sw, iw, wide)
+		}
+		// The cards, the chart, a row and a panel are on the screen's width,
+		// and a row reads as a block: time, status, client, path.
+		for _, sel := range []string{"#card-requests", "#card-visitors", "#chart svg", "#rows tr[data-seq]", "#rows tr[data-seq] .c-path", "#top-path li", ".windows"} {
+			var r struct{ Left, Right, Width float64 }
+			p.eval(t, fmt.Sprintf(`(r => ({left: r.left, right: r.right, width: r.width}))(document.querySelector(%q).getBoundingClientRect())`, sel), &r)
+			if r.Left < 0 || r.Right > float64(iw)+0.5 || r.Width < 20 {
+				t.Errorf("%s spans %.0f..%.0f px, want within 0..%d", sel, r.Left, r.Right, iw)
+			}
+		}
+		for _, col := range []string{"c-time", "c-status", "c-host", "c-path"} {
+			if got := p.str(t, `getComputedStyle(document.querySelector('#rows tr[data-seq] .`+col+`')).display`); got == "none" {
+				t.Errorf("a row on a phone hides its %s", col)
+			}
+		}
+		// A tap opens the row, whole, within the screen.
+		p.eval(t, `(tr => { tr.scrollIntoView(); tr.click(); })(document.querySelector('#rows tr[data-seq]'))`, nil)
+		p.waitJS(t, `document.getElementById('details').open`)
+		var d struct{ Left, Right float64 }
+		p.eval(t, `(r => ({left: r.left, right: r.right}))(document.getElementById('details').getBoundingClientRect())`, &d)
+		if d.Left < 0 || d.Right > float64(iw) {
+			t.Errorf("the details span %.0f..%.0f px, want within 0..%d", d.Left, d.Right, iw)
+		}
+		p.eval(t, `document.getElementById('details-close').click()`, nil)
+		p.waitJS(t, `!document.getElementById('details').open`)
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	t.Run("UnderTheContentSecurityPolicy", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour})
+		for _, path := range []string{"/", "/app.js", "/app.css", "/api/stats"} {
+			resp, _ := request(t, "GET", dashURL(srv, path), nil, nil)
+			if got := resp.Header.Get("Content-Security-Policy"); got != dashboardCSP {
+				t.Errorf("GET %s: Content-Security-Policy %q, want %q", path, got, dashboardCSP)
+			}
+		}
+		p := b.openWatchingCSP(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		// What the page does: filter, change the window, open a row, draw.
+		p.eval(t, `document.querySelector('#top-path li[data-value="/about"] button.v').click()`, nil)
+		p.waitCard(t, "card-requests", h.paths["/about"])
+		p.eval(t, `document.querySelector('.windows button[data-window="24h"]').click()`, nil)
+		p.waitStats(t, "24h", "path=%2Fabout")
+		p.waitSeqs(t, 1)
+		p.eval(t, `document.querySelector('#rows tr[data-seq]').click()`, nil)
+		p.waitJS(t, `document.getElementById('details').open`)
+		p.checkCSP(t)
+
+		// The login form, whose one style is allowed by its hash.
+		tok := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, TokenFile: writeTokenFile(t, tokAll)})
+		l := b.openWatchingCSP(t, dashURL(tok, "/"))
+		if got := l.str(t, `document.getElementById('login') ? getComputedStyle(document.body).display : 'no login form'`); got != "grid" {
+			t.Errorf("the login page's body display %q, want grid (its style applied)", got)
+		}
+		l.typeInto(t, "token", tokAll)
+		l.waitJS(t, `!!document.getElementById('rows')`)
+		l.waitConnected(t)
+		l.checkCSP(t)
+	})
+
+	t.Run("HighlightAtAHighRate", func(t *testing.T) {
+		log := tempLog(t)
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		// One line at a time: its row is marked as new.
+		writeLines(t, log, dashLine(200, "/slow/1"))
+		p.waitSeqs(t, 1)
+		if got := p.str(t, `document.querySelector('#rows tr[data-seq="1"]').className`); !strings.Contains(got, "fresh") {
+			t.Errorf("a row arriving alone has the classes %q, want fresh", got)
+		}
+		// 2,000 lines at once: the table is not all flashing.
+		var lines []string
+		for i := range 2000 {
+			lines = append(lines, dashLine(200, fmt.Sprintf("/burst/%d", i)))
+		}
+		writeLines(t, log, lines...)
+		p.waitJS(t, `document.getElementById('stat-total').textContent === '2,001'`)
+		p.waitJS(t, `document.querySelector('#rows tr[data-seq] .c-path').textContent === '/burst/1999'`)
+		var n struct{ Rows, Fresh int }
+		p.eval(t, `({rows: document.querySelectorAll('#rows tr[data-seq]').length, fresh: document.querySelectorAll('#rows tr.fresh').length})`, &n)
+		if n.Rows < 50 || n.Fresh > 5 {
+			t.Errorf("after a burst of 2,000 lines %d of %d rows are marked new, want at most 5", n.Fresh, n.Rows)
+		}
+		if errs := p.errors(); len(errs) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
 	t.Run("Screenshot", func(t *testing.T) {
 		if os.Getenv("WEBLOGD_SCREENSHOT") == "" {
 			t.Skip("set WEBLOGD_SCREENSHOT=1 to write docs/dashboard.png")
 		}
+		// An hour of traffic read as history at start, busier lately, a
+		// third of it in a second log; then a little live traffic.
 		log := tempLog(t)
 		shop := filepath.Join(filepath.Dir(log), "shop.access.log")
-		writeLines(t, shop)
-		srv := startServer(t, feed.Config{Logs: []string{log, shop}})
 		r := rand.New(rand.NewPCG(1, 2))
-		p := b.open(t, dashURL(srv, "/"))
-		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
-		p.waitConnected(t)
 		now := time.Now()
-		for i := range 240 {
-			// Traffic over the last four minutes, busier lately, a third
-			// of it to a second log.
-			ago := time.Duration(float64(4*time.Minute) * (1 - float64(i)/240) * (1 - float64(i)/480))
-			to := log
+		var main, other []string
+		for i := range 4000 {
+			ago := time.Duration(float64(time.Hour) * (1 - float64(i)/4000) * (1 - float64(i)/9000))
+			line := demo.Line(r, now.Add(-ago)) + fmt.Sprintf(" %.3f", 0.002+r.ExpFloat64()*0.04)
 			if r.IntN(3) == 0 {
-				to = shop
-			}
-			writeLines(t, to, demo.Line(r, now.Add(-ago)))
-			if i == 200 {
-				writeLines(t, log, "\x16\x03\x01 not an access log line")
+				other = append(other, line)
+			} else {
+				main = append(main, line)
 			}
 		}
-		p.waitSeqs(t, 241)
-		p.waitJS(t, `document.getElementById('stat-total').textContent === '241'`)
-		time.Sleep(1200 * time.Millisecond) // the aggregates redraw each second; let the row flash fade
+		writeLines(t, log, main...)
+		writeLines(t, shop, other...)
+		srv := startServer(t, feed.Config{Logs: []string{log, shop}, Format: timedFormat})
+		p := b.open(t, "about:blank")
+		p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}, nil)
+		p.navigate(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		p.waitStats(t, "1h", "")
+		// (All but the few lines that have left the hour since.)
+		p.waitJSWithin(t, `Number(document.getElementById('card-requests').dataset.value) >= 3900`, 3*appearWithin)
+		for i := range 8 {
+			writeLines(t, log, demo.Line(r, time.Now())+fmt.Sprintf(" %.3f", 0.002+r.ExpFloat64()*0.04))
+			if i == 5 {
+				writeLines(t, log, "\x16\x03\x01 not an access log line")
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // a statistics refresh, and the rows' flash fades
 		shot := p.screenshot(t)
 		if err := os.MkdirAll("../docs", 0o755); err != nil {
 			t.Fatal(err)
@@ -446,19 +798,141 @@ func TestDashboard(t *testing.T) {
 		if err := os.WriteFile("../docs/dashboard.png", shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		// For a look at the other layouts: WEBLOGD_SCREENSHOT_DIR=/tmp/x.
+		// For a look at the other layouts, whole pages:
+		// WEBLOGD_SCREENSHOT_DIR=/tmp/x.
 		if dir := os.Getenv("WEBLOGD_SCREENSHOT_DIR"); dir != "" {
-			p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "dark"}}}, nil)
-			time.Sleep(1200 * time.Millisecond)
-			os.WriteFile(filepath.Join(dir, "dark.png"), p.screenshot(t), 0o644)
-			p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}, nil)
-			time.Sleep(1200 * time.Millisecond)
-			os.WriteFile(filepath.Join(dir, "phone-dark.png"), p.screenshot(t), 0o644)
-			p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "light"}}}, nil)
-			time.Sleep(1200 * time.Millisecond)
-			os.WriteFile(filepath.Join(dir, "phone.png"), p.screenshot(t), 0o644)
+			for _, v := range []struct {
+				name, scheme string
+				w, h         int
+			}{{"desktop-light", "light", 1440, 900}, {"desktop-dark", "dark", 1440, 900}, {"phone-dark", "dark", 390, 844}, {"phone-light", "light", 390, 844}} {
+				p.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": v.w, "height": v.h, "deviceScaleFactor": 1, "mobile": v.w < 500}, nil)
+				p.call(t, "Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": v.scheme}}}, nil)
+				time.Sleep(1500 * time.Millisecond)
+				var height float64
+				p.eval(t, `document.documentElement.scrollHeight`, &height)
+				var full struct {
+					Data string `json:"data"`
+				}
+				p.call(t, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true,
+					"clip": map[string]any{"x": 0, "y": 0, "width": v.w, "height": min(height, 3000), "scale": 1}}, &full)
+				b, _ := base64.StdEncoding.DecodeString(full.Data)
+				os.WriteFile(filepath.Join(dir, v.name+".png"), b, 0o644)
+			}
 		}
 	})
+}
+
+// dashboardCSP is the Content-Security-Policy of every response: the
+// login form's style, allowed by its hash, is the only inline one.
+var dashboardCSP = "default-src 'self'; script-src 'self'; style-src 'self' " + web.LoginStyle + "; img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+
+// dashHistory is a log of the last 90 minutes, and what the statistics of
+// its windows must say.
+type dashHistory struct {
+	log                       string
+	all, hour, recent         int // lines of the 24 h, 1 h and 5 min windows
+	notFound                  int // lines answered 404 in the hour, all to /gone
+	paths                     map[string]int
+	clients                   map[string]int // lines in the hour per client
+	hourVisitors, allVisitors int
+}
+
+// writeDashHistory writes a log in timedFormat, oldest first: 30 lines 85 to
+// 65 minutes ago (from three clients of their own), 60 lines 50 to 10
+// minutes ago and 20 in the last 4 minutes (from seven clients, one of
+// them IPv6), to /home, /api/items (the slowest), /about and /gone (404),
+// from several browsers.
+func writeDashHistory(t *testing.T) dashHistory {
+	t.Helper()
+	now := time.Now()
+	h := dashHistory{paths: map[string]int{}, clients: map[string]int{}}
+	old := []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}
+	clients := []string{"203.0.113.9", "203.0.113.10", "203.0.113.11", "198.51.100.7", "198.51.100.8", "2001:db8:85a3::8a2e:370:7334", "198.51.100.9"}
+	agents := []string{
+		"Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+		"curl/8.5.0",
+	}
+	// One tenth of the lines of a block: /home 5, /api/items 2, /about 2, /gone 1.
+	cycle := []string{"/home", "/api/items", "/home", "/about", "/home", "/gone", "/home", "/api/items", "/home", "/about"}
+	var lines []string
+	add := func(n int, from, to time.Duration, hosts []string, inHour bool) {
+		for i := range n {
+			at := now.Add(-from + time.Duration(i)*(from-to)/time.Duration(n))
+			path := cycle[i%len(cycle)]
+			status, took := 200, 0.010+float64(i%7)/1000
+			switch path {
+			case "/gone":
+				status = 404
+			case "/api/items":
+				took = 0.250 + float64(i%5)/100
+			}
+			if !inHour {
+				path = "/old"
+			}
+			lines = append(lines, fmt.Sprintf(`%s - - [%s] "GET %s HTTP/1.1" %d 1234 "https://www.example.com/" "%s" %.3f`,
+				hosts[i%len(hosts)], at.Format("02/Jan/2006:15:04:05 -0700"), path, status, agents[i%len(agents)], took))
+			if inHour {
+				h.paths[path]++
+				h.clients[hosts[i%len(hosts)]]++
+				if status == 404 {
+					h.notFound++
+				}
+			}
+		}
+	}
+	add(30, 85*time.Minute, 65*time.Minute, old, false)
+	add(60, 50*time.Minute, 10*time.Minute, clients, true)
+	add(20, 4*time.Minute, 30*time.Second, clients, true)
+	h.all, h.hour, h.recent = 110, 80, 20
+	h.hourVisitors, h.allVisitors = len(clients), len(clients)+len(old)
+	h.log = tempLog(t, lines...)
+	return h
+}
+
+// waitStats waits until the page shows the statistics of window and the
+// filters (as api/stats is asked: "path=%2Fhome"), which may take the
+// server a moment after its start.
+func (p *page) waitStats(t *testing.T, window, filters string) {
+	t.Helper()
+	q := "?window=" + window
+	if filters != "" {
+		q += "&" + filters
+	}
+	p.waitJSWithin(t, fmt.Sprintf(`document.getElementById('overview').dataset.query === %q`, q), 3*appearWithin)
+}
+
+// waitCard waits until a summary card's number is n.
+func (p *page) waitCard(t *testing.T, id string, n int) {
+	t.Helper()
+	p.waitJSWithin(t, fmt.Sprintf(`document.getElementById(%q).dataset.value === '%d'`, id, n), 3*appearWithin)
+}
+
+// openWatchingCSP opens url in a tab that records, from before any
+// script of the page runs, every Content-Security-Policy violation.
+func (b *browser) openWatchingCSP(t *testing.T, url string) *page {
+	t.Helper()
+	p := b.open(t, "about:blank")
+	p.call(t, "Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": `window.__csp = [];
+		document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + e.sourceFile + ':' + e.lineNumber));`}, nil)
+	p.navigate(t, url)
+	return p
+}
+
+// checkCSP fails the test for any violation the page or its console saw.
+func (p *page) checkCSP(t *testing.T) {
+	t.Helper()
+	var v []string
+	p.eval(t, `window.__csp`, &v)
+	if len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %v", v)
+	}
+	for _, e := range p.errors() {
+		if strings.Contains(e, "Content Security Policy") || strings.Contains(e, "Content-Security-Policy") {
+			t.Errorf("console: %s", e)
+		}
+	}
 }
 
 // dashLine is a Combined Log Format line of now.
@@ -736,7 +1210,9 @@ func (b *browser) open(t *testing.T, url string) *page {
 	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
 		p.call(t, domain, nil, nil)
 	}
-	p.navigate(t, url)
+	if url != "about:blank" {
+		p.navigate(t, url)
+	}
 	return p
 }
 
@@ -861,7 +1337,14 @@ func (p *page) str(t *testing.T, expr string) string {
 // after appearWithin.
 func (p *page) waitJS(t *testing.T, cond string) {
 	t.Helper()
-	deadline := time.Now().Add(appearWithin)
+	p.waitJSWithin(t, cond, appearWithin)
+}
+
+// waitJSWithin polls a JavaScript condition until it holds, or fails the
+// test after d.
+func (p *page) waitJSWithin(t *testing.T, cond string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		var ok bool
 		err := p.evalErr("!!("+cond+")", &ok)
@@ -872,7 +1355,7 @@ func (p *page) waitJS(t *testing.T, cond string) {
 			var state string
 			p.evalErr(`document.getElementById('conn').textContent + ' | ' + document.getElementById('error').textContent + ' | rows: ' +
 				[...document.querySelectorAll('#rows tr')].slice(0, 12).map(tr => tr.dataset.seq || tr.textContent).join(' ')`, &state)
-			t.Fatalf("not within %v: %s (err %v)\npage: %s\nconsole: %s", appearWithin, cond, err, state, strings.Join(p.errors(), "\n"))
+			t.Fatalf("not within %v: %s (err %v)\npage: %s\nconsole: %s", d, cond, err, state, strings.Join(p.errors(), "\n"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

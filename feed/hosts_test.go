@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/feed"
+	"github.com/weblogd/weblogd/web"
 )
 
 // getHost GETs path from srv with Host set to host and returns the
@@ -127,10 +128,32 @@ func TestPageHeaders(t *testing.T) {
 		{"the API", "/api/status", bearer(tokAll)},
 	} {
 		resp, _ := request(t, "GET", base+c.path, c.hdr, nil)
-		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self'") ||
-			resp.Header.Get("X-Frame-Options") != "SAMEORIGIN" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("%s: Content-Security-Policy %q, X-Frame-Options %q, X-Content-Type-Options %q; want frame-ancestors 'self', SAMEORIGIN, nosniff",
-				c.what, csp, resp.Header.Get("X-Frame-Options"), resp.Header.Get("X-Content-Type-Options"))
+		csp := resp.Header.Get("Content-Security-Policy")
+		if resp.Header.Get("X-Frame-Options") != "SAMEORIGIN" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: X-Frame-Options %q, X-Content-Type-Options %q; want SAMEORIGIN, nosniff",
+				c.what, resp.Header.Get("X-Frame-Options"), resp.Header.Get("X-Content-Type-Options"))
+		}
+		// Every directive, each once: a page of this server runs its own
+		// files only, and nothing inline (the login form's style is
+		// allowed by its hash, not by 'unsafe-inline').
+		directives := map[string]string{}
+		for _, d := range strings.Split(csp, ";") {
+			name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+			if _, twice := directives[name]; twice {
+				t.Errorf("%s: Content-Security-Policy %q names %s twice", c.what, csp, name)
+			}
+			directives[name] = value
+		}
+		for name, want := range map[string]string{
+			"default-src": "'self'", "script-src": "'self'", "img-src": "'self' data:", "connect-src": "'self'",
+			"frame-ancestors": "'self'", "base-uri": "'none'", "form-action": "'self'",
+		} {
+			if directives[name] != want {
+				t.Errorf("%s: Content-Security-Policy %q: %s is %q, want %q", c.what, csp, name, directives[name], want)
+			}
+		}
+		if style := directives["style-src"]; style != "'self' "+web.LoginStyle || strings.Contains(style, "unsafe") {
+			t.Errorf("%s: Content-Security-Policy %q: style-src is %q, want 'self' and the login form's style by its hash", c.what, csp, style)
 		}
 	}
 }

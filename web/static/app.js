@@ -1,26 +1,30 @@
-// weblogd dashboard: a client of the public streams, like any other.
+// weblogd dashboard: the server's statistics, and a live tail beside them.
 //
-// It opens /ws (or /events where WebSocket fails) with the filters of the
-// page's query string, keeps the newest rows in a table rendered at most
-// once per animation frame, and computes its aggregates from the records
-// themselves. Every URL is relative, so the page works under any base path.
-// Every seq is accounted for once: shown, or counted as missed in a gap; a
-// reconnect resumes after the last one (since=SEQ), so nothing is lost and
-// nothing repeated. Records that came through NATS carry the node that
-// published them: the nodes panel counts hits per node, and node= filters.
-// A row opens the record's details: every field it has, fields included.
+// The cards, the chart and the panels show GET api/stats for the window
+// picked (5 min, 1 h, 24 h) with the page's filters, asked again about
+// once a second: the server counts every record, so the page shows the
+// same numbers whenever it was opened. The tail is a client of the public
+// streams like any other: /ws (or /events where WebSocket fails) with the
+// same filters, the newest rows rendered at most once per animation frame.
+// Every URL is relative, so the page works under any base path. Every seq
+// is accounted for once in the tail: shown, or counted as missed in a gap;
+// a reconnect resumes after the last one (since=SEQ). A row opens the
+// record's details: every field it has, fields included. The page runs
+// under a strict Content-Security-Policy: no inline script or style.
 'use strict';
 (function () {
-  const MAX_ROWS = 500;        // rows kept in the table
+  const MAX_ROWS = 60;         // rows of the tail: the page scrolls, the tail is bounded
   const BACKLOG = 100;         // history asked for when a view starts
-  const CHART_SECONDS = 300;   // the charts' window
-  const RATE_SECONDS = 10;     // the window of the req/s and bytes/s figures
-  const TOP_MINUTES = 10;      // the top lists' window
-  const TOP_N = 8;
-  const TOP_KEYS = 5000;       // distinct keys per minute and list, beyond: "(other)"
-  const NODE_KEYS = 200;       // nodes told apart, beyond: "(other)"; a fleet has far fewer
-  const NODE_ROWS = 12;        // rows of the nodes panel, the busiest first
+  const STATS_EVERY = 1000;    // ms between two questions to api/stats
+  const FAST = 10;             // records a second above which new rows are not flashed
+  const FAST_FRAME = 250;      // ms between two updates of the tail above that rate
+  const TOP_N = 10;            // values per panel
+  const WINDOWS = ['5m', '1h', '24h'];
+  const DEFAULT_WINDOW = '1h';
+  const WINDOW_WORDS = { '5m': 'the last 5 minutes', '1h': 'the last hour', '24h': 'the last 24 hours' };
   const FILTERS = ['source', 'node', 'status', 'method', 'path', 'host', 'vhost', 'min_duration', 'q'];
+  const FILTER_WORDS = { source: 'source', node: 'node', status: 'status', method: 'method', path: 'path',
+    host: 'client', vhost: 'vhost', min_duration: 'took at least', q: 'text' };
   // COLUMNS are the table's columns: the record's JSON key each shows, in
   // order, with its heading. The test of package web checks every key
   // against the record's table of fields, and makes each field a person
@@ -39,11 +43,12 @@
     ['referer', 'referer'],
     ['agent', 'agent'],
   ];
-  // CELLS gives, per column, a record's text in the cell and its tooltip.
+  // CELLS gives, per column, a record's text in the cell and its tooltip
+  // (the whole value, where the cell may cut it short).
   const CELLS = {
     time: (r) => [r.time ? r.time.slice(11, 19) : '', r.time],
-    node: (r) => [r.node || ''],
-    source: (r) => [r.source || ''],
+    node: (r) => [r.node || '', r.node],
+    source: (r) => [r.source || '', r.source],
     vhost: (r) => [r.vhost || '', r.vhost],
     host: (r) => [r.host || '', r.user && r.user !== '-' ? r.host + ' (' + r.user + ')' : r.host],
     method: (r) => [r.method || ''],
@@ -58,12 +63,34 @@
     referer: (r) => [r.referer && r.referer !== '-' ? r.referer : '', r.referer],
     agent: (r) => [r.agent && r.agent !== '-' ? r.agent : '', r.agent],
   };
+  // PANELS are the top lists of api/stats shown, in order: the list's key
+  // in its "top", and the filter a click on a value sets. A list without
+  // a filter (browser and OS families, countries: the streams cannot
+  // select by them) shows its values unclickable rather than filter by
+  // something else. A panel with nothing in the window is hidden, except
+  // those marked always.
+  const PANELS = [
+    { id: 'status', title: 'Status codes', always: true, filter: (v) => ({ status: v }) },
+    { id: 'path', title: 'Paths', always: true, filter: (v) => v.startsWith('/') && { path: v } },
+    { id: 'not_found', title: 'Not found (404)', filter: (v) => v.startsWith('/') && { path: v, status: '404' } },
+    { id: 'slowest', title: 'Slowest paths', filter: (v) => v.startsWith('/') && { path: v } },
+    { id: 'host', title: 'Clients', filter: (v) => ({ host: v }) },
+    { id: 'site', title: 'Referring sites', filter: (v) => ({ q: v }),
+      hint: 'the lines that name it anywhere (the streams have no referer filter)' },
+    { id: 'browser', title: 'Browsers' },
+    { id: 'os', title: 'Operating systems' },
+    { id: 'country', title: 'Countries' },
+    { id: 'vhost', title: 'Virtual hosts', filter: (v) => ({ vhost: v }) },
+    { id: 'method', title: 'Methods', filter: (v) => /^[A-Za-z]+$/.test(v) && { method: v } },
+    { id: 'source', title: 'Sources', filter: (v) => ({ source: v }) },
+  ];
 
   const $ = (id) => document.getElementById(id);
   const pageQuery = new URLSearchParams(location.search);
 
   const st = {
     filters: readFilters(pageQuery),
+    window: readWindow(pageQuery),
     forceSSE: pageQuery.get('transport') === 'sse',
     wsFails: 0,          // WebSocket attempts in a row that never opened
     conn: null,          // the stream now open or opening
@@ -78,17 +105,18 @@
     paused: false, pausedNew: 0,
     items: [],           // newest last; at most 2*MAX_ROWS
     pending: [],         // items not rendered yet
-    full: true,          // the table must be rebuilt from items
-    raf: 0, aggDirty: true, aggAt: 0,
+    full: false,         // the table must be rebuilt from items
+    raf: 0, later: 0, tailAt: 0,
     total: 0, missed: 0,
-    secs: new Map(),     // unix second -> {n, b, c: [other,_,2xx,3xx,4xx,5xx], nd: Map node -> count}
-    mins: new Map(),     // unix minute -> {path, host, referer: Map key -> count}
-    maxSec: 0,
+    sec: 0, secN: 0, prevN: 0, // records that arrived this second and the one before
     sources: [],
     nodes: new Set(),    // every node seen since the page loaded, kept across views
     vhosts: false,       // a record with a vhost was seen since the page loaded
     durations: false,    // a record with a duration was seen since the page loaded
   };
+  // sx is the state of the statistics: the answer shown, and the question
+  // in flight (an answer to an older question is dropped).
+  const sx = { gen: 0, busy: false, again: false, res: null, minute: null };
 
   // ---- query strings -------------------------------------------------
 
@@ -101,6 +129,11 @@
     return f;
   }
 
+  function readWindow(q) {
+    const w = q.get('window');
+    return WINDOWS.includes(w) ? w : DEFAULT_WINDOW;
+  }
+
   function filterQuery(extra) {
     const p = new URLSearchParams();
     for (const k of FILTERS) if (st.filters[k]) p.set(k, st.filters[k]);
@@ -109,12 +142,16 @@
     return s ? '?' + s : '';
   }
 
+  // pageURL is the view's URL: the filters, the window unless the
+  // default, the transport when forced; paths, addresses and lists kept
+  // readable (/, : and , need no escaping in a query).
   function pageURL() {
-    const p = new URLSearchParams();
-    for (const k of FILTERS) if (st.filters[k]) p.set(k, st.filters[k]);
-    if (st.forceSSE) p.set('transport', 'sse');
-    const s = p.toString();
-    return s ? '?' + s : location.pathname;
+    const p = [];
+    const add = (k, v) => p.push(k + '=' + encodeURIComponent(v).replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%2C/g, ','));
+    for (const k of FILTERS) if (st.filters[k]) add(k, st.filters[k]);
+    if (st.window !== DEFAULT_WINDOW) add('window', st.window);
+    if (st.forceSSE) add('transport', 'sse');
+    return p.length ? '?' + p.join('&') : location.pathname;
   }
 
   const filtered = () => FILTERS.some((k) => st.filters[k]);
@@ -364,7 +401,8 @@
     st.lastSeq = rec.seq;
     st.lastRec = rec;
     st.total++;
-    count(rec);
+    arrived();
+    look(rec);
     push({ k: 'hit', r: rec });
   }
 
@@ -374,7 +412,6 @@
     const n = g.to - from + 1;
     st.lastSeq = g.to;
     st.missed += n;
-    st.aggDirty = true;
     push({ k: 'gap', from: from, to: g.to, n: n });
   }
 
@@ -391,70 +428,46 @@
     schedule();
   }
 
-  function nowSec() { return Math.max(Math.floor(Date.now() / 1000), st.maxSec); }
+  // arrived counts the records of this second and the one before: the
+  // rate that decides how new rows are marked.
+  function arrived() {
+    const s = Math.floor(Date.now() / 1000);
+    if (s !== st.sec) {
+      st.prevN = s === st.sec + 1 ? st.secN : 0;
+      st.sec = s;
+      st.secN = 0;
+    }
+    st.secN++;
+  }
+
+  function rate() {
+    const s = Math.floor(Date.now() / 1000);
+    if (s === st.sec) return Math.max(st.secN, st.prevN);
+    return s === st.sec + 1 ? st.secN : 0;
+  }
 
   function statusClass(r) {
     const c = Math.floor((r.status || 0) / 100);
     return c >= 2 && c <= 5 ? c : 0;
   }
 
-  // count adds a record to the aggregates, by the time the log gives it
-  // (records filled in after a reconnect land where they belong).
-  function count(r) {
-    const node = r.node ? nodeKey(r.node) : '';
+  // look shows the columns a record needs: vhost, duration and node
+  // appear with the first record that has one.
+  function look(r) {
+    if (r.node && !st.nodes.has(r.node)) {
+      st.nodes.add(r.node);
+      renderNodeOptions();
+    }
     if (r.vhost && !st.vhosts) {
-      // The vhost column shows once a record has one.
       st.vhosts = true;
       $('tail').classList.add('by-vhost');
       respan();
     }
     if (r.duration !== undefined && !st.durations) {
-      // So does the duration column, once a record has a duration.
       st.durations = true;
       $('tail').classList.add('by-duration');
       respan();
     }
-    const real = Math.floor(Date.now() / 1000);
-    let sec = r.time ? Math.floor(Date.parse(r.time) / 1000) : NaN;
-    if (!Number.isFinite(sec)) sec = nowSec();
-    else if (sec > st.maxSec && sec <= real + 300) st.maxSec = sec;
-    const now = nowSec();
-    if (sec > now - CHART_SECONDS - 2 && sec <= now) {
-      let b = st.secs.get(sec);
-      if (!b) st.secs.set(sec, b = { n: 0, b: 0, c: [0, 0, 0, 0, 0, 0] });
-      b.n++;
-      b.b += r.bytes || 0;
-      b.c[statusClass(r)]++;
-      if (node) {
-        if (!b.nd) b.nd = new Map();
-        b.nd.set(node, (b.nd.get(node) || 0) + 1);
-      }
-    }
-    const min = Math.floor(sec / 60);
-    if (r.raw === undefined && min > Math.floor(now / 60) - TOP_MINUTES && sec <= now) {
-      let m = st.mins.get(min);
-      if (!m) st.mins.set(min, m = { path: new Map(), host: new Map(), referer: new Map() });
-      if (r.path) bump(m.path, r.path.split('?')[0]);
-      if (r.host) bump(m.host, r.host);
-      if (r.referer && r.referer !== '-') bump(m.referer, r.referer);
-    }
-    st.aggDirty = true;
-  }
-
-  function bump(m, k) {
-    if (!m.has(k) && m.size >= TOP_KEYS) k = '(other)';
-    m.set(k, (m.get(k) || 0) + 1);
-  }
-
-  // nodeKey notes a node the first time it is seen (the table gets its
-  // column, the filters its selector) and returns the name it is counted
-  // under.
-  function nodeKey(node) {
-    if (st.nodes.has(node)) return node;
-    if (st.nodes.size >= NODE_KEYS) return '(other)';
-    st.nodes.add(node);
-    renderNodeOptions();
-    return node;
   }
 
   function resetData() {
@@ -464,14 +477,10 @@
     $('rows').replaceChildren();
     $('empty').hidden = false;
     st.total = st.missed = st.pausedNew = 0;
-    st.secs.clear();
-    st.mins.clear();
-    st.maxSec = 0;
-    st.aggDirty = true;
     schedule();
   }
 
-  // ---- rendering -----------------------------------------------------
+  // ---- the tail ------------------------------------------------------
 
   function schedule() {
     if (!st.raf) st.raf = requestAnimationFrame(render);
@@ -479,14 +488,36 @@
 
   function render() {
     st.raf = 0;
-    if (!st.paused) renderTable();
+    if (!st.paused && (st.full || st.pending.length)) {
+      // Above FAST records a second the table changes four times a second,
+      // not sixty: rows that stay put a moment can be read.
+      const wait = rate() > FAST ? st.tailAt + FAST_FRAME - performance.now() : 0;
+      if (wait > 0) {
+        if (!st.later) st.later = setTimeout(() => { st.later = 0; schedule(); }, wait);
+      } else {
+        renderTable();
+      }
+    }
     renderPause();
-    if (st.aggDirty && performance.now() - st.aggAt >= 250) renderAggregates();
+    renderCounts();
   }
 
+  function renderCounts() {
+    $('stat-total').textContent = fmtInt(st.total);
+    const missed = $('stat-missed');
+    missed.textContent = fmtInt(st.missed);
+    missed.classList.toggle('some', st.missed > 0);
+  }
+
+  // renderTable puts the new rows at the top. How they are marked depends
+  // on the rate: a few rows a second flash one by one; faster, a line under
+  // the newest batch says where the rows since the last update end, as a
+  // table where every row flashes says nothing.
   function renderTable() {
+    st.tailAt = performance.now();
     const tb = $('rows');
-    const box = tb.closest('.tail');
+    const old = tb.querySelector('tr.edge');
+    if (old) old.classList.remove('edge');
     if (st.full) {
       st.full = false;
       st.pending = [];
@@ -496,17 +527,25 @@
       }
       tb.replaceChildren(frag);
     } else if (st.pending.length) {
+      const n = st.pending.length;
+      const flash = n <= 5 && rate() <= FAST;
       const frag = document.createDocumentFragment();
-      const flash = st.pending.length <= 50;
-      for (let i = st.pending.length - 1; i >= 0; i--) frag.appendChild(rowFor(st.pending[i], flash));
+      // History (the backlog of a new view) is not new.
+      for (let i = n - 1; i >= 0; i--) {
+        const it = st.pending[i];
+        frag.appendChild(rowFor(it, flash && !(it.r && it.r.seq <= st.floor)));
+      }
       st.pending = [];
-      const h = box.scrollHeight;
+      const edge = frag.lastChild;
+      const had = tb.rows.length;
       tb.insertBefore(frag, tb.firstChild);
       while (tb.rows.length > MAX_ROWS) tb.lastChild.remove();
-      // A reader scrolled down keeps their place as rows arrive above.
-      if (box.scrollTop > 0) box.scrollTop += box.scrollHeight - h;
+      if (!flash && had && n < MAX_ROWS && edge) edge.classList.add('edge');
     }
     $('empty').hidden = tb.rows.length > 0;
+    const more = st.total - tb.querySelectorAll('tr[data-seq]').length;
+    $('more').hidden = more <= 0 || tb.rows.length < MAX_ROWS;
+    $('more').textContent = 'The newest ' + MAX_ROWS + ' rows; Pause holds them still.';
     rovingRow();
   }
 
@@ -534,7 +573,6 @@
     const n = span();
     for (const c of document.querySelectorAll('#rows td[colspan]')) c.colSpan = n;
   }
-  window.addEventListener('resize', respan);
 
   function td(tr, cls, text, title) {
     const c = document.createElement('td');
@@ -582,13 +620,18 @@
     return tr;
   }
 
+  function fmtInt(n) { return Number(n || 0).toLocaleString('en-US'); }
+  function fmtRate(x) { return x >= 100 ? fmtInt(Math.round(x)) : x >= 10 ? x.toFixed(1) : x.toFixed(2); }
+
   function human(n) {
     if (n < 1000) return String(Math.round(n));
-    const u = ['k', 'M', 'G', 'T'];
+    const u = ['k', 'M', 'G', 'T', 'P'];
     let i = -1;
     do { n /= 1000; i++; } while (n >= 1000 && i < u.length - 1);
     return (n < 10 ? n.toFixed(1) : Math.round(n)) + ' ' + u[i];
   }
+
+  function humanBytes(n) { return n < 1000 ? Math.round(n) + ' B' : human(n) + 'B'; }
 
   // took writes seconds as a person reads them: 450 µs, 2.3 ms, 23 ms,
   // 1.50 s, 12.3 s, 2 m 05 s.
@@ -600,6 +643,13 @@
     if (s < 60) return s.toFixed(1) + ' s';
     const m = Math.floor(s / 60);
     return m + ' m ' + String(Math.floor(s - 60 * m)).padStart(2, '0') + ' s';
+  }
+
+  function pct(part, all) {
+    if (!all) return '–';
+    const x = 100 * part / all;
+    if (x > 0 && x < 0.1) return '<0.1%';
+    return (x >= 10 ? x.toFixed(0) : x.toFixed(1)) + '%';
   }
 
   // ---- details of a record --------------------------------------------
@@ -672,144 +722,319 @@
   // A click on the backdrop (outside the dialog's box) closes it too.
   $('details').addEventListener('click', (e) => { if (e.target === $('details')) $('details').close(); });
 
-  function fmtRate(x) { return x >= 100 ? String(Math.round(x)) : x.toFixed(1); }
-
   function renderPause() {
     const b = $('pause');
     b.setAttribute('aria-pressed', String(st.paused));
     b.textContent = st.paused ? 'Resume' + (st.pausedNew ? ' (' + st.pausedNew + ' new)' : '') : 'Pause';
   }
 
-  function renderAggregates() {
-    st.aggDirty = false;
-    st.aggAt = performance.now();
-    const now = nowSec();
-    for (const s of st.secs.keys()) if (s <= now - CHART_SECONDS - 2) st.secs.delete(s);
-    for (const m of st.mins.keys()) if (m <= Math.floor(now / 60) - TOP_MINUTES) st.mins.delete(m);
+  // ---- statistics (api/stats) ------------------------------------------
 
-    let n = 0, bytes = 0;
-    const cls = [0, 0, 0, 0, 0, 0];
-    for (const [s, b] of st.secs) {
-      if (s > now - CHART_SECONDS) for (let i = 0; i < 6; i++) cls[i] += b.c[i];
-      // The current second is still filling: the rate is of the ones before.
-      if (s >= now - RATE_SECONDS && s < now) { n += b.n; bytes += b.b; }
-    }
-    $('stat-rate').textContent = fmtRate(n / RATE_SECONDS);
-    $('stat-bytes').textContent = human(bytes / RATE_SECONDS) + (bytes / RATE_SECONDS < 1000 ? ' B' : 'B');
-    $('stat-total').textContent = st.total.toLocaleString('en-US');
-    const missed = $('stat-missed');
-    missed.textContent = st.missed.toLocaleString('en-US');
-    missed.classList.toggle('some', st.missed > 0);
-    const all = cls.reduce((a, b) => a + b, 0);
-    for (const i of [0, 2, 3, 4, 5]) {
-      $('cls-' + i).textContent = cls[i] + (all ? ' (' + Math.round(100 * cls[i] / all) + '%)' : '');
-    }
-    drawRate(now);
-    drawBytes(now);
-    renderNodes(now);
-    renderTop('top-path', 'path', now);
-    renderTop('top-host', 'host', now);
-    renderTop('top-referer', 'referer', now);
+  function statsQuery(win) {
+    const p = new URLSearchParams();
+    p.set('window', win);
+    for (const k of FILTERS) if (st.filters[k]) p.set(k, st.filters[k]);
+    return '?' + p.toString();
   }
 
-  function renderTop(id, key, now) {
-    const sum = new Map();
-    for (const [m, maps] of st.mins) {
-      if (m <= Math.floor(now / 60) - TOP_MINUTES) continue;
-      for (const [k, v] of maps[key]) sum.set(k, (sum.get(k) || 0) + v);
+  async function statsGet(q) {
+    const r = await fetch('api/stats' + q, { cache: 'no-store', credentials: 'same-origin' });
+    if (r.status === 401) {
+      loggedOut();
+      throw new Error('logged out');
     }
-    const top = [...sum].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_N);
-    const ol = $(id);
-    const lis = top.map(([k, v]) => {
-      const li = document.createElement('li');
-      li.style.setProperty('--w', (100 * v / top[0][1]).toFixed(1) + '%');
-      li.dataset.value = k;
-      const s = document.createElement('span');
-      s.textContent = k;
-      s.title = k;
-      const b = document.createElement('b');
-      b.textContent = v.toLocaleString('en-US');
-      li.append(s, b);
-      return li;
-    });
-    if (!lis.length) {
-      const li = document.createElement('li');
-      li.className = 'none';
-      li.textContent = 'nothing yet';
-      lis.push(li);
+    if (!r.ok) {
+      const why = (await r.text()).trim().split('\n')[0];
+      throw new Error(why || 'HTTP ' + r.status);
     }
-    ol.replaceChildren(...lis);
+    return r.json();
   }
 
-  // renderNodes fills the nodes panel: per node, the hits of the last
-  // RATE_SECONDS (as a rate, like the header's), of the last minute and of
-  // the chart's window. A node seen earlier that went quiet stays, at 0:
-  // a publisher that stopped is worth seeing.
-  function renderNodes(now) {
-    $('nodes-panel').hidden = st.nodes.size === 0;
-    if (!st.nodes.size) return;
-    const sum = new Map();
-    for (const k of st.nodes) sum.set(k, [0, 0, 0]);
-    for (const [s, b] of st.secs) {
-      if (!b.nd || s <= now - CHART_SECONDS || s > now) continue;
-      for (const [k, v] of b.nd) {
-        let c = sum.get(k);
-        if (!c) sum.set(k, c = [0, 0, 0]); // "(other)"
-        if (s >= now - RATE_SECONDS && s < now) c[0] += v;
-        if (s > now - 60) c[1] += v;
-        c[2] += v;
+  // fetchStats asks for the statistics of the view, and for the last
+  // minute's too while there are nodes (their panel shows both). One
+  // question at a time; a change of view asks again at once, and the
+  // answer to the older question is dropped.
+  async function fetchStats() {
+    if (sx.busy) {
+      sx.again = true;
+      return;
+    }
+    sx.busy = true;
+    const gen = sx.gen;
+    const q = statsQuery(st.window);
+    try {
+      const res = await statsGet(q);
+      let minute = null;
+      if (st.nodes.size || (res.top && res.top.node)) {
+        minute = await statsGet(statsQuery('1m')).catch(() => null);
+      }
+      if (gen === sx.gen) {
+        sx.res = res;
+        sx.minute = minute;
+        statsError('');
+        renderStats(q);
+      }
+    } catch (e) {
+      if (gen === sx.gen) statsError('statistics unavailable: ' + (e instanceof TypeError ? 'server unreachable' : e.message));
+    } finally {
+      sx.busy = false;
+      if (sx.again) {
+        sx.again = false;
+        fetchStats();
       }
     }
-    const rows = [...sum].sort((a, b) => b[1][2] - a[1][2] || (a[0] < b[0] ? -1 : 1));
-    const top = Math.max(1, rows.length ? rows[0][1][2] : 1);
-    const trs = rows.slice(0, NODE_ROWS).map(([k, c]) => {
-      const tr = document.createElement('tr');
-      tr.dataset.node = k;
-      tr.style.setProperty('--w', (100 * c[2] / top).toFixed(1) + '%');
-      tr.classList.toggle('quiet', c[2] === 0);
-      const name = td(tr, 'n-name', k, k);
-      if (k === '(other)') name.title = 'nodes beyond the first ' + NODE_KEYS;
-      td(tr, 'n-rate', fmtRate(c[0] / RATE_SECONDS));
-      td(tr, 'n-min', c[1].toLocaleString('en-US'));
-      td(tr, 'n-all', c[2].toLocaleString('en-US'));
-      return tr;
-    });
-    if (rows.length > NODE_ROWS) {
-      const tr = document.createElement('tr');
-      tr.className = 'more';
-      td(tr, '', '+ ' + (rows.length - NODE_ROWS) + ' more').colSpan = 4;
-      trs.push(tr);
+  }
+
+  // restartStats is a new question for a new view (window, filters).
+  function restartStats() {
+    sx.gen++;
+    $('overview').setAttribute('aria-busy', 'true');
+    fetchStats();
+  }
+
+  function statsError(text) {
+    const e = $('stats-error');
+    e.textContent = text;
+    e.hidden = !text;
+  }
+
+  function hhmm(d) {
+    return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
+  }
+
+  function renderStats(q) {
+    const res = sx.res;
+    const o = $('overview');
+    o.removeAttribute('aria-busy');
+    o.dataset.query = q; // which question the numbers answer (tests wait on it)
+    $('scope').textContent = (filtered() ? 'Matching records of ' : 'All records of ') + WINDOW_WORDS[st.window] +
+      (res.from ? ' (since ' + hhmm(new Date(res.from)) + ')' : '');
+    $('approx').hidden = res.top_exact !== false;
+    const cov = $('covers');
+    // A filtered answer counts the records the server holds one by one:
+    // say how many, and since when if that is not the whole window.
+    if (res.covers) {
+      const from = new Date(res.covers.from);
+      const short = !!res.from && from > new Date(res.from);
+      cov.textContent = short ?
+        'filter applied from ' + hhmm(from) + ' on (' + fmtInt(res.covers.records) + ' records): older ones are held as totals only' :
+        'filter applied to each of the window\'s ' + fmtInt(res.covers.records) + ' records';
+      cov.title = 'a filtered answer counts the records the server still holds one by one (--stats-detail)';
+      cov.classList.toggle('short', short);
+      cov.hidden = false;
+    } else {
+      cov.hidden = true;
     }
-    $('node-rows').replaceChildren(...trs);
+    renderCards(res);
+    renderChart();
+    renderPanels(res);
+    renderNodes(res, sx.minute);
   }
 
-  // ---- charts (canvas, drawn here) -----------------------------------
-
-  let colors = null;
-  function color(name) {
-    if (!colors) colors = getComputedStyle(document.documentElement);
-    return colors.getPropertyValue(name).trim();
+  function card(id, text, value, title) {
+    const e = $(id);
+    e.textContent = text;
+    if (value !== undefined) e.dataset.value = String(value);
+    if (title !== undefined) e.title = title;
   }
-  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
-    colors = null;
-    st.aggDirty = true;
-    schedule();
+
+  function renderCards(res) {
+    const n = res.requests || 0;
+    card('card-requests', fmtInt(n), n);
+    card('card-rate', fmtRate(res.per_second || 0), res.per_second || 0, 'the requests of the last full minute over 60');
+    card('card-visitors', fmtInt(res.visitors), res.visitors || 0, 'distinct client addresses (within 2%)');
+    card('card-bytes', humanBytes(res.bytes || 0), res.bytes || 0, fmtInt(res.bytes) + ' bytes');
+    const e4 = (res.errors && res.errors['4xx']) || 0, e5 = (res.errors && res.errors['5xx']) || 0;
+    card('card-errors', pct(e4 + e5, n), e4 + e5, fmtInt(e4) + ' 4xx and ' + fmtInt(e5) + ' 5xx of ' + fmtInt(n) + ' requests');
+    card('card-5xx', '5xx ' + pct(e5, n), e5);
+    $('card-errors').classList.toggle('bad', n > 0 && e5 / n >= 0.01);
+    const d = res.duration;
+    $('card-time').hidden = !d;
+    if (d) {
+      card('card-p50', 'p50 ' + took(d.p50), d.p50, 'half of the ' + fmtInt(d.count) + ' requests with a time took at most this');
+      card('card-p99', 'p99 ' + took(d.p99) + ' · max ' + took(d.max), d.p99);
+    }
+    $('card-parse').hidden = !res.parse_errors;
+    card('card-parse-errors', fmtInt(res.parse_errors), res.parse_errors || 0, 'lines that did not parse (they are in the requests)');
+  }
+
+  // ---- panels ----------------------------------------------------------
+
+  function panelList(p, res) {
+    if (p.id === 'status') {
+      return Object.entries(res.status || {}).map(([k, v]) => ({ value: k, count: v }))
+        .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
+    }
+    if (p.id === 'slowest') return res.slowest || [];
+    return (res.top && res.top[p.id]) || [];
+  }
+
+  function makePanels() {
+    const box = $('panels');
+    const made = PANELS.map((p) => {
+      const s = document.createElement('section');
+      s.className = 'panel top-panel';
+      s.id = 'panel-' + p.id;
+      s.hidden = !p.always;
+      const h = document.createElement('h2');
+      h.textContent = p.title + ' ';
+      const small = document.createElement('small');
+      small.className = 'approx-mark';
+      small.textContent = '≈';
+      small.title = 'counts estimated: more distinct values than are counted exactly';
+      small.hidden = true;
+      h.append(small);
+      const ol = document.createElement('ol');
+      ol.className = 'top';
+      ol.id = 'top-' + p.id;
+      if (p.filter) ol.dataset.filter = p.id;
+      s.append(h, ol);
+      return s;
+    });
+    box.prepend(...made);
+  }
+
+  function renderPanels(res) {
+    const all = res.requests || 0;
+    for (const p of PANELS) {
+      const list = panelList(p, res).slice(0, TOP_N);
+      const sec = $('panel-' + p.id);
+      sec.hidden = !list.length && !p.always;
+      sec.querySelector('.approx-mark').hidden = res.top_exact !== false || p.id === 'status';
+      const ol = $('top-' + p.id);
+      // Shares: of the requests; a 404 path's of the 404s; a slow path's
+      // time of the slowest's.
+      const max = p.id === 'slowest' ? (list.length ? list[0].total : 0) :
+        p.id === 'not_found' ? ((res.status && res.status['404']) || all) : all;
+      const lis = list.map((x) => itemFor(p, x, max));
+      if (!lis.length) {
+        const li = document.createElement('li');
+        li.className = 'none';
+        li.textContent = 'nothing in this window';
+        lis.push(li);
+      }
+      ol.replaceChildren(...lis);
+    }
+  }
+
+  // activeFilter reports whether a filter of the view is exactly what a
+  // click on this value would set.
+  function activeFilter(f) {
+    return !!f && Object.keys(f).every((k) => st.filters[k] === f[k]);
+  }
+
+  // itemFor is one value of a panel: the value (a button when a click can
+  // filter by it), its count and share, and a bar for the share.
+  function itemFor(p, x, max) {
+    const li = document.createElement('li');
+    li.dataset.value = x.value;
+    li.style.setProperty('--w', (max ? Math.min(100, 100 * (p.id === 'slowest' ? x.total : x.count) / max) : 0).toFixed(1) + '%');
+    const f = p.filter && x.value ? p.filter(x.value) : null;
+    let v;
+    if (f) {
+      v = document.createElement('button');
+      v.type = 'button';
+      v.filter = f;
+      const what = Object.entries(f).map(([k, val]) => FILTER_WORDS[k] + ' ' + val).join(' and ');
+      v.title = x.value + '\nshow only ' + what + (p.hint ? ': ' + p.hint : '');
+      if (activeFilter(f)) li.classList.add('active');
+    } else {
+      v = document.createElement('span');
+      v.title = x.value;
+    }
+    v.className = 'v';
+    v.textContent = x.value || '(none)';
+    if (p.id === 'status') li.classList.add('s' + Math.min(5, Math.floor(Number(x.value) / 100)));
+    const n = document.createElement('b');
+    if (p.id === 'slowest') {
+      n.textContent = took(x.mean);
+      n.title = 'mean ' + took(x.mean) + ', longest ' + took(x.max) + ', ' + took(x.total) + ' in all over ' + fmtInt(x.count) + ' requests';
+      const s = document.createElement('small');
+      s.textContent = 'max ' + took(x.max);
+      li.append(v, n, s);
+    } else {
+      n.textContent = fmtInt(x.count);
+      const s = document.createElement('small');
+      s.textContent = pct(x.count, max);
+      li.append(v, n, s);
+    }
+    return li;
+  }
+
+  $('panels').addEventListener('click', (e) => {
+    const b = e.target.closest('button.v');
+    if (b && b.filter) setFilters(Object.assign({}, st.filters, b.filter));
   });
 
-  function canvas(id) {
-    const cv = $(id);
-    const dpr = window.devicePixelRatio || 1;
-    const w = cv.clientWidth || 300;
-    const h = Number(cv.dataset.h || 100);
-    if (cv.width !== Math.round(w * dpr) || cv.height !== Math.round(h * dpr)) {
-      cv.width = Math.round(w * dpr);
-      cv.height = Math.round(h * dpr);
-      cv.style.height = h + 'px';
-    }
-    const ctx = cv.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-    return { ctx, w, h };
+  // renderNodes fills the nodes panel from the statistics: per node, its
+  // requests per second and count over the last minute, and its count
+  // over the window. A node seen earlier that is not in the answer (quiet,
+  // or filtered out) stays, at 0: a publisher that stopped is worth seeing.
+  function renderNodes(res, minute) {
+    const win = new Map(((res.top && res.top.node) || []).map((x) => [x.value, x.count]));
+    const min = new Map(((minute && minute.top && minute.top.node) || []).map((x) => [x.value, x.count]));
+    let added = false;
+    for (const k of win.keys()) if (!st.nodes.has(k)) { st.nodes.add(k); added = true; }
+    if (added) renderNodeOptions();
+    $('nodes-panel').hidden = st.nodes.size === 0;
+    if (!st.nodes.size) return;
+    $('node-window').textContent = st.window.replace('m', ' min').replace('h', ' h');
+    const rows = [...st.nodes].map((k) => [k, min.get(k) || 0, win.get(k) || 0])
+      .sort((a, b) => b[2] - a[2] || (a[0] < b[0] ? -1 : 1));
+    const top = Math.max(1, rows.length ? rows[0][2] : 1);
+    $('node-rows').replaceChildren(...rows.slice(0, TOP_N).map(([k, m, w]) => {
+      const tr = document.createElement('tr');
+      tr.dataset.node = k;
+      tr.style.setProperty('--w', (100 * w / top).toFixed(1) + '%');
+      tr.classList.toggle('quiet', w === 0);
+      tr.classList.toggle('active', st.filters.node === k);
+      const name = document.createElement('td');
+      name.className = 'n-name';
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'v';
+      b.textContent = k;
+      b.title = k + '\nshow only node ' + k;
+      name.append(b);
+      tr.append(name);
+      td(tr, 'n-rate', minute ? fmtRate(m / 60) : '–');
+      td(tr, 'n-min', minute ? fmtInt(m) : '–');
+      td(tr, 'n-all', fmtInt(w));
+      return tr;
+    }));
+  }
+  // A click on a node of the panel shows only its records.
+  $('node-rows').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-node]');
+    if (tr) setFilters(Object.assign({}, st.filters, { node: tr.dataset.node }));
+  });
+
+  // ---- the chart (SVG, drawn here) ---------------------------------------
+
+  const SVG = 'http://www.w3.org/2000/svg';
+  const CLASSES = ['2xx', '3xx', '4xx', '5xx', 'other'];
+  const CLASS_CSS = { '2xx': 's2', '3xx': 's3', '4xx': 's4', '5xx': 's5', other: 's0' };
+
+  function svg(name, attrs, parent) {
+    const e = document.createElementNS(SVG, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  // seconds reads a Go duration as the server writes it ("10s", "1m",
+  // "15m0s", "1h").
+  function seconds(d) {
+    let s = 0;
+    for (const [, n, u] of String(d || '').matchAll(/([\d.]+)(h|m|s)/g)) s += Number(n) * { h: 3600, m: 60, s: 1 }[u];
+    return s;
+  }
+
+  function bucketWords(b) {
+    if (b === 60) return 'per minute';
+    if (b % 3600 === 0) return 'per ' + (b / 3600 === 1 ? 'hour' : b / 3600 + ' hours');
+    if (b % 60 === 0) return 'per ' + b / 60 + ' min';
+    return 'per ' + b + ' s';
   }
 
   // niceMax rounds up to 1, 2 or 5 times a power of ten.
@@ -820,111 +1045,84 @@
     return 10 * p;
   }
 
-  const PAD_L = 34, PAD_B = 14;
-
-  function axes(ctx, w, h, max, label) {
-    ctx.font = '10px system-ui, sans-serif';
-    ctx.fillStyle = color('--muted');
-    ctx.strokeStyle = color('--line');
-    ctx.lineWidth = 1;
-    ctx.textBaseline = 'middle';
-    ctx.textAlign = 'right';
+  // renderChart draws rate.counts as bars stacked by status class, oldest
+  // left, the bucket still filling paler; times under the bars at round
+  // multiples of the bucket, far enough apart to read.
+  function renderChart() {
+    const res = sx.res;
+    const box = $('chart');
+    if (!res || !res.rate || !res.rate.counts) return;
+    const rate = res.rate;
+    const counts = rate.counts;
+    const cls = rate.classes || {};
+    const bucket = seconds(rate.bucket) || 60;
+    const start = Date.parse(rate.start) / 1000;
+    const w = Math.max(200, box.clientWidth || 600);
+    const h = w < 500 ? 130 : 170;
+    const L = 44, B = 18, T = 8, R = 4;
+    const pw = w - L - R, ph = h - B - T;
+    const n = counts.length || 1;
+    const bw = pw / n;
+    const max = Math.max(2, niceMax(Math.max(0, ...counts))); // so that the middle line is a whole number
+    const root = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, width: w, height: h, class: 'chart-svg', 'aria-hidden': 'true' });
     for (const f of [0, 0.5, 1]) {
-      const y = Math.round((h - PAD_B) - f * (h - PAD_B - 6)) + 0.5;
-      ctx.beginPath();
-      ctx.moveTo(PAD_L, y);
-      ctx.lineTo(w, y);
-      ctx.stroke();
-      ctx.fillText(label(max * f), PAD_L - 4, y);
+      const y = Math.round(T + ph - f * ph) + 0.5;
+      svg('line', { x1: L, x2: w - R, y1: y, y2: y, class: 'grid' }, root);
+      const t = svg('text', { x: L - 5, y: y + 3.5, class: 'ylabel' }, root);
+      t.textContent = human(max * f);
     }
-    ctx.textBaseline = 'alphabetic';
-    const mins = CHART_SECONDS / 60;
-    for (let i = 0; i <= mins; i++) {
-      const x = PAD_L + (w - PAD_L) * i / mins;
-      ctx.textAlign = i === 0 ? 'left' : i === mins ? 'right' : 'center';
-      ctx.fillText(i === mins ? 'now' : '−' + (mins - i) + 'm', x, h - 2);
-    }
-  }
-
-  const ORDER = [2, 3, 4, 5, 0];
-  const BIN = 5; // seconds per bar
-  const NBINS = CHART_SECONDS / BIN;
-
-  // bins sums the seconds of the chart's window into NBINS bars aligned on
-  // multiples of BIN seconds (so bars do not shift as time passes), each as
-  // a per-second average; the last bar, still filling, over its seconds
-  // so far.
-  function bins(now) {
-    const last = Math.floor(now / BIN) * BIN;
-    const first = last - (NBINS - 1) * BIN;
-    const out = [];
-    for (let i = 0; i < NBINS; i++) out.push({ n: 0, b: 0, c: [0, 0, 0, 0, 0, 0] });
-    for (const [s, b] of st.secs) {
-      if (s < first || s > now) continue;
-      const o = out[Math.floor((s - first) / BIN)];
-      o.n += b.n;
-      o.b += b.b;
-      for (let i = 0; i < 6; i++) o.c[i] += b.c[i];
-    }
-    out.forEach((o, i) => {
-      const d = i === NBINS - 1 ? now - last + 1 : BIN;
-      o.n /= d;
-      o.b /= d;
-      for (let j = 0; j < 6; j++) o.c[j] /= d;
-    });
-    // x of bar i's left edge, as a fraction of the plot: "now" is the
-    // right edge, the window starts CHART_SECONDS before it.
-    const x0 = (first - (now + 1 - CHART_SECONDS)) / CHART_SECONDS;
-    return { bars: out, x0 };
-  }
-
-  function drawRate(now) {
-    const { ctx, w, h } = canvas('chart-rate');
-    const { bars, x0 } = bins(now);
-    const max = niceMax(Math.max(...bars.map((b) => b.n)));
-    axes(ctx, w, h, max, (v) => v >= 10 || v === 0 ? String(Math.round(v)) : v.toFixed(1));
-    const pw = w - PAD_L, bw = pw * BIN / CHART_SECONDS;
-    const ph = h - PAD_B - 6;
-    const fills = ORDER.map((c) => color('--s' + c));
-    bars.forEach((b, i) => {
-      const x = PAD_L + pw * x0 + i * bw;
-      const left = Math.max(x, PAD_L);
-      let y = h - PAD_B;
-      ORDER.forEach((c, j) => {
-        if (!b.c[c]) return;
-        const bh = b.c[c] / max * ph;
-        ctx.fillStyle = fills[j];
-        ctx.fillRect(left, y - bh, Math.max(x + bw - left - (bw > 3 ? 1 : 0), 0.5), bh);
+    let sums = { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 };
+    counts.forEach((c, i) => {
+      const g = svg('g', { class: i === n - 1 ? 'bar filling' : 'bar' }, root);
+      const at = new Date((start + i * bucket) * 1000);
+      const parts = [];
+      let y = T + ph;
+      const x = L + i * bw;
+      for (const k of CLASSES) {
+        const v = (cls[k] && cls[k][i]) || 0;
+        sums[k] += v;
+        if (!v) continue;
+        parts.push(k + ' ' + fmtInt(v));
+        const bh = v / max * ph;
+        svg('rect', { x: (x + (bw > 4 ? 0.5 : 0)).toFixed(2), y: (y - bh).toFixed(2), width: Math.max(0.5, bw - (bw > 4 ? 1 : 0)).toFixed(2),
+          height: bh.toFixed(2), class: CLASS_CSS[k] }, g);
         y -= bh;
-      });
+      }
+      // An invisible full-height box, so that the tooltip is found over
+      // an empty bucket too.
+      svg('rect', { x: x.toFixed(2), y: T, width: bw.toFixed(2), height: ph, class: 'hit' }, g);
+      const title = svg('title', {}, g);
+      title.textContent = hhmm(at) + (bucket < 60 ? ':' + String(at.getSeconds()).padStart(2, '0') : '') +
+        ' · ' + fmtInt(c) + ' requests' + (parts.length ? ': ' + parts.join(', ') : '') + (i === n - 1 ? ' (so far)' : '');
     });
+    // Labels every `step` seconds, a multiple of the bucket, at least 64
+    // pixels apart, on round local times.
+    const steps = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200];
+    const step = steps.find((s) => s % bucket === 0 && s / bucket * bw >= 64) || bucket * Math.ceil(64 / bw);
+    const tz = new Date(start * 1000).getTimezoneOffset() * 60;
+    for (let i = 0; i < n; i++) {
+      const t0 = start + i * bucket;
+      if (((t0 - tz) % step + step) % step !== 0) continue;
+      const x = L + i * bw;
+      if (x > w - R - 18) continue;
+      svg('line', { x1: x + 0.5, x2: x + 0.5, y1: T + ph, y2: T + ph + 3, class: 'tick' }, root);
+      const t = svg('text', { x: x, y: h - 3, class: 'xlabel' }, root);
+      const d = new Date(t0 * 1000);
+      t.textContent = hhmm(d) + (step < 60 ? ':' + String(d.getSeconds()).padStart(2, '0') : '');
+    }
+    box.replaceChildren(root);
+    $('chart-unit').textContent = 'requests ' + bucketWords(bucket) + ', by status class';
+    box.setAttribute('aria-label', 'requests ' + bucketWords(bucket) + ' over ' + WINDOW_WORDS[st.window] +
+      ', by status class: ' + CLASSES.map((k) => k + ' ' + fmtInt(sums[k])).join(', '));
+    const all = CLASSES.reduce((a, k) => a + sums[k], 0);
+    for (const k of CLASSES) $('cls-' + k).textContent = fmtInt(sums[k]) + (all ? ' (' + pct(sums[k], all) + ')' : '');
   }
-
-  function drawBytes(now) {
-    const { ctx, w, h } = canvas('chart-bytes');
-    const { bars, x0 } = bins(now);
-    const max = niceMax(Math.max(...bars.map((b) => b.b)));
-    axes(ctx, w, h, max, (v) => v ? human(v) : '0');
-    const pw = w - PAD_L, bw = pw * BIN / CHART_SECONDS;
-    const ph = h - PAD_B - 6;
-    const y0 = h - PAD_B;
-    const pts = bars.map((b, i) => [Math.max(PAD_L, PAD_L + pw * x0 + (i + 0.5) * bw), y0 - b.b / max * ph]);
-    ctx.beginPath();
-    ctx.moveTo(pts[0][0], y0);
-    for (const [x, y] of pts) ctx.lineTo(x, y);
-    ctx.lineTo(pts[pts.length - 1][0], y0);
-    ctx.closePath();
-    ctx.globalAlpha = 0.3;
-    ctx.fillStyle = color('--accent');
-    ctx.fill();
-    ctx.globalAlpha = 1;
-    ctx.strokeStyle = color('--accent');
-    ctx.lineWidth = 1.5;
-    ctx.lineJoin = 'round';
-    ctx.beginPath();
-    pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
-    ctx.stroke();
-  }
+  let resizing = 0;
+  window.addEventListener('resize', () => {
+    respan();
+    if (!resizing) resizing = requestAnimationFrame(() => { resizing = 0; renderChart(); });
+  });
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', renderChart);
 
   // ---- controls ------------------------------------------------------
 
@@ -943,7 +1141,53 @@
     const tg = $('filters-toggle');
     tg.textContent = 'Filters' + (n ? ' (' + n + ')' : '');
     tg.classList.toggle('some', n > 0);
+    renderChips();
+    for (const b of document.querySelectorAll('.windows button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.window === st.window));
+    }
   }
+
+  // renderChips shows each filter of the view as a chip that removes it.
+  function renderChips() {
+    const keys = FILTERS.filter((k) => st.filters[k]);
+    $('chips').hidden = !keys.length;
+    const lis = keys.map((k) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'chip';
+      b.dataset.filter = k;
+      b.title = 'remove this filter';
+      b.setAttribute('aria-label', 'remove the filter ' + FILTER_WORDS[k] + ' ' + st.filters[k]);
+      const name = document.createElement('span');
+      name.textContent = FILTER_WORDS[k];
+      const v = document.createElement('b');
+      v.textContent = st.filters[k];
+      const x = document.createElement('i');
+      x.setAttribute('aria-hidden', 'true');
+      x.textContent = '×';
+      b.append(name, ' ', v, x);
+      li.append(b);
+      return li;
+    });
+    if (keys.length > 1) {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'chip all';
+      b.textContent = 'clear all';
+      li.append(b);
+      lis.push(li);
+    }
+    $('chip-list').replaceChildren(...lis);
+  }
+  $('chip-list').addEventListener('click', (e) => {
+    const b = e.target.closest('button.chip');
+    if (!b) return;
+    const f = b.dataset.filter ? Object.assign({}, st.filters) : {};
+    delete f[b.dataset.filter];
+    setFilters(f);
+  });
 
   function renderSources() {
     const sel = $('f-source');
@@ -977,8 +1221,19 @@
     e.hidden = !text;
   }
 
+  function sameFilters(f) {
+    return FILTERS.every((k) => (f[k] || '') === (st.filters[k] || ''));
+  }
+
+  // setFilters changes the view's filters from a click (a panel's value,
+  // a chip): a new entry in the history, a new stream, new statistics.
+  function setFilters(f) {
+    if (!sameFilters(f)) applyFilters(f, true);
+  }
+
   // applyFilters starts a new view: the stream is reopened with the new
-  // parameters and the page URL keeps them, for bookmarks and Back.
+  // parameters, the statistics asked again, and the page URL keeps them,
+  // for bookmarks and Back.
   function applyFilters(f, push) {
     st.filters = f;
     if (push) history.pushState(null, '', pageURL());
@@ -990,6 +1245,15 @@
     st.attempt = 0;
     resetData();
     connect();
+    restartStats();
+  }
+
+  function setWindow(w, push) {
+    if (w === st.window) return;
+    st.window = w;
+    if (push) history.pushState(null, '', pageURL());
+    fillForm();
+    restartStats();
   }
 
   $('filters').addEventListener('submit', (e) => {
@@ -999,7 +1263,7 @@
       const v = $('f-' + k).value.trim();
       if (v) f[k] = v;
     }
-    const same = FILTERS.every((k) => (f[k] || '') === (st.filters[k] || ''));
+    const same = sameFilters(f);
     if (!same || $('conn').dataset.state === 'disconnected') applyFilters(f, !same);
   });
   $('f-source').addEventListener('change', () => $('filters').requestSubmit());
@@ -1008,22 +1272,19 @@
     for (const k of FILTERS) $('f-' + k).value = '';
     $('filters').requestSubmit();
   });
-  for (const id of ['top-path', 'top-host']) {
-    $(id).addEventListener('click', (e) => {
-      const li = e.target.closest('li[data-value]');
-      if (!li || li.dataset.value === '(other)') return;
-      $('f-' + $(id).dataset.filter).value = li.dataset.value;
-      $('filters').requestSubmit();
-    });
+  for (const b of document.querySelectorAll('.windows button')) {
+    b.addEventListener('click', () => setWindow(b.dataset.window, true));
   }
-  // A click on a node of the panel shows only its records.
-  $('node-rows').addEventListener('click', (e) => {
-    const tr = e.target.closest('tr[data-node]');
-    if (!tr || tr.dataset.node === '(other)') return;
-    $('f-node').value = tr.dataset.node;
-    $('filters').requestSubmit();
+  window.addEventListener('popstate', () => {
+    const q = new URLSearchParams(location.search);
+    const f = readFilters(q);
+    if (!sameFilters(f)) {
+      st.window = readWindow(q);
+      applyFilters(f, false);
+    } else {
+      setWindow(readWindow(q), false);
+    }
   });
-  window.addEventListener('popstate', () => applyFilters(readFilters(new URLSearchParams(location.search)), false));
 
   $('pause').addEventListener('click', () => {
     st.paused = !st.paused;
@@ -1041,11 +1302,8 @@
   });
   window.addEventListener('offline', showRetry);
 
-  setInterval(() => {
-    showRetry();
-    st.aggDirty = true;
-    schedule();
-  }, 1000);
+  setInterval(showRetry, 1000);
+  setInterval(fetchStats, STATS_EVERY);
   setInterval(() => {
     if (st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
   }, 15000);
@@ -1061,7 +1319,9 @@
     th.textContent = label;
     return th;
   }));
+  makePanels();
   history.replaceState(null, '', pageURL());
   fillForm();
+  fetchStats();
   connect();
 })();
