@@ -86,7 +86,7 @@ func TestAddNeverWaitsForQuery(t *testing.T) {
 	}()
 	<-entered
 	go func() {
-		for _, r := range rs[:1000] {
+		for _, r := range rs[len(rs)-1001 : len(rs)-1] {
 			s.Add(r)
 		}
 		close(added)
@@ -103,7 +103,9 @@ func TestAddNeverWaitsForQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 {
-		t.Error("the records added during the query were lost")
+	end := clk.Now()
+	want := brute(rs[len(rs)-1001:], end.Truncate(time.Minute).Add(time.Minute-24*time.Hour), end, nil)
+	if want.requests != 1001 || res.Requests != want.requests {
+		t.Errorf("%d requests after adding during a query, want %d", res.Requests, want.requests)
 	}
 }

@@ -63,11 +63,11 @@ func (s *state) summarise(r *record.Record, t, now int64) {
 	vals := s.values(r)
 	for f, v := range vals {
 		if v != "" {
-			hr.lists[f].add(v, 1, 0)
+			hr.lists[f].add(v, valueLimit[f], 1, 0)
 		}
 	}
 	if r.Parsed && r.Duration.Set && r.Path != "" {
 		d := uint64(max(r.Duration.D, 0))
-		hr.slow.add(r.Path, d, d)
+		hr.slow.add(r.Path, MaxValue, d, d)
 	}
 }

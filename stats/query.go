@@ -76,7 +76,7 @@ func (t *tally) record(s *state, r *record.Record) {
 // flush counts the run of field f.
 func (t *tally) flush(f int) {
 	if t.run[f] > 0 {
-		t.counts[f][cut(t.last[f])] += t.run[f]
+		t.counts[f][cutTo(t.last[f], valueLimit[f])] += t.run[f]
 		t.last[f], t.run[f] = "", 0
 	}
 }
@@ -239,11 +239,6 @@ func (s *state) query(q Query, nowT time.Time) *Result {
 
 	var classes [nClasses]uint64
 	status := map[uint16]uint64{}
-	// A dense sketch takes many minutes' sparse ones faster; a sparse one
-	// stays exact for a few visitors.
-	vis, _ := hyperloglog.NewSketch(hllPrecision, nMin <= 60)
-	var dur *ddsketch.DDSketch
-	var durMax float64
 	for mi := firstMin; mi <= curMin; mi++ {
 		m := &s.minutes[mod(mi, len(s.minutes))]
 		if m.id != mi+1 {
@@ -255,29 +250,18 @@ func (s *state) query(q Query, nowT time.Time) *Result {
 		for c := range classes {
 			classes[c] += m.class[c]
 		}
-		for k, v := range m.status {
-			status[k] += v
-		}
-		if m.hll != nil {
-			_ = vis.Merge(m.hll)
-		}
-		if m.dur != nil && !m.dur.IsEmpty() {
-			if dur == nil {
-				dur = newDurSketch()
-			}
-			_ = dur.MergeWith(m.dur)
-			durMax = max(durMax, m.durMax)
+		for _, c := range m.status {
+			status[c.code] += uint64(c.n)
 		}
 	}
 	for k, v := range status {
 		res.Status[strconv.Itoa(int(k))] = v
 	}
 	res.Errors["4xx"], res.Errors["5xx"] = classes[c4xx], classes[c5xx]
-	res.Visitors = vis.Estimate()
 	if m := &s.minutes[mod(curMin-1, len(s.minutes))]; m.id == curMin {
 		res.PerSecond = float64(m.req) / 60
 	}
-	res.Duration = durationOf(dur, durMax)
+	res.Visitors, res.Duration = s.sketched(q.Window, firstMin, curMin, from, now)
 	res.Rate = s.rate(q.Window, now, loc)
 
 	t := newTally()
@@ -321,6 +305,44 @@ func (h *hour) evicted() bool {
 		}
 	}
 	return false
+}
+
+// sketched merges the visitor and duration sketches of the window: by the
+// minute up to six hours, by the hour beyond (an hour counting when most
+// of it lies in the window).
+func (s *state) sketched(w time.Duration, firstMin, curMin, from, now int64) (uint64, *Duration) {
+	var sks []*sketches
+	if w <= fine {
+		for mi := firstMin; mi <= curMin; mi++ {
+			if sk := &s.fineSk[mod(mi, fineSlots)]; sk.id == mi+1 {
+				sks = append(sks, sk)
+			}
+		}
+	} else {
+		for hi := floorDiv(from, hourNs); hi <= floorDiv(now, hourNs); hi++ {
+			if sk := &s.hourSk[mod(hi, len(s.hourSk))]; sk.id == hi+1 && hi*hourNs+hourNs/2 >= from {
+				sks = append(sks, sk)
+			}
+		}
+	}
+	// A dense sketch takes many sparse ones faster; a sparse one stays
+	// exact for a few visitors.
+	vis, _ := hyperloglog.NewSketch(hllPrecision, len(sks) <= 60)
+	var dur *ddsketch.DDSketch
+	var durMax float64
+	for _, sk := range sks {
+		if sk.hll != nil {
+			_ = vis.Merge(sk.hll)
+		}
+		if sk.dur != nil && !sk.dur.IsEmpty() {
+			if dur == nil {
+				dur = newDurSketch()
+			}
+			_ = dur.MergeWith(sk.dur)
+			durMax = max(durMax, sk.durMax)
+		}
+	}
+	return vis.Estimate(), durationOf(dur, durMax)
 }
 
 func durationOf(d *ddsketch.DDSketch, mx float64) *Duration {

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -10,12 +11,18 @@ import (
 )
 
 const (
-	minuteNs = int64(time.Minute)
-	tenSecNs = int64(10 * time.Second)
-	hourNs   = int64(time.Hour)
+	minuteDur = time.Minute
+	hourDur   = time.Hour
+	minuteNs  = int64(time.Minute)
+	tenSecNs  = int64(10 * time.Second)
+	hourNs    = int64(time.Hour)
 	// tens is how many 10-second buckets are kept: the last hour, and
 	// two spare for the one filling and the one just past.
 	tens = 360 + 2
+	// fine is how long minute sketches are kept: windows up to it count
+	// visitors and durations by the minute, longer ones by the hour.
+	fine      = 6 * time.Hour
+	fineSlots = int(fine/time.Minute) + 2
 )
 
 // Status classes, in the order of Rate.Classes' keys.
@@ -35,38 +42,87 @@ var classNames = [nClasses]string{"2xx", "3xx", "4xx", "5xx", "other"}
 var hashSeed = maphash.MakeSeed()
 
 // Sketch parameters: 2^14 registers give a standard error of 0.8% on
-// visitors; durations within 1%, in at most 2048 bins.
+// visitors; durations within 1%, in at most 1024 bins (a range of a
+// microsecond to ten minutes, or a millisecond to a week, before the
+// lowest bins merge).
 const (
 	hllPrecision = 14
 	durAccuracy  = 0.01
-	durBins      = 2048
+	durBins      = 1024
 )
 
-// minute holds the exact counts of one minute, and its sketches.
+// minute holds the exact counts of one minute.
 type minute struct {
 	id     int64 // unix minute + 1; 0 when unused
 	req    uint64
 	bytes  uint64
 	perr   uint64
 	class  [nClasses]uint64
-	status map[uint16]uint64
+	status []codeCount // by code
+}
+
+// codeCount counts one status code. A minute has a handful of codes, so a
+// sorted slice is smaller and faster than a map.
+type codeCount struct {
+	code uint16
+	n    uint32
+}
+
+func (m *minute) reset(id int64) {
+	*m = minute{id: id, status: m.status[:0]}
+}
+
+func (m *minute) addStatus(code uint16) {
+	i, ok := slices.BinarySearchFunc(m.status, code, func(c codeCount, k uint16) int { return int(c.code) - int(k) })
+	if !ok {
+		m.status = slices.Insert(m.status, i, codeCount{code: code})
+	}
+	m.status[i].n++
+}
+
+// sketches holds the visitors and durations of a minute or an hour.
+type sketches struct {
+	id     int64 // unix minute or hour + 1; 0 when unused
 	hll    *hyperloglog.Sketch
 	dur    *ddsketch.DDSketch
 	durMax float64
 }
 
-func (m *minute) reset(id int64) {
-	m.id = id
-	m.req, m.bytes, m.perr = 0, 0, 0
-	m.class = [nClasses]uint64{}
-	clear(m.status)
-	if m.hll != nil {
-		m.hll.Reset()
+// take makes s the sketches of id, emptying them if they held an older
+// one; it returns false when s holds a newer one.
+func (s *sketches) take(id int64) bool {
+	if s.id == id {
+		return true
 	}
-	if m.dur != nil {
-		m.dur.Clear()
+	if s.id > id {
+		return false
 	}
-	m.durMax = 0
+	s.id = id
+	if s.hll != nil {
+		s.hll.Reset()
+	}
+	if s.dur != nil {
+		s.dur.Clear()
+	}
+	s.durMax = 0
+	return true
+}
+
+func (s *sketches) add(r *record.Record, h uint64) {
+	if r.Host != "" {
+		if s.hll == nil {
+			s.hll, _ = hyperloglog.NewSketch(hllPrecision, true)
+		}
+		s.hll.InsertHash(h)
+	}
+	if r.Duration.Set {
+		if s.dur == nil {
+			s.dur = newDurSketch()
+		}
+		v := max(r.Duration.D.Seconds(), 0)
+		_ = s.dur.Add(v)
+		s.durMax = max(s.durMax, v)
+	}
 }
 
 // ten holds the counts by class of 10 seconds, for the rate of short
@@ -81,7 +137,9 @@ type state struct {
 	c          Config
 	minutes    []minute // ring indexed by unix minute
 	tens       [tens]ten
-	hours      []*hour // ring indexed by unix hour; the summaries
+	fineSk     []sketches // ring indexed by unix minute, the last six hours
+	hourSk     []sketches // ring indexed by unix hour
+	hours      []*hour    // ring indexed by unix hour; the summaries
 	detail     detail
 	names      names
 	old        uint64 // records older than the window, counted nowhere
@@ -97,6 +155,8 @@ func newState(c Config) *state {
 		c:       c,
 		minutes: make([]minute, nm),
 		hours:   make([]*hour, nh),
+		fineSk:  make([]sketches, fineSlots),
+		hourSk:  make([]sketches, nh),
 		detail:  detail{limit: c.DetailBytes},
 		names:   newNames(c),
 	}
@@ -176,28 +236,21 @@ func (s *state) fold(r *record.Record, at, now int64) {
 			m.bytes += uint64(r.Bytes)
 		}
 		if r.Status >= 100 && r.Status <= 999 {
-			if m.status == nil {
-				m.status = make(map[uint16]uint64, 8)
-			}
-			m.status[uint16(r.Status)]++
+			m.addStatus(uint16(r.Status))
 		}
-		if r.Host != "" {
-			if m.hll == nil {
-				m.hll, _ = hyperloglog.NewSketch(hllPrecision, true)
+		if r.Host != "" || r.Duration.Set {
+			var h uint64
+			if r.Host != "" {
+				h = maphash.String(hashSeed, r.Host)
 			}
-			m.hll.InsertHash(maphash.String(hashSeed, r.Host))
-		}
-		if r.Duration.Set {
-			if m.dur == nil {
-				m.dur = newDurSketch()
+			if mi > curMin-int64(fineSlots)+1 {
+				if sk := &s.fineSk[mod(mi, fineSlots)]; sk.take(mi + 1) {
+					sk.add(r, h)
+				}
 			}
-			v := r.Duration.D.Seconds()
-			if v < 0 {
-				v = 0
-			}
-			_ = m.dur.Add(v)
-			if v > m.durMax {
-				m.durMax = v
+			hi := floorDiv(t, hourNs)
+			if sk := &s.hourSk[mod(hi, len(s.hourSk))]; sk.take(hi + 1) {
+				sk.add(r, h)
 			}
 		}
 	}

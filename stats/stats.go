@@ -39,7 +39,7 @@ const MaxTop = 100
 // itself: when Run is not running or falls that far behind, Add pays for
 // the folding (and may then wait for a Query) rather than drop records or
 // grow without bound.
-const maxPending = 1 << 20
+const maxPending = 1 << 18
 
 // ErrWindow is returned for a window that is not positive or longer than
 // Config.Window.
@@ -87,6 +87,12 @@ type Stats struct {
 
 // New returns empty statistics; it starts nothing.
 func New(c Config) *Stats {
+	c = defaults(c)
+	return &Stats{c: c, wake: make(chan struct{}, 1), st: newState(c)}
+}
+
+// defaults fills in what c leaves zero.
+func defaults(c Config) Config {
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
 	}
@@ -97,7 +103,7 @@ func New(c Config) *Stats {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Stats{c: c, wake: make(chan struct{}, 1), st: newState(c)}
+	return c
 }
 
 // Window returns the longest window a Query may ask for.
@@ -106,7 +112,7 @@ func (s *Stats) Window() time.Duration { return s.c.Window }
 // Add counts r at its own time (at the time of the call when r has none,
 // or when its time is ahead of the clock). r must not change afterwards
 // (records in the ring never do). Add never waits for a Query, unless
-// more than a million records are queued because Run is not running or
+// more than maxPending records are queued because Run is not running or
 // is behind: then it folds them itself.
 func (s *Stats) Add(r *record.Record) {
 	if r == nil {

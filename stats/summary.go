@@ -28,18 +28,29 @@ var topNames = [nFields]string{"path", "not_found", "host", "referer", "site", "
 // SummaryCap is how many values each field's summary of an hour keeps
 // (and the slowest paths' summary too). While a field has no more
 // distinct values in an hour, its counts for that hour are exact.
-const SummaryCap = 1000
+const SummaryCap = 500
 
-// MaxValue is the longest value a summary keeps, in bytes; longer values
+// MaxValue is the longest value a top list holds, in bytes; longer values
 // are cut (on a rune boundary) so that hostile values cannot grow memory.
+// Addresses, hosts and names are cut shorter (valueLimit).
 const MaxValue = 256
 
+// valueLimit is the longest value of each field.
+var valueLimit = [nFields]int{
+	fPath: MaxValue, fNotFound: MaxValue, fReferer: MaxValue, fAgent: MaxValue,
+	fHost: 128, fSite: 128, fVHost: 128, fSource: 128, fNode: 128,
+	fBrowser: 64, fOS: 64, fCountry: 64, fMethod: 64,
+}
+
 // cut returns v cut to MaxValue bytes on a rune boundary.
-func cut(v string) string {
-	if len(v) <= MaxValue {
+func cut(v string) string { return cutTo(v, MaxValue) }
+
+// cutTo returns v cut to n bytes on a rune boundary.
+func cutTo(v string, n int) string {
+	if len(v) <= n {
 		return v
 	}
-	i := MaxValue
+	i := n
 	for i > 0 && !utf8.RuneStart(v[i]) {
 		i--
 	}
@@ -64,18 +75,30 @@ type entry struct {
 // weight as an over-count. Every value whose true weight exceeds the
 // total over SummaryCap is kept, and no weight is under-counted.
 type summary struct {
+	last    int32 // 1 + the index of the entry added last, 0 for none
 	idx     map[string]int32
 	entries []entry
 	heap    []int32 // min-heap of entries by w
 	evicted bool
 }
 
-func (s *summary) add(key string, w, dur uint64) {
-	key = cut(key)
+func (s *summary) add(key string, limit int, w, dur uint64) {
+	key = cutTo(key, limit)
+	// Neighbouring records often share a value: a comparison is cheaper
+	// than a map look-up.
+	if s.last > 0 && s.entries[s.last-1].key == key {
+		e := &s.entries[s.last-1]
+		e.w += w
+		e.n++
+		e.max = max(e.max, dur)
+		s.down(int(e.hpos))
+		return
+	}
 	if s.idx == nil {
 		s.idx = make(map[string]int32, 16)
 	}
 	if i, ok := s.idx[key]; ok {
+		s.last = i + 1
 		e := &s.entries[i]
 		e.w += w
 		e.n++
@@ -88,6 +111,7 @@ func (s *summary) add(key string, w, dur uint64) {
 		s.entries = append(s.entries, entry{key: strings.Clone(key), w: w, n: 1, max: dur, hpos: int32(len(s.heap))})
 		s.heap = append(s.heap, i)
 		s.idx[s.entries[i].key] = i
+		s.last = i + 1
 		s.up(len(s.heap) - 1)
 		return
 	}
@@ -100,6 +124,7 @@ func (s *summary) add(key string, w, dur uint64) {
 	e.n = 1
 	e.max = dur
 	s.idx[e.key] = i
+	s.last = i + 1
 	s.evicted = true
 	s.down(0)
 }
@@ -159,11 +184,14 @@ type names struct {
 	country  func(string) string
 	agents   [2]map[string][2]string
 	hosts    [2]map[string]string
+	// The last answers, for runs of one agent or address.
+	lastAgent, lastBrowser, lastOS string
+	lastHost, lastCountry          string
 }
 
 // namesCap is how many agents (and client addresses) each generation of
 // names remembers.
-const namesCap = 1 << 14
+const namesCap = 1 << 12
 
 func newNames(c Config) names {
 	return names{
@@ -176,13 +204,22 @@ func newNames(c Config) names {
 
 func (n *names) families(agent string) (string, string) {
 	agent = cut(agent)
+	if agent == n.lastAgent && agent != "" {
+		return n.lastBrowser, n.lastOS
+	}
+	b, o := n.lookFamilies(agent)
+	n.lastAgent, n.lastBrowser, n.lastOS = agent, b, o
+	return b, o
+}
+
+func (n *names) lookFamilies(agent string) (string, string) {
 	if v, ok := n.agents[0][agent]; ok {
 		return v[0], v[1]
 	}
 	v, ok := n.agents[1][agent]
 	if !ok {
 		v[0], v[1] = n.classify(agent)
-		v[0], v[1] = cut(v[0]), cut(v[1])
+		v[0], v[1] = cutTo(v[0], valueLimit[fBrowser]), cutTo(v[1], valueLimit[fOS])
 	}
 	if len(n.agents[0]) >= namesCap {
 		n.agents[1] = n.agents[0]
@@ -193,13 +230,22 @@ func (n *names) families(agent string) (string, string) {
 }
 
 func (n *names) countryOf(host string) string {
-	host = cut(host)
+	host = cutTo(host, valueLimit[fHost])
+	if host == n.lastHost && host != "" {
+		return n.lastCountry
+	}
+	c := n.lookCountry(host)
+	n.lastHost, n.lastCountry = host, c
+	return c
+}
+
+func (n *names) lookCountry(host string) string {
 	if v, ok := n.hosts[0][host]; ok {
 		return v
 	}
 	v, ok := n.hosts[1][host]
 	if !ok {
-		v = cut(n.country(host))
+		v = cutTo(n.country(host), valueLimit[fCountry])
 	}
 	if len(n.hosts[0]) >= namesCap {
 		n.hosts[1] = n.hosts[0]
