@@ -133,6 +133,9 @@ func TestExampleConfigParses(t *testing.T) {
 	if len(o.logs) == 0 {
 		t.Fatal("deploy/weblogd.conf names no log")
 	}
+	if c := o.config(); c.History != time.Hour || c.StatsWindow != 24*time.Hour || c.StatsDetailBytes != 64<<20 {
+		t.Fatalf("deploy/weblogd.conf: history %v, stats window %v, stats detail %d; want 1h, 24h, 64 MiB", c.History, c.StatsWindow, c.StatsDetailBytes)
+	}
 }
 
 func TestHealthURL(t *testing.T) {

@@ -113,7 +113,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.history, "history", feed.DefaultHistory, "on start, read each log's lines of the last DURATION (by their own time) into the statistics, found without reading the whole file; the newest --backfill of them also go into the ring; 0 reads none")
 	fs.DurationVar(&o.statsWindow, "stats-window", stats.DefaultWindow, "the longest window the statistics (/api/stats, the dashboard) answer for")
 	o.statsDetail = stats.DefaultDetailBytes
-	fs.Var(&o.statsDetail, "stats-detail", "memory for the records the statistics hold in detail, for filtered questions: bytes, or with a KiB, MiB or GiB suffix; 0 holds none (filtered questions then have no answer)")
+	fs.Var(&o.statsDetail, "stats-detail", "memory for the records the statistics hold in detail, for filtered questions: bytes, or with a KiB, MiB or GiB suffix; 0 holds none (filtered questions then count nothing)")
 	fs.StringVar(&o.geoip, "geoip", "", "a MaxMind-format database (GeoLite2 or GeoIP2 Country or City, .mmdb): the statistics then count clients by country")
 	fs.IntVar(&o.queue, "queue", 4096, "records a subscriber may fall behind before its oldest are dropped for a gap marker")
 	fs.IntVar(&o.maxLine, "max-line", 64<<10, "longest line in bytes; longer lines are cut and still delivered")
