@@ -264,6 +264,15 @@ func (s *state) fold(r *record.Record, at, now int64) {
 			b.class[cl]++
 		}
 	}
+	// Classify and Country are slow for a value they have not seen (tens
+	// of µs): asking here, as records arrive, keeps that cost off the
+	// queries, which then find the answers remembered.
+	if r.Agent != "" && s.names.classify != nil {
+		s.names.families(r.Agent)
+	}
+	if r.Host != "" && s.names.country != nil {
+		s.names.countryOf(r.Host)
+	}
 	if s.c.DetailBytes < 0 {
 		s.summarise(r, t, now)
 		return
