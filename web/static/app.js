@@ -1157,7 +1157,7 @@
       b.type = 'button';
       b.className = 'chip';
       b.dataset.filter = k;
-      b.title = 'remove this filter';
+      b.title = FILTER_WORDS[k] + ' ' + st.filters[k] + ': remove this filter';
       b.setAttribute('aria-label', 'remove the filter ' + FILTER_WORDS[k] + ' ' + st.filters[k]);
       const name = document.createElement('span');
       name.textContent = FILTER_WORDS[k];
