@@ -568,6 +568,21 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("WindowLongerThanTheServers", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour, StatsWindow: 2 * time.Hour})
+		p := b.open(t, dashURL(srv, "/?window=24h"))
+		// The server's reason, and the numbers wait for a window it keeps.
+		p.waitJS(t, `!document.getElementById('stats-error').hidden`)
+		if got := p.str(t, `document.getElementById('stats-error').textContent`); !strings.Contains(got, `bad window "24h"`) || !strings.Contains(got, "at most 2h") {
+			t.Errorf("stats error %q, want the server's reason for window=24h", got)
+		}
+		p.eval(t, `document.querySelector('.windows button[data-window="1h"]').click()`, nil)
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		p.waitJS(t, `document.getElementById('stats-error').hidden`)
+	})
+
 	t.Run("CountriesAndClients", func(t *testing.T) {
 		h := writeDashHistory(t)
 		db := filepath.Join(t.TempDir(), "country.mmdb")

@@ -775,7 +775,7 @@
         renderStats(q);
       }
     } catch (e) {
-      if (gen === sx.gen) statsError('statistics unavailable: ' + (e instanceof TypeError ? 'server unreachable' : e.message));
+      if (gen === sx.gen) statsError(e instanceof TypeError ? 'statistics unavailable: server unreachable' : 'statistics: ' + e.message);
     } finally {
       sx.busy = false;
       if (sx.again) {
