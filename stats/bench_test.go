@@ -38,6 +38,7 @@ func BenchmarkAdd(b *testing.B) {
 	s := stats.New(stats.Config{Now: clk.Now, Classify: func(string) (string, string) { return "Chrome", "Mac OS X" }, Country: func(string) string { return "FR" }})
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		t := base + int64(i)*int64(50*time.Millisecond)
 		r := pool[i%len(pool)]
@@ -54,6 +55,7 @@ func BenchmarkAdd(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
 }
 
@@ -93,6 +95,7 @@ func BenchmarkQuery24h(b *testing.B) {
 	s := fullDay(b)
 	b.ResetTimer()
 	b.Run("all", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Query(stats.Query{Window: 24 * time.Hour}); err != nil {
 				b.Fatal(err)
@@ -100,6 +103,7 @@ func BenchmarkQuery24h(b *testing.B) {
 		}
 	})
 	b.Run("filtered", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Query(stats.Query{Window: 24 * time.Hour, Match: func(r *record.Record) bool { return r.Status == 404 }}); err != nil {
 				b.Fatal(err)
@@ -107,6 +111,7 @@ func BenchmarkQuery24h(b *testing.B) {
 		}
 	})
 	b.Run("1h", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Query(stats.Query{Window: time.Hour}); err != nil {
 				b.Fatal(err)
