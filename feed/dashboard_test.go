@@ -568,6 +568,21 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("WindowLongerThanTheServers", func(t *testing.T) {
+		h := writeDashHistory(t)
+		srv := startServer(t, feed.Config{Logs: []string{h.log}, Format: timedFormat, History: 2 * time.Hour, StatsWindow: 2 * time.Hour})
+		p := b.open(t, dashURL(srv, "/?window=24h"))
+		// The server's reason, and the numbers wait for a window it keeps.
+		p.waitJS(t, `!document.getElementById('stats-error').hidden`)
+		if got := p.str(t, `document.getElementById('stats-error').textContent`); !strings.Contains(got, `bad window "24h"`) || !strings.Contains(got, "at most 2h") {
+			t.Errorf("stats error %q, want the server's reason for window=24h", got)
+		}
+		p.eval(t, `document.querySelector('.windows button[data-window="1h"]').click()`, nil)
+		p.waitStats(t, "1h", "")
+		p.waitCard(t, "card-requests", h.hour)
+		p.waitJS(t, `document.getElementById('stats-error').hidden`)
+	})
+
 	t.Run("CountriesAndClients", func(t *testing.T) {
 		h := writeDashHistory(t)
 		db := filepath.Join(t.TempDir(), "country.mmdb")
@@ -839,9 +854,11 @@ type dashHistory struct {
 
 // writeDashHistory writes a log in timedFormat, oldest first: 30 lines 85 to
 // 65 minutes ago (from three clients of their own), 60 lines 50 to 10
-// minutes ago and 20 in the last 4 minutes (from seven clients, one of
+// minutes ago and 20 in the last 3 minutes (from seven clients, one of
 // them IPv6), to /home, /api/items (the slowest), /about and /gone (404),
-// from several browsers.
+// from several browsers. A window is whole minutes ending with the one
+// now filling, so the 5-minute window reaches back at least 4 minutes:
+// the newest 20 lines are in it for a minute after they were written.
 func writeDashHistory(t *testing.T) dashHistory {
 	t.Helper()
 	now := time.Now()
@@ -884,7 +901,7 @@ func writeDashHistory(t *testing.T) dashHistory {
 	}
 	add(30, 85*time.Minute, 65*time.Minute, old, false)
 	add(60, 50*time.Minute, 10*time.Minute, clients, true)
-	add(20, 4*time.Minute, 30*time.Second, clients, true)
+	add(20, 3*time.Minute, 20*time.Second, clients, true)
 	h.all, h.hour, h.recent = 110, 80, 20
 	h.hourVisitors, h.allVisitors = len(clients), len(clients)+len(old)
 	h.log = tempLog(t, lines...)

@@ -775,7 +775,7 @@
         renderStats(q);
       }
     } catch (e) {
-      if (gen === sx.gen) statsError('statistics unavailable: ' + (e instanceof TypeError ? 'server unreachable' : e.message));
+      if (gen === sx.gen) statsError(e instanceof TypeError ? 'statistics unavailable: server unreachable' : 'statistics: ' + e.message);
     } finally {
       sx.busy = false;
       if (sx.again) {
@@ -1157,7 +1157,7 @@
       b.type = 'button';
       b.className = 'chip';
       b.dataset.filter = k;
-      b.title = 'remove this filter';
+      b.title = FILTER_WORDS[k] + ' ' + st.filters[k] + ': remove this filter';
       b.setAttribute('aria-label', 'remove the filter ' + FILTER_WORDS[k] + ' ' + st.filters[k]);
       const name = document.createElement('span');
       name.textContent = FILTER_WORDS[k];
