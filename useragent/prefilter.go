@@ -18,6 +18,7 @@ const maxNeedles = 1024
 // ua-parser's patterns name a product ("Firefox/", "Googlebot"), and a
 // substring search for it is far cheaper than running the expression:
 // ua-parser tries hundreds of them in order, and most cannot match.
+// BenchmarkFamiliesCold against BenchmarkFamiliesUnfiltered shows the gain.
 func needles(expr, flags string) ([]string, bool) {
 	if flags != "" {
 		expr = "(?" + flags + ")" + expr
