@@ -35,9 +35,9 @@ func TestRateBuckets(t *testing.T) {
 		start  time.Time
 		counts map[int]uint64 // index -> count
 	}{
-		{10 * time.Minute, "10s", 60, time.Date(2026, 12, 7, 11, 50, 40, 0, time.UTC), map[int]uint64{59: 1, 55: 1, 29: 1}},
+		{10 * time.Minute, "10s", 58, time.Date(2026, 12, 7, 11, 51, 0, 0, time.UTC), map[int]uint64{57: 1, 53: 1, 27: 1}},
 		{time.Hour, "1m", 60, time.Date(2026, 12, 7, 11, 1, 0, 0, time.UTC), map[int]uint64{59: 1, 58: 1, 54: 1}},
-		{24 * time.Hour, "15m", 96, time.Date(2026, 12, 6, 12, 15, 0, 0, time.UTC), map[int]uint64{95: 1, 94: 2, 87: 1}},
+		{24 * time.Hour, "15m", 96, time.Date(2026, 12, 6, 12, 1, 0, 0, time.UTC), map[int]uint64{95: 3, 87: 1}},
 	}
 	for _, c := range cases {
 		res, err := s.Query(stats.Query{Window: c.w})
@@ -49,10 +49,16 @@ func TestRateBuckets(t *testing.T) {
 			t.Errorf("%s: bucket %s, %d counts from %s; want %s, %d from %s", c.w, r.Bucket, len(r.Counts), r.Start, c.bucket, c.n, c.start)
 			continue
 		}
+		var sum uint64
 		for i, v := range r.Counts {
 			if v != c.counts[i] {
 				t.Errorf("%s: bucket %d counts %d, want %d", c.w, i, v, c.counts[i])
 			}
+			sum += v
+		}
+		// The buckets start with the window, so they add up to it.
+		if !r.Start.Equal(res.From) || sum != res.Requests {
+			t.Errorf("%s: rate from %s sums to %d; window from %s has %d requests", c.w, r.Start, sum, res.From, res.Requests)
 		}
 		if c.bucket == "1m" {
 			if r.Classes["4xx"][58] != 1 || r.Classes["2xx"][59] != 1 || r.Classes["5xx"][54] != 1 {

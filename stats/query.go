@@ -193,9 +193,11 @@ func topOf(m map[string]uint64, n int) []Count {
 	return l
 }
 
-// rateShape picks the rate's bucket for a window: its size, the number of
-// buckets, and the first one's start, the last being the one now filling.
-func rateShape(w time.Duration, now int64) (name string, size int64, n int, start int64) {
+// rateShape picks the rate's bucket for a window that starts at from (a
+// whole minute): its size, the number of buckets, and the first one's
+// start. The buckets run from the window's start, so that they add up to
+// its requests; the last is the one now filling.
+func rateShape(w time.Duration, from, now int64) (name string, size int64, n int, start int64) {
 	switch {
 	case w <= 15*time.Minute:
 		name, size = "10s", tenSecNs
@@ -204,9 +206,8 @@ func rateShape(w time.Duration, now int64) (name string, size int64, n int, star
 	default:
 		name, size = "15m", 15*minuteNs
 	}
-	n = int((int64(w) + size - 1) / size)
-	start = (floorDiv(now, size) - int64(n) + 1) * size
-	return name, size, n, start
+	n = int(floorDiv(now-from, size)) + 1
+	return name, size, n, from
 }
 
 func newRate(name string, n int, start int64, loc *time.Location) Rate {
@@ -262,7 +263,7 @@ func (s *state) query(q Query, nowT time.Time) *Result {
 		res.PerSecond = float64(m.req) / 60
 	}
 	res.Visitors, res.Duration = s.sketched(q.Window, firstMin, curMin, from, now)
-	res.Rate = s.rate(q.Window, now, loc)
+	res.Rate = s.rate(q.Window, from, now, loc)
 
 	t := newTally()
 	s.detail.each(func(e *held) {
@@ -357,8 +358,8 @@ func durationOf(d *ddsketch.DDSketch, mx float64) *Duration {
 }
 
 // rate counts the window's requests by bucket, from the rings.
-func (s *state) rate(w time.Duration, now int64, loc *time.Location) Rate {
-	name, size, n, start := rateShape(w, now)
+func (s *state) rate(w time.Duration, from, now int64, loc *time.Location) Rate {
+	name, size, n, start := rateShape(w, from, now)
 	rt := newRate(name, n, start, loc)
 	cls := make([][]uint64, nClasses)
 	for c, nm := range classNames {
@@ -402,7 +403,7 @@ func (s *state) rate(w time.Duration, now int64, loc *time.Location) Rate {
 func (s *state) queryDetail(q Query, res *Result, from, now int64, loc *time.Location) {
 	res.Covers = &Covers{From: time.Unix(0, from).In(loc)}
 	res.TopExact = true
-	name, size, n, start := rateShape(q.Window, now)
+	name, size, n, start := rateShape(q.Window, res.From.UnixNano(), now)
 	res.Rate = newRate(name, n, start, loc)
 	var classes [nClasses]uint64
 	visitors := map[string]struct{}{}

@@ -1096,18 +1096,21 @@
         ' · ' + fmtInt(c) + ' requests' + (parts.length ? ': ' + parts.join(', ') : '') + (i === n - 1 ? ' (so far)' : '');
     });
     // Labels every `step` seconds, a multiple of the bucket, at least 64
-    // pixels apart, on round local times.
+    // pixels apart, on round local times. The buckets start with the
+    // window (a whole minute), so a round time may fall inside a bucket:
+    // its label stands where it falls.
     const steps = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200];
     const step = steps.find((s) => s % bucket === 0 && s / bucket * bw >= 64) || bucket * Math.ceil(64 / bw);
     const tz = new Date(start * 1000).getTimezoneOffset() * 60;
     for (let i = 0; i < n; i++) {
       const t0 = start + i * bucket;
-      if (((t0 - tz) % step + step) % step !== 0) continue;
-      const x = L + i * bw;
+      const round = Math.ceil((t0 - tz) / step) * step + tz;
+      if (round >= t0 + bucket) continue;
+      const x = L + (i + (round - t0) / bucket) * bw;
       if (x > w - R - 18) continue;
       svg('line', { x1: x + 0.5, x2: x + 0.5, y1: T + ph, y2: T + ph + 3, class: 'tick' }, root);
       const t = svg('text', { x: x, y: h - 3, class: 'xlabel' }, root);
-      const d = new Date(t0 * 1000);
+      const d = new Date(round * 1000);
       t.textContent = hhmm(d) + (step < 60 ? ':' + String(d.getSeconds()).padStart(2, '0') : '');
     }
     box.replaceChildren(root);
