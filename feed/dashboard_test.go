@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -766,6 +767,29 @@ func TestDashboard(t *testing.T) {
 		if errs := p.errors(); len(errs) > 0 {
 			t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 		}
+	})
+
+	t.Run("ABackgroundTabDoesNotAsk", func(t *testing.T) {
+		log := tempLog(t)
+		writeLines(t, log, dashLine(200, "/a"))
+		srv := startServer(t, feed.Config{Logs: []string{log}})
+		p := b.open(t, dashURL(srv, "/"))
+		p.waitConnected(t)
+		asked := `performance.getEntriesByType('resource').filter((e) => e.name.includes('api/stats')).length`
+		p.waitJS(t, asked+` > 0`)
+		// The tab goes to the background, as the browser says it.
+		p.eval(t, `(performance.setResourceTimingBufferSize(10000), Object.defineProperty(document, 'visibilityState', {get: () => 'hidden', configurable: true}),
+			document.dispatchEvent(new Event('visibilitychange')), performance.clearResourceTimings(), true)`, nil)
+		time.Sleep(3500 * time.Millisecond) // three and a half of the page's one-second asks
+		var n int
+		p.eval(t, asked, &n)
+		if n > 1 { // one may have been on its way
+			t.Errorf("a hidden tab asked api/stats %d times in 3.5 s, want none", n)
+		}
+		// Back in front, it asks again.
+		p.eval(t, `(Object.defineProperty(document, 'visibilityState', {get: () => 'visible', configurable: true}),
+			document.dispatchEvent(new Event('visibilitychange')), true)`, nil)
+		p.waitJS(t, asked+` > `+strconv.Itoa(n))
 	})
 
 	t.Run("Screenshot", func(t *testing.T) {

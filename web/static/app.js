@@ -1306,7 +1306,12 @@
   window.addEventListener('offline', showRetry);
 
   setInterval(showRetry, 1000);
-  setInterval(fetchStats, STATS_EVERY);
+  // A tab in the background does not ask: nobody reads it, and the
+  // server answers each question by counting. It asks at once on return.
+  setInterval(() => { if (document.visibilityState !== 'hidden') fetchStats(); }, STATS_EVERY);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'hidden') fetchStats();
+  });
   setInterval(() => {
     if (st.conn && st.conn.opened) getJSON('api/status').then(gotStatus, () => {});
   }, 15000);
