@@ -28,7 +28,7 @@ func TestPublishToSubscribingEdge(t *testing.T) {
 	edge := startServer(t, feed.Config{Subscribe: ns.ClientURL(), NATSOptions: fast})
 	for i := range n {
 		for node, p := range logs {
-			writeLines(t, p, fmt.Sprintf(`203.0.113.9 - - [21/Nov/2026:10:00:00 +0100] "GET /%s/%d HTTP/1.1" 200 %d`, node, i, i))
+			writeLines(t, p, fmt.Sprintf(`203.0.113.9 - - [%s] "GET /%s/%d HTTP/1.1" 200 %d`, time.Now().Format("02/Jan/2006:15:04:05 -0700"), node, i, i))
 		}
 	}
 	type rec struct {
@@ -67,5 +67,14 @@ func TestPublishToSubscribingEdge(t *testing.T) {
 	}
 	if next["web-1"] != n || next["web-2"] != n {
 		t.Fatalf("records per node %v, want %d each", next, n)
+	}
+	// The edge's statistics count what came through NATS, by node.
+	st := getStats(t, edge, "window=5m")
+	nodes := map[string]uint64{}
+	for _, c := range st.Top["node"] {
+		nodes[c.Value] = c.Count
+	}
+	if st.Requests != 2*n || st.Bytes != 2*n*(n-1)/2 || nodes["web-1"] != n || nodes["web-2"] != n {
+		t.Errorf("edge statistics: %d requests, %d bytes, nodes %v; want %d, %d, %d each", st.Requests, st.Bytes, nodes, 2*n, 2*n*(n-1)/2, n)
 	}
 }
