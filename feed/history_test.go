@@ -177,9 +177,9 @@ func TestHistoryOff(t *testing.T) {
 	}
 }
 
-// With fewer lines in the window than --backfill, the backfill is the log's
-// last lines as before: those older than the window go into the ring
-// only.
+// With fewer lines in the window than --backfill, the backfill is still
+// the log's last --backfill lines: those older than the window go into
+// the ring only.
 func TestHistoryShorterThanTheBackfill(t *testing.T) {
 	now := time.Now()
 	var lines []string
