@@ -2,6 +2,7 @@ package feed_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -281,6 +282,32 @@ func TestHistoryOfALargeLogReadsLittle(t *testing.T) {
 	}
 	if read > size/20 {
 		t.Errorf("read %d of %d bytes for an hour that is about 1%% of the log", read, size)
+	}
+}
+
+// A shutdown that comes while the history is read does not wait for the
+// rest of it (an hour of a busy log is gigabytes): Run, given a context
+// already cancelled, stops after the first line.
+func TestHistoryStopsAtShutdown(t *testing.T) {
+	l := makeSpanLog(time.Now(), time.Hour, time.Hour, time.Second, 50)
+	log := l.write(t)
+	var logs logBuffer
+	srv, err := feed.New(feed.Config{Logs: []string{log}, Format: timedFormat, HTTPAddr: "127.0.0.1:0", TCPAddr: feed.NoListen,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.Run(ctx); err != nil {
+		t.Logf("Run: %v", err)
+	}
+	m := regexp.MustCompile(`stopped reading a log's history: shutting down.* records=(\d+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no log line says the history was cut short:\n%s", logs.String())
+	}
+	if n, _ := strconv.Atoi(m[1]); n > 1 {
+		t.Errorf("%d records of the history read after the shutdown began, want at most 1", n)
 	}
 }
 

@@ -463,7 +463,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	if state != nil {
 		s.ring.Continue(state.LastSeq)
 	}
-	saved, err := s.openLogs(state)
+	saved, err := s.openLogs(ctx, state)
 	if err != nil {
 		return err
 	}
@@ -735,7 +735,7 @@ var plainTextReply = []byte(`<error reason="this port speaks TLS: connect with o
 // returns the checkpoint it saved. Each file's lines of the last History
 // go into the statistics first (readPast): those before the backfill, or
 // before the checkpoint's position, only there.
-func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
+func (s *Server) openLogs(ctx context.Context, state *checkpoint) (*checkpoint, error) {
 	paths := expand(s.src.patterns)
 	s.src.nameInitial(paths)
 	type backfill struct {
@@ -762,7 +762,7 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 			s.log.Info("resuming a log from the checkpoint", "path", p, "files", len(resume))
 			// Its history up to where it stopped was served before: into
 			// the statistics only. The tailer reads the rest as new.
-			s.readPast(src, func(id tailer.FileID) (int64, bool) {
+			s.readPast(ctx, src, func(id tailer.FileID) (int64, bool) {
 				for _, r := range resume {
 					if r.File == id {
 						return r.Offset, true
@@ -793,7 +793,7 @@ func (s *Server) openLogs(state *checkpoint) (*checkpoint, error) {
 			if len(lines) > 0 {
 				stop = lines[0].Offset - 1 // the line before the backfill's first ends by then
 			}
-			h.window = s.readPast(src, func(id tailer.FileID) (int64, bool) { return stop, id == end.File })
+			h.window = s.readPast(ctx, src, func(id tailer.FileID) (int64, bool) { return stop, id == end.File })
 		}
 		history = append(history, h)
 	}

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,7 +71,7 @@ func (p past) holds(rec *record.Record, l tailer.Line) bool {
 // path (false: none of its lines). The lines are read by src's reader,
 // the one that then follows the log, so that auto recognition carries
 // on. It returns the window, for the backfill lines that follow.
-func (s *Server) readPast(src *source, stop func(tailer.FileID) (int64, bool)) past {
+func (s *Server) readPast(ctx context.Context, src *source, stop func(tailer.FileID) (int64, bool)) past {
 	if s.cfg.History <= 0 {
 		return past{}
 	}
@@ -111,10 +112,16 @@ func (s *Server) readPast(src *source, stop func(tailer.FileID) (int64, bool)) p
 			s.stats.Add(rec)
 			n++
 		}
-		return true
+		// An hour of a busy log is gigabytes: a shutdown does not wait
+		// for the rest of it.
+		return ctx.Err() == nil
 	})
 	if err != nil {
 		s.log.Warn("cannot read a log's history into the statistics", "path", src.path, "err", err)
+	}
+	if ctx.Err() != nil {
+		s.log.Info("stopped reading a log's history: shutting down", "path", src.path, "records", n)
+		return w
 	}
 	s.log.Info("read a log's history into the statistics", "path", src.path, "since", from.Format(time.RFC3339),
 		"records", n, "bytes_read", span.BytesRead(), "size", span.Size)
