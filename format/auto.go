@@ -188,7 +188,7 @@ func mayW3C(line string) bool {
 	return isDirective(line) || startsWithDate(line, ' ')
 }
 
-// startsWithDate reports a line that opens with "2006-01-02" and sep.
+// startsWithDate reports a line that opens with a date (YYYY-MM-DD) and sep.
 func startsWithDate(line string, sep byte) bool {
 	if len(line) < 11 || line[4] != '-' || line[7] != '-' || line[10] != sep {
 		return false

@@ -122,7 +122,7 @@ const (
 	kUpstream              // UpstreamDuration: nginx's list of decimal seconds
 	kTimeLocal             // Time: 10/Oct/2000:13:55:36 -0700
 	kTimeCLF               // Time: [10/Oct/2000:13:55:36 -0700]
-	kTimeISO               // Time: 2000-10-10T13:55:36-07:00
+	kTimeISO               // Time: ISO 8601, YYYY-MM-DDThh:mm:ss±hh:mm
 	kMsec                  // Time: seconds since the epoch with a fraction (nginx $msec)
 	kEpochMS               // Time: milliseconds since the epoch
 	kEpochUS               // Time: microseconds since the epoch

@@ -3,7 +3,7 @@ package format
 import "time"
 
 // parseISOTime reads the ISO 8601 times that JSON and cloud logs write:
-// "2006-01-02T15:04:05Z", with a fraction of any length, a zone of Z,
+// YYYY-MM-DDThh:mm:ssZ, with a fraction of any length, a zone of Z,
 // ±hh:mm or ±hhmm, or no zone (read as UTC); a space may stand for the
 // T. It is hand-written for the same reasons as parseTime: time.Parse is
 // slower and allocates the zone of every line that is not UTC.
@@ -51,7 +51,7 @@ type civil struct {
 	nsec           int
 }
 
-// parseISODate reads "2006-01-02".
+// parseISODate reads a date written YYYY-MM-DD.
 func parseISODate(s string) (civil, bool) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return civil{}, false

@@ -275,7 +275,7 @@ func (p *w3c) directive(s string) {
 			p.cols = cols
 		}
 	case "#Date":
-		// "2024-01-02 00:00:01": the date of lines that have only a time.
+		// "YYYY-MM-DD hh:mm:ss": the date of lines that have only a time.
 		if len(value) >= 10 {
 			if d, ok := parseISODate(value[:10]); ok {
 				p.date = d

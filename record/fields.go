@@ -7,7 +7,7 @@ const (
 	Uint    Kind = iota + 1 // uint64, a decimal number
 	Int                     // int or int64, a decimal number
 	String                  // text, escaped by each encoder; omitted when empty
-	Time                    // time.Time, written 2006-01-02T15:04:05-07:00; omitted when zero
+	Time                    // time.Time, written in RFC 3339 with the log's offset; omitted when zero
 	Bool                    // not written: Parsed is told by whether status is there
 	Seconds                 // Duration, seconds as a decimal number (0.023); omitted when not Set
 	Pairs                   // []Pair: JSON an object of strings, XML a <field name=".."> child each; omitted when empty

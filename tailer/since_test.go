@@ -14,8 +14,8 @@ import (
 	"github.com/weblogd/weblogd/tailer"
 )
 
-// stampOf reads the time a test line starts with ("2026-12-08T01:00:00Z
-// ..."); lines that do not start with one have none.
+// stampOf reads the time a test line starts with (an RFC 3339 time
+// and a space); lines that do not start with one have none.
 func stampOf(line string) (time.Time, bool) {
 	i := strings.IndexByte(line, ' ')
 	if i < 0 {
