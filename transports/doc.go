@@ -13,9 +13,9 @@
 // into bytes on one kind of connection; they import this package and never
 // each other. The HTTP streams (/hits, /events) write from the request's
 // goroutine (Pump). Raw TCP and WebSocket connections, which their
-// transports own, keep no goroutine while idle: Writer starts a writer
-// only when the hub has something for them, and Idle parks them in one
-// epoll set until the client sends something.
+// transports own, keep no goroutine while idle: a Writer queues a write
+// on its WriterPool only when the hub has something for them, and they
+// wait in a Poller (one epoll set) until the client sends something.
 //
 // The encoders are pure functions of their arguments and safe for
 // concurrent use: the records they read are immutable once in the ring.

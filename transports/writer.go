@@ -12,8 +12,8 @@ var ErrEnded = errors.New("the stream has ended")
 // Writer is the writing side of a connection that its transport owns (raw
 // TCP, WebSocket), built so that an idle subscriber costs no goroutine but
 // the one reading from its peer. Nothing waits on the subscription: the
-// hub calls Kick (as SubscribeOptions.Notify) when it has something, and
-// only then is a writer goroutine started; it writes everything pending,
+// hub calls Notify (as SubscribeOptions.Notify) when it has something, and
+// only then is a write queued on the pool; it writes everything pending,
 // coalescing whatever arrives meanwhile into its next write, and ends.
 // Whoever writes holds the writer role, so writes never overlap: the
 // reader takes the role too, with Do, to answer a client's command.
@@ -28,11 +28,11 @@ type Writer struct {
 	flush     func(beat bool) (over bool, err error)
 	end       func()
 	heartbeat time.Duration
-	pool      *Workers // runs the turns; nil: a goroutine each
+	pool      *WriterPool // runs the writes; nil: a goroutine each
 
 	mu      sync.Mutex
 	free    *sync.Cond // signalled when the role is released; made by the first Do
-	started bool       // Start was called: Kick may start writers
+	started bool       // Start was called: Notify may queue writes
 	busy    bool       // the role is held
 	again   bool       // news arrived while the role was held, or before Start
 	beat    bool       // a heartbeat is due
@@ -47,14 +47,14 @@ type Writer struct {
 // subscription has (and a heartbeat when beat is set), and reports whether
 // the stream is over, with the error that ended it (nil after a proper
 // goodbye). A heartbeat is due every heartbeat period; zero means none.
-// Its turns run on pool's workers (nil: a goroutine each). It starts
-// nothing until Start.
-func NewWriter(flush func(beat bool) (over bool, err error), end func(), heartbeat time.Duration, pool *Workers) *Writer {
+// Its writes run on pool (nil: a goroutine each). It starts nothing until
+// Start.
+func NewWriter(flush func(beat bool) (over bool, err error), end func(), heartbeat time.Duration, pool *WriterPool) *Writer {
 	return &Writer{flush: flush, end: end, heartbeat: heartbeat, pool: pool}
 }
 
-// Start lets Kick start writers (a Kick before it is remembered) and starts
-// the heartbeat. Call it once the subscription is in place.
+// Start lets Notify queue writes (a Notify before it is remembered) and
+// starts the heartbeat. Call it once the subscription is in place.
 func (w *Writer) Start() {
 	w.mu.Lock()
 	w.started = true
@@ -72,7 +72,7 @@ func (w *Writer) Start() {
 			w.dropBeat()
 		}
 	}
-	w.Kick()
+	w.Notify()
 }
 
 func (w *Writer) beatDue() {
@@ -86,13 +86,13 @@ func (w *Writer) beatDue() {
 		w.timer.Reset(w.heartbeat)
 	}
 	w.mu.Unlock()
-	w.Kick()
+	w.Notify()
 }
 
-// Kick says there is something to write. It never blocks: it queues a
-// turn if the role is free, and otherwise tells its holder to look again
+// Notify says there is something to write. It never blocks: it queues a
+// write if the role is free, and otherwise tells its holder to look again
 // before it lets go.
-func (w *Writer) Kick() {
+func (w *Writer) Notify() {
 	w.mu.Lock()
 	switch {
 	case w.over:
@@ -102,16 +102,16 @@ func (w *Writer) Kick() {
 		w.busy = true
 		w.wg.Add(1)
 		if w.pool != nil {
-			w.pool.turn(w)
+			w.pool.enqueue(w)
 		} else {
-			go w.runTurn()
+			go w.runQueued()
 		}
 	}
 	w.mu.Unlock()
 }
 
-// runTurn is a turn queued by Kick.
-func (w *Writer) runTurn() {
+// runQueued is a write queued by Notify.
+func (w *Writer) runQueued() {
 	defer w.wg.Done()
 	w.run()
 }
@@ -220,4 +220,177 @@ func (w *Writer) Stop(cause error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
+}
+
+// maxIdleGoroutines is how many of the pool's goroutines wait for the
+// next flush once the queue is empty: one takes a whole flush's writes,
+// one after the other, unless a write waits on its peer (then another
+// starts); more would only wait.
+const maxIdleGoroutines = 1
+
+// WriterPool runs Writers' writes (a write: write what is pending, and
+// let the role go) on goroutines that outlive one write. A goroutine
+// started afresh for every write begins with a small stack and grows it,
+// copying it, in every write: with 10,000 subscribers that copying was an
+// eighth of the server's CPU. Here a few goroutines take the writes from
+// one queue in the order the hub notified them, their stacks grown once.
+// A goroutine that starts a write while others wait in the queue and none
+// is free starts one more, so a write that waits on a slow peer (up to the
+// write timeout) holds up nobody. When the queue is empty a goroutine
+// waits for more, unless another already does; then it ends.
+//
+// The zero value is ready. Close ends the waiting goroutines and waits for
+// all of them; the owner calls it once no Writer is left.
+type WriterPool struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []*Writer // writes to take, oldest at head
+	head    int
+	live    int // goroutines
+	free    int // of those, not in a write (starting, or waiting)
+	waiting int // of those, waiting on cond
+	closed  bool
+	wg      sync.WaitGroup
+
+	// The heartbeat sweep: the Writers with a heartbeat
+	// and when each last had one, Unix ns.
+	beats    map[*Writer]int64
+	beatTick time.Duration // how often the sweep looks; 0 until it runs
+	beatStop chan struct{}
+}
+
+// enqueue queues w's write. It never blocks.
+func (p *WriterPool) enqueue(w *Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		go w.runQueued() // a last goodbye after Close; w.wg still counts it
+		return
+	}
+	p.queue = append(p.queue, w)
+	if p.waiting > 0 {
+		p.cond.Signal()
+		return
+	}
+	if p.free == 0 {
+		p.start()
+	}
+}
+
+// start starts a goroutine; p.mu is held.
+func (p *WriterPool) start() {
+	if p.cond == nil {
+		p.cond = sync.NewCond(&p.mu)
+	}
+	p.live++
+	p.free++
+	p.wg.Add(1)
+	go p.run()
+}
+
+func (p *WriterPool) run() {
+	defer p.wg.Done()
+	p.mu.Lock()
+	for {
+		for p.head == len(p.queue) {
+			if p.closed || p.waiting >= maxIdleGoroutines {
+				p.live--
+				p.free--
+				p.mu.Unlock()
+				return
+			}
+			p.queue, p.head = p.queue[:0], 0
+			p.waiting++
+			p.cond.Wait()
+			p.waiting--
+		}
+		w := p.queue[p.head]
+		p.queue[p.head] = nil
+		p.head++
+		p.free--
+		if p.head < len(p.queue) && p.free == 0 {
+			p.start() // others wait, and this write may wait on its peer
+		}
+		p.mu.Unlock()
+		w.runQueued()
+		p.mu.Lock()
+		p.free++
+	}
+}
+
+// Close ends the goroutines once the queue is empty, and the heartbeat
+// sweep, and waits for them.
+func (p *WriterPool) Close() {
+	p.mu.Lock()
+	if p.beatStop != nil && !p.closed {
+		close(p.beatStop)
+	}
+	p.closed = true
+	if p.cond != nil {
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// addBeat puts w in the heartbeat sweep: a goroutine of the pool's that
+// looks every eighth of the shortest heartbeat and notifies, with a beat, the
+// Writers whose heartbeat is due. A timer each would cost every idle
+// connection some hundred bytes.
+func (p *WriterPool) addBeat(w *Writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if p.beats == nil {
+		p.beats = make(map[*Writer]int64)
+	}
+	p.beats[w] = time.Now().UnixNano()
+	if tick := max(w.heartbeat/8, time.Millisecond); p.beatTick == 0 || tick < p.beatTick {
+		if p.beatStop != nil {
+			close(p.beatStop) // the sweep starts again with the shorter tick
+		}
+		p.beatTick, p.beatStop = tick, make(chan struct{})
+		p.wg.Add(1)
+		go p.sweep(tick, p.beatStop)
+	}
+}
+
+// dropBeat takes w out of the sweep.
+func (p *WriterPool) dropBeat(w *Writer) {
+	p.mu.Lock()
+	delete(p.beats, w)
+	p.mu.Unlock()
+}
+
+// sweep notifies the Writers whose heartbeat is due, every tick, until stop.
+// A heartbeat is due half a tick before its period is up, so that a
+// period that is a multiple of the tick is kept exactly.
+func (p *WriterPool) sweep(tick time.Duration, stop chan struct{}) {
+	defer p.wg.Done()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var due []*Writer
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now().UnixNano()
+		p.mu.Lock()
+		for w, last := range p.beats {
+			if time.Duration(now-last) >= w.heartbeat-tick/2 {
+				p.beats[w] = now
+				due = append(due, w)
+			}
+		}
+		p.mu.Unlock()
+		for i, w := range due {
+			w.beatDue()
+			due[i] = nil
+		}
+		due = due[:0]
+	}
 }

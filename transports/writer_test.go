@@ -43,16 +43,16 @@ func (r *recorder) flush(beat bool) (bool, error) {
 
 func (r *recorder) end() { r.ends.Add(1) }
 
-// Every case runs with a goroutine per turn and with Workers.
+// Every case runs with a goroutine per write and with a WriterPool.
 func TestWriter(t *testing.T) {
 	for _, pooled := range []bool{false, true} {
 		t.Run(fmt.Sprintf("pooled=%v", pooled), func(t *testing.T) {
-			t.Run("KickBeforeStartWaitsForIt", func(t *testing.T) {
+			t.Run("NotifyBeforeStartWaitsForIt", func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					var r recorder
 					w := newWriter(t, r.flush, r.end, 0, pooled)
-					w.Kick()
-					w.Kick()
+					w.Notify()
+					w.Notify()
 					synctest.Wait()
 					if n := r.flushes.Load(); n != 0 {
 						t.Fatalf("%d flushes before Start, want 0", n)
@@ -66,30 +66,30 @@ func TestWriter(t *testing.T) {
 				})
 			})
 
-			// Kicks while a write is under way become one more flush, not one each:
+			// Notifies while a write is under way become one more flush, not one each:
 			// what queued up meanwhile goes out in one write.
-			t.Run("KicksCoalesce", func(t *testing.T) {
+			t.Run("NotifiesCoalesce", func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					r := recorder{gate: make(chan struct{})}
 					w := newWriter(t, r.flush, r.end, 0, pooled)
 					w.Start() // first flush, blocked at the gate
 					synctest.Wait()
 					for range 100 {
-						w.Kick()
+						w.Notify()
 					}
-					r.gate <- struct{}{} // the first ends; the kicks make one more
+					r.gate <- struct{}{} // the first ends; the notifies make one more
 					r.gate <- struct{}{}
 					synctest.Wait()
 					if n := r.flushes.Load(); n != 2 {
-						t.Fatalf("%d flushes for a Start and 100 kicks during it, want 2", n)
+						t.Fatalf("%d flushes for a Start and 100 notifies during it, want 2", n)
 					}
 					r.mu.Lock()
 					r.gate = nil
 					r.mu.Unlock()
-					w.Kick() // the role is free again: a new writer
+					w.Notify() // the role is free again: a new writer
 					synctest.Wait()
 					if n := r.flushes.Load(); n != 3 {
-						t.Fatalf("%d flushes after a later kick, want 3", n)
+						t.Fatalf("%d flushes after a later notify, want 3", n)
 					}
 					if err := w.Stop(errors.New("peer went")); err == nil || err.Error() != "peer went" {
 						t.Fatalf("Stop()=%v, want the cause", err)
@@ -165,7 +165,7 @@ func TestWriter(t *testing.T) {
 					w := newWriter(t, r.flush, r.end, time.Second, pooled)
 					w.Start()
 					synctest.Wait()
-					w.Kick()
+					w.Notify()
 					time.Sleep(3 * time.Second) // no heartbeats either
 					synctest.Wait()
 					if n := r.flushes.Load(); n != 1 {
@@ -203,7 +203,7 @@ func TestWriter(t *testing.T) {
 					}
 					r.gate <- struct{}{}
 					<-stopped
-					w.Kick()
+					w.Notify()
 					synctest.Wait()
 					if n := r.flushes.Load(); n != 1 {
 						t.Fatalf("%d flushes, want 1: none after Stop", n)
@@ -217,23 +217,23 @@ func TestWriter(t *testing.T) {
 	}
 }
 
-// newWriter makes a Writer, its turns on Workers of its own when pooled,
+// newWriter makes a Writer, its writes on a WriterPool of its own when pooled,
 // closed when the test ends.
 func newWriter(t *testing.T, flush func(bool) (bool, error), end func(), heartbeat time.Duration, pooled bool) *transports.Writer {
-	var pool *transports.Workers
+	var pool *transports.WriterPool
 	if pooled {
-		pool = new(transports.Workers)
+		pool = new(transports.WriterPool)
 		t.Cleanup(pool.Close)
 	}
 	return transports.NewWriter(flush, end, heartbeat, pool)
 }
 
-// Workers take the turns of many writers with few goroutines (one left
-// waiting when all is written), a turn that
-// waits on its peer holds up nobody, and Close waits for every worker.
-func TestWorkers(t *testing.T) {
+// A WriterPool takes the writes of many writers with few goroutines (one
+// left waiting when all is written), a write that waits on its peer holds
+// up nobody, and Close waits for every goroutine.
+func TestWriterPool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		pool := new(transports.Workers)
+		pool := new(transports.WriterPool)
 		rs := make([]*recorder, 100)
 		ws := make([]*transports.Writer, 100)
 		for i := range ws {
@@ -248,15 +248,15 @@ func TestWorkers(t *testing.T) {
 			}
 		}
 		if n := pool.Live(); n > 1 {
-			t.Fatalf("%d workers left for 100 writers that never wait, want at most 1", n)
+			t.Fatalf("%d goroutines left for 100 writers that never wait, want at most 1", n)
 		}
 
-		// The first writer's next turn waits on its peer; the others' go on.
+		// The first writer's next write waits on its peer; the others' go on.
 		rs[0].mu.Lock()
 		rs[0].gate = make(chan struct{})
 		rs[0].mu.Unlock()
 		for _, w := range ws {
-			w.Kick()
+			w.Notify()
 		}
 		synctest.Wait()
 		for i, r := range rs[1:] {
@@ -271,9 +271,9 @@ func TestWorkers(t *testing.T) {
 		}
 		pool.Close()
 		if n := pool.Live(); n != 0 {
-			t.Fatalf("%d workers after Close, want 0", n)
+			t.Fatalf("%d goroutines after Close, want 0", n)
 		}
-		// A turn after Close (a last goodbye) still runs.
+		// A write after Close (a last goodbye) still runs.
 		var r recorder
 		w := transports.NewWriter(r.flush, r.end, 0, pool)
 		w.Start()

@@ -65,7 +65,7 @@ func (cn *conn) tokenSlot(g *transports.Grant, release func()) (func(), error) {
 // and checks it is "AUTH <token>" with a token Authenticate knows. It
 // returns the token's grant and whatever the client sent after that line.
 // Nothing is written to the client here. The read blocks this connection's
-// own goroutine, bounded by the deadline; a connection is parked only once
+// own goroutine, bounded by the deadline; a connection waits in the poller only once
 // it is let in.
 func (cn *conn) authenticate() (*transports.Grant, []byte, bool) {
 	cn.c.SetReadDeadline(time.Now().Add(cn.s.authTimeout))

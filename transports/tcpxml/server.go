@@ -29,17 +29,17 @@
 // WaitGroup), and no goroutine waits on an idle one. A client without
 // authentication is let in by the accept loop itself, which never waits on
 // it; one that must send AUTH first gets a goroutine until it is in. Once
-// in, a connection is parked in a transports.Idle, and a reader goroutine
+// in, a connection is waiting in a transports.Poller, and a reader goroutine
 // is started when the client sends something (or goes), reads what is
-// there, answers it, and parks it again (after the end of the client's
+// there, answers it, and lets it wait again (after the end of the client's
 // input, for its hang-up only); the reader that finds the connection over
 // ends it. Writes go through a transports.Writer: a writer goroutine
 // exists only while there is something to write, and the reader takes the
 // writer role to answer a command, so writes never overlap. Reads never
 // wait, and every write has a deadline. A TLS
-// connection, which cannot be parked, is read by a goroutine of its own,
+// connection, which cannot wait in the poller, is read by a goroutine of its own,
 // with a read deadline; after the end of the client's input, the TCP
-// connection under it is parked for its hang-up, and the goroutine ends.
+// connection under it is waiting for its hang-up, and the goroutine ends.
 package tcpxml
 
 import (
@@ -118,7 +118,7 @@ type Server struct {
 	authTimeout  time.Duration
 	onAuthFail   func()
 	tokens       *transports.TokenLimiter
-	workers      transports.Workers // write for the connections
+	writers      transports.WriterPool // write for the connections
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -146,13 +146,13 @@ func New(c Config) *Server {
 // subscriptions (they write the rest and "</hits>"), when the peer goes,
 // or when CloseAll cuts them.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	idle, err := transports.NewIdle()
+	poller, err := transports.NewPoller()
 	if err != nil {
 		s.log.Warn("idle connections each keep a goroutine", "err", err)
 	} else {
-		defer idle.Close() // after every connection has ended
+		defer poller.Close() // after every connection has ended
 	}
-	defer s.workers.Close() // likewise
+	defer s.writers.Close() // likewise
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -175,10 +175,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			s.track(cn, false)
 			wg.Done()
 		}
-		if s.openParked(ctx, cn, idle) {
+		if s.openWaiting(ctx, cn, poller) {
 			continue
 		}
-		go s.serveConn(ctx, cn, idle)
+		go s.serveConn(ctx, cn, poller)
 	}
 }
 
@@ -210,10 +210,10 @@ func (s *Server) track(c *conn, add bool) {
 }
 
 // conn is one client: its subscription, its mode, and the pending output.
-// Nothing waits on an idle connection: it is parked in the server's Idle,
+// Nothing waits on an idle connection: it is waiting in the server's Poller,
 // and a goroutine starts to read when the client sends something (or goes).
 // What is written goes through the Writer, whose role the reader takes to
-// answer a command. A TLS connection, which cannot be parked, is read by
+// answer a command. A TLS connection, which cannot wait there, is read by
 // a goroutine of its own.
 type conn struct {
 	s        *Server
@@ -223,8 +223,8 @@ type conn struct {
 	done     func() // Serve's hold on the connection
 	release  func() // the subscriber slot
 
-	park atomic.Pointer[transports.Parked]
-	// gone is what a reader that cannot park waits on once the client's
+	wait atomic.Pointer[transports.Waiting]
+	// gone is what a reader that cannot wait waits on once the client's
 	// input has ended: close closes it. closedMark: close came first.
 	gone atomic.Pointer[chan struct{}]
 
@@ -255,17 +255,17 @@ var (
 	unauthorized = []byte(`<error reason="unauthorized"/>` + "\n")
 )
 
-// openParked lets a plain TCP client in without a goroutine of its own,
+// openWaiting lets a plain TCP client in without a goroutine of its own,
 // when nothing about it can wait: no authentication to read, a connection
-// that can be parked. It subscribes it, leaves "<hits>" to the writer's
-// first turn (a worker's), and parks it; the Idle starts a reader when the
-// client sends something. A connection accepted in a burst of thousands
+// that can wait in the poller. It subscribes it, leaves "<hits>" to the
+// writer's first write (on the pool), and lets it wait; the Poller starts
+// a reader when the client sends something. A connection accepted in a burst of thousands
 // then costs no goroutine at all: the runtime keeps every goroutine's
 // descriptor it ever made, so one started per connection would stay with
 // the process. It reports false, having done nothing, when the connection
 // needs serveConn.
-func (s *Server) openParked(ctx context.Context, cn *conn, idle *transports.Idle) bool {
-	if s.auth != nil || idle == nil {
+func (s *Server) openWaiting(ctx context.Context, cn *conn, poller *transports.Poller) bool {
+	if s.auth != nil || poller == nil {
 		return false
 	}
 	rc, ok := transports.Parkable(cn.c)
@@ -277,19 +277,19 @@ func (s *Server) openParked(ctx context.Context, cn *conn, idle *transports.Idle
 		go cn.turnAway(err) // its one line could wait on the client: not here
 		return true
 	}
-	k := idle.Add(rc, func() { go cn.readAvailable(ctx) })
-	cn.park.Store(k)
+	k := poller.Add(rc, func() { go cn.readAvailable(ctx) })
+	cn.wait.Store(k)
 	cn.w.Start()
-	if err := k.Wait(); err != nil {
-		go cn.finish(err) // it waits for the writer's turn
+	if err := k.WaitInput(); err != nil {
+		go cn.finish(err) // it waits for the writer's write
 	}
 	return true
 }
 
 // serveConn lets cn in (reading its AUTH line, if authentication is on),
-// subscribes it and leaves it to be read: parked in idle, or read by this
-// goroutine when it cannot be parked (TLS, or no Idle).
-func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle) {
+// subscribes it and leaves it to be read: waiting in the poller, or read by this
+// goroutine when it cannot wait there (TLS, or no Poller).
+func (s *Server) serveConn(ctx context.Context, cn *conn, poller *transports.Poller) {
 	grant, pending, ok := cn.admit() // AUTH first, when authentication is on (auth.go)
 	if !ok {
 		cn.abandon()
@@ -306,14 +306,14 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle)
 			return
 		}
 	}
-	if rc, ok := transports.Parkable(cn.c); ok && idle != nil {
-		cn.park.Store(idle.Add(rc, func() { go cn.readAvailable(ctx) }))
+	if rc, ok := transports.Parkable(cn.c); ok && poller != nil {
+		cn.wait.Store(poller.Add(rc, func() { go cn.readAvailable(ctx) }))
 		cn.w.Start()
 		cn.readAvailable(ctx) // it may have sent something already; then it parks
 		return
 	}
 	cn.w.Start()
-	if err := cn.readBlocking(ctx, idle); !errors.Is(err, errParked) {
+	if err := cn.readBlocking(ctx, poller); !errors.Is(err, errWaiting) {
 		cn.finish(err)
 	}
 }
@@ -330,8 +330,8 @@ func (cn *conn) subscribe(ctx context.Context, grant *transports.Grant) error {
 	if err != nil {
 		return err
 	}
-	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.workers)
-	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
+	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.writers)
+	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Notify, Meta: cn.meta})
 	if err != nil {
 		release()
 		return transports.ErrShuttingDown
@@ -370,12 +370,12 @@ func (cn *conn) abandon() {
 	cn.done()
 }
 
-// close closes the connection, and wakes its reader if it is parked
+// close closes the connection, and wakes its reader if it is waiting
 // (epoll does not report a descriptor closed under it) or waiting after
 // the end of the client's input: that reader ends it.
 func (cn *conn) close() {
 	cn.c.Close()
-	if k := cn.park.Load(); k != nil {
+	if k := cn.wait.Load(); k != nil {
 		k.Wake()
 	}
 	if g := cn.gone.Swap(closedMark); g != nil && g != closedMark {
@@ -390,8 +390,8 @@ var closedMark = new(chan struct{})
 // errHungUp ends a client that had ended its input and is now gone too.
 var errHungUp = errors.New("the client hung up")
 
-// errParked says the reader's role went to the Idle with the connection.
-var errParked = errors.New("parked for its hang-up")
+// errWaiting says the reader's role went to the Poller with the connection.
+var errWaiting = errors.New("waiting for its hang-up")
 
 // inputEnded is the reader's answer to the end of the client's input. A
 // client that stops sending (nc closes its side for writing when its
@@ -399,13 +399,13 @@ var errParked = errors.New("parked for its hang-up")
 // fails or the server ends it. A client that has gone sends the same end
 // of input, and only a write tells them apart: its kernel answers with a
 // reset. So a newline, which means nothing between the document's
-// elements, is written at once, and the connection is parked for its
+// elements, is written at once, and the connection is waiting for its
 // hang-up only (its input, over, would be readable for good): a reset,
 // or the wake of a close from this side, ends it. A TLS connection's
-// input is over too, so the TCP connection under it is parked the same
-// way, and its reader returns errParked. Without an Idle, the reader
+// input is over too, so the TCP connection under it is waiting the same
+// way, and its reader returns errWaiting. Without a Poller, the reader
 // waits for the connection to be closed.
-func (cn *conn) inputEnded(idle *transports.Idle) error {
+func (cn *conn) inputEnded(poller *transports.Poller) error {
 	cn.inputDone = true
 	if err := cn.w.Do(func() error {
 		cn.out = append(cn.out, newline)
@@ -413,17 +413,17 @@ func (cn *conn) inputEnded(idle *transports.Idle) error {
 	}); err != nil {
 		return err
 	}
-	if k := cn.park.Load(); k != nil {
+	if k := cn.wait.Load(); k != nil {
 		return k.WaitHangup()
 	}
-	if idle != nil {
+	if poller != nil {
 		if rc, ok := transports.Parkable(underlying(cn.c)); ok {
-			k := idle.Add(rc, func() { go cn.finish(errHungUp) })
-			cn.park.Store(k)
+			k := poller.Add(rc, func() { go cn.finish(errHungUp) })
+			cn.wait.Store(k)
 			if err := k.WaitHangup(); err != nil {
 				return err
 			}
-			return errParked
+			return errWaiting
 		}
 	}
 	g := make(chan struct{})
@@ -438,7 +438,7 @@ func (cn *conn) inputEnded(idle *transports.Idle) error {
 func (cn *conn) finish(err error) {
 	cn.c.Close() // a write stuck on a client that stopped reading fails now
 	err = cn.w.Stop(err)
-	if k := cn.park.Load(); k != nil {
+	if k := cn.wait.Load(); k != nil {
 		k.Remove()
 	}
 	cn.sub.Close() // the writer is done: the subscription is the reader's again
@@ -464,8 +464,8 @@ func underlying(c net.Conn) net.Conn {
 	}
 }
 
-// readAvailable reads what the client has sent, answers it, and parks the
-// connection again, or ends it if the client went.
+// readAvailable reads what the client has sent, answers it, and lets the
+// connection wait again, or ends it if the client went.
 func (cn *conn) readAvailable(ctx context.Context) {
 	if cn.inputDone {
 		// Parked for its hang-up only: the peer reset the connection,
@@ -474,7 +474,7 @@ func (cn *conn) readAvailable(ctx context.Context) {
 		return
 	}
 	input := func(b []byte) error { return cn.input(ctx, b) }
-	err := cn.park.Load().ReadAvailable(readBufferBytes, input)
+	err := cn.wait.Load().ReadAvailable(readBufferBytes, input)
 	if errors.Is(err, io.EOF) {
 		err = cn.inputEnded(nil)
 	}
@@ -484,9 +484,9 @@ func (cn *conn) readAvailable(ctx context.Context) {
 }
 
 // readBlocking reads and answers the client's lines until the connection
-// ends, and returns the error that ended it, or errParked when its input
-// ended and the connection was parked (inputEnded).
-func (cn *conn) readBlocking(ctx context.Context, idle *transports.Idle) error {
+// ends, and returns the error that ended it, or errWaiting when its input
+// ended and the connection was waiting (inputEnded).
+func (cn *conn) readBlocking(ctx context.Context, poller *transports.Poller) error {
 	buf := make([]byte, readBufferBytes)
 	for {
 		cn.c.SetReadDeadline(time.Now().Add(readIdle))
@@ -501,7 +501,7 @@ func (cn *conn) readBlocking(ctx context.Context, idle *transports.Idle) error {
 		case isTimeout(err):
 			// Clients usually send nothing: look again.
 		case errors.Is(err, io.EOF):
-			return cn.inputEnded(idle)
+			return cn.inputEnded(poller)
 		default:
 			return err
 		}
@@ -612,7 +612,7 @@ func (cn *conn) command(ctx context.Context, line string) error {
 		// A new subscription resumes exactly after seq; what the old one
 		// had queued is after seq too, so nothing is lost or repeated.
 		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq,
-			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
+			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Notify, Meta: cn.meta})
 		if err != nil {
 			return err
 		}

@@ -8,15 +8,15 @@
 //
 // Concurrency: once upgraded, the handler's goroutine returns (net/http
 // lets go of the request and its buffers) and the connection waits with
-// no goroutine at all, parked in a transports.Idle: when the peer sends
+// no goroutine at all, waiting in a transports.Poller: when the peer sends
 // something (a pong, its close) or goes, a reader goroutine reads what is
 // there with this package's own frame reader (read.go), answers pings and
-// a close, and parks the connection again; the reader that finds it over
+// a close, and lets the connection wait again; the reader that finds it over
 // ends it. Writes, pings included, go through a transports.Writer: a
 // writer goroutine exists only while there is something to write, and it
 // writes everything pending in one write (a writev of shared frames). A
 // silent peer is found by the heartbeat: no frame for longer than the pong
-// wait ends it. A TLS connection, which cannot be parked, is read by a
+// wait ends it. A TLS connection, which cannot wait in the poller, is read by a
 // goroutine of its own with a read deadline. Hijacked connections are not
 // tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
 // shutdown's handles on them, and the Drain bounds their writes, gorilla's
@@ -92,12 +92,12 @@ type Handler struct {
 	c        Config
 	upgrader websocket.Upgrader
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	empty chan struct{}    // closed when conns becomes empty; nil while empty
-	park  *transports.Idle // made at the first connection; nil if it cannot be
-	// workers write for the connections (transports.Writer's turns).
-	workers transports.Workers
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	empty  chan struct{}      // closed when conns becomes empty; nil while empty
+	poller *transports.Poller // made at the first connection; nil if it cannot be
+	// writers write for the connections.
+	writers transports.WriterPool
 	tried   bool // making park was tried
 	ended   bool // Close was called: no more parking
 }
@@ -168,8 +168,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := req.Start
 	opts.DropCounter = &h.c.Counters.Dropped
 	c := &conn{h: h, release: release}
-	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10, &h.workers)
-	opts.Notify = c.w.Kick
+	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10, &h.writers)
+	opts.Notify = c.w.Notify
 	sub, err := h.c.Hub.Subscribe(r.Context(), opts)
 	if err != nil {
 		release()
@@ -196,11 +196,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.c.Counters.Subscribers.Add(1)
 	// The request's goroutine ends here, and with it what net/http holds
 	// for the connection (its buffers, the request). An idle subscriber
-	// is parked with no goroutine at all (transports.Idle); a writer exists
+	// is waiting with no goroutine at all (transports.Poller); a writer exists
 	// only while there is something to write (transports.Writer).
 	if rc, ok := transports.Parkable(c.raw); ok {
-		if idle := h.idleConns(); idle != nil {
-			c.park.Store(idle.Add(rc, func() { go c.readAvailable() }))
+		if poller := h.pollerOnce(); poller != nil {
+			c.wait.Store(poller.Add(rc, func() { go c.readAvailable() }))
 			c.w.Start()
 			c.readAvailable() // the peer may have sent something already; then it parks
 			return
@@ -223,7 +223,7 @@ type conn struct {
 	dl      *transports.Deadline // the write deadline, under the drain; nil before the hijack
 	raw     net.Conn             // the hijacked connection: the reader reads it, the wire writes it
 
-	park atomic.Pointer[transports.Parked]
+	wait atomic.Pointer[transports.Waiting]
 	seen atomic.Int64 // when the peer last sent anything, Unix ns
 	// frames is the reader's state, touched by one reader at a time; nil
 	// between whole frames, which is nearly always: an idle connection
@@ -243,19 +243,19 @@ func (c *conn) flush(beat bool) (bool, error) {
 var errSilent = errors.New("no pong from the peer")
 
 // close is the Writer's end, and CloseAll's: the connection is closed and,
-// if it is parked, woken, since epoll does not report a descriptor closed
+// if it is waiting, woken, since epoll does not report a descriptor closed
 // under it; its reader then finds it closed and ends it.
 func (c *conn) close() {
 	c.sink.conn.Close()
-	if k := c.park.Load(); k != nil {
+	if k := c.wait.Load(); k != nil {
 		k.Wake()
 	}
 }
 
-// readAvailable reads what the peer has sent and parks the connection
+// readAvailable reads what the peer has sent and lets the connection wait
 // again, or ends it.
 func (c *conn) readAvailable() {
-	if err := c.park.Load().ReadAvailable(readBytes, c.input); err != nil {
+	if err := c.wait.Load().ReadAvailable(readBytes, c.input); err != nil {
 		c.finish(err)
 	}
 }
@@ -279,7 +279,7 @@ func (c *conn) feed(data []byte) error {
 	return err
 }
 
-// readBlocking is the reader of a connection that cannot be parked: a
+// readBlocking is the reader of a connection that cannot wait in the poller: a
 // goroutine of its own, in Read with a deadline of PongWait.
 func (c *conn) readBlocking() {
 	buf := make([]byte, readBytes)
@@ -307,7 +307,7 @@ func (c *conn) finish(err error) {
 	c.sink.readerEnded()
 	ws.Close() // a write stuck on a peer that stopped reading fails now
 	err = c.w.Stop(cause)
-	if k := c.park.Load(); k != nil {
+	if k := c.wait.Load(); k != nil {
 		k.Remove()
 	}
 	c.sub.Close()
@@ -365,36 +365,36 @@ func (h *Handler) track(c *conn, add bool) {
 	}
 }
 
-// idleConns returns the Idle that parks the connections, made at the first
+// pollerOnce returns the Poller the connections wait in, made at the first
 // call; nil if it cannot be made, or after Close.
-func (h *Handler) idleConns() *transports.Idle {
+func (h *Handler) pollerOnce() *transports.Poller {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.tried && !h.ended {
 		h.tried = true
-		p, err := transports.NewIdle()
+		p, err := transports.NewPoller()
 		if err == nil {
-			h.park = p
+			h.poller = p
 		}
 	}
 	if h.ended {
 		return nil
 	}
-	return h.park
+	return h.poller
 }
 
-// Close stops the Idle that parks idle connections, waking any still
-// parked (they find their connections closed or read on in a goroutine of
+// Close stops the Poller idle connections wait in, waking any still
+// waiting (they find their connections closed or read on in a goroutine of
 // their own). Call it after Wait, or CloseAll.
 func (h *Handler) Close() {
 	h.mu.Lock()
-	p := h.park
+	p := h.poller
 	h.ended = true
 	h.mu.Unlock()
 	if p != nil {
 		p.Close()
 	}
-	h.workers.Close()
+	h.writers.Close()
 }
 
 // Wait returns nil when no WebSocket connection is open, or ctx's error.

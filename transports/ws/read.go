@@ -23,9 +23,9 @@ import (
 //
 // Why not gorilla's NextReader: it blocks a goroutine for as long as the
 // peer is silent, and that goroutine (8 KiB of stack where NextReader
-// parks) is most of what an idle subscriber costs. Fed from whatever a
+// blocks) is most of what an idle subscriber costs. Fed from whatever a
 // read found, this parser lets an idle connection wait with no goroutine
-// at all (transports.Idle).
+// at all (transports.Poller).
 type frames struct {
 	head      [14]byte // the frame's header, as far as it came
 	n         int      // bytes of head

@@ -50,56 +50,56 @@ func fired(t *testing.T, ready <-chan struct{}, want bool, what string) {
 	}
 }
 
-func TestIdle(t *testing.T) {
-	idle, err := transports.NewIdle()
+func TestPoller(t *testing.T) {
+	poller, err := transports.NewPoller()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idle.Close()
+	defer poller.Close()
 	server, client := pair(t)
 	rc, ok := transports.Parkable(server)
 	if !ok {
-		t.Fatal("a TCP connection is not parkable")
+		t.Fatal("a TCP connection cannot wait in a Poller")
 	}
 	ready := make(chan struct{}, 10)
-	k := idle.Add(rc, func() { ready <- struct{}{} })
+	k := poller.Add(rc, func() { ready <- struct{}{} })
 	defer k.Remove()
 	buf := make([]byte, 16)
 
 	if _, err := transports.ReadNow(rc, buf); !errors.Is(err, transports.ErrWouldBlock) {
 		t.Fatalf("ReadNow() on a silent connection: %v, want ErrWouldBlock", err)
 	}
-	if err := k.Wait(); err != nil {
+	if err := k.WaitInput(); err != nil {
 		t.Fatal(err)
 	}
-	fired(t, ready, false, "parked, nothing sent")
+	fired(t, ready, false, "waiting, nothing sent")
 	client.Write([]byte("NEW?\n"))
 	fired(t, ready, true, "the peer sent a line")
 	if n, err := transports.ReadNow(rc, buf); err != nil || string(buf[:n]) != "NEW?\n" {
 		t.Fatalf("ReadNow()=%q, %v, want the line", buf[:n], err)
 	}
 	client.Write([]byte("again\n"))
-	fired(t, ready, false, "not parked again: one event per Wait")
+	fired(t, ready, false, "not waiting again: one event per WaitInput")
 
-	// Parked again: what is already there fires at once.
-	if err := k.Wait(); err != nil {
+	// Waiting again: what is already there fires at once.
+	if err := k.WaitInput(); err != nil {
 		t.Fatal(err)
 	}
-	fired(t, ready, true, "parked with bytes waiting")
+	fired(t, ready, true, "waiting with bytes there")
 	transports.ReadNow(rc, buf)
 
-	if err := k.Wait(); err != nil {
+	if err := k.WaitInput(); err != nil {
 		t.Fatal(err)
 	}
 	if !k.Wake() {
-		t.Fatal("Wake() on a parked connection: false")
+		t.Fatal("Wake() on a waiting connection: false")
 	}
 	fired(t, ready, true, "woken")
 	if k.Wake() {
-		t.Fatal("Wake() on a connection no longer parked: true")
+		t.Fatal("Wake() on a connection no longer waiting: true")
 	}
 
-	if err := k.Wait(); err != nil {
+	if err := k.WaitInput(); err != nil {
 		t.Fatal(err)
 	}
 	client.Close()
@@ -108,48 +108,48 @@ func TestIdle(t *testing.T) {
 		t.Fatalf("ReadNow() after the peer closed: %v, want EOF", err)
 	}
 	server.Close()
-	if err := k.Wait(); err == nil {
-		t.Fatal("Wait() on a closed connection: nil")
+	if err := k.WaitInput(); err == nil {
+		t.Fatal("WaitInput() on a closed connection: nil")
 	}
 }
 
-// Close wakes what is parked, and nothing parks after it.
-func TestIdleClose(t *testing.T) {
-	idle, err := transports.NewIdle()
+// Close wakes what is waiting, and nothing waits after it.
+func TestPollerClose(t *testing.T) {
+	poller, err := transports.NewPoller()
 	if err != nil {
 		t.Fatal(err)
 	}
 	server, _ := pair(t)
 	rc, _ := transports.Parkable(server)
 	ready := make(chan struct{}, 1)
-	k := idle.Add(rc, func() { ready <- struct{}{} })
-	if err := k.Wait(); err != nil {
+	k := poller.Add(rc, func() { ready <- struct{}{} })
+	if err := k.WaitInput(); err != nil {
 		t.Fatal(err)
 	}
-	idle.Close()
-	fired(t, ready, true, "parked at Close")
-	if err := k.Wait(); !errors.Is(err, transports.ErrEnded) {
-		t.Fatalf("Wait() after Close: %v, want ErrEnded", err)
+	poller.Close()
+	fired(t, ready, true, "waiting at Close")
+	if err := k.WaitInput(); !errors.Is(err, transports.ErrEnded) {
+		t.Fatalf("WaitInput() after Close: %v, want ErrEnded", err)
 	}
 }
 
-// A peer that has ended its input but still reads is parked for its
+// A peer that has ended its input but still reads waits for its
 // hang-up only: the end of its input, which stays readable, is not
 // reported again, the wake of its owner and its reset are.
-func TestIdleWaitHangup(t *testing.T) {
-	idle, err := transports.NewIdle()
+func TestPollerWaitHangup(t *testing.T) {
+	poller, err := transports.NewPoller()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idle.Close()
+	defer poller.Close()
 	server, client := pair(t)
 	rc, _ := transports.Parkable(server)
 	ready := make(chan struct{}, 10)
-	k := idle.Add(rc, func() { ready <- struct{}{} })
+	k := poller.Add(rc, func() { ready <- struct{}{} })
 	defer k.Remove()
 	buf := make([]byte, 16)
 
-	if err := k.Wait(); err != nil {
+	if err := k.WaitInput(); err != nil {
 		t.Fatal(err)
 	}
 	client.(*net.TCPConn).CloseWrite()
@@ -160,7 +160,7 @@ func TestIdleWaitHangup(t *testing.T) {
 	if err := k.WaitHangup(); err != nil {
 		t.Fatal(err)
 	}
-	fired(t, ready, false, "parked for the hang-up after the end of input")
+	fired(t, ready, false, "waiting for the hang-up after the end of input")
 	if _, err := server.Write([]byte("hit\n")); err != nil {
 		t.Fatalf("write to a half-closed peer: %v", err)
 	}
@@ -168,9 +168,9 @@ func TestIdleWaitHangup(t *testing.T) {
 	if n, err := client.Read(buf); err != nil || string(buf[:n]) != "hit\n" {
 		t.Fatalf("the half-closed peer read %q, %v", buf[:n], err)
 	}
-	fired(t, ready, false, "parked for the hang-up, written to")
+	fired(t, ready, false, "waiting for the hang-up, written to")
 	if !k.Wake() {
-		t.Fatal("Wake() on a connection parked for its hang-up: false")
+		t.Fatal("Wake() on a connection waiting for its hang-up: false")
 	}
 	fired(t, ready, true, "woken")
 
