@@ -1,30 +1,31 @@
 // Package ws serves GET /ws over WebSocket: one text message per batch,
-// {"type":"hits","hits":[...]}, and {"type":"gap",...} for gaps.
-// gorilla/websocket does the handshake; the frames are this package's own
-// (read.go, write.go), so that an idle connection keeps no more than it
-// needs. Subscribers without a filter share one frame per batch, built
-// once for all of them. Browser connections from another origin are
-// refused unless allowed.
-//
-// Concurrency: once upgraded, the handler's goroutine returns (net/http
-// lets go of the request and its buffers) and the connection waits with
-// no goroutine at all, waiting in a transports.Poller: when the peer sends
-// something (a pong, its close) or goes, a reader goroutine reads what is
-// there with this package's own frame reader (read.go), answers pings and
-// a close, and lets the connection wait again; the reader that finds it over
-// ends it. Writes, pings included, go through a transports.Writer: a
-// writer goroutine exists only while there is something to write, and it
-// writes everything pending in one write (a writev of shared frames). A
-// silent peer is found by the heartbeat: no frame for longer than the pong
-// wait ends it. A TLS connection, which cannot wait in the poller, is read by a
-// goroutine of its own with a read deadline. Hijacked connections are not
-// tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
-// shutdown's handles on them, and the Drain bounds their writes, gorilla's
-// handshake's deadlines included.
-//
-// A subscriber ended for being too slow gets a close frame with 1008
+// {"type":"hits","hits":[...]}, and {"type":"gap",...} for gaps. Browser
+// connections from another origin are refused unless allowed. A
+// subscriber ended for being too slow gets a close frame with 1008
 // (policy violation) and the reason "too slow"; at shutdown the code is
 // 1001 (going away).
+//
+// A connection's life, in the order of this file: the handler takes a
+// subscriber slot and subscribes before the upgrade (a refusal is still a
+// plain 503), gorilla/websocket does the handshake, and the handler's
+// goroutine returns, leaving the connection in a transports.Poller with
+// no goroutine. When the peer sends something (a pong, a ping, its close)
+// or goes, a reader reads what is there with this package's frame parser
+// (read.go), which answers pings and a close, and the connection waits
+// again. The hub's news and the heartbeat's pings go out as frames
+// (write.go) through a transports.Writer on the handler's WriterPool,
+// every write with a deadline; a peer silent for longer than PongWait is
+// ended at the next heartbeat. The goodbye is a close frame. The reader
+// that finds the connection over ends it. Hijacked connections are not
+// tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
+// shutdown's handles on them, and the Drain bounds their writes, the
+// handshake's included.
+//
+// The frames are this package's own, not gorilla's *websocket.Conn: that
+// would cost an idle subscriber about 0.7 KiB more (its 336-byte struct, a
+// read buffer, its handlers), above the margin that the weblogbench row
+// "idle memory per WebSocket subscriber" leaves under its 8 KiB target
+// (7.5 KiB, docs/performance.md).
 package ws
 
 import (
@@ -95,11 +96,10 @@ type Handler struct {
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	empty  chan struct{}      // closed when conns becomes empty; nil while empty
-	poller *transports.Poller // made at the first connection; nil if it cannot be
+	poller *transports.Poller // the connections wait in it; made at the first
+	ended  bool               // Close was called: no more connections
 	// writers write for the connections.
 	writers transports.WriterPool
-	tried   bool // making park was tried
-	ended   bool // Close was called: no more parking
 }
 
 // New returns a handler.
@@ -126,28 +126,6 @@ func New(c Config) *Handler {
 	return h
 }
 
-// checkOrigin allows non-browser clients, the server's own origin, and
-// the configured ones.
-func (h *Handler) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range h.c.AllowOrigins {
-		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := transports.ParseRequest(r)
 	if err != nil {
@@ -160,6 +138,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Take a slot and subscribe before the upgrade: a refusal can still be
 	// answered with a plain 503.
+	poller, err := h.pollerOnce()
+	if err != nil {
+		transports.Refuse(w, err, h.c.Counters)
+		return
+	}
 	release, err := h.c.Limiter.Acquire(r.RemoteAddr)
 	if err != nil {
 		transports.Refuse(w, err, h.c.Counters)
@@ -179,35 +162,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sub = sub
+	var raw net.Conn
+	var dl *transports.Deadline
 	hw := transports.HijackWith(w, func(nc net.Conn) net.Conn {
-		c.raw, c.dl = nc, h.c.Drain.Track(nc.SetWriteDeadline)
+		raw, dl = nc, h.c.Drain.Track(nc.SetWriteDeadline)
 		return nc
 	})
 	// gorilla's *websocket.Conn is dropped at once: reads and writes are
 	// this package's own (read.go, write.go).
 	if _, err := h.upgrader.Upgrade(hw, r, nil); err != nil {
 		sub.Close()
-		c.done()
+		if dl != nil {
+			dl.Release()
+		}
+		release()
 		return // the upgrader has answered
 	}
-	c.sink = &sink{conn: &wire{conn: c.raw, dl: c.dl}, f: req.Filter, timeout: h.c.WriteTimeout}
+	c.sink = &sink{conn: &wire{conn: raw, dl: dl}, f: req.Filter, timeout: h.c.WriteTimeout}
 	c.seen.Store(time.Now().UnixNano())
 	h.track(c, true)
 	h.c.Counters.Subscribers.Add(1)
 	// The request's goroutine ends here, and with it what net/http holds
-	// for the connection (its buffers, the request). An idle subscriber
-	// is waiting with no goroutine at all (transports.Poller); a writer exists
-	// only while there is something to write (transports.Writer).
-	if rc, ok := transports.Parkable(c.raw); ok {
-		if poller := h.pollerOnce(); poller != nil {
-			c.wait.Store(poller.Add(rc, func() { go c.readAvailable() }))
-			c.w.Start()
-			c.readAvailable() // the peer may have sent something already; then it parks
-			return
-		}
+	// for the connection (its buffers, the request): the connection waits
+	// in the poller, and a write is queued on the pool when there is
+	// something to write.
+	rc, ok := transports.Parkable(raw)
+	if !ok {
+		go c.readBlocking() // TLS: its own goroutine
+		c.w.Start()
+		return
 	}
-	go c.readBlocking() // TLS: its own goroutine
+	c.wait.Store(poller.Add(rc, func() { go c.readAvailable() }))
 	c.w.Start()
+	c.readAvailable() // the peer may have sent something already; then it waits
 }
 
 // conn is one WebSocket subscriber once upgraded. Whichever goroutine is
@@ -219,9 +206,7 @@ type conn struct {
 	sub     *broadcast.Subscription
 	sink    *sink
 	w       *transports.Writer
-	release func()               // the subscriber slot
-	dl      *transports.Deadline // the write deadline, under the drain; nil before the hijack
-	raw     net.Conn             // the hijacked connection: the reader reads it, the wire writes it
+	release func() // the subscriber slot
 
 	wait atomic.Pointer[transports.Waiting]
 	seen atomic.Int64 // when the peer last sent anything, Unix ns
@@ -229,27 +214,6 @@ type conn struct {
 	// between whole frames, which is nearly always: an idle connection
 	// holds none.
 	frames *frames
-}
-
-// flush is the Writer's flush. With the heartbeat it finds a peer that has
-// been silent (no pong, nothing) for longer than PongWait: dead.
-func (c *conn) flush(beat bool) (bool, error) {
-	if beat && time.Since(time.Unix(0, c.seen.Load())) > c.h.c.PongWait {
-		return true, &transports.DisconnectError{Reason: transports.DisconnectPongTimeout, Err: errSilent}
-	}
-	return transports.Flush(c.sub, c.sink, c.h.c.Counters, beat)
-}
-
-var errSilent = errors.New("no pong from the peer")
-
-// close is the Writer's end, and CloseAll's: the connection is closed and,
-// if it is waiting, woken, since epoll does not report a descriptor closed
-// under it; its reader then finds it closed and ends it.
-func (c *conn) close() {
-	c.sink.conn.Close()
-	if k := c.wait.Load(); k != nil {
-		k.Wake()
-	}
 }
 
 // readAvailable reads what the peer has sent and lets the connection wait
@@ -260,15 +224,10 @@ func (c *conn) readAvailable() {
 	}
 }
 
-// input takes what a read brought: the peer is alive.
+// input takes what a read brought (the peer is alive) to the frame
+// parser, made for the read, and kept only while a frame is incomplete.
 func (c *conn) input(data []byte) error {
 	c.seen.Store(time.Now().UnixNano())
-	return c.feed(data)
-}
-
-// feed hands what was read to the frame reader, made for the read, and kept
-// only while a frame is incomplete.
-func (c *conn) feed(data []byte) error {
 	if c.frames == nil {
 		c.frames = new(frames)
 	}
@@ -284,8 +243,8 @@ func (c *conn) feed(data []byte) error {
 func (c *conn) readBlocking() {
 	buf := make([]byte, readBytes)
 	for {
-		c.raw.SetReadDeadline(time.Now().Add(c.h.c.PongWait))
-		n, err := c.raw.Read(buf)
+		c.sink.conn.conn.SetReadDeadline(time.Now().Add(c.h.c.PongWait))
+		n, err := c.sink.conn.conn.Read(buf)
 		if n > 0 {
 			if err := c.input(buf[:n]); err != nil {
 				c.finish(err)
@@ -299,143 +258,16 @@ func (c *conn) readBlocking() {
 	}
 }
 
-// finish ends the connection, once, from its reader: err is why the
-// reading stopped (the peer went, fell silent or broke the protocol).
-func (c *conn) finish(err error) {
-	h, ws := c.h, c.sink.conn
-	cause := readError(err)
-	c.sink.readerEnded()
-	ws.Close() // a write stuck on a peer that stopped reading fails now
-	err = c.w.Stop(cause)
-	if k := c.wait.Load(); k != nil {
-		k.Remove()
+// flush is the Writer's flush. With the heartbeat it finds a peer that has
+// been silent (no pong, nothing) for longer than PongWait: dead.
+func (c *conn) flush(beat bool) (bool, error) {
+	if beat && time.Since(time.Unix(0, c.seen.Load())) > c.h.c.PongWait {
+		return true, &transports.DisconnectError{Reason: transports.DisconnectPongTimeout, Err: errSilent}
 	}
-	c.sub.Close()
-	h.c.Counters.Subscribers.Add(-1)
-	h.c.Counters.Disconnected(transports.ReasonOf(c.sub, err))
-	c.done()
-	h.track(c, false)
+	return transports.Flush(c.sub, c.sink, c.h.c.Counters, beat)
 }
 
-// done gives back the subscriber slot and the drain's hold.
-func (c *conn) done() {
-	if c.dl != nil {
-		c.dl.Release()
-	}
-	c.release()
-}
-
-// readError wraps the error that ended the reader with the reason it
-// means.
-func readError(err error) error {
-	r := transports.DisconnectProtocol // gorilla's protocol errors have no type of their own
-	var ce *websocket.CloseError
-	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-	case errors.Is(err, transports.ErrEnded): // the poller closed under it: shutdown
-		r = transports.DisconnectShutdown
-	case transports.IsTimeout(err):
-		r = transports.DisconnectPongTimeout
-	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed):
-		r = transports.DisconnectClosed
-	default:
-		var oe *net.OpError
-		if errors.As(err, &oe) { // a reset: the peer is gone
-			r = transports.DisconnectClosed
-		}
-	}
-	return &transports.DisconnectError{Reason: r, Err: err}
-}
-
-func (h *Handler) track(c *conn, add bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if add {
-		if len(h.conns) == 0 {
-			h.empty = make(chan struct{})
-		}
-		h.conns[c] = struct{}{}
-		return
-	}
-	delete(h.conns, c)
-	if len(h.conns) == 0 {
-		close(h.empty)
-		h.empty = nil
-	}
-}
-
-// pollerOnce returns the Poller the connections wait in, made at the first
-// call; nil if it cannot be made, or after Close.
-func (h *Handler) pollerOnce() *transports.Poller {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.tried && !h.ended {
-		h.tried = true
-		p, err := transports.NewPoller()
-		if err == nil {
-			h.poller = p
-		}
-	}
-	if h.ended {
-		return nil
-	}
-	return h.poller
-}
-
-// Close stops the Poller idle connections wait in, waking any still
-// waiting (they find their connections closed or read on in a goroutine of
-// their own). Call it after Wait, or CloseAll.
-func (h *Handler) Close() {
-	h.mu.Lock()
-	p := h.poller
-	h.ended = true
-	h.mu.Unlock()
-	if p != nil {
-		p.Close()
-	}
-	h.writers.Close()
-}
-
-// Wait returns nil when no WebSocket connection is open, or ctx's error.
-// At shutdown the hub ends their subscriptions and each handler sends a
-// close frame and returns.
-func (h *Handler) Wait(ctx context.Context) error {
-	for {
-		h.mu.Lock()
-		empty := h.empty
-		h.mu.Unlock()
-		if empty == nil {
-			return nil
-		}
-		select {
-		case <-empty:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// Conns returns how many WebSocket connections are open.
-func (h *Handler) Conns() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.conns)
-}
-
-// CloseAll cuts every connection: the last resort when Wait takes longer
-// than the shutdown allows.
-func (h *Handler) CloseAll() {
-	h.mu.Lock()
-	conns := make([]*conn, 0, len(h.conns))
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
-	h.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-}
+var errSilent = errors.New("no pong from the peer")
 
 type sink struct {
 	conn    *wire
@@ -521,4 +353,168 @@ func (s *sink) End(reason broadcast.Reason) error {
 		}
 	}
 	return nil
+}
+
+// close is the Writer's end, and CloseAll's: the connection is closed and,
+// if it is waiting, woken, since epoll does not report a descriptor closed
+// under it; its reader then finds it closed and ends it.
+func (c *conn) close() {
+	c.sink.conn.Close()
+	if k := c.wait.Load(); k != nil {
+		k.Wake()
+	}
+}
+
+// finish ends the connection, once, from its reader: err is why the
+// reading stopped (the peer went, fell silent or broke the protocol).
+func (c *conn) finish(err error) {
+	h, ws := c.h, c.sink.conn
+	cause := readError(err)
+	c.sink.readerEnded()
+	ws.Close() // a write stuck on a peer that stopped reading fails now
+	err = c.w.Stop(cause)
+	if k := c.wait.Load(); k != nil {
+		k.Remove()
+	}
+	c.sub.Close()
+	h.c.Counters.Subscribers.Add(-1)
+	h.c.Counters.Disconnected(transports.ReasonOf(c.sub, err))
+	ws.dl.Release()
+	c.release()
+	h.track(c, false)
+}
+
+// readError wraps the error that ended the reader with the reason it
+// means.
+func readError(err error) error {
+	r := transports.DisconnectProtocol // gorilla's protocol errors have no type of their own
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, transports.ErrEnded): // the poller closed under it: shutdown
+		r = transports.DisconnectShutdown
+	case transports.IsTimeout(err):
+		r = transports.DisconnectPongTimeout
+	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed):
+		r = transports.DisconnectClosed
+	default:
+		var oe *net.OpError
+		if errors.As(err, &oe) { // a reset: the peer is gone
+			r = transports.DisconnectClosed
+		}
+	}
+	return &transports.DisconnectError{Reason: r, Err: err}
+}
+
+func (h *Handler) track(c *conn, add bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if add {
+		if len(h.conns) == 0 {
+			h.empty = make(chan struct{})
+		}
+		h.conns[c] = struct{}{}
+		return
+	}
+	delete(h.conns, c)
+	if len(h.conns) == 0 {
+		close(h.empty)
+		h.empty = nil
+	}
+}
+
+// pollerOnce returns the Poller the connections wait in, made at the first
+// call, so that a Handler that serves nobody starts nothing. After Close it
+// refuses: the server is shutting down.
+func (h *Handler) pollerOnce() (*transports.Poller, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		return nil, transports.ErrShuttingDown
+	}
+	if h.poller == nil {
+		p, err := transports.NewPoller()
+		if err != nil {
+			return nil, err
+		}
+		h.poller = p
+	}
+	return h.poller, nil
+}
+
+// Close stops the Poller the connections wait in, waking any still
+// waiting (they find their connections closed), and the writers. Call it
+// after Wait, or CloseAll.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	p := h.poller
+	h.ended = true
+	h.mu.Unlock()
+	if p != nil {
+		p.Close()
+	}
+	h.writers.Close()
+}
+
+// Wait returns nil when no WebSocket connection is open, or ctx's error.
+// At shutdown the hub ends their subscriptions and each handler sends a
+// close frame and returns.
+func (h *Handler) Wait(ctx context.Context) error {
+	for {
+		h.mu.Lock()
+		empty := h.empty
+		h.mu.Unlock()
+		if empty == nil {
+			return nil
+		}
+		select {
+		case <-empty:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Conns returns how many WebSocket connections are open.
+func (h *Handler) Conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// CloseAll cuts every connection: the last resort when Wait takes longer
+// than the shutdown allows.
+func (h *Handler) CloseAll() {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// checkOrigin allows non-browser clients, the server's own origin, and
+// the configured ones.
+func (h *Handler) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range h.c.AllowOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
 }
