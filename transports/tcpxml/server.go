@@ -45,6 +45,7 @@ package tcpxml
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -268,8 +269,7 @@ func (s *Server) openWaiting(ctx context.Context, cn *conn, poller *transports.P
 	if s.auth != nil || poller == nil {
 		return false
 	}
-	rc, ok := transports.Parkable(cn.c)
-	if !ok {
+	if _, ok := cn.c.(*tls.Conn); ok {
 		return false
 	}
 	cn.admit() // without authentication: at once
@@ -277,7 +277,11 @@ func (s *Server) openWaiting(ctx context.Context, cn *conn, poller *transports.P
 		go cn.turnAway(err) // its one line could wait on the client: not here
 		return true
 	}
-	k := poller.Add(rc, func() { go cn.readAvailable(ctx) })
+	k, err := poller.Add(cn.c, func() { go cn.readAvailable(ctx) })
+	if err != nil {
+		go cn.finish(err)
+		return true
+	}
 	cn.wait.Store(k)
 	cn.w.Start()
 	if err := k.WaitInput(); err != nil {
@@ -306,8 +310,13 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, poller *transports.Pol
 			return
 		}
 	}
-	if rc, ok := transports.Parkable(cn.c); ok && poller != nil {
-		cn.wait.Store(poller.Add(rc, func() { go cn.readAvailable(ctx) }))
+	if _, isTLS := cn.c.(*tls.Conn); !isTLS && poller != nil {
+		k, err := poller.Add(cn.c, func() { go cn.readAvailable(ctx) })
+		if err != nil {
+			cn.finish(err)
+			return
+		}
+		cn.wait.Store(k)
 		cn.w.Start()
 		cn.readAvailable(ctx) // it may have sent something already; then it parks
 		return
@@ -417,8 +426,7 @@ func (cn *conn) inputEnded(poller *transports.Poller) error {
 		return k.WaitHangup()
 	}
 	if poller != nil {
-		if rc, ok := transports.Parkable(underlying(cn.c)); ok {
-			k := poller.Add(rc, func() { go cn.finish(errHungUp) })
+		if k, err := poller.Add(underlying(cn.c), func() { go cn.finish(errHungUp) }); err == nil {
 			cn.wait.Store(k)
 			if err := k.WaitHangup(); err != nil {
 				return err

@@ -29,6 +29,7 @@ package ws
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -198,9 +199,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// for the connection (its buffers, the request). An idle subscriber
 	// is waiting with no goroutine at all (transports.Poller); a writer exists
 	// only while there is something to write (transports.Writer).
-	if rc, ok := transports.Parkable(c.raw); ok {
+	if _, isTLS := c.raw.(*tls.Conn); !isTLS {
 		if poller := h.pollerOnce(); poller != nil {
-			c.wait.Store(poller.Add(rc, func() { go c.readAvailable() }))
+			k, err := poller.Add(c.raw, func() { go c.readAvailable() })
+			if err != nil {
+				c.finish(err)
+				return
+			}
+			c.wait.Store(k)
 			c.w.Start()
 			c.readAvailable() // the peer may have sent something already; then it parks
 			return
