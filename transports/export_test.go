@@ -6,3 +6,6 @@ func (p *WriterPool) Live() int {
 	defer p.mu.Unlock()
 	return p.live
 }
+
+// ReadNow is one read of ReadAvailable's, for tests.
+func (k *Waiting) ReadNow(b []byte) (int, error) { return k.read(b) }

@@ -1,10 +1,13 @@
 package transports
 
 import (
+	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"syscall"
+
+	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/internal/nowait"
 )
 
 // Poller holds connections that have nothing to read, so that an idle
@@ -13,19 +16,23 @@ import (
 // in a goroutine of its own, on the runtime's poller, a few frames deep.
 // When a waiting connection becomes readable (bytes, end of stream, an
 // error) or is woken, its ready function is called, once: it starts the
-// goroutine that reads what is there (see ReadNow) and waits again.
+// goroutine that reads what is there (Waiting.ReadAvailable), which lets
+// the connection wait again.
 //
-// A connection's owner adds it once (Add), makes it wait whenever it has
-// read everything (Waiting.WaitInput, or Waiting.WaitHangup once the peer
-// has ended its input but may still read), wakes it when it closes the
-// connection from its side (Waiting.Wake: the kernel drops a closed
-// descriptor from epoll, so nothing else would), and removes it when it
-// is done (Waiting.Remove).
-// Close wakes every waiting connection and stops the poller's goroutine.
+// A connection's owner adds it once (Add), reads what it has with
+// ReadAvailable, which then makes it wait (WaitInput; WaitHangup once the
+// peer has ended its input but may still read), wakes it when it closes
+// the connection from its side (Wake: the kernel drops a closed descriptor
+// from epoll, so nothing else would), and removes it when it is done
+// (Remove). Close wakes every waiting connection and stops the poller's
+// goroutine.
 //
-// Only connections whose reads can be done without waiting qualify (see
-// Parkable): a TLS connection's bytes are not its records, so its owner
-// reads it in a goroutine of its own, as before.
+// Plain and TLS connections alike: a TLS connection (certs' Listener, or
+// net/http's TLS over certs.FailFast) is switched by Add to reads that
+// never wait (certs.NoWait) and waits on the descriptor of the TCP
+// connection under it. ReadAvailable reads through crypto/tls until the
+// socket has nothing more, so that no record it holds is out of epoll's
+// sight.
 type Poller struct {
 	p *platformPoller
 }
@@ -43,22 +50,34 @@ func NewPoller() (*Poller, error) {
 // the poller's goroutine has.
 func (i *Poller) Close() { i.p.close() }
 
-// Add registers rc, whose readiness is then reported to ready. ready is
-// called from the Poller's goroutine and must not block: it starts a
-// goroutine.
-func (i *Poller) Add(rc syscall.RawConn, ready func()) *Waiting {
-	return i.p.add(rc, ready)
-}
+// ErrCannotWait says that Add was given a connection that cannot wait in a
+// Poller: one with no descriptor (net.Pipe), or a TLS connection that is
+// not certs' (its reads would wait). Its owner closes it; the servers
+// never make one.
+var ErrCannotWait = errors.New("the connection cannot wait in a poller")
 
-// Parkable returns c's raw connection if c can wait in a Poller: a plain
-// TCP (or Unix) connection, not a TLS one.
-func Parkable(c net.Conn) (syscall.RawConn, bool) {
+// Add registers c, whose readiness is then reported to ready. It does not
+// make c wait: the owner does, and its first call for a TLS connection is
+// ReadAvailable, not WaitInput, since crypto/tls may hold input it read
+// with the handshake, which epoll would never report. ready is called
+// from the Poller's goroutine and must not block: it starts a goroutine.
+func (i *Poller) Add(c net.Conn, ready func()) (*Waiting, error) {
+	tc, _ := c.(*tls.Conn)
+	if tc != nil {
+		if !certs.NoWait(tc) {
+			return nil, ErrCannotWait
+		}
+		c = tc.NetConn()
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return nil, false
+		return nil, ErrCannotWait
 	}
 	rc, err := sc.SyscallConn()
-	return rc, err == nil
+	if err != nil {
+		return nil, ErrCannotWait
+	}
+	return i.p.add(rc, tc, ready), nil
 }
 
 // ReadAvailable reads what the connection has, handing each piece (at most
@@ -69,7 +88,7 @@ func Parkable(c net.Conn) (syscall.RawConn, bool) {
 func (k *Waiting) ReadAvailable(size int, input func([]byte) error) error {
 	buf := make([]byte, size)
 	for {
-		n, err := ReadNow(k.rc, buf)
+		n, err := k.read(buf)
 		if n > 0 {
 			if err := input(buf[:n]); err != nil {
 				return err
@@ -77,7 +96,7 @@ func (k *Waiting) ReadAvailable(size int, input func([]byte) error) error {
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrWouldBlock):
+		case errors.Is(err, nowait.ErrWouldBlock):
 			return k.WaitInput()
 		default:
 			return err
@@ -85,33 +104,12 @@ func (k *Waiting) ReadAvailable(size int, input func([]byte) error) error {
 	}
 }
 
-// ErrWouldBlock says that ReadNow found nothing to read: let the
-// connection wait.
-var ErrWouldBlock = errors.New("nothing to read now")
-
-// ReadNow reads what rc has without waiting: ErrWouldBlock when there is
-// nothing, io.EOF at the end of the stream.
-func ReadNow(rc syscall.RawConn, b []byte) (n int, err error) {
-	cerr := rc.Read(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Read(int(fd), b)
-			if err != syscall.EINTR {
-				return true // done, whatever it got: never wait here
-			}
-		}
-	})
-	if err != nil {
-		n = 0
+// read reads what the connection has without waiting: through crypto/tls
+// for a TLS connection (its reads were switched by Add), from the socket
+// otherwise. Both may return data and an error together.
+func (k *Waiting) read(b []byte) (int, error) {
+	if k.tls != nil {
+		return k.tls.Read(b)
 	}
-	switch {
-	case cerr != nil:
-		return 0, cerr // closed
-	case err == syscall.EAGAIN:
-		return 0, ErrWouldBlock
-	case err != nil:
-		return 0, err
-	case n == 0 && len(b) > 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return nowait.Read(k.rc, b)
 }

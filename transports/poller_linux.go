@@ -3,6 +3,7 @@
 package transports
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"sync"
@@ -32,6 +33,7 @@ type platformPoller struct {
 type Waiting struct {
 	p     *platformPoller
 	rc    syscall.RawConn
+	tls   *tls.Conn // nil for a plain connection
 	id    uint64
 	ready func()
 	added bool // in the epoll set; guarded by p.mu
@@ -109,10 +111,10 @@ func (p *platformPoller) run(rc syscall.RawConn) {
 	}
 }
 
-func (p *platformPoller) add(rc syscall.RawConn, ready func()) *Waiting {
+func (p *platformPoller) add(rc syscall.RawConn, tc *tls.Conn, ready func()) *Waiting {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := &Waiting{p: p, rc: rc, id: p.next, ready: ready}
+	k := &Waiting{p: p, rc: rc, tls: tc, id: p.next, ready: ready}
 	p.next++
 	p.conns[k.id] = k
 	return k

@@ -3,6 +3,7 @@
 package transports
 
 import (
+	"crypto/tls"
 	"sync"
 	"syscall"
 )
@@ -20,14 +21,15 @@ type platformPoller struct {
 type Waiting struct {
 	p     *platformPoller
 	rc    syscall.RawConn
+	tls   *tls.Conn // nil for a plain connection
 	ready func()
 	woken chan struct{} // closed by Wake; set while WaitHangup waits, guarded by p.mu
 }
 
 func newPlatformPoller() (*platformPoller, error) { return &platformPoller{}, nil }
 
-func (p *platformPoller) add(rc syscall.RawConn, ready func()) *Waiting {
-	return &Waiting{p: p, rc: rc, ready: ready}
+func (p *platformPoller) add(rc syscall.RawConn, tc *tls.Conn, ready func()) *Waiting {
+	return &Waiting{p: p, rc: rc, tls: tc, ready: ready}
 }
 
 // WaitInput makes the connection wait: ready is called once it is

@@ -42,6 +42,7 @@ package tcpxml
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -262,15 +263,20 @@ func (s *Server) open(ctx context.Context, c net.Conn, poller *transports.Poller
 	} else {
 		cn.authTimer = time.AfterFunc(s.authTimeout, cn.authTimedOut)
 	}
-	rc, ok := transports.Parkable(c)
-	if !ok {
-		go cn.readBlocking(ctx, poller) // TLS
+	k, err := poller.Add(c, func() { go cn.readAvailable(ctx) })
+	if err != nil {
+		go cn.finish(err) // it waits for the writer
 		return
 	}
-	k := poller.Add(rc, func() { go cn.readAvailable(ctx) })
 	cn.wait.Store(k)
+	if _, isTLS := c.(*tls.Conn); isTLS {
+		// crypto/tls may hold input it read with the handshake, which
+		// epoll would never report: the first read looks.
+		go cn.readAvailable(ctx)
+		return
+	}
 	if err := k.WaitInput(); err != nil {
-		go cn.finish(err) // it waits for the writer
+		go cn.finish(err)
 	}
 }
 
@@ -286,7 +292,7 @@ func (cn *conn) readAvailable(ctx context.Context) {
 	input := func(b []byte) error { return cn.input(ctx, b) }
 	err := cn.wait.Load().ReadAvailable(readBufferBytes, input)
 	if errors.Is(err, io.EOF) {
-		err = cn.inputEnded(nil)
+		err = cn.inputEnded()
 	}
 	if err != nil {
 		cn.finish(err)
@@ -553,7 +559,7 @@ func (cn *conn) write() error {
 // only (its input, over, would be readable for good): a reset, or the
 // wake of a close from this side, ends it. A client that ends its input
 // before its AUTH line is refused.
-func (cn *conn) inputEnded(poller *transports.Poller) error {
+func (cn *conn) inputEnded() error {
 	if cn.authTimer != nil {
 		return cn.w.Do(cn.unauthorized)
 	}
@@ -564,18 +570,7 @@ func (cn *conn) inputEnded(poller *transports.Poller) error {
 	}); err != nil {
 		return err
 	}
-	if k := cn.wait.Load(); k != nil {
-		return k.WaitHangup()
-	}
-	if rc, ok := transports.Parkable(underlying(cn.c)); ok {
-		k := poller.Add(rc, func() { go cn.finish(errHungUp) })
-		cn.wait.Store(k)
-		if err := k.WaitHangup(); err != nil {
-			return err
-		}
-		return errWaiting
-	}
-	return errHungUp
+	return cn.wait.Load().WaitHangup()
 }
 
 // errHungUp ends a client that had ended its input and is now gone too.

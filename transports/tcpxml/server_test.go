@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/broadcast"
+	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/certs/certstest"
 	"github.com/weblogd/weblogd/transports"
 	"github.com/weblogd/weblogd/transports/tcpxml"
 )
@@ -77,6 +79,21 @@ func start(t *testing.T, c tcpxml.Config, wrap func(net.Listener) net.Listener) 
 	}
 	t.Cleanup(s.shutdown)
 	return s
+}
+
+// tlsWrap puts l under TLS as weblogd does: handshakes in the listener,
+// over connections that fail fast.
+func tlsWrap(t *testing.T) (func(net.Listener) net.Listener, *tls.Config) {
+	t.Helper()
+	cert := certstest.Write(t, t.TempDir(), "weblogd")
+	pair, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := func(l net.Listener) net.Listener {
+		return certs.NewListener(l, certs.ListenerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{pair}}})
+	}
+	return wrap, &tls.Config{RootCAs: cert.Pool, ServerName: "localhost"}
 }
 
 type client struct {
@@ -201,5 +218,40 @@ func TestAuthStopsTheClock(t *testing.T) {
 	s.shutdown()
 	if got := c.line(t); got != "</hits>" {
 		t.Fatalf("at shutdown: %q, want </hits>", got)
+	}
+}
+
+// Idle raw TCP subscribers over TLS wait in the poller as plain ones do:
+// no goroutine each. They still get the records and the goodbye.
+func TestTLSIdleSubscribersHoldNoGoroutine(t *testing.T) {
+	wrap, tc := tlsWrap(t)
+	s := start(t, tcpxml.Config{}, wrap)
+	warm := dial(t, s.addr, tc)
+	if got := warm.line(t); got != "<hits>" {
+		t.Fatalf("first line %q, want <hits>", got)
+	}
+	before := goroutinesSettle()
+	clients := []*client{warm}
+	for range idleConns {
+		c := dial(t, s.addr, tc)
+		if got := c.line(t); got != "<hits>" {
+			t.Fatalf("first line %q, want <hits>", got)
+		}
+		clients = append(clients, c)
+	}
+	if during := goroutinesSettle(); during-before > idleConns/4 {
+		t.Errorf("%d goroutines with %d idle TLS subscribers, %d before: want none each", during, idleConns, before)
+	}
+	s.hub.Publish(&broadcast.Record{Line: "to every idle subscriber"})
+	for _, c := range clients {
+		if got := c.line(t); !strings.HasPrefix(got, `<hit seq="1"`) {
+			t.Fatalf("an idle TLS subscriber got %q, want the record", got)
+		}
+	}
+	s.shutdown()
+	for _, c := range clients {
+		if got := c.line(t); got != "</hits>" {
+			t.Fatalf("at shutdown: %q, want </hits>", got)
+		}
 	}
 }

@@ -86,6 +86,9 @@ type Config struct {
 	// Drain bounds the write deadlines at shutdown; nil leaves them to
 	// WriteTimeout.
 	Drain *transports.Drain
+	// Tokens bounds the subscribers per token (the request's
+	// transports.Grant); nil allows any number.
+	Tokens *transports.TokenLimiter
 }
 
 // Handler serves /ws.
@@ -143,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		transports.Refuse(w, err, h.c.Counters)
 		return
 	}
-	release, err := h.c.Limiter.Acquire(r.RemoteAddr)
+	release, err := h.slots(r)
 	if err != nil {
 		transports.Refuse(w, err, h.c.Counters)
 		return
@@ -186,15 +189,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// for the connection (its buffers, the request): the connection waits
 	// in the poller, and a write is queued on the pool when there is
 	// something to write.
-	rc, ok := transports.Parkable(raw)
-	if !ok {
-		go c.readBlocking() // TLS: its own goroutine
-		c.w.Start()
+	k, err := poller.Add(raw, func() { go c.readAvailable() })
+	if err != nil {
+		c.finish(err)
 		return
 	}
-	c.wait.Store(poller.Add(rc, func() { go c.readAvailable() }))
+	c.wait.Store(k)
 	c.w.Start()
-	c.readAvailable() // the peer may have sent something already; then it waits
+	// The first read: the peer may have sent something already, or
+	// crypto/tls read it with the handshake; then the connection waits.
+	c.readAvailable()
+}
+
+// slots takes the subscriber slots of r: of its token, if it has one, and
+// of its address. The release it returns gives both back.
+func (h *Handler) slots(r *http.Request) (func(), error) {
+	var releaseToken func()
+	if g := transports.GrantOf(r.Context()); g != nil {
+		var err error
+		if releaseToken, err = h.c.Tokens.Acquire(g.Key); err != nil {
+			return nil, err
+		}
+	}
+	release, err := h.c.Limiter.Acquire(r.RemoteAddr)
+	if releaseToken == nil || err != nil {
+		if releaseToken != nil {
+			releaseToken()
+		}
+		return release, err
+	}
+	return func() {
+		release()
+		releaseToken()
+	}, nil
 }
 
 // conn is one WebSocket subscriber once upgraded. Whichever goroutine is
@@ -236,26 +263,6 @@ func (c *conn) input(data []byte) error {
 		c.frames = nil
 	}
 	return err
-}
-
-// readBlocking is the reader of a connection that cannot wait in the poller: a
-// goroutine of its own, in Read with a deadline of PongWait.
-func (c *conn) readBlocking() {
-	buf := make([]byte, readBytes)
-	for {
-		c.sink.conn.conn.SetReadDeadline(time.Now().Add(c.h.c.PongWait))
-		n, err := c.sink.conn.conn.Read(buf)
-		if n > 0 {
-			if err := c.input(buf[:n]); err != nil {
-				c.finish(err)
-				return
-			}
-		}
-		if err != nil {
-			c.finish(err)
-			return
-		}
-	}
 }
 
 // flush is the Writer's flush. With the heartbeat it finds a peer that has
