@@ -426,3 +426,27 @@ func TestPollerRefusesPipe(t *testing.T) {
 		t.Fatalf("Add(net.Pipe()): %v, want ErrCannotWait", err)
 	}
 }
+
+// A TLS connection its owner closes is woken, and its reader finds it
+// closed rather than a read that would block.
+func TestPollerTLSClosedByOwner(t *testing.T) {
+	poller, err := transports.NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poller.Close()
+	server, _ := tlsPair(t, &halves{})
+	ready := make(chan struct{}, 1)
+	k := add(t, poller, server, ready)
+	if err := k.WaitInput(); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	if !k.Wake() {
+		t.Fatal("Wake() on a waiting TLS connection: false")
+	}
+	fired(t, ready, true, "woken")
+	if err := k.ReadAvailable(64, func([]byte) error { return nil }); err == nil || errors.Is(err, nowait.ErrWouldBlock) {
+		t.Fatalf("ReadAvailable() on a closed TLS connection: %v, want it closed", err)
+	}
+}
