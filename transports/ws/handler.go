@@ -181,7 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		release()
 		return // the upgrader has answered
 	}
-	c.sink = &sink{conn: &wire{conn: raw, dl: dl}, f: req.Filter, timeout: h.c.WriteTimeout}
+	c.sink = &sink{conn: &wire{conn: raw, dl: dl, timeout: h.c.WriteTimeout}, f: req.Filter}
 	c.seen.Store(time.Now().UnixNano())
 	h.track(c, true)
 	h.c.Counters.Subscribers.Add(1)
@@ -277,9 +277,8 @@ func (c *conn) flush(beat bool) (bool, error) {
 var errSilent = errors.New("no pong from the peer")
 
 type sink struct {
-	conn    *wire
-	f       *transports.Filter
-	timeout time.Duration
+	conn *wire
+	f    *transports.Filter
 	// reader is what End waits on for the peer's answer to its close:
 	// made by End, closed by the reader when it ends the connection, or
 	// readerGone if the reader ended first. Made only when needed, since
@@ -324,14 +323,14 @@ func (s *sink) Send(items []broadcast.Item) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil
 	}
-	if err := s.conn.write(s.timeout, frames...); err != nil {
+	if err := s.conn.write(frames...); err != nil {
 		return 0, err
 	}
 	return total, nil
 }
 
 func (s *sink) Heartbeat() error {
-	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.timeout))
+	return s.conn.control(websocket.PingMessage, nil)
 }
 
 // End sends a close frame, 1001 (going away) at shutdown or when an
@@ -349,7 +348,7 @@ func (s *sink) End(reason broadcast.Reason) error {
 	default:
 		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
 	}
-	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.timeout)); err != nil {
+	if err := s.conn.control(websocket.CloseMessage, msg); err != nil {
 		return err
 	}
 	wait := make(chan struct{})
