@@ -167,7 +167,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		}
 		wg.Add(1)
-		s.open(ctx, c, poller, wg.Done)
+		s.open(ctx, c, poller, &wg)
 	}
 }
 
@@ -204,11 +204,11 @@ type conn struct {
 	c        net.Conn
 	deadline *transports.Deadline
 	w        *transports.Writer
-	done     func() // Serve's hold on the connection
-	release  func() // the subscriber slot; nil until it has one
+	held     *sync.WaitGroup // Serve's, which waits for the connection to end
+	release  func()          // the subscriber slot; nil until it has one
 
 	wait atomic.Pointer[transports.Waiting] // its place in the poller
-	// authTimer closes a client that has not sent its AUTH line in time;
+	// authTimer refuses a client that has not sent its AUTH line in time;
 	// stopped at the AUTH line, and nil from then on.
 	authTimer *time.Timer
 
@@ -246,14 +246,10 @@ var (
 // thousands then costs no goroutine at all: the runtime keeps every
 // goroutine's descriptor it ever made, so one started per connection would
 // stay with the process.
-func (s *Server) open(ctx context.Context, c net.Conn, poller *transports.Poller, done func()) {
-	cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline),
+func (s *Server) open(ctx context.Context, c net.Conn, poller *transports.Poller, wg *sync.WaitGroup) {
+	cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline), held: wg,
 		meta: &transports.Peer{Addr: c.RemoteAddr().String(), Transport: "tcp"}}
 	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.writers)
-	cn.done = func() {
-		s.track(cn, false)
-		done()
-	}
 	s.track(cn, true)
 	if s.auth == nil {
 		if err := cn.subscribe(ctx, nil); err != nil {
@@ -607,7 +603,8 @@ func (cn *conn) finish(err error) {
 		cn.release()
 	}
 	cn.deadline.Release()
-	cn.done()
+	cn.s.track(cn, false)
+	cn.held.Done()
 }
 
 // debug logs at Debug with the client's address and token, put together
