@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/weblogd/weblogd/broadcast"
 	"github.com/weblogd/weblogd/certs"
+	"github.com/weblogd/weblogd/transports"
 )
 
 const waitFor = 10 * time.Second
@@ -33,13 +35,25 @@ type testServer struct {
 
 func startServer(t *testing.T, useTLS bool) *testServer {
 	t.Helper()
+	return startServerWith(t, useTLS, Config{}, nil)
+}
+
+// startServerWith serves a Handler of c (its Hub set here), behind wrap
+// if not nil.
+func startServerWith(t *testing.T, useTLS bool, c Config, wrap func(http.Handler) http.Handler) *testServer {
+	t.Helper()
 	hub := broadcast.NewHub(broadcast.HubConfig{Ring: broadcast.NewRing(10, 0), Tick: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- hub.Run(ctx) }()
 	<-hub.Running()
-	h := New(Config{Hub: hub})
-	srv := httptest.NewUnstartedServer(h)
+	c.Hub = hub
+	h := New(c)
+	var handler http.Handler = h
+	if wrap != nil {
+		handler = wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(handler)
 	s := &testServer{hub: hub}
 	if useTLS {
 		srv.Listener = certs.FailFast(srv.Listener)
@@ -144,5 +158,45 @@ func TestTLSIdleSubscribersHoldNoGoroutine(t *testing.T) {
 		if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 			t.Fatalf("at shutdown: %v, want a close frame 1001", err)
 		}
+	}
+}
+
+// A subscriber with a token holds a slot of the token's from its upgrade
+// until its connection ends, and waits in the poller all the while: it
+// gets the records.
+func TestTokenSlotLastsAsLongAsTheConnection(t *testing.T) {
+	grant := &transports.Grant{Name: "t", Key: "t"}
+	withGrant := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(transports.WithGrant(r.Context(), grant)))
+		})
+	}
+	s := startServerWith(t, false, Config{Tokens: transports.NewTokenLimiter(1)}, withGrant)
+	u := "ws://" + s.addr + "/ws"
+	first, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, resp, err := websocket.DefaultDialer.Dial(u, nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a second subscriber with the token: %v, %v; want 503", err, resp)
+	}
+	s.hub.Publish(&broadcast.Record{Line: "to the token's subscriber"})
+	first.SetReadDeadline(time.Now().Add(waitFor))
+	if _, msg, err := first.ReadMessage(); err != nil || !strings.Contains(string(msg), `"seq":1`) {
+		t.Fatalf("the token's subscriber read %q, %v; want the record", msg, err)
+	}
+	first.Close()
+	deadline := time.Now().Add(waitFor)
+	for {
+		c, _, err := websocket.DefaultDialer.Dial(u, nil)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the token's slot is still held %v after its connection closed: %v", waitFor, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
