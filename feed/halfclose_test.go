@@ -159,8 +159,8 @@ func statusFunc(t *testing.T, srv *feed.Server, tlsOn bool, pool *x509.CertPool)
 // it asked for, every new record, and "</hits>" at shutdown, so that its
 // saved session is a well-formed XML document. Whether it sent nothing
 // (`nc host 8888 < /dev/null > saved.xml`) or a command first (`echo
-// "SINCE 40" | nc host 8888`), over plain TCP (waiting in the poller) or
-// TLS (read by a goroutine of its own).
+// "SINCE 40" | nc host 8888`), over plain TCP or TLS (both waiting in the
+// poller).
 func TestRawHalfClosedClientGetsTheStream(t *testing.T) {
 	cert := certstest.Write(t, t.TempDir(), "weblogd")
 	type client struct {
