@@ -391,24 +391,19 @@ func (c *conn) finish(err error) {
 }
 
 // readError wraps the error that ended the reader with the reason it
-// means.
+// means: the poller closed under it (shutdown), the peer closed or went
+// (its close frame, the end of the stream, a reset), or else it broke the
+// protocol (read.go).
 func readError(err error) error {
-	r := transports.DisconnectProtocol // gorilla's protocol errors have no type of their own
+	r := transports.DisconnectProtocol
 	var ce *websocket.CloseError
+	var oe *net.OpError
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-	case errors.Is(err, transports.ErrEnded): // the poller closed under it: shutdown
+	case errors.Is(err, transports.ErrEnded):
 		r = transports.DisconnectShutdown
-	case transports.IsTimeout(err):
-		r = transports.DisconnectPongTimeout
 	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed):
+		errors.Is(err, net.ErrClosed), errors.As(err, &oe):
 		r = transports.DisconnectClosed
-	default:
-		var oe *net.OpError
-		if errors.As(err, &oe) { // a reset: the peer is gone
-			r = transports.DisconnectClosed
-		}
 	}
 	return &transports.DisconnectError{Reason: r, Err: err}
 }
