@@ -269,6 +269,10 @@ type slotConn struct {
 	once    sync.Once
 }
 
+// NetConn returns the connection under c, for the poller that waits on
+// its descriptor (as tls.Conn's NetConn does).
+func (c *slotConn) NetConn() net.Conn { return c.Conn }
+
 func (c *slotConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)

@@ -272,14 +272,14 @@ func (s *Server) openWaiting(ctx context.Context, cn *conn, poller *transports.P
 	if _, ok := cn.c.(*tls.Conn); ok {
 		return false
 	}
-	cn.admit() // without authentication: at once
-	if err := cn.subscribe(ctx, nil); err != nil {
-		go cn.turnAway(err) // its one line could wait on the client: not here
-		return true
-	}
 	k, err := poller.Add(cn.c, func() { go cn.readAvailable(ctx) })
 	if err != nil {
-		go cn.finish(err)
+		return false
+	}
+	cn.admit() // without authentication: at once
+	if err := cn.subscribe(ctx, nil); err != nil {
+		k.Remove()
+		go cn.turnAway(err) // its one line could wait on the client: not here
 		return true
 	}
 	cn.wait.Store(k)
@@ -311,15 +311,12 @@ func (s *Server) serveConn(ctx context.Context, cn *conn, poller *transports.Pol
 		}
 	}
 	if _, isTLS := cn.c.(*tls.Conn); !isTLS && poller != nil {
-		k, err := poller.Add(cn.c, func() { go cn.readAvailable(ctx) })
-		if err != nil {
-			cn.finish(err)
+		if k, err := poller.Add(cn.c, func() { go cn.readAvailable(ctx) }); err == nil {
+			cn.wait.Store(k)
+			cn.w.Start()
+			cn.readAvailable(ctx) // it may have sent something already; then it waits
 			return
 		}
-		cn.wait.Store(k)
-		cn.w.Start()
-		cn.readAvailable(ctx) // it may have sent something already; then it parks
-		return
 	}
 	cn.w.Start()
 	if err := cn.readBlocking(ctx, poller); !errors.Is(err, errWaiting) {

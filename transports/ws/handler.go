@@ -201,18 +201,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// only while there is something to write (transports.Writer).
 	if _, isTLS := c.raw.(*tls.Conn); !isTLS {
 		if poller := h.pollerOnce(); poller != nil {
-			k, err := poller.Add(c.raw, func() { go c.readAvailable() })
-			if err != nil {
-				c.finish(err)
+			if k, err := poller.Add(c.raw, func() { go c.readAvailable() }); err == nil {
+				c.wait.Store(k)
+				c.w.Start()
+				c.readAvailable() // the peer may have sent something already; then it waits
 				return
 			}
-			c.wait.Store(k)
-			c.w.Start()
-			c.readAvailable() // the peer may have sent something already; then it parks
-			return
 		}
 	}
-	go c.readBlocking() // TLS: its own goroutine
+	go c.readBlocking() // TLS, or a connection that cannot wait: its own goroutine
 	c.w.Start()
 }
 
