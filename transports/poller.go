@@ -48,7 +48,7 @@ func NewPoller() (*Poller, error) {
 
 // Close wakes every waiting connection and stops waiting; it returns when
 // the poller's goroutine has.
-func (i *Poller) Close() { i.p.close() }
+func (pl *Poller) Close() { pl.p.close() }
 
 // ErrCannotWait says that Add was given a connection that cannot wait in a
 // Poller: one with no descriptor (net.Pipe), or a TLS connection that is
@@ -66,7 +66,7 @@ var ErrCannotWait = errors.New("the connection cannot wait in a poller")
 // *tls.Conn over one (switched by certs.NoWait), or a wrapper of either
 // with a NetConn method, as tls.Conn has, whose reads are those of the
 // connection under it: they are read directly.
-func (i *Poller) Add(c net.Conn, ready func()) (*Waiting, error) {
+func (pl *Poller) Add(c net.Conn, ready func()) (*Waiting, error) {
 	var tc *tls.Conn
 	for {
 		if t, ok := c.(*tls.Conn); ok {
@@ -80,7 +80,7 @@ func (i *Poller) Add(c net.Conn, ready func()) (*Waiting, error) {
 			if err != nil {
 				return nil, ErrCannotWait
 			}
-			return i.p.add(rc, tc, ready), nil
+			return pl.p.add(rc, tc, ready), nil
 		}
 		u, ok := c.(interface{ NetConn() net.Conn })
 		if !ok {
