@@ -41,10 +41,11 @@
 // The shared parts, by name:
 //
 //   - Poller: NewPoller, Add(conn, ready) (*Waiting, error), Close. Add
-//     takes a plain TCP or Unix connection, or a *tls.Conn from
-//     certs.Listener or net/http's TLS over certs.FailFast; anything else
-//     (no descriptor, such as net.Pipe) is ErrCannotWait, and its owner
-//     closes it.
+//     takes a plain TCP or Unix connection, a *tls.Conn from certs.Listener
+//     or net/http's TLS over certs.FailFast, or a wrapper of either with a
+//     NetConn method (feed's token slots); anything else (no descriptor,
+//     such as net.Pipe) is ErrCannotWait, which weblogd's servers never
+//     meet: the owner reads such a connection another way, or closes it.
 //   - Waiting, one connection in a Poller: ReadAvailable(size, input)
 //     reads until nothing is left, then WaitInput; WaitInput and
 //     WaitHangup (after the end of the peer's input, for its hang-up only)

@@ -48,12 +48,12 @@ func NewPoller() (*Poller, error) {
 
 // Close wakes every waiting connection and stops waiting; it returns when
 // the poller's goroutine has.
-func (i *Poller) Close() { i.p.close() }
+func (pl *Poller) Close() { pl.p.close() }
 
 // ErrCannotWait says that Add was given a connection that cannot wait in a
 // Poller: one with no descriptor (net.Pipe), or a TLS connection that is
-// not certs' (its reads would wait). Its owner closes it; the servers
-// never make one.
+// not certs' (its reads would wait). Its owner reads it some other way, or
+// closes it; weblogd's servers never make one.
 var ErrCannotWait = errors.New("the connection cannot wait in a poller")
 
 // Add registers c, whose readiness is then reported to ready. It does not
@@ -61,23 +61,33 @@ var ErrCannotWait = errors.New("the connection cannot wait in a poller")
 // ReadAvailable, not WaitInput, since crypto/tls may hold input it read
 // with the handshake, which epoll would never report. ready is called
 // from the Poller's goroutine and must not block: it starts a goroutine.
-func (i *Poller) Add(c net.Conn, ready func()) (*Waiting, error) {
-	tc, _ := c.(*tls.Conn)
-	if tc != nil {
-		if !certs.NoWait(tc) {
+//
+// c is a connection with a descriptor (syscall.Conn: TCP, Unix), a
+// *tls.Conn over one (switched by certs.NoWait), or a wrapper of either
+// with a NetConn method, as tls.Conn has, whose reads are those of the
+// connection under it: they are read directly.
+func (pl *Poller) Add(c net.Conn, ready func()) (*Waiting, error) {
+	var tc *tls.Conn
+	for {
+		if t, ok := c.(*tls.Conn); ok {
+			if !certs.NoWait(t) {
+				return nil, ErrCannotWait
+			}
+			tc, c = t, t.NetConn()
+		}
+		if sc, ok := c.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			if err != nil {
+				return nil, ErrCannotWait
+			}
+			return pl.p.add(rc, tc, ready), nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
 			return nil, ErrCannotWait
 		}
-		c = tc.NetConn()
+		c = u.NetConn()
 	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil, ErrCannotWait
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil, ErrCannotWait
-	}
-	return i.p.add(rc, tc, ready), nil
 }
 
 // ReadAvailable reads what the connection has, handing each piece (at most

@@ -450,3 +450,43 @@ func TestPollerTLSClosedByOwner(t *testing.T) {
 		t.Fatalf("ReadAvailable() on a closed TLS connection: %v, want it closed", err)
 	}
 }
+
+// wrapped is a connection wrapper, as feed's token slots make: it adds to
+// Close, reads as the connection under it, and names it with NetConn.
+type wrapped struct{ net.Conn }
+
+func (w wrapped) NetConn() net.Conn { return w.Conn }
+
+// Add sees through wrappers with a NetConn method, to a plain connection
+// or a TLS one, and reads the connection under them.
+func TestPollerUnwraps(t *testing.T) {
+	poller, err := transports.NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poller.Close()
+	plainServer, plainClient := pair(t)
+	tlsServer, tlsClient := tlsPair(t, &halves{})
+	for _, c := range []struct {
+		name           string
+		server, client net.Conn
+	}{{"plain", plainServer, plainClient}, {"TLS", tlsServer, tlsClient}} {
+		ready := make(chan struct{}, 1)
+		k := add(t, poller, wrapped{c.server}, ready)
+		if err := k.WaitInput(); err != nil {
+			t.Fatal(err)
+		}
+		c.client.Write([]byte("NEW?\n"))
+		fired(t, ready, true, c.name+": the peer sent a line")
+		var got []byte
+		if err := k.ReadAvailable(64, func(b []byte) error { got = append(got, b...); return nil }); err != nil || string(got) != "NEW?\n" {
+			t.Fatalf("%s: ReadAvailable() read %q, %v; want the line", c.name, got, err)
+		}
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if _, err := poller.Add(wrapped{a}, func() {}); !errors.Is(err, transports.ErrCannotWait) {
+		t.Fatalf("Add(a wrapped net.Pipe()): %v, want ErrCannotWait", err)
+	}
+}
