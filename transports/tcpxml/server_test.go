@@ -255,3 +255,28 @@ func TestTLSIdleSubscribersHoldNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// A client whose input ends before its AUTH line is whole (nc with a
+// script that forgot the newline) is refused at once, not at AuthTimeout.
+func TestAuthInputEndsBeforeTheLine(t *testing.T) {
+	var failures atomic.Int32
+	s := start(t, tcpxml.Config{
+		Authenticate:  func(tok string) (*transports.Grant, bool) { return &transports.Grant{Name: "t"}, tok == "good" },
+		AuthTimeout:   waitFor,
+		OnAuthFailure: func() { failures.Add(1) },
+	}, nil)
+	c := dial(t, s.addr, nil)
+	io.WriteString(c.c, "AUTH good")
+	c.c.(*net.TCPConn).CloseWrite()
+	began := time.Now()
+	if got := c.line(t); got != `<error reason="unauthorized"/>` {
+		t.Fatalf("got %q, want the refusal", got)
+	}
+	c.closed(t)
+	if took := time.Since(began); took > waitFor/2 {
+		t.Errorf("refused after %v, want at once", took)
+	}
+	if n := failures.Load(); n != 1 {
+		t.Errorf("%d authentication failures counted, want 1", n)
+	}
+}
