@@ -161,7 +161,7 @@ const idleConns = 40
 // it is silent, and is refused, with the one line, once AuthTimeout is up.
 func TestAuthThatNeverComesIsClosedAtAuthTimeout(t *testing.T) {
 	var failures atomic.Int32
-	const authTimeout = 500 * time.Millisecond
+	const authTimeout = 2 * time.Second
 	s := start(t, tcpxml.Config{
 		Authenticate:  func(string) (*transports.Grant, bool) { return nil, false },
 		AuthTimeout:   authTimeout,
