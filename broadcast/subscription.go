@@ -78,7 +78,6 @@ type Subscription struct {
 
 	// Set by the hub loop when the subscription joins, read-only after.
 	after uint64 // live records with seq ≤ after are not delivered
-	lane  uint8  // the hub's lane it is in (lanes.go)
 
 	// History still to read, touched only by the draining goroutine.
 	histNext, histTo uint64 // (histNext, histTo] is left to read
