@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -69,6 +68,7 @@ type Hub struct {
 
 	pace    pacer
 	flushed atomic.Uint64 // seq of the newest record offered to the subscribers
+	holding holding       // subscribers a burst waits for (pacer.go)
 	// The subscribers; they belong to the loop.
 	subs  map[*Subscription]struct{}
 	count atomic.Int64 // len(subs), readable outside the loop
@@ -77,11 +77,6 @@ type Hub struct {
 	flushSig chan struct{} // closed and replaced after every flush
 
 	flushes atomic.Uint64
-
-	// Subscribers that hold a fast producer back until they take their
-	// queue (press.go), and how many there are.
-	pressing pressing
-	npress   atomic.Int32
 
 	// The live subscriptions by ID, for List and Disconnect from outside
 	// the loop: subs belongs to the loop, this to anyone holding regMu.
@@ -215,13 +210,13 @@ func (h *Hub) Flushed() uint64 { return h.flushed.Load() }
 func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
 
 // Publish appends rec to the ring and wakes the loop. It waits for the loop
-// only when half the ring, or half a subscriber queue, is pending: a
-// producer faster than the loop can then never push unflushed records out
-// of the ring, nor make one batch so big that it overflows the queue of a
-// subscriber that keeps up (the file it reads from is a better buffer).
-// Then, and only then, it also waits a little for the subscribers whose
-// writers are busy draining a queue more than half full (press.go): at a
-// live log's pace it never waits for any subscriber.
+// only when limit records are pending (half the ring or half a subscriber
+// queue, pacer.go): a producer faster than the loop can then never push
+// unflushed records out of the ring, nor make one batch so big that it
+// overflows the queue of a subscriber that keeps up (the file it reads
+// from is a better buffer). During a burst it also waits a little for the
+// subscribers whose writers are busy draining a queue more than half full
+// (holding, pacer.go): at a live log's pace it never waits for any.
 func (h *Hub) Publish(rec *Record) uint64 {
 	seq := h.ring.Append(rec)
 	for {
@@ -234,21 +229,14 @@ func (h *Hub) Publish(rec *Record) uint64 {
 		poke(h.wake) // the loop flushes at once: limit records are pending
 		select {
 		case <-sig:
-			// Let the writers the flush woke run before producing more:
-			// woken by the flush, this goroutine would run first, and on
-			// a busy core a reader of a big backlog would keep them from
-			// writing what they were just given.
-			runtime.Gosched()
 		case <-h.done:
 			return seq
 		}
 	}
-	// Flushed at once, a burst need never wait for a flush: so the
-	// pressing subscribers are waited for here.
-	for h.npress.Load() > 0 && h.awaitPressing() {
-	}
 	if !h.pace.due.Load() {
 		poke(h.wake)
+	}
+	for h.holding.n.Load() > 0 && h.awaitHeld() {
 	}
 	return seq
 }

@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -88,4 +89,97 @@ func (p *pacer) flushed(start time.Time, k int) {
 		return
 	}
 	p.rate, p.rateAt, p.last = p.estimate(start, k), start, start
+}
+
+// A burst (a log that grew by a million lines while nobody read it) is
+// read faster than any writer writes, and on a one-core server its reader
+// takes the CPU the writers need: batches then pile into the queue of a
+// subscriber whose writer has not had its turn, and it loses records
+// although its peer reads as fast as it can (three in four of a burst of
+// 1,000,000 lines to one such subscriber, weblogbench row burst). So
+// Publish holds the producer for the subscribers whose queue an offer left
+// more than half full while their writer is working (it took something
+// within holdWait): until they take their queue, at most holdWait each
+// time. One whose writer is stuck on a peer that does not read holds
+// nothing back: it falls behind and gets a gap. A live log never fills
+// half a queue within holdWait of a take, so it is never held.
+const holdWait = 50 * time.Millisecond
+
+// holding is the set of subscribers a burst waits for.
+type holding struct {
+	n    atomic.Int32 // len(subs), read by every Publish
+	mu   sync.Mutex
+	subs map[*Subscription]time.Time // held, since when
+	sig  chan struct{}               // closed and replaced when one is let go
+}
+
+// hold makes Publish wait for s, whose queue an offer at now left more
+// than half full, if its writer is working.
+func (h *Hub) hold(s *Subscription, now time.Time) {
+	if now.UnixNano()-s.lastTake.Load() >= int64(holdWait) {
+		return // its writer waits on its peer: waiting for it would not help
+	}
+	hs := &h.holding
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if _, ok := hs.subs[s]; ok {
+		return
+	}
+	if hs.subs == nil {
+		hs.subs, hs.sig = make(map[*Subscription]time.Time), make(chan struct{})
+	}
+	hs.subs[s] = now
+	s.held.Store(true)
+	hs.n.Store(int32(len(hs.subs)))
+}
+
+// release lets s go: it took its queue, or it ended.
+func (h *Hub) release(s *Subscription) {
+	hs := &h.holding
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	s.held.Store(false)
+	if _, ok := hs.subs[s]; !ok {
+		return
+	}
+	delete(hs.subs, s)
+	hs.n.Store(int32(len(hs.subs)))
+	close(hs.sig)
+	hs.sig = make(chan struct{})
+}
+
+// awaitHeld waits until a held subscriber is let go, letting go those held
+// for holdWait, and reports whether it waited (false: nobody is held any
+// more, or the hub stopped).
+func (h *Hub) awaitHeld() bool {
+	hs := &h.holding
+	hs.mu.Lock()
+	now := time.Now()
+	next := time.Duration(-1)
+	for s, since := range hs.subs {
+		left := holdWait - now.Sub(since)
+		if left <= 0 {
+			s.held.Store(false)
+			delete(hs.subs, s)
+			continue
+		}
+		if next < 0 || left < next {
+			next = left
+		}
+	}
+	hs.n.Store(int32(len(hs.subs)))
+	sig := hs.sig
+	hs.mu.Unlock()
+	if next < 0 {
+		return false
+	}
+	t := time.NewTimer(next)
+	defer t.Stop()
+	select {
+	case <-sig:
+	case <-t.C:
+	case <-h.done:
+		return false
+	}
+	return true
 }
