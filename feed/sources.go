@@ -199,8 +199,8 @@ func (ss *sources) run(ctx context.Context) {
 }
 
 // gather asks every log's tailer to read what it holds now and waits for
-// them, at most wait: the hub calls it at the end of each busy tick, just
-// before it flushes (see broadcast.HubConfig.Gather).
+// them, at most wait: the hub calls it just before each spaced flush, never
+// while it flushes every record at once (see broadcast.HubConfig.Gather).
 func (ss *sources) gather(wait time.Duration) {
 	ss.mu.Lock()
 	done := make([]<-chan struct{}, 0, len(ss.list))
@@ -220,8 +220,8 @@ func (ss *sources) gather(wait time.Duration) {
 }
 
 // gatherWait bounds how long a flush waits for the tailers' reads: a tenth
-// of the tick, between 1 and 10 ms. A read of what a busy log wrote in one
-// tick takes tens of microseconds; only a tailer in the middle of a huge
+// of the tick, between 1 and 10 ms. A read of what a busy log wrote
+// between two flushes takes tens of microseconds; only a tailer in the middle of a huge
 // backlog takes longer, and then the flush goes ahead with what is in.
 func gatherWait(tick time.Duration) time.Duration {
 	return min(max(tick/10, time.Millisecond), 10*time.Millisecond)
