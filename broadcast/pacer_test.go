@@ -56,8 +56,7 @@ type paced struct {
 func newPaced(t *testing.T, n, ring int, tick time.Duration) *paced {
 	p := &paced{pub: map[uint64]time.Time{}}
 	var next uint64 = 1
-	var r *broadcast.Ring
-	r = broadcast.NewRing(ring, 0)
+	r := broadcast.NewRing(ring, 0)
 	p.h, _ = startHub(t, broadcast.HubConfig{Ring: r, Tick: tick,
 		OnFlush: func(_ time.Duration, k int) {
 			p.mu.Lock()
