@@ -18,9 +18,10 @@ import (
 // wait (limit) are flushed at once.
 const (
 	// writeBudget is the writes a second the pacer aims at once it
-	// batches: about 7% of a core at ten microseconds a write, which keeps
-	// 100 subscribers × 1,000 lines/s under a tenth of a core with a p99
-	// under 20 ms (weblogbench row 100x1000).
+	// batches: about 7% of a core at ten microseconds a write. It is set
+	// by weblogbench row 100x1000, whose targets pull both ways: under a
+	// tenth of a core wants fewer writes, a p99 under 20 ms wants flushes
+	// at most n/writeBudget = 14 ms apart.
 	writeBudget = 7000
 	// batchGain is how much batching must cut the writes before a record
 	// is made to wait for it: at most half as many as at once.
