@@ -96,7 +96,7 @@ func (p *pacer) flushed(start time.Time, k int) {
 // read faster than any writer writes, and on a one-core server its reader
 // takes the CPU the writers need: batches then pile into the queue of a
 // subscriber whose writer has not had its turn, and it loses records
-// although its peer reads as fast as it can (three in four of a burst of
+// although its peer reads as fast as it can (75 to 80% of a burst of
 // 1,000,000 lines to one such subscriber, weblogbench row burst). So
 // Publish holds the producer for the subscribers whose queue an offer left
 // more than half full while their writer is working (it took something
