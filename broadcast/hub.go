@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,13 +17,10 @@ var ErrClosed = errors.New("broadcast: hub closed")
 type HubConfig struct {
 	// Ring holds the records; required.
 	Ring *Ring
-	// Tick is the longest a new record waits before it is flushed while
-	// traffic is sustained. A record that arrives after a quiet tick is
-	// flushed at once. While records keep coming, every flush that
-	// offered some is followed by another a tick later (with many
-	// subscribers, by the steps of one, lanes.go) whether or not a
-	// publisher woke the loop: on a busy feed the producers need not wake
-	// anyone per record. Zero flushes as soon as records arrive.
+	// Tick is the longest a record waits before it is flushed. Within
+	// it, the pacer (pacer.go) makes a record wait only while batching
+	// pays: with few subscribers or a slow log every record is flushed
+	// at once. Zero flushes every record at once.
 	Tick time.Duration
 	// Queue bounds each subscriber's queue in records. Zero means
 	// DefaultQueue.
@@ -38,11 +34,14 @@ type HubConfig struct {
 	// write deadline's business). Zero means DefaultSlowTimeout; negative
 	// never ends a subscriber for being slow.
 	SlowTimeout time.Duration
-	// Gather, if set, is called by the loop at the end of a tick (or of a
-	// step of one), just before it flushes, to bring in the records that
-	// are on their way (the feed reads its logs then, see
-	// tailer.Tailer.Gather). It must bound its own wait: the loop waits
-	// for it.
+	// Gather, if set, is called by the loop just before each spaced
+	// flush, never while every record is flushed at once (Publish wakes
+	// the loop then), to bring in the records on their way: the feed
+	// reads its logs then (tailer.Tailer.Gather), and a tailer whose
+	// gathered reads keep finding lines is no longer woken by each write.
+	// It is kept for the CPU it saves many subscribers of a busy log
+	// (weblogbench row 1000x1000, CPU). It must bound its own wait: the
+	// loop waits for it.
 	Gather func()
 	// OnFlush, if set, is called by the loop after each flush with how
 	// long it took and how many records it offered (for metrics). It must
@@ -67,30 +66,20 @@ type Hub struct {
 	joined  chan struct{} // unbuffered: the loop has added the subscription that Subscribe sent
 	leave   chan *Subscription
 	wake    chan struct{} // capacity 1: records were published
-	urgent  chan struct{} // capacity 1: so many are pending that a publisher waits
 	running chan struct{} // closed when Run has taken the ring's position
 	done    chan struct{} // closed when Run has returned
 
-	flushed atomic.Uint64 // seq of the newest record offered to every lane
-	// armed is set while a flush is already due at the end of the tick: a
-	// publisher need not wake the loop then, which on a busy log saves a
-	// goroutine wake-up per record.
-	armed atomic.Bool
-	// The subscribers, in lanes (lanes.go); newest is the seq of the newest
-	// record offered to any lane. Both belong to the loop.
-	lanes  [nlanes]lane
-	newest uint64
-	count  atomic.Int64 // how many subscribers the lanes hold, readable outside the loop
+	pace    pacer
+	flushed atomic.Uint64 // seq of the newest record offered to the subscribers
+	holding holding       // subscribers a burst waits for (pacer.go)
+	// The subscribers; they belong to the loop.
+	subs  map[*Subscription]struct{}
+	count atomic.Int64 // len(subs), readable outside the loop
 
 	flushMu  sync.Mutex
 	flushSig chan struct{} // closed and replaced after every flush
 
 	flushes atomic.Uint64
-
-	// Subscribers that hold a fast producer back until they take their
-	// queue (press.go), and how many there are.
-	pressing pressing
-	npress   atomic.Int32
 
 	// The live subscriptions by ID, for List and Disconnect from outside
 	// the loop: subs belongs to the loop, this to anyone holding regMu.
@@ -119,12 +108,13 @@ func NewHub(c HubConfig) *Hub {
 		joined:   make(chan struct{}),
 		leave:    make(chan *Subscription),
 		wake:     make(chan struct{}, 1),
-		urgent:   make(chan struct{}, 1),
 		running:  make(chan struct{}),
 		done:     make(chan struct{}),
 		flushSig: make(chan struct{}),
 		reg:      make(map[uint64]*Subscription),
+		subs:     make(map[*Subscription]struct{}),
 	}
+	h.pace.limit = uint64(max(min(c.Ring.Size(), c.Queue)/2, 1))
 	h.tick.Store(int64(max(c.Tick, 0)))
 	h.slow.Store(int64(c.SlowTimeout))
 	return h
@@ -223,39 +213,33 @@ func (h *Hub) Flushed() uint64 { return h.flushed.Load() }
 func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
 
 // Publish appends rec to the ring and wakes the loop. It waits for the loop
-// only when half the ring, or half a subscriber queue, is pending: a
-// producer faster than the loop can then never push unflushed records out
-// of the ring, nor make one batch so big that it overflows the queue of a
-// subscriber that keeps up (the file it reads from is a better buffer).
-// Then, and only then, it also waits a little for the subscribers whose
-// writers are busy draining a queue more than half full (press.go): at a
-// live log's pace it never waits for any subscriber.
+// only when limit records are pending (half the ring or half a subscriber
+// queue, pacer.go): a producer faster than the loop can then never push
+// unflushed records out of the ring, nor make one batch so big that it
+// overflows the queue of a subscriber that keeps up (the file it reads
+// from is a better buffer). During a burst it also waits a little for the
+// subscribers whose writers are busy draining a queue more than half full
+// (holding, pacer.go): at a live log's pace it never waits for any.
 func (h *Hub) Publish(rec *Record) uint64 {
 	seq := h.ring.Append(rec)
-	limit := uint64(max(min(h.ring.Size(), h.queue)/2, 1))
 	for {
 		h.flushMu.Lock()
 		sig := h.flushSig
 		h.flushMu.Unlock()
-		if f := h.flushed.Load(); f >= seq || seq-f < limit {
+		if f := h.flushed.Load(); f >= seq || seq-f < h.pace.limit {
 			break
 		}
-		poke(h.urgent)
+		poke(h.wake) // the loop flushes at once: limit records are pending
 		select {
 		case <-sig:
-			for h.npress.Load() > 0 && h.awaitPressing() {
-			}
-			// Let the writers the flush woke run before producing more:
-			// woken by the flush, this goroutine would run first, and on
-			// a busy core a reader of a big backlog would keep them from
-			// writing what they were just given.
-			runtime.Gosched()
 		case <-h.done:
 			return seq
 		}
 	}
-	if !h.armed.Load() {
+	if !h.pace.due.Load() {
 		poke(h.wake)
+	}
+	for h.holding.n.Load() > 0 && h.awaitHeld() {
 	}
 	return seq
 }
@@ -301,112 +285,71 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 // Run is the loop. It returns after ctx is done, once it has flushed what
 // the ring holds and ended every subscription with ReasonShutdown.
 func (h *Hub) Run(ctx context.Context) error {
-	// What the ring holds now is history: no lane is offered it.
-	h.newest = h.ring.Last()
-	for i := range h.lanes {
-		h.lanes[i].offered = h.newest
-	}
-	h.flushed.Store(h.newest)
+	// What the ring holds now is history: nobody is offered it.
+	h.flushed.Store(h.ring.Last())
 	close(h.running)
 	defer close(h.done)
 
-	var (
-		timer  *time.Timer
-		timerC <-chan time.Time
-		all    bool      // the armed flush is of every lane, not of a step
-		due    time.Time // when the armed flush is due
-		step   int       // the step of the tick that flushes next
-		nsteps = 1       // steps in this tick
-		fresh  time.Time // when the last flush that offered new records began
-	)
+	var timer *time.Timer
+	var timerC <-chan time.Time
 	stopTimer := func() {
 		if timer != nil {
 			timer.Stop()
 			timer, timerC = nil, nil
-			h.armed.Store(false)
+			h.pace.due.Store(false)
 		}
 	}
 	defer stopTimer()
-	arm := func(at time.Time, every bool) {
-		due, all = at, every
+	arm := func(at time.Time) {
 		timer = time.NewTimer(max(time.Until(at), 0))
 		timerC = timer.C
-		h.armed.Store(true)
+		h.pace.due.Store(true)
 	}
-	// flushed runs after a flush that began at start: while it offered new
-	// records, or left lanes behind, the next step is armed a step after
-	// the previous one was due (the steps keep to the tick however long
-	// the flushes take); otherwise the loop goes quiet, and the next
-	// record is a leading edge.
-	flushed := func(start time.Time, got int) {
-		if got > 0 {
-			fresh = start
+	flush := func(start time.Time) {
+		k := h.flush(start)
+		h.pace.flushed(start, k)
+		if k == 0 {
+			return // quiet: the next record wakes the loop
 		}
-		tick := h.Tick()
-		if tick <= 0 || got == 0 && h.flushed.Load() >= h.newest {
-			return
+		if at, spaced := h.pace.next(start, len(h.subs), 0, h.Tick()); spaced {
+			arm(at) // busy: the next flush is due anyway
 		}
-		next := due.Add(tick / time.Duration(nsteps))
-		if next.Before(start) {
-			next = start.Add(tick / time.Duration(nsteps)) // quiet or far behind: from now
-		}
-		arm(next, false)
-	}
-	// flushAll flushes every lane and starts a new tick from it.
-	flushAll := func(start time.Time) int {
-		got := h.flush(0, nlanes)
-		due, step, nsteps = start, 0, steps(int(h.count.Load()), h.Tick())
-		return got
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			h.flush(0, nlanes)
-			for i := range h.lanes {
-				for s := range h.lanes[i].subs {
-					s.end(ReasonShutdown)
-					delete(h.lanes[i].subs, s)
-				}
+			h.flush(time.Now())
+			for s := range h.subs {
+				s.end(ReasonShutdown)
 			}
+			clear(h.subs)
 			h.count.Store(0)
 			return nil
 		case s := <-h.join:
 			h.add(s)
 		case s := <-h.leave:
 			h.remove(s)
-		case <-h.urgent:
-			stopTimer()
-			start := time.Now()
-			flushed(start, flushAll(start))
 		case <-h.wake:
-			if timerC != nil {
-				continue // a flush is already due at the end of this tick
+			now := time.Now()
+			k := int(h.ring.Last() - h.flushed.Load())
+			if k == 0 || timerC != nil && uint64(k) < h.pace.limit {
+				continue // nothing new, or the armed flush takes it
 			}
-			// Leading edge: after a quiet tick, flush at once.
-			start := time.Now()
-			if tick, since := h.Tick(), start.Sub(fresh); tick <= 0 || since >= tick {
-				flushed(start, flushAll(start))
+			stopTimer()
+			if at, _ := h.pace.next(now, len(h.subs), k, h.Tick()); at.After(now) {
+				arm(at)
 			} else {
-				arm(fresh.Add(tick), true)
+				flush(now)
 			}
 		case <-timerC:
 			timer, timerC = nil, nil
 			// Disarmed before the flush reads the ring: a record appended
 			// after that read finds the loop disarmed and wakes it.
-			h.armed.Store(false)
-			start := time.Now()
+			h.pace.due.Store(false)
 			if h.gather != nil {
 				h.gather()
 			}
-			if all {
-				flushed(start, flushAll(due))
-				continue
-			}
-			got := h.flush(stepLanes(step, nsteps))
-			if step++; step == nsteps {
-				step, nsteps = 0, steps(int(h.count.Load()), h.Tick())
-			}
-			flushed(start, got)
+			flush(time.Now())
 		}
 	}
 }
@@ -416,7 +359,7 @@ func (h *Hub) add(s *Subscription) {
 	// ring as the subscriber joins, flushed or not: one still waiting
 	// for its flush is history like the rest, else a backlog of N would
 	// end at the last flush and bring what came since as live records
-	// on top. A lane behind offers the subscriber only what is newer
+	// on top. A flush offers the subscriber only what is newer
 	// (Batch.since).
 	start := h.ring.Last()
 	s.after = start
@@ -439,70 +382,47 @@ func (h *Hub) add(s *Subscription) {
 	if !s.histDone {
 		s.signal()
 	}
-	h.joinLane(s)
+	h.subs[s] = struct{}{}
 	h.count.Add(1)
 	h.joined <- struct{}{} // the subscriber's goroutine owns the history fields from here
 }
 
 func (h *Hub) remove(s *Subscription) {
-	if l := &h.lanes[s.lane]; l.subs != nil {
-		if _, ok := l.subs[s]; ok {
-			delete(l.subs, s)
-			h.count.Add(-1)
-		}
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		h.count.Add(-1)
 	}
 }
 
-// flush offers the lanes [lo, hi) what the ring gained since each was last
-// offered, and returns how many of those records no lane had been offered
-// before. Lanes at the same position share the batch, so that it is
-// encoded once for all of them. If records left the ring before a lane was
-// offered them (which Publish's back-pressure prevents, but an embedder
-// appending to the ring directly could cause), its subscribers get a gap.
-func (h *Hub) flush(lo, hi int) int {
-	start := time.Now()
-	slow := h.SlowTimeout()
-	last := h.ring.Last()
-	var (
-		items []Item
-		at    uint64 // the position items were read after
-	)
-	for i := lo; i < hi; i++ {
-		l := &h.lanes[i]
-		if l.offered >= last {
-			continue
-		}
-		if len(l.subs) > 0 {
-			if items == nil || at != l.offered {
-				items, at = h.itemsAfter(l.offered, last), l.offered
-			}
-			for s := range l.subs {
-				if s.offer(items, start, slow) {
-					h.remove(s) // ended for being slow: no more offers
-				}
+// flush offers every subscriber what the ring gained since the last flush,
+// as one batch shared by all (encoded once per format), and returns how
+// many records that was. If records left the ring unflushed (which
+// Publish's back-pressure prevents, but an embedder appending to the ring
+// directly could cause), the subscribers get a gap.
+func (h *Hub) flush(start time.Time) int {
+	after, last := h.flushed.Load(), h.ring.Last()
+	if last <= after {
+		return 0
+	}
+	if len(h.subs) > 0 {
+		slow := h.SlowTimeout()
+		items := h.itemsAfter(after, last)
+		for s := range h.subs {
+			if s.offer(items, start, slow) {
+				h.remove(s) // ended for being slow: no more offers
 			}
 		}
-		l.offered = last
 	}
-	fresh := 0
-	if last > h.newest {
-		fresh = int(last - h.newest)
-		h.newest = last
-		h.flushes.Add(1)
-		if h.onFlush != nil {
-			h.onFlush(time.Since(start), fresh)
-		}
+	h.flushes.Add(1)
+	if h.onFlush != nil {
+		h.onFlush(time.Since(start), int(last-after))
 	}
-	everyone := last
-	for i := range h.lanes {
-		everyone = min(everyone, h.lanes[i].offered)
-	}
-	h.flushed.Store(everyone)
+	h.flushed.Store(last)
 	h.flushMu.Lock()
 	close(h.flushSig)
 	h.flushSig = make(chan struct{})
 	h.flushMu.Unlock()
-	return fresh
+	return int(last - after)
 }
 
 // itemsAfter returns the records after seq after up to last as a batch,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -102,91 +103,77 @@ func merged(items []broadcast.Item) []string {
 
 func same(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
+// The tick bounds how long a record waits, and within it the pacer makes
+// records wait only while batching pays: ten subscribers of a log of 4,000
+// lines a second get flushes n/W = 1.4 ms apart, and with a 1 ms tick,
+// 1 ms apart.
 func TestHubTick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h, _ := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(100, 0), Tick: 50 * time.Millisecond})
-		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
-
-		// After a quiet period the first record goes out at once.
-		time.Sleep(time.Second)
-		publish(h, 1)
-		synctest.Wait()
-		if got := describe(s.Take()); !same(got, []string{"1-1"}) {
-			t.Fatalf("leading edge: Take()=%v, want [1-1]", got)
+		p := newPaced(t, 10, 10000, 50*time.Millisecond)
+		spacing := func(want time.Duration) {
+			t.Helper()
+			p.run(250*time.Microsecond, 500*time.Millisecond)
+			from := p.count()
+			p.run(250*time.Microsecond, 100*time.Millisecond)
+			flushes, waits := p.since(from)
+			for i := 1; i < len(flushes); i++ {
+				if d := flushes[i].Sub(flushes[i-1]); d != want {
+					t.Fatalf("flushes %v apart, want %v", d, want)
+				}
+			}
+			if m := slices.Max(waits); m > want {
+				t.Fatalf("a record waited %v, want at most %v", m, want)
+			}
 		}
-		// More within the same tick wait for its end, and go as one batch.
-		time.Sleep(10 * time.Millisecond)
-		publish(h, 3)
-		synctest.Wait()
-		if got := s.Take(); len(got) != 0 {
-			t.Fatalf("within the tick: Take()=%v, want nothing yet", describe(got))
-		}
-		time.Sleep(39 * time.Millisecond)
-		synctest.Wait()
-		if got := s.Take(); len(got) != 0 {
-			t.Fatalf("1ms before the tick: Take()=%v, want nothing yet", describe(got))
-		}
-		time.Sleep(time.Millisecond)
-		synctest.Wait()
-		if got := describe(s.Take()); !same(got, []string{"2-4"}) {
-			t.Fatalf("at the tick: Take()=%v, want [2-4]", got)
-		}
-		if got := h.Flushes(); got != 2 {
-			t.Fatalf("Flushes()=%d, want 2", got)
-		}
+		spacing(10 * time.Second / 7000)
+		p.h.SetTick(time.Millisecond)
+		spacing(time.Millisecond)
 	})
 }
 
-// A Gather brings records in without waking the loop: the loop calls it
-// at the end of every tick after one that flushed records, and what it
-// appends is in that tick's flush. A tick whose Gather brings nothing ends
-// the gathering until a publisher wakes the loop again.
+// Gather brings records in without waking the loop, and only where
+// flushes are spaced: it is called just before each timed flush, never
+// while every record goes at once. While what it brings keeps coming, each
+// timed flush arms the next; a Gather that brings nothing ends it.
 func TestHubGather(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ring := broadcast.NewRing(100, 0)
-		var (
-			calls []time.Duration // when Gather was called, since start
-			bring = 3             // records the next Gathers append, one each
-		)
-		start := time.Now()
-		h, _ := startHub(t, broadcast.HubConfig{Ring: ring, Tick: 50 * time.Millisecond, Gather: func() {
-			calls = append(calls, time.Since(start))
-			if bring > 0 {
-				bring--
-				ring.Append(&record.Record{}) // no Publish: nothing wakes the loop
+		p := newPaced(t, 100, 10000, 50*time.Millisecond)
+		gathers := func() []time.Time {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return slices.Clone(p.gathers)
+		}
+		p.run(10*time.Millisecond, 500*time.Millisecond)
+		if g := gathers(); len(g) != 0 {
+			t.Fatalf("Gather called %d times while every record went at once, want none", len(g))
+		}
+		p.run(time.Millisecond, 500*time.Millisecond)
+		if len(gathers()) == 0 {
+			t.Fatal("Gather never called while flushes were spaced")
+		}
+
+		// The producer stops; three Gathers bring a record each.
+		p.mu.Lock()
+		p.bring, p.pub = 3, nil
+		p.mu.Unlock()
+		g0, f0 := len(gathers()), p.count()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		g := gathers()[g0:]
+		iv := 100 * time.Second / 7000
+		if len(g) != 4 {
+			t.Fatalf("after the producer stopped, Gather called %d times, want 4: three that bring a record, one that brings none", len(g))
+		}
+		for i := 1; i < len(g); i++ {
+			if d := g[i].Sub(g[i-1]); d != iv {
+				t.Fatalf("Gathers %v apart, want the spacing, %v", d, iv)
 			}
-		}})
-		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
-
-		publish(h, 1) // leading edge: flushed at once
-		synctest.Wait()
-		if got := describe(s.Take()); !same(got, []string{"1-1"}) {
-			t.Fatalf("leading edge: Take()=%v, want [1-1]", got)
 		}
-		var got []string
-		for i := 0; i < 6; i++ {
-			time.Sleep(50 * time.Millisecond)
-			synctest.Wait()
-			got = append(got, describe(s.Take())...)
+		if got := p.h.Flushed(); got != p.h.Ring().Last() {
+			t.Fatalf("Flushed()=%d, want all %d", got, p.h.Ring().Last())
 		}
-		if !same(got, []string{"2-2", "3-3", "4-4"}) {
-			t.Fatalf("gathered: Take()=%v, want [2-2 3-3 4-4], one a tick", got)
-		}
-		want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond}
-		if fmt.Sprint(calls) != fmt.Sprint(want) {
-			t.Fatalf("Gather called at %v, want %v: every tick while it brings records, and once more", calls, want)
-		}
-
-		// Quiet again: the next record goes out at once, and gathering resumes.
-		publish(h, 1)
-		synctest.Wait()
-		if got := describe(s.Take()); !same(got, []string{"5-5"}) {
-			t.Fatalf("after the gathering: Take()=%v, want [5-5]", got)
-		}
-		time.Sleep(50 * time.Millisecond)
-		synctest.Wait()
-		if len(calls) != 5 {
-			t.Fatalf("Gather called %d times, want 5: once a tick after a flush", len(calls))
+		if n := p.count() - f0; n != 3 {
+			t.Fatalf("%d flushes after the producer stopped, want 3", n)
 		}
 	})
 }
@@ -301,10 +288,10 @@ func TestHubShutdownDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, stop := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(10, 0), Tick: time.Second})
 		s := mustSubscribe(t, h, broadcast.SubscribeOptions{})
-		publish(h, 1) // leading edge
+		publish(h, 1)
 		synctest.Wait()
-		publish(h, 2) // waits for the tick, which shutdown pre-empts
-		synctest.Wait()
+		h.Ring().Append(&record.Record{}) // not published: they wait for a
+		h.Ring().Append(&record.Record{}) // flush, which shutdown makes
 		stop()
 		select {
 		case <-s.Done():
@@ -380,6 +367,57 @@ func TestHubBackPressureLosesNothing(t *testing.T) {
 	wg.Wait()
 }
 
+// A producer much faster than the loop loses nothing for subscribers that
+// keep up when they are many: all are flushed when Publish waits.
+func TestHubBackPressureLosesNothingForMany(t *testing.T) {
+	h, _ := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(64, 0), Tick: 20 * time.Millisecond, Queue: 100000})
+	const (
+		n    = 5000
+		nsub = 512
+	)
+	subs := make([]*broadcast.Subscription, nsub)
+	for i := range subs {
+		subs[i] = mustSubscribe(t, h, broadcast.SubscribeOptions{})
+	}
+	go publish(h, n)
+	var wg sync.WaitGroup
+	errs := make(chan string, nsub)
+	for _, s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var next uint64 = 1
+			deadline := time.After(30 * time.Second)
+			for next <= n {
+				select {
+				case <-s.Ready():
+				case <-deadline:
+					errs <- "timed out"
+					return
+				}
+				for _, it := range s.Take() {
+					if it.Batch == nil {
+						errs <- "a gap"
+						return
+					}
+					for _, r := range it.Batch.Records {
+						if r.Seq != next {
+							errs <- "out of order"
+							return
+						}
+						next++
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatalf("a subscriber: %s", e)
+	}
+}
+
 func BenchmarkHubFanout(b *testing.B) {
 	for _, subs := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
@@ -447,15 +485,16 @@ func TestHubNotify(t *testing.T) {
 
 // A backlog is the newest records in the ring as the subscriber joins,
 // whether or not the hub has flushed them yet, and the live feed starts
-// after them: records waiting for the end of the tick are not counted
-// twice, nor offered again as live.
+// after them: records waiting for a flush are not counted twice, nor
+// offered again as live.
 func TestHubBacklogCountsUnflushedRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, stop := startHub(t, broadcast.HubConfig{Ring: broadcast.NewRing(100, 0), Tick: time.Hour})
-		publish(h, 1) // a leading edge: flushed at once
+		publish(h, 1)
 		synctest.Wait()
-		publish(h, 4) // within the tick: they wait for its end
-		synctest.Wait()
+		for range 4 {
+			h.Ring().Append(&record.Record{}) // not published: they wait for a flush
+		}
 		if f, last := h.Flushed(), h.Ring().Last(); f != 1 || last != 5 {
 			t.Fatalf("Flushed()=%d, Ring().Last()=%d, want 1 and 5", f, last)
 		}
@@ -479,8 +518,8 @@ func TestHubBacklogCountsUnflushedRecords(t *testing.T) {
 			}
 			t.Cleanup(s.Close)
 			defer func() {
-				// The end of the tick (here, the shutdown's final flush)
-				// offers 2..5, all of which it had.
+				// The shutdown's final flush offers 2..5, all of which it
+				// had.
 				if got := describe(s.Take()); len(got) != 0 {
 					t.Errorf("%s: live %v, want nothing", c.name, got)
 				}

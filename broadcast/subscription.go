@@ -78,7 +78,6 @@ type Subscription struct {
 
 	// Set by the hub loop when the subscription joins, read-only after.
 	after uint64 // live records with seq ≤ after are not delivered
-	lane  uint8  // the hub's lane it is in (lanes.go)
 
 	// History still to read, touched only by the draining goroutine.
 	histNext, histTo uint64 // (histNext, histTo] is left to read
@@ -105,11 +104,10 @@ type Subscription struct {
 	overflowed  bool
 	polling     bool // takes only when its client asks: never ended for being slow
 
-	// Pressing (press.go): press is guarded by the hub's pressing.mu;
-	// pressed says it is in the hub's set, so that Take need not lock
-	// to find out; lastTake is when Take last took from the queue, Unix ns.
-	press    *pressState // made at its first press
-	pressed  atomic.Bool
+	// held says a burst waits for it to take its queue (pacer.go), so
+	// that Take need not lock to find out; lastTake is when Take last
+	// took from the queue, Unix ns.
+	held     atomic.Bool
 	lastTake atomic.Int64
 
 	dropped atomic.Uint64 // records dropped because the queue overflowed
@@ -188,14 +186,14 @@ func (s *Subscription) Take() []Item {
 			return items
 		}
 	}
-	if s.pressed.Load() {
-		defer s.hub.unpress(s) // after the queue is taken, outside s.mu
+	if s.held.Load() {
+		defer s.hub.release(s) // after the queue is taken, outside s.mu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.queue) > 0 || s.lead.To != 0 {
 		// A writer that takes something is working. (Its last Take of a
-		// turn finds nothing, a write later: not worth a clock read.)
+		// write finds nothing: not worth a clock read.)
 		s.lastTake.Store(time.Now().UnixNano())
 	}
 	if !s.overflowed {
@@ -287,8 +285,8 @@ func (s *Subscription) endLocked(r Reason) bool {
 }
 
 func (s *Subscription) closeDone() {
-	if s.pressed.Load() {
-		s.hub.unpress(s)
+	if s.held.Load() {
+		s.hub.release(s)
 	}
 	s.mu.Lock()
 	s.over.Store(true)
@@ -372,7 +370,7 @@ func (s *Subscription) offer(items []Item, now time.Time, slow time.Duration) (e
 		return true
 	}
 	if half {
-		s.hub.press(s, now)
+		s.hub.hold(s, now)
 	}
 	s.signal()
 	return false

@@ -11,7 +11,7 @@ import (
 // starts, those /api/hits shows, whether the hub has flushed them to the
 // live subscribers yet or not: nothing older, and none of them again as
 // live records. Records arrive in bursts, so a stream often starts
-// while the end of a burst waits for the end of the tick.
+// while the end of a burst waits for its flush.
 func TestStreamBacklogIsTheNewestInTheRing(t *testing.T) {
 	log := tempLog(t)
 	srv := startServer(t, feed.Config{Logs: []string{log}})

@@ -26,9 +26,10 @@ import (
 const (
 	DefaultHTTPAddr = ":8080"
 	DefaultTCPAddr  = ":8888"
-	// DefaultTick batches a busy log into 20 writes per second per
-	// subscriber while keeping the worst added latency below what a person
-	// notices.
+	// DefaultTick bounds the batching of a busy log with many
+	// subscribers to 20 writes per second per subscriber, below the
+	// latency a person notices; with few subscribers or a slow log every
+	// record goes at once (broadcast's pacer).
 	DefaultTick = 50 * time.Millisecond
 	// DefaultBackfill gives a new subscriber asking for backlog a screenful
 	// of context right after start.
@@ -125,8 +126,9 @@ type Config struct {
 	TCPAddr string
 
 	// Tick is the longest a record waits before it is flushed to
-	// subscribers while traffic is sustained. Zero means DefaultTick; a
-	// negative value flushes as soon as records arrive.
+	// subscribers; a record waits only while batching pays (many
+	// subscribers of a busy log). Zero means DefaultTick; a negative value
+	// flushes every record at once.
 	Tick time.Duration
 	// Ring is how many records are kept for backlog and resume. Zero means
 	// broadcast.DefaultRingSize.

@@ -65,7 +65,7 @@ var (
 func newFlushHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "weblogd_broadcast_flush_duration_seconds",
-		Help: "Time the broadcast loop took to offer one tick's batch to every subscriber.",
+		Help: "Time the broadcast loop took to offer one flush's batch to every subscriber.",
 		// From 1 µs (a few subscribers) to 100 ms (something is wrong).
 		Buckets: prometheus.ExponentialBucketsRange(1e-6, 0.1, 12),
 	})

@@ -1,0 +1,4 @@
+package broadcast
+
+// Interval is interval, for pacer_test.
+var Interval = interval
