@@ -17,8 +17,8 @@ import (
 
 // The floor: what writing alone costs on this machine. No server: a child
 // process of the tool, pinned like a server, writes a message of the same
-// size to each of N loopback connections once per tick, in the steps
-// weblogd would cut the tick into, while the tool reads them on its own
+// size to each of N loopback connections once per tick, as weblogd does
+// once its flushes are a tick apart, while the tool reads them on its own
 // CPU. Its CPU is the least any server could spend to send a row's
 // messages here, whatever it does besides; a server's figure is best read
 // against it.
@@ -40,17 +40,6 @@ const (
 // subscriber per tick at rate lines/s.
 func floorBytes(rate float64, tick time.Duration) int {
 	return max(1, int(rate*tick.Seconds()+0.5))*wsRecordBytes + wsMessageBytes
-}
-
-// weblogdSteps is how many steps weblogd cuts a tick into for n
-// subscribers (broadcast/lanes.go): one more doubling per doubling from
-// 256, at most 16.
-func weblogdSteps(n int) int {
-	s := 1
-	for t := 256; t <= n && s < 16; t *= 2 {
-		s *= 2
-	}
-	return s
 }
 
 // floorResult is one floor run.
@@ -78,7 +67,7 @@ func (r *floorResult) usPerWrite() float64 {
 // measureFloor runs the floor's writer for conns connections of size
 // bytes, pinned to pinServer (unless negative), and reads on this
 // process's CPU.
-func measureFloor(ctx context.Context, conns, size int, tick time.Duration, steps int, d time.Duration, pinServer int) (*floorResult, error) {
+func measureFloor(ctx context.Context, conns, size int, tick time.Duration, steps int, d time.Duration, pinServer int, slack time.Duration) (*floorResult, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
@@ -102,7 +91,7 @@ func measureFloor(ctx context.Context, conns, size int, tick time.Duration, step
 	}
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	if err := startWithSlack(cmd, slack); err != nil {
 		return nil, fmt.Errorf("floor: start the writer: %w", err)
 	}
 	// Read every connection until the writer closes it; on the way out
@@ -242,8 +231,8 @@ func (b *limitedBuffer) String() string {
 
 // runFloor is --floor: one floor run, printed.
 func runFloor(ctx context.Context, o *options, stdout, stderr io.Writer) int {
-	size, steps := floorBytes(o.rate, o.floorTick), weblogdSteps(o.subs)
-	r, err := measureFloor(ctx, o.subs, size, o.floorTick, steps, o.duration, o.pinServer)
+	size, steps := floorBytes(o.rate, o.floorTick), 1 // weblogd flushes every subscriber in one go
+	r, err := measureFloor(ctx, o.subs, size, o.floorTick, steps, o.duration, o.pinServer, o.timerSlack)
 	if err != nil {
 		fmt.Fprintf(stderr, "weblogbench: %v\n", err)
 		return 1
