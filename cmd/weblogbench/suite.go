@@ -440,7 +440,7 @@ func summary(r *result) string {
 	if r.Subs == 0 && r.Idle != nil {
 		return "idle " + idleStr(r.Idle.BytesPerSub, r.Idle.PSSBytesPerSub)
 	}
-	s := fmt.Sprintf("p99 %s, %s delivered", msStr(r.Latency.P99Ms), pct(float64(r.Deliveries)/float64(max(1, r.LinesWritten*int64(r.Subs)))))
+	s := fmt.Sprintf("p50 %s, p99 %s, %s delivered", msStr(r.Latency.P50Ms), msStr(r.Latency.P99Ms), pct(float64(r.Deliveries)/float64(max(1, r.LinesWritten*int64(r.Subs)))))
 	if r.IngestLinesPerSecond != nil {
 		s += fmt.Sprintf(", ingest %s lines/s", thousands(*r.IngestLinesPerSecond))
 	}
