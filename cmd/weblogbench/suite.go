@@ -395,7 +395,7 @@ func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			}
 			t0 := time.Now()
 			tick := time.Duration(s.tickMs * 1e6)
-			r, err := measureFloor(ctx, sc.subs, floorBytes(sc.rate, tick), tick, 1, o.duration, o.pinServer, o.timerSlack)
+			r, err := measureFloor(ctx, sc.subs, floorBytes(sc.rate, tick), tick, o.duration, o.pinServer, o.timerSlack)
 			line := ""
 			if err != nil {
 				line = "failed: " + firstLine(err.Error())
@@ -537,7 +537,7 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 		fmt.Fprintln(w, "\nThe floor: what the writes alone cost here. No server: a process pinned like one writes a message the size of weblogd's to every connection once a tick, and the tool reads them (medians, min–max):")
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	steps begun a step late	")
+		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	ticks begun a tick late	")
 		for _, sc := range s.scenarios {
 			rs := s.floors[sc.key]
 			if len(rs) == 0 {
@@ -545,12 +545,12 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 			}
 			var cpu, per, late []float64
 			for _, r := range rs {
-				cpu, per, late = append(cpu, r.CPU), append(per, r.usPerWrite()), append(late, float64(r.Overran)/max(1, r.Seconds*1e3/r.TickMs*float64(r.Steps)))
+				cpu, per, late = append(cpu, r.CPU), append(per, r.usPerWrite()), append(late, float64(r.Overran)/max(1, r.Seconds*1e3/r.TickMs))
 			}
 			c, p, l := statOf(cpu), statOf(per), statOf(late)
 			r := rs[0]
-			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v, %d steps\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t\n", sc.title,
-				thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), r.Steps,
+			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t\n", sc.title,
+				thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6),
 				pct(c.med), pct(c.min), pct(c.max), p.med, p.min, p.max, pct(l.med), pct(l.min), pct(l.max))
 		}
 		tw.Flush()
