@@ -81,7 +81,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file (go tool pprof), to check it is not the bottleneck")
 	fs.StringVar(&o.suite, "suite", "", "run a suite of scenarios instead of one: standard (one table for weblogd and each --peer, then weblogd's targets)")
 	fs.IntVar(&o.runs, "runs", 3, "with --suite: runs of each scenario; cells are medians")
-	fs.Var(&o.peers, "peer", "with --suite: NAME[:KIND[:PATH]]=CMD, a server to compare, started from the command template CMD; KIND is its subscriber kind (websocketd: ws-lines, frontail: socketio, others: ws-lines) and PATH its WebSocket path (repeatable)")
+	fs.Var(&o.peers, "peer", "with --suite: NAME[:KIND[:PATH]]=CMD, a server to compare, started from the command template CMD; KIND is its subscriber kind (websocketd: ws-lines, frontail: socketio, others: ws-lines) and PATH its WebSocket path; a peer of kind ws is another build of weblogd, shown but not a peer to beat (repeatable)")
 	fs.StringVar(&o.rows, "rows", "", "with --suite: run only the scenarios whose key contains one of these comma-separated strings (the keys are listed by --suite list)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
