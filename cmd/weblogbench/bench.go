@@ -431,7 +431,7 @@ func startServer(ctx context.Context, o *options) (*server, error) {
 	// Its own process group: a terminal's Ctrl-C reaches only the tool,
 	// which then stops the server's whole tree itself.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startWithSlack(cmd, o.timerSlack); err != nil {
 		out.Close()
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start the server (%s): %w; install it on PATH or give --server-cmd", argv[0], err)

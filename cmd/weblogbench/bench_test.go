@@ -118,21 +118,16 @@ func TestLoad(t *testing.T) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("the floor's JSON report: %v\n%s", err, b)
 	}
-	if f.Conns != 50 || f.Bytes != 5*wsRecordBytes+wsMessageBytes || f.Steps != 1 || f.TickMs != 50 {
-		t.Errorf("floor %+v: want 50 connections, messages of 5 records, 1 step, a 50 ms tick", f)
+	if f.Conns != 50 || f.Bytes != 5*wsRecordBytes+wsMessageBytes || f.TickMs != 50 {
+		t.Errorf("floor %+v: want 50 connections, messages of 5 records, a 50 ms tick", f)
 	}
 	if f.Writes < 50 || f.Writes%50 != 0 || !(f.CPU > 0) || !(f.ReaderCPU > 0) || !(f.Seconds >= 1) {
 		t.Errorf("floor %+v: want whole ticks of 50 writes, CPU on both sides, a second", f)
 	}
 }
 
-// The floor cuts the tick as weblogd's hub does (broadcast/lanes.go).
-func TestWeblogdSteps(t *testing.T) {
-	for n, want := range map[int]int{1: 1, 255: 1, 256: 2, 511: 2, 512: 4, 1000: 4, 1024: 8, 2048: 16, 10000: 16} {
-		if got := weblogdSteps(n); got != want {
-			t.Errorf("weblogdSteps(%d)=%d, want %d", n, got, want)
-		}
-	}
+// The floor's message is weblogd's for a tick's lines.
+func TestFloorBytes(t *testing.T) {
 	if got, want := floorBytes(1000, 50*time.Millisecond), 50*wsRecordBytes+wsMessageBytes; got != want {
 		t.Errorf("floorBytes(1000, 50ms)=%d, want %d", got, want)
 	}
@@ -266,5 +261,50 @@ func TestSuiteScenarios(t *testing.T) {
 	}
 	if got := selectRows(standardSuite, "stalled"); len(got) != 2 || got[0].key != "100x1000" {
 		t.Errorf("--rows stalled: %v, want the row and its baseline", got)
+	}
+}
+
+// The targets compare weblogd with the peers, not with another build of
+// weblogd given as a peer of kind ws; with no peer the comparison is unknown.
+func TestSuiteTargets(t *testing.T) {
+	servers := []serverSpec{{name: "weblogd", kind: "ws", weblogd: true}, {name: "before", kind: "ws"},
+		{name: "websocketd", kind: "ws-lines"}, {name: "frontail", kind: "socketio"}}
+	s := &suiteRun{servers: servers, cells: map[cellKey]*cell{}}
+	put := func(key, srv string, p50, p99 float64) *cell {
+		c := &cell{ok: 1, p50: stat{med: p50, n: 1}, p99: stat{med: p99, n: 1}}
+		s.cells[cellKey{key, srv}] = c
+		return c
+	}
+	row := func(key string) scenario {
+		for _, sc := range standardSuite {
+			if sc.key == key {
+				return sc
+			}
+		}
+		t.Fatalf("no row %s", key)
+		return scenario{}
+	}
+	one := row("1x100")
+	put("1x100", "before", 20, 0.1) // far better p99, but not a peer
+	put("1x100", "websocketd", 0.3, 3.7)
+	put("1x100", "frontail", 0.6, 5.2)
+	for _, tc := range []struct {
+		p50, p99  float64
+		ok, known bool
+	}{{0.3, 3.5, true, true}, {0.3, 3.8, false, true}, {0.6, 1, false, true}} {
+		c := put("1x100", "weblogd", tc.p50, tc.p99)
+		if ok, known := one.check(c, s); ok != tc.ok || known != tc.known {
+			t.Errorf("1x100 p50 %v p99 %v: met %v (known %v), want %v (%v)", tc.p50, tc.p99, ok, known, tc.ok, tc.known)
+		}
+	}
+	alone := &suiteRun{servers: servers[:2], cells: map[cellKey]*cell{}}
+	alone.cells[cellKey{"100x100", "before"}] = &cell{ok: 1, p99: stat{med: 50, n: 1}}
+	if _, known := row("100x100").check(&cell{ok: 1, p99: stat{med: 3, n: 1}}, alone); known {
+		t.Error("100x100 without peers: want the target unknown")
+	}
+	for _, sc := range standardSuite {
+		if strings.HasPrefix(sc.key, "tick0") {
+			t.Errorf("row %s: --tick 0 rows are gone (the default is the row)", sc.key)
+		}
 	}
 }

@@ -35,6 +35,7 @@ type options struct {
 	jsonPath       string
 	pinServer      int
 	pinLoad        int
+	timerSlack     time.Duration
 	quiet          bool
 	cpuProfile     string
 	floor          bool
@@ -72,14 +73,15 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	fs.IntVar(&o.pinServer, "pin-server", -1, "run the server on this CPU only (with taskset); -1 does not pin (the suite pins to CPU 0 on a machine of 2 or more)")
 	fs.IntVar(&o.pinLoad, "pin-load", -1, "run this tool on this CPU only (with taskset), with one Go thread running; -1 does not pin (the suite pins to CPU 1)")
+	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "the timer slack of every server the tool starts, peers and the floor's writer included, as weblogd's systemd unit sets it (TimerSlackNSec=1ms); 0 leaves the kernel's default (Linux only)")
 	fs.BoolVar(&o.ingest, "ingest", false, "send the lines to the server's POST /ingest, from one client in one chunked request, instead of appending them to its log; the server command gets --ingest-token-file {tokens} (a token file the tool writes) unless it has {tokens}")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
-	fs.BoolVar(&o.floor, "floor", false, "instead of a server, measure the floor: what writing alone costs here, a process (pinned with --pin-server) writing a message the size of weblogd's for --rate to each of --subs loopback connections once per --floor-tick, in weblogd's steps, for --duration")
+	fs.BoolVar(&o.floor, "floor", false, "instead of a server, measure the floor: what writing alone costs here, a process (pinned with --pin-server) writing a message the size of weblogd's for --rate to each of --subs loopback connections once per --floor-tick, for --duration")
 	fs.DurationVar(&o.floorTick, "floor-tick", 50*time.Millisecond, "with --floor, the tick: weblogd's --tick")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file (go tool pprof), to check it is not the bottleneck")
 	fs.StringVar(&o.suite, "suite", "", "run a suite of scenarios instead of one: standard (one table for weblogd and each --peer, then weblogd's targets)")
 	fs.IntVar(&o.runs, "runs", 3, "with --suite: runs of each scenario; cells are medians")
-	fs.Var(&o.peers, "peer", "with --suite: NAME[:KIND[:PATH]]=CMD, a server to compare, started from the command template CMD; KIND is its subscriber kind (websocketd: ws-lines, frontail: socketio, others: ws-lines) and PATH its WebSocket path (repeatable)")
+	fs.Var(&o.peers, "peer", "with --suite: NAME[:KIND[:PATH]]=CMD, a server to compare, started from the command template CMD; KIND is its subscriber kind (websocketd: ws-lines, frontail: socketio, others: ws-lines) and PATH its WebSocket path; a peer of kind ws is another build of weblogd, shown but not a peer to beat (repeatable)")
 	fs.StringVar(&o.rows, "rows", "", "with --suite: run only the scenarios whose key contains one of these comma-separated strings (the keys are listed by --suite list)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -218,6 +220,9 @@ func (o *options) check() error {
 	}
 	if o.floor && (o.subs < 1 || o.idleSubs > 0 || o.burst > 0 || o.stalled > 0 || o.target != "") {
 		errs = append(errs, errors.New("--floor takes --subs (1 or more), --rate, --floor-tick, --duration and the pins; no server, idle, burst or stalled subscribers"))
+	}
+	if o.timerSlack < 0 || o.timerSlack > maxTimerSlack {
+		errs = append(errs, fmt.Errorf("--timer-slack %v: want 0 to %v", o.timerSlack, maxTimerSlack))
 	}
 	if o.floorTick <= 0 || o.floorTick > time.Minute {
 		errs = append(errs, fmt.Errorf("--floor-tick %v: want more than 0, at most 1m", o.floorTick))

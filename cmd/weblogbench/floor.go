@@ -17,8 +17,8 @@ import (
 
 // The floor: what writing alone costs on this machine. No server: a child
 // process of the tool, pinned like a server, writes a message of the same
-// size to each of N loopback connections once per tick, in the steps
-// weblogd would cut the tick into, while the tool reads them on its own
+// size to each of N loopback connections once per tick, as weblogd does
+// once its flushes are a tick apart, while the tool reads them on its own
 // CPU. Its CPU is the least any server could spend to send a row's
 // messages here, whatever it does besides; a server's figure is best read
 // against it.
@@ -42,30 +42,18 @@ func floorBytes(rate float64, tick time.Duration) int {
 	return max(1, int(rate*tick.Seconds()+0.5))*wsRecordBytes + wsMessageBytes
 }
 
-// weblogdSteps is how many steps weblogd cuts a tick into for n
-// subscribers (broadcast/lanes.go): one more doubling per doubling from
-// 256, at most 16.
-func weblogdSteps(n int) int {
-	s := 1
-	for t := 256; t <= n && s < 16; t *= 2 {
-		s *= 2
-	}
-	return s
-}
-
 // floorResult is one floor run.
 type floorResult struct {
 	Conns   int     `json:"conns"`
 	Bytes   int     `json:"bytes"`
 	TickMs  float64 `json:"tick_ms"`
-	Steps   int     `json:"steps"`
 	Writes  int64   `json:"writes"`
 	Seconds float64 `json:"seconds"`
 	// CPU is the writer's CPU time ÷ the wall time, in cores.
 	CPU float64 `json:"writer_cpu_core_fraction"`
-	// Overran is how many steps began a whole step late: the writes
-	// before them took longer than their share of the tick.
-	Overran int `json:"steps_late"`
+	// Overran is how many ticks began a whole tick late: the writes
+	// before them took longer than a tick.
+	Overran int `json:"ticks_late"`
 	// ReaderCPU is the tool's CPU over the same time, in cores.
 	ReaderCPU float64 `json:"reader_cpu_core_fraction"`
 }
@@ -78,7 +66,7 @@ func (r *floorResult) usPerWrite() float64 {
 // measureFloor runs the floor's writer for conns connections of size
 // bytes, pinned to pinServer (unless negative), and reads on this
 // process's CPU.
-func measureFloor(ctx context.Context, conns, size int, tick time.Duration, steps int, d time.Duration, pinServer int) (*floorResult, error) {
+func measureFloor(ctx context.Context, conns, size int, tick time.Duration, d time.Duration, pinServer int, slack time.Duration) (*floorResult, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
@@ -89,7 +77,7 @@ func measureFloor(ctx context.Context, conns, size int, tick time.Duration, step
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	argv := []string{self, floorWriterArg, "-addr", l.Addr().String(), "-conns", strconv.Itoa(conns),
-		"-bytes", strconv.Itoa(size), "-tick", tick.String(), "-steps", strconv.Itoa(steps), "-duration", d.String()}
+		"-bytes", strconv.Itoa(size), "-tick", tick.String(), "-duration", d.String()}
 	if pinServer >= 0 {
 		argv = append([]string{"taskset", "-c", strconv.Itoa(pinServer)}, argv...)
 	}
@@ -102,7 +90,7 @@ func measureFloor(ctx context.Context, conns, size int, tick time.Duration, step
 	}
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	if err := startWithSlack(cmd, slack); err != nil {
 		return nil, fmt.Errorf("floor: start the writer: %w", err)
 	}
 	// Read every connection until the writer closes it; on the way out
@@ -169,13 +157,12 @@ func floorWriter(args []string, stdout, stderr io.Writer) int {
 	conns := fs.Int("conns", 1, "connections")
 	size := fs.Int("bytes", 1, "bytes a write")
 	tick := fs.Duration("tick", 50*time.Millisecond, "each connection is written once a tick")
-	steps := fs.Int("steps", 1, "steps a tick: a share of the connections each")
 	d := fs.Duration("duration", 10*time.Second, "how long")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if checkLoopback(*addr) != nil || *conns < 1 || *conns > maxSubs || *size < 1 || *size > 1<<20 ||
-		*tick <= 0 || *steps < 1 || *d <= 0 || *d > maxDuration*time.Second {
+		*tick <= 0 || *d <= 0 || *d > maxDuration*time.Second {
 		fmt.Fprintln(stderr, "weblogbench floor-writer: bad arguments")
 		return 2
 	}
@@ -194,17 +181,15 @@ func floorWriter(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "start")
 	cpu0 := selfCPU()
 	t0 := time.Now()
-	every := *tick / time.Duration(*steps)
-	r := floorResult{Conns: *conns, Bytes: *size, TickMs: float64(*tick) / 1e6, Steps: *steps}
+	r := floorResult{Conns: *conns, Bytes: *size, TickMs: float64(*tick) / 1e6}
 	for k := 1; time.Since(t0) < *d; k++ {
-		due := t0.Add(time.Duration(k) * every)
+		due := t0.Add(time.Duration(k) * *tick)
 		if late := time.Since(due); late < 0 {
 			time.Sleep(-late)
-		} else if late > every {
-			r.Overran++ // the previous step's writes ran into this one's turn
+		} else if late > *tick {
+			r.Overran++ // the previous tick's writes ran into this one
 		}
-		step := k % *steps
-		for _, c := range cs[step*len(cs) / *steps : (step+1)*len(cs) / *steps] {
+		for _, c := range cs {
 			if _, err := c.Write(msg); err != nil {
 				fmt.Fprintf(stderr, "weblogbench floor-writer: %v\n", err)
 				return 1
@@ -242,8 +227,7 @@ func (b *limitedBuffer) String() string {
 
 // runFloor is --floor: one floor run, printed.
 func runFloor(ctx context.Context, o *options, stdout, stderr io.Writer) int {
-	size, steps := floorBytes(o.rate, o.floorTick), weblogdSteps(o.subs)
-	r, err := measureFloor(ctx, o.subs, size, o.floorTick, steps, o.duration, o.pinServer)
+	r, err := measureFloor(ctx, o.subs, floorBytes(o.rate, o.floorTick), o.floorTick, o.duration, o.pinServer, o.timerSlack)
 	if err != nil {
 		fmt.Fprintf(stderr, "weblogbench: %v\n", err)
 		return 1
@@ -259,7 +243,7 @@ func runFloor(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 }
 
 func (r *floorResult) String() string {
-	return fmt.Sprintf("%s connections × %s bytes every %v (%d step(s)): writer %s of a core (%.1f µs a write), reader %s; %d of %d steps began a step late",
-		thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), r.Steps, pct(r.CPU), r.usPerWrite(),
-		pct(r.ReaderCPU), r.Overran, int(r.Seconds*1e3/r.TickMs+0.5)*r.Steps)
+	return fmt.Sprintf("%s connections × %s bytes every %v: writer %s of a core (%.1f µs a write), reader %s; %d of %d ticks began a tick late",
+		thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), pct(r.CPU), r.usPerWrite(),
+		pct(r.ReaderCPU), r.Overran, int(r.Seconds*1e3/r.TickMs+0.5))
 }

@@ -37,8 +37,7 @@ type scenario struct {
 	idle        bool // idle memory only
 	stalled     int
 	burst       int64
-	serverArgs  string // appended to weblogd's command
-	longer      int    // runs this many times --duration (0: once)
+	longer      int // runs this many times --duration (0: once)
 	weblogdOnly bool
 	floor       bool   // also measure what its writes alone cost here (floor.go)
 	baseline    string // the row this one is compared with
@@ -50,18 +49,31 @@ type scenario struct {
 // by side, then rows for weblogd alone with its own targets
 // (docs/performance.md).
 var standardSuite = []scenario{
-	{key: "1x100", title: "1 subscriber, 100 lines/s", subs: 1, rate: 100},
-	{key: "100x100", title: "100 subscribers, 100 lines/s", subs: 100, rate: 100},
-	{key: "100x1000", title: "100 subscribers, 1,000 lines/s", subs: 100, rate: 1000,
-		target: "p99 ≤ tick + 5 ms, CPU < 5%",
+	{key: "1x100", title: "1 subscriber, 100 lines/s", subs: 1, rate: 100,
+		target: "p50 ≤ 0.5 ms, p99 ≤ the best peer's",
 		check: func(c *cell, s *suiteRun) (bool, bool) {
-			return c.p99.med <= s.tickMs+5 && c.cpu.med < 0.05, true
+			if c.p50.med > 0.5 {
+				return false, true
+			}
+			best, ok := s.bestPeerP99("1x100")
+			return c.p99.med <= best, ok
+		}},
+	{key: "100x100", title: "100 subscribers, 100 lines/s", subs: 100, rate: 100,
+		target: "p99 ≤ the best peer's",
+		check: func(c *cell, s *suiteRun) (bool, bool) {
+			best, ok := s.bestPeerP99("100x100")
+			return c.p99.med <= best, ok
+		}},
+	{key: "100x1000", title: "100 subscribers, 1,000 lines/s", subs: 100, rate: 1000,
+		target: "p99 ≤ 20 ms, CPU < 10%",
+		check: func(c *cell, s *suiteRun) (bool, bool) {
+			return c.p99.med <= 20 && c.cpu.med < 0.10, true
 		}},
 	{key: "1000x100", title: "1,000 subscribers, 100 lines/s", subs: 1000, rate: 100},
 	{key: "1000x1000", title: "1,000 subscribers, 1,000 lines/s", subs: 1000, rate: 1000, floor: true,
-		target: "every line, p99 ≤ tick + 10 ms, CPU < 25%, RSS < 64 MiB",
+		target: "every line, p99 ≤ 60 ms, CPU < 25%, RSS < 64 MiB",
 		check: func(c *cell, s *suiteRun) (bool, bool) {
-			return c.complete() && c.p99.med <= s.tickMs+10 && c.cpu.med < 0.25 && c.rss.med < 64<<20, true
+			return c.complete() && c.p99.med <= 60 && c.cpu.med < 0.25 && c.rss.med < 64<<20, true
 		}},
 	{key: "idle-ws", title: "idle memory per WebSocket subscriber", idle: true,
 		target: "≤ 8 KiB",
@@ -77,14 +89,8 @@ var standardSuite = []scenario{
 	{key: "mixed4-10000x100", title: "2,500 × tcp, hits, sse, ws, 100 lines/s", kind: "mixed4", subs: 10000, rate: 100, weblogdOnly: true,
 		target: "no loss",
 		check:  func(c *cell, s *suiteRun) (bool, bool) { return c.complete(), true }},
-	{key: "tick0-1x100", title: "--tick 0: 1 subscriber, 100 lines/s", subs: 1, rate: 100, serverArgs: "--tick 0", weblogdOnly: true,
-		baseline: "1x100", target: "p99 ≤ the best peer's (without peers: 0.5 ms)",
-		check: func(c *cell, s *suiteRun) (bool, bool) { return c.p99.med <= s.bestPeerP99("1x100", 0.5), true }},
-	{key: "tick0-100x100", title: "--tick 0: 100 subscribers, 100 lines/s", subs: 100, rate: 100, serverArgs: "--tick 0", weblogdOnly: true,
-		baseline: "100x100", target: "p99 ≤ the best peer's (without peers: 1.9 ms)",
-		check: func(c *cell, s *suiteRun) (bool, bool) { return c.p99.med <= s.bestPeerP99("100x100", 1.9), true }},
 	{key: "burst", title: "ingest: a burst of 1,000,000 lines, 1 subscriber", subs: 1, burst: 1_000_000, weblogdOnly: true,
-		target: "≥ 300,000 lines/s, no loss",
+		target: "every line, ≥ 300,000 lines/s",
 		check: func(c *cell, s *suiteRun) (bool, bool) {
 			return c.complete() && c.ingest.med >= 300_000, true
 		}},
@@ -144,14 +150,15 @@ type cell struct {
 	Server   string    `json:"server"`
 	Results  []*result `json:"results"`
 	Errors   []string  `json:"errors,omitempty"`
-	// Stats are over the runs that completed: p99_ms, delivered (of lines
+	// Stats are over the runs that completed: p50_ms, p99_ms, delivered (of lines
 	// × subscribers), cpu (fraction of a core), peak_rss_bytes,
 	// tool_cpu, idle_rss_bytes, idle_pss_bytes (per subscriber),
 	// ingest_lines_per_second.
 	Stats map[string]stat `json:"stats"`
 
 	ok                                  int
-	p99, delivered, cpu, rss, toolCPU   stat
+	p50, p99, delivered, cpu, rss       stat
+	toolCPU                             stat
 	idleRSS, idlePSS, ingest, deliverMn stat
 	allComplete                         bool
 }
@@ -161,7 +168,7 @@ type cell struct {
 func (c *cell) complete() bool { return c.ok > 0 && c.ok == len(c.Results) && c.allComplete }
 
 func (c *cell) compute() {
-	var p99, del, delMin, cpu, rss, tool, irss, ipss, ingest []float64
+	var p50, p99, del, delMin, cpu, rss, tool, irss, ipss, ingest []float64
 	c.allComplete = true
 	c.ok = 0
 	for _, r := range c.Results {
@@ -178,7 +185,7 @@ func (c *cell) compute() {
 		if r.Subs == 0 {
 			continue
 		}
-		p99 = append(p99, r.Latency.P99Ms)
+		p50, p99 = append(p50, r.Latency.P50Ms), append(p99, r.Latency.P99Ms)
 		if want := r.LinesWritten * int64(r.Subs); want > 0 {
 			del = append(del, float64(r.Deliveries)/float64(want))
 		}
@@ -201,9 +208,9 @@ func (c *cell) compute() {
 			c.allComplete = false
 		}
 	}
-	c.p99, c.delivered, c.deliverMn, c.cpu, c.rss, c.toolCPU = statOf(p99), statOf(del), statOf(delMin), statOf(cpu), statOf(rss), statOf(tool)
+	c.p50, c.p99, c.delivered, c.deliverMn, c.cpu, c.rss, c.toolCPU = statOf(p50), statOf(p99), statOf(del), statOf(delMin), statOf(cpu), statOf(rss), statOf(tool)
 	c.idleRSS, c.idlePSS, c.ingest = statOf(irss), statOf(ipss), statOf(ingest)
-	c.Stats = map[string]stat{"p99_ms": c.p99, "delivered": c.delivered, "delivered_min": c.deliverMn, "cpu": c.cpu,
+	c.Stats = map[string]stat{"p50_ms": c.p50, "p99_ms": c.p99, "delivered": c.delivered, "delivered_min": c.deliverMn, "cpu": c.cpu,
 		"peak_rss_bytes": c.rss, "tool_cpu": c.toolCPU, "idle_rss_bytes": c.idleRSS, "idle_pss_bytes": c.idlePSS,
 		"ingest_lines_per_second": c.ingest}
 }
@@ -219,19 +226,18 @@ type suiteRun struct {
 	tickMs    float64
 }
 
-// bestPeerP99 is the lowest median p99 of the peers in row key, or
-// fallback, a fixed figure to beat, when no peer ran it.
-func (s *suiteRun) bestPeerP99(key string, fallback float64) float64 {
+// bestPeerP99 is the lowest median p99 of the peers in row key; false
+// when no peer ran it. A peer of kind ws speaks weblogd's own messages: it
+// is another build of weblogd (the one before a change), not a peer to
+// beat.
+func (s *suiteRun) bestPeerP99(key string) (float64, bool) {
 	best := math.Inf(1)
 	for _, srv := range s.servers {
-		if c := s.cells[cellKey{key, srv.name}]; !srv.weblogd && c != nil && c.p99.n > 0 {
+		if c := s.cells[cellKey{key, srv.name}]; !srv.weblogd && srv.kind != "ws" && c != nil && c.p99.n > 0 {
 			best = min(best, c.p99.med)
 		}
 	}
-	if math.IsInf(best, 1) {
-		return fallback
-	}
-	return best
+	return best, !math.IsInf(best, 1)
 }
 
 var tickFlag = regexp.MustCompile(`--?tick[= ](\S+)`)
@@ -282,9 +288,6 @@ func (sc scenario) options(base *options, srv serverSpec) (*options, error) {
 	o.suite, o.jsonPath, o.cpuProfile, o.quiet = "", "", "", true
 	o.peers = nil
 	o.serverCmd = srv.cmd
-	if sc.serverArgs != "" {
-		o.serverCmd += " " + sc.serverArgs
-	}
 	o.transport = sc.kind
 	if o.transport == "" {
 		o.transport = srv.kind
@@ -392,7 +395,7 @@ func runSuite(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			}
 			t0 := time.Now()
 			tick := time.Duration(s.tickMs * 1e6)
-			r, err := measureFloor(ctx, sc.subs, floorBytes(sc.rate, tick), tick, weblogdSteps(sc.subs), o.duration, o.pinServer)
+			r, err := measureFloor(ctx, sc.subs, floorBytes(sc.rate, tick), tick, o.duration, o.pinServer, o.timerSlack)
 			line := ""
 			if err != nil {
 				line = "failed: " + firstLine(err.Error())
@@ -437,7 +440,7 @@ func summary(r *result) string {
 	if r.Subs == 0 && r.Idle != nil {
 		return "idle " + idleStr(r.Idle.BytesPerSub, r.Idle.PSSBytesPerSub)
 	}
-	s := fmt.Sprintf("p99 %s, %s delivered", msStr(r.Latency.P99Ms), pct(float64(r.Deliveries)/float64(max(1, r.LinesWritten*int64(r.Subs)))))
+	s := fmt.Sprintf("p50 %s, p99 %s, %s delivered", msStr(r.Latency.P50Ms), msStr(r.Latency.P99Ms), pct(float64(r.Deliveries)/float64(max(1, r.LinesWritten*int64(r.Subs)))))
 	if r.IngestLinesPerSecond != nil {
 		s += fmt.Sprintf(", ingest %s lines/s", thousands(*r.IngestLinesPerSecond))
 	}
@@ -462,11 +465,12 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 	if o.pinServer >= 0 || o.pinLoad >= 0 {
 		fmt.Fprintf(w, "server pinned to CPU %d, load tool to CPU %d; ", o.pinServer, o.pinLoad)
 	}
+	fmt.Fprintf(w, "servers' timer slack %v; ", o.timerSlack)
 	fmt.Fprintf(w, "took %v\n", took.Round(time.Second))
 	for _, srv := range s.servers {
 		fmt.Fprintf(w, "  %s (%s subscribers): %s\n", srv.name, srv.kind, srv.cmd)
 	}
-	fmt.Fprintln(w, "\nCells are medians over the runs: p99 latency (write to receipt) · lines delivered (of lines × subscribers) · server CPU (% of one core, whole process tree) · server peak RSS (whole tree). Idle rows: memory growth per idle subscriber, RSS (PSS).")
+	fmt.Fprintln(w, "\nCells are medians over the runs: p50 and p99 latency (write to receipt) · lines delivered (of lines × subscribers) · server CPU (% of one core, whole process tree) · server peak RSS (whole tree). Idle rows: memory growth per idle subscriber, RSS (PSS).")
 
 	// Side by side: the rows every server runs.
 	fmt.Fprintln(w)
@@ -530,10 +534,10 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 
 	// The floor.
 	if len(s.floors) > 0 {
-		fmt.Fprintln(w, "\nThe floor: what the writes alone cost here. No server: a process pinned like one writes a message the size of weblogd's to every connection once a tick, in weblogd's steps, and the tool reads them (medians, min–max):")
+		fmt.Fprintln(w, "\nThe floor: what the writes alone cost here. No server: a process pinned like one writes a message the size of weblogd's to every connection once a tick, and the tool reads them (medians, min–max):")
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	steps begun a step late	")
+		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	ticks begun a tick late	")
 		for _, sc := range s.scenarios {
 			rs := s.floors[sc.key]
 			if len(rs) == 0 {
@@ -541,12 +545,12 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 			}
 			var cpu, per, late []float64
 			for _, r := range rs {
-				cpu, per, late = append(cpu, r.CPU), append(per, r.usPerWrite()), append(late, float64(r.Overran)/max(1, r.Seconds*1e3/r.TickMs*float64(r.Steps)))
+				cpu, per, late = append(cpu, r.CPU), append(per, r.usPerWrite()), append(late, float64(r.Overran)/max(1, r.Seconds*1e3/r.TickMs))
 			}
 			c, p, l := statOf(cpu), statOf(per), statOf(late)
 			r := rs[0]
-			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v, %d steps\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t\n", sc.title,
-				thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), r.Steps,
+			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t\n", sc.title,
+				thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6),
 				pct(c.med), pct(c.min), pct(c.max), p.med, p.min, p.max, pct(l.med), pct(l.min), pct(l.max))
 		}
 		tw.Flush()
@@ -605,7 +609,7 @@ func (s *suiteRun) cellStr(sc scenario, srv serverSpec, ranges bool) string {
 		}
 		parts = append(parts, v)
 	} else {
-		p := "p99 " + r(c.p99, msStr)
+		p := "p50 " + r(c.p50, msStr) + " · p99 " + r(c.p99, msStr)
 		if sc.baseline != "" && !ranges && srv.weblogd {
 			if b := s.cells[cellKey{sc.baseline, srv.name}]; b != nil && b.p99.n > 0 && b.p99.med > 0 {
 				p += fmt.Sprintf(" (%+.0f%% vs %s)", 100*(c.p99.med-b.p99.med)/b.p99.med, sc.baseline)

@@ -17,7 +17,7 @@ import (
 
 // Every flag, set to a value other than its default, changes what the
 // server is given: feed.Config, or the options main acts on itself (the
-// logger, the timer slack, the demo writer, --version). A flag that is
+// logger, the demo writer, --version). A flag that is
 // parsed and checked but never handed on fails here, and a new flag
 // without a case here fails too.
 func TestEveryFlagReachesTheServer(t *testing.T) {
@@ -105,7 +105,6 @@ func TestEveryFlagReachesTheServer(t *testing.T) {
 			newLogger(v.o, &b).Info("x")
 			return bytes.HasPrefix(b.Bytes(), []byte("{"))
 		}, true},
-		{"timer-slack", []string{"--timer-slack", "3ms"}, func(v view) any { return v.o.timerSlack }, 3 * time.Millisecond},
 		{"demo", []string{"--demo"}, func(v view) any { return v.o.demo }, true},
 		{"demo-rate", []string{"--demo-rate", "17"}, func(v view) any { return v.o.demoRate }, 17.0},
 		{"version", []string{"--version"}, func(v view) any { return v.o.version }, true},

@@ -47,7 +47,6 @@ type options struct {
 	rotateWait      time.Duration
 	writeTimeout    time.Duration
 	slowTimeout     time.Duration
-	timerSlack      time.Duration
 	maxSubs         int
 	maxSubsPerIP    int
 	logLevel        slog.Level
@@ -128,7 +127,6 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.slowTimeout, "slow-timeout", broadcast.DefaultSlowTimeout, "a subscriber that keeps losing records (its --queue overflowing) for this long is disconnected as too slow; 0 never does")
 	fs.IntVar(&o.maxSubs, "max-subscribers", feed.DefaultMaxSubscribers, "most subscribers of all streams together (raw TCP, /hits, /events, /ws); more are refused (503, or an <error/> line); 0 for no limit")
 	fs.IntVar(&o.maxSubsPerIP, "max-subscribers-per-ip", feed.DefaultMaxSubscribersPerIP, "most subscribers from one client address (the TCP peer: behind a proxy, the proxy, unless it is a --trusted-proxy); 0 for no limit")
-	fs.DurationVar(&o.timerSlack, "timer-slack", defaultTimerSlack, "how late the kernel may wake weblogd's threads from a timed sleep, so that the Go runtime's monitor wakes less often (Linux; weblogd restarts itself once to set it); 0 keeps the slack it was started with")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.demo, "demo", false, "write realistic demo traffic into the first --log (a temporary file if none) and follow it")
@@ -259,9 +257,6 @@ func (o *options) check() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("--%s %v: must not be negative", name, d))
 		}
-	}
-	if o.timerSlack < 0 || o.timerSlack > maxTimerSlack {
-		errs = append(errs, fmt.Errorf("--timer-slack %v: must be from 0 to %v", o.timerSlack, maxTimerSlack))
 	}
 	if o.history < 0 {
 		errs = append(errs, fmt.Errorf("--history %v: must not be negative (0 reads none)", o.history))

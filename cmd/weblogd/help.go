@@ -38,7 +38,7 @@ var serverHelp = []helpGroup{
 		{"nats-cert", "FILE"}, {"nats-key", "FILE"}}},
 	{"TLS", []helpFlag{{"tls-cert", "FILE"}, {"tls-key", "FILE"}}},
 	{"Logging and process", []helpFlag{{"log-level", "LEVEL"}, {"log-format", "FORMAT"}, {"shutdown-timeout", "DURATION"},
-		{"timer-slack", "DURATION"}, {"config", "FILE"}, {"version", ""}}},
+		{"config", "FILE"}, {"version", ""}}},
 	{"Demo", []helpFlag{{"demo", ""}, {"demo-rate", "N"}}},
 }
 

@@ -64,9 +64,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	}
 	logger := newLogger(o, stderr)
-	if err := useTimerSlack(o.timerSlack); err != nil { // returns only if it did not restart
-		logger.Debug("timer slack left as it was", "err", err)
-	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -74,7 +74,6 @@ func TestBadFlagsExit2(t *testing.T) {
 		{"bad glob", []string{"--log", "/tmp/[x*"}, nil, "syntax error in pattern"},
 		{"bad base path", []string{"--log", log, "--base-path", "weblog"}, nil, `base path "weblog" must start with /`},
 		{"bad rotate wait", []string{"--log", log, "--rotate-wait", "0s"}, nil, "--rotate-wait 0s: must be positive"},
-		{"bad timer slack", []string{"--log", log, "--timer-slack", "-1ms"}, nil, "--timer-slack -1ms: must be from 0 to 100ms"},
 		{"bad log format", []string{"--log", log, "--log-format", "xml"}, nil, `--log-format "xml"`},
 		{"bad environment", []string{"--log", log}, []string{"WEBLOGD_RING=lots"}, "WEBLOGD_RING"},
 		{"negative max subscribers", []string{"--log", log, "--max-subscribers", "-1"}, nil, "--max-subscribers -1: must not be negative"},
