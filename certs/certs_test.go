@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -381,4 +382,135 @@ func TestFailFastCloseAfterTimeout(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("Close took %v after a write timed out, want at once", took)
 	}
+}
+
+// noWaitRead reads c, switched by NoWait, until it has n bytes: a read
+// with nothing there returns at once with a net.Error whose Timeout is
+// true, and the test reads again a little later.
+func noWaitRead(c net.Conn, n int) (string, error) {
+	var got []byte
+	buf := make([]byte, 64)
+	deadline := time.Now().Add(waitFor)
+	for len(got) < n {
+		m, err := c.Read(buf)
+		got = append(got, buf[:m]...)
+		var ne net.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ne) && ne.Timeout():
+			if time.Now().After(deadline) {
+				return string(got), err
+			}
+			time.Sleep(5 * time.Millisecond)
+		default:
+			return string(got), err
+		}
+	}
+	return string(got), nil
+}
+
+// NoWait switches the TLS connections of both of weblogd's TLS listeners
+// (certs' Listener for the raw port, net/http's TLS over FailFast for the
+// HTTP port, whose WebSocket handler hijacks them) to reads that return at
+// once when there is nothing, and that keep what they read. Other
+// connections are left alone.
+func TestNoWait(t *testing.T) {
+	dir := t.TempDir()
+	a := certstest.Write(t, dir, "server")
+	p, err := certs.LoadPair(a.CertFile, a.KeyFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, server, client net.Conn) {
+		t.Helper()
+		buf := make([]byte, 8)
+		start := time.Now()
+		var ne net.Error
+		if n, err := server.Read(buf); n != 0 || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("Read() with nothing sent: %d, %v; want a net.Error with Timeout", n, err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("Read() with nothing sent took %v", took)
+		}
+		go io.WriteString(client, "NEW?\n")
+		if got, err := noWaitRead(server, 5); got != "NEW?\n" {
+			t.Fatalf("read %q, %v; want the line", got, err)
+		}
+	}
+
+	t.Run("Listener", func(t *testing.T) {
+		inner, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := certs.NewListener(inner, certs.ListenerConfig{TLS: p.Config()})
+		defer l.Close()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, _ := l.Accept()
+			accepted <- c
+		}()
+		client, err := tls.DialWithDialer(&net.Dialer{Timeout: waitFor}, "tcp", inner.Addr().String(), &tls.Config{RootCAs: a.Pool, ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		server := <-accepted
+		if server == nil {
+			t.Fatal("Accept failed")
+		}
+		defer server.Close()
+		if !certs.NoWait(server) {
+			t.Fatal("NoWait(a Listener's connection) = false")
+		}
+		check(t, server, client)
+	})
+
+	t.Run("HTTP", func(t *testing.T) {
+		inner, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hijacked := make(chan net.Conn, 1)
+		srv := &http.Server{TLSConfig: p.Config(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil || brw.Reader.Buffered() > 0 {
+				t.Errorf("Hijack: %v, %d bytes buffered", err, brw.Reader.Buffered())
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+			hijacked <- c
+		})}
+		go srv.ServeTLS(certs.FailFast(inner), "", "")
+		defer srv.Close()
+		client, err := tls.DialWithDialer(&net.Dialer{Timeout: waitFor}, "tcp", inner.Addr().String(), &tls.Config{RootCAs: a.Pool, ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		client.SetDeadline(time.Now().Add(waitFor))
+		io.WriteString(client, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(client), nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v, %v", resp, err)
+		}
+		server := <-hijacked
+		defer server.Close()
+		if !certs.NoWait(server) {
+			t.Fatal("NoWait(a hijacked connection of net/http's TLS over FailFast) = false")
+		}
+		check(t, server, client)
+	})
+
+	t.Run("Others", func(t *testing.T) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		if certs.NoWait(a) {
+			t.Error("NoWait(net.Pipe()) = true")
+		}
+		if certs.NoWait(tls.Server(a, p.Config())) {
+			t.Error("NoWait(a TLS connection not over FailFast, before its handshake) = true")
+		}
+	})
 }

@@ -14,7 +14,10 @@
 // speaking TLS, and a client that is (someone typing at nc) is told so in
 // plain text. FailFast wraps a listener so that a TLS connection whose write
 // failed is not held open by crypto/tls's close_notify for 5 s more; the
-// HTTP server uses it under net/http's own TLS.
+// HTTP server uses it under net/http's own TLS. NoWait switches a TLS
+// connection from either, once its handshake is done, to reads that never
+// wait, so that it can wait for input with no goroutine (transports'
+// Poller) like a plain one.
 //
 // Concurrency: a Pair is safe for concurrent use. A Listener owns one accept
 // goroutine, started by the first Accept, and one goroutine per handshake

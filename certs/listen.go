@@ -8,7 +8,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/weblogd/weblogd/internal/nowait"
 )
 
 const (
@@ -250,15 +253,40 @@ func (l failFastListener) Accept() (net.Conn, error) {
 
 // failFast is a connection whose writes all fail once one has. After a
 // failed write the byte stream may be cut mid-record: nothing written
-// after it could be read by the peer anyway.
+// after it could be read by the peer anyway. Under a TLS connection that
+// NoWait switched, its reads never wait either.
 type failFast struct {
 	net.Conn
-	err atomic.Pointer[error]
+	err    atomic.Pointer[error]
+	noWait atomic.Bool
 }
 
 // NetConn returns the connection under c (as tls.Conn's NetConn does),
 // for those that wait on its descriptor.
 func (c *failFast) NetConn() net.Conn { return c.Conn }
+
+// SyscallConn is the descriptor of the connection under c: a poller waits
+// on it, and the reads of NoWait use it.
+func (c *failFast) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errNoDescriptor
+	}
+	return sc.SyscallConn()
+}
+
+var errNoDescriptor = errors.New("the connection has no descriptor")
+
+func (c *failFast) Read(b []byte) (int, error) {
+	if !c.noWait.Load() {
+		return c.Conn.Read(b)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	return nowait.Read(rc, b)
+}
 
 func (c *failFast) Write(b []byte) (int, error) {
 	if err := c.err.Load(); err != nil {
@@ -269,4 +297,30 @@ func (c *failFast) Write(b []byte) (int, error) {
 		c.err.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+// NoWait switches c, a TLS connection from a Listener or a FailFast
+// listener whose handshake is done, to reads that never wait: a Read with
+// nothing to read returns at once, with nowait.ErrWouldBlock (a net.Error
+// whose Timeout is true); crypto/tls keeps a record of which only part
+// has come for the next Read. Its owner then waits for the descriptor of
+// the connection under c (c.NetConn(), a syscall.Conn) to be readable,
+// with no goroutine. It reports false, changing nothing, for any other
+// connection, or one whose handshake is not done (a handshake must be
+// able to wait). Set no read deadline on c then: one that has passed
+// fails its reads.
+func NoWait(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	if !ok || !tc.ConnectionState().HandshakeComplete {
+		return false
+	}
+	ff, ok := tc.NetConn().(*failFast)
+	if !ok {
+		return false
+	}
+	if _, err := ff.SyscallConn(); err != nil {
+		return false
+	}
+	ff.noWait.Store(true)
+	return true
 }

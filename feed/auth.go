@@ -1,15 +1,12 @@
 package feed
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/weblogd/weblogd/auth"
@@ -212,9 +209,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // tokenSlot holds a subscriber slot of the request's token (Grant.Key)
-// for as long as its stream lives: until the handler returns, or, for a
-// WebSocket the handler hijacked, until the connection is closed. A token
-// over MaxSubscribersPerToken gets 503 like the other limits.
+// for as long as its stream lives: until the handler returns. A token over
+// MaxSubscribersPerToken gets 503 like the other limits.
 func (s *Server) tokenSlot(c *transports.Counters, h http.Handler) http.Handler {
 	if s.tokenLimit == nil {
 		return h
@@ -231,48 +227,9 @@ func (s *Server) tokenSlot(c *transports.Counters, h http.Handler) http.Handler 
 			transports.Refuse(w, err, c)
 			return
 		}
-		hw := &slotWriter{ResponseWriter: w, release: release}
-		defer hw.done()
-		h.ServeHTTP(hw, r)
+		defer release()
+		h.ServeHTTP(w, r)
 	})
-}
-
-// slotWriter releases a token slot when the handler returns, unless the
-// connection was hijacked: then when the connection is closed.
-type slotWriter struct {
-	http.ResponseWriter
-	release  func()
-	hijacked bool
-}
-
-func (sw *slotWriter) done() {
-	if !sw.hijacked {
-		sw.release()
-	}
-}
-
-func (sw *slotWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(sw.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	sw.hijacked = true
-	return &slotConn{Conn: c, release: sw.release}, brw, nil
-}
-
-func (sw *slotWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
-
-// slotConn releases its token slot when it is closed.
-type slotConn struct {
-	net.Conn
-	release func()
-	once    sync.Once
-}
-
-func (c *slotConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 // loadAdminTokens reads the admin token file: the same syntax, but a

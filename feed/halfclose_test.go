@@ -159,8 +159,8 @@ func statusFunc(t *testing.T, srv *feed.Server, tlsOn bool, pool *x509.CertPool)
 // it asked for, every new record, and "</hits>" at shutdown, so that its
 // saved session is a well-formed XML document. Whether it sent nothing
 // (`nc host 8888 < /dev/null > saved.xml`) or a command first (`echo
-// "SINCE 40" | nc host 8888`), over plain TCP (a parked connection) or
-// TLS (read by a goroutine of its own).
+// "SINCE 40" | nc host 8888`), over plain TCP or TLS (both waiting in the
+// poller).
 func TestRawHalfClosedClientGetsTheStream(t *testing.T) {
 	cert := certstest.Write(t, t.TempDir(), "weblogd")
 	type client struct {
@@ -240,7 +240,8 @@ func TestRawHalfClosedClientGetsTheStream(t *testing.T) {
 
 // A half-closed client that then goes away for good is found out by the
 // writes to it: the server lets it go as soon as records are written,
-// whether its connection is parked or read by a goroutine of its own (TLS).
+// whether its connection waits in the poller or is read by a goroutine of
+// its own (TLS).
 func TestRawHalfClosedClientThatGoesIsDropped(t *testing.T) {
 	cert := certstest.Write(t, t.TempDir(), "weblogd")
 	for _, tlsOn := range []bool{false, true} {

@@ -25,7 +25,9 @@ func (s *Server) buildHandler() http.Handler {
 		}
 		return h
 	}
-	// A stream: its token's grant, then a slot of the token's subscribers.
+	// A stream: its token's grant, then a slot of the token's subscribers
+	// (the WebSocket handler takes its own, held until its connection
+	// ends).
 	stream := func(name string, h http.Handler) http.Handler {
 		return s.requireToken(name, s.tokenSlot(s.counters[name], h))
 	}
@@ -39,7 +41,7 @@ func (s *Server) buildHandler() http.Handler {
 	mux.Handle("GET /metrics", probe(s.bounded(s.metricsHandler())))
 	mux.Handle("GET /hits", stream(transportHits, s.hits))
 	mux.Handle("GET /events", stream(transportEvents, s.events))
-	mux.Handle("GET /ws", stream(transportWS, s.ws))
+	mux.Handle("GET /ws", s.requireToken(transportWS, s.ws))
 	mux.Handle("GET /api/hits", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiHits))))
 	mux.Handle("GET /api/status", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiStatus))))
 	mux.Handle("GET /api/stats", s.requireToken(placeAPI, s.bounded(http.HandlerFunc(s.apiStats))))

@@ -206,7 +206,7 @@ func New(c Config) (_ *Server, err error) {
 	s.events = sse.New(transports.StreamConfig{Hub: s.hub, WriteTimeout: c.WriteTimeout, Heartbeat: c.Heartbeat, Counters: s.counters[transportEvents],
 		Limiter: s.limiter, Drain: s.drain})
 	s.ws = ws.New(ws.Config{Hub: s.hub, WriteTimeout: c.WriteTimeout, PongWait: c.PongWait, AllowOrigins: c.AllowOrigins, Counters: s.counters[transportWS],
-		Limiter: s.limiter, Drain: s.drain})
+		Limiter: s.limiter, Drain: s.drain, Tokens: s.tokenLimit})
 	f, err := format.Compile(c.Format)
 	if err != nil {
 		return nil, fmt.Errorf("configure weblogd: format: %w", err)

@@ -333,14 +333,15 @@ func TestRawCommandBeforeHits(t *testing.T) {
 }
 
 // Raw TCP clients without authentication are let in by the accept loop
-// itself, and parked: they start no goroutine each (the runtime would keep
-// every goroutine's descriptor it made for good). Each client reads its
-// "<hits>" before the next connects, so that the writers' workers, which
-// start another when turns queue up, have no reason to.
+// itself, and wait in the poller: they start no goroutine each (the
+// runtime would keep every goroutine's descriptor it made for good). Each
+// client reads its "<hits>" before the next connects, so that the writers'
+// pool, which starts another goroutine when writes queue up, has no reason
+// to.
 func TestRawClientsStartNoGoroutineEach(t *testing.T) {
 	log := tempLog(t)
 	srv := startServer(t, feed.Config{Logs: []string{log}, MaxSubscribersPerIP: -1})
-	dialRaw(t, srv) // the first writes start the writers' workers
+	dialRaw(t, srv) // the first writes start the writers' pool
 	const n = 200
 	created := func() uint64 {
 		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}

@@ -354,7 +354,7 @@ func startWS(b *testing.B, hub *broadcast.Hub, s *benchServer) {
 	stopHTTP := s.stop
 	s.stop = func() {
 		stopHTTP()
-		h.Close() // its idle connections' poller and its writers' workers
+		h.Close() // its idle connections' poller and its writers' pool
 	}
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
 	d := websocket.Dialer{ReadBufferSize: benchReadBuf, HandshakeTimeout: benchTimeout}

@@ -25,26 +25,24 @@
 // shutdown; one whose token was revoked (Hub.End with
 // broadcast.ReasonRevoked) gets <error reason="revoked"/> and "</hits>".
 //
-// Concurrency: Serve tracks every connection until it has ended (its
-// WaitGroup), and no goroutine waits on an idle one. A client without
-// authentication is let in by the accept loop itself, which never waits on
-// it; one that must send AUTH first gets a goroutine until it is in. Once
-// in, a connection is parked in a transports.Idle, and a reader goroutine
-// is started when the client sends something (or goes), reads what is
-// there, answers it, and parks it again (after the end of the client's
-// input, for its hang-up only); the reader that finds the connection over
-// ends it. Writes go through a transports.Writer: a writer goroutine
-// exists only while there is something to write, and the reader takes the
-// writer role to answer a command, so writes never overlap. Reads never
-// wait, and every write has a deadline. A TLS
-// connection, which cannot be parked, is read by a goroutine of its own,
-// with a read deadline; after the end of the client's input, the TCP
-// connection under it is parked for its hang-up, and the goroutine ends.
+// A connection's life, in the order of this file: the accept loop lets it
+// in (open) and leaves it in a transports.Poller, with no goroutine; when
+// the client sends something (or goes), a reader reads what is there
+// (readAvailable): its AUTH line first, if authentication is on, then its
+// commands, each answered through the transports.Writer (Writer.Do), so
+// that writes never overlap; then the connection waits again. The hub's
+// news queues a write on the server's WriterPool; every write has a
+// deadline. At the end of the client's input the connection waits for its
+// hang-up only (inputEnded). The goodbye, "</hits>", is the last write once
+// the hub has ended the subscription (flush); the reader that finds the
+// connection over ends it (finish). Serve tracks every connection until it
+// has ended.
 package tcpxml
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -61,10 +59,6 @@ import (
 )
 
 const (
-	// readIdle is the read deadline of a connection: clients usually send
-	// nothing at all, and the read just starts again; the connection ends
-	// when it is closed.
-	readIdle = 30 * time.Second
 	// readBufferBytes is what one read takes: commands are short.
 	readBufferBytes = 128
 	// maxCommand bounds one input line: the longest command is a SINCE
@@ -73,7 +67,7 @@ const (
 	maxCommand = 1024
 	// DefaultAuthTimeout is how long a client has to send its AUTH line:
 	// a script sends it at once, and a silent connection must not hold a
-	// socket and a goroutine for long.
+	// socket for long.
 	DefaultAuthTimeout = 10 * time.Second
 )
 
@@ -118,7 +112,7 @@ type Server struct {
 	authTimeout  time.Duration
 	onAuthFail   func()
 	tokens       *transports.TokenLimiter
-	workers      transports.Workers // write for the connections
+	writers      transports.WriterPool // write for the connections
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -135,10 +129,15 @@ func New(c Config) *Server {
 	if c.Counters == nil {
 		c.Counters = new(transports.Counters)
 	}
-	s := &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters,
-		limiter: c.Limiter, drain: c.Drain, conns: make(map[*conn]struct{})}
-	s.setAuth(c) // auth.go
-	return s
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.OnAuthFailure == nil {
+		c.OnAuthFailure = func() {}
+	}
+	return &Server{hub: c.Hub, writeTimeout: c.WriteTimeout, log: c.Logger, counters: c.Counters,
+		limiter: c.Limiter, drain: c.Drain, auth: c.Authenticate, authTimeout: c.AuthTimeout,
+		onAuthFail: c.OnAuthFailure, tokens: c.Tokens, conns: make(map[*conn]struct{})}
 }
 
 // Serve accepts connections on l until ctx is done, then closes l and waits
@@ -146,13 +145,12 @@ func New(c Config) *Server {
 // subscriptions (they write the rest and "</hits>"), when the peer goes,
 // or when CloseAll cuts them.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	idle, err := transports.NewIdle()
+	poller, err := transports.NewPoller()
 	if err != nil {
-		s.log.Warn("idle connections each keep a goroutine", "err", err)
-	} else {
-		defer idle.Close() // after every connection has ended
+		return err
 	}
-	defer s.workers.Close() // likewise
+	defer poller.Close()    // after every connection has ended
+	defer s.writers.Close() // likewise
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
@@ -168,17 +166,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			}
 			return err
 		}
-		cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline)}
-		s.track(cn, true)
 		wg.Add(1)
-		cn.done = func() {
-			s.track(cn, false)
-			wg.Done()
-		}
-		if s.openParked(ctx, cn, idle) {
-			continue
-		}
-		go s.serveConn(ctx, cn, idle)
+		s.open(ctx, c, poller, &wg)
 	}
 }
 
@@ -210,35 +199,30 @@ func (s *Server) track(c *conn, add bool) {
 }
 
 // conn is one client: its subscription, its mode, and the pending output.
-// Nothing waits on an idle connection: it is parked in the server's Idle,
-// and a goroutine starts to read when the client sends something (or goes).
-// What is written goes through the Writer, whose role the reader takes to
-// answer a command. A TLS connection, which cannot be parked, is read by
-// a goroutine of its own.
 type conn struct {
 	s        *Server
 	c        net.Conn
 	deadline *transports.Deadline
 	w        *transports.Writer
-	done     func() // Serve's hold on the connection
-	release  func() // the subscriber slot
+	held     *sync.WaitGroup // Serve's, which waits for the connection to end
+	release  func()          // the subscriber slot; nil until it has one
 
-	park atomic.Pointer[transports.Parked]
-	// gone is what a reader that cannot park waits on once the client's
-	// input has ended: close closes it. closedMark: close came first.
-	gone atomic.Pointer[chan struct{}]
+	wait atomic.Pointer[transports.Waiting] // its place in the poller
+	// authTimer refuses a client that has not sent its AUTH line in time;
+	// stopped at the AUTH line, and nil from then on.
+	authTimer *time.Timer
 
 	// The command being read, touched by one reader at a time.
 	line      []byte
 	skipping  bool // an over-long line: skipped up to its end
-	inputDone bool // the client closed its side: parked for its hang-up only
+	inputDone bool // the client closed its side: waiting for its hang-up only
 
 	// Set before the writer starts, read-only after.
 	scope *transports.Filter // the token's fixed filter; nil: everything
 	meta  *transports.Peer
 
 	// Touched only by the holder of the writer role.
-	sub     *broadcast.Subscription
+	sub     *broadcast.Subscription // nil until it is let in
 	polling bool
 	hello   bool // "<hits>" is still to be written, before anything else
 	out     net.Buffers
@@ -250,88 +234,181 @@ var (
 	hitsEnd   = []byte("</hits>\n")
 	none      = []byte("<none/>\n")
 	newline   = []byte("\n")
-	// unauthorized is the one answer to every failed authentication: it
-	// says nothing of what was wrong.
-	unauthorized = []byte(`<error reason="unauthorized"/>` + "\n")
+	// unauthorizedLine is the one answer to every failed authentication:
+	// it says nothing of what was wrong.
+	unauthorizedLine = []byte(`<error reason="unauthorized"/>` + "\n")
 )
 
-// openParked lets a plain TCP client in without a goroutine of its own,
-// when nothing about it can wait: no authentication to read, a connection
-// that can be parked. It subscribes it, leaves "<hits>" to the writer's
-// first turn (a worker's), and parks it; the Idle starts a reader when the
-// client sends something. A connection accepted in a burst of thousands
-// then costs no goroutine at all: the runtime keeps every goroutine's
-// descriptor it ever made, so one started per connection would stay with
-// the process. It reports false, having done nothing, when the connection
-// needs serveConn.
-func (s *Server) openParked(ctx context.Context, cn *conn, idle *transports.Idle) bool {
-	if s.auth != nil || idle == nil {
-		return false
-	}
-	rc, ok := transports.Parkable(cn.c)
-	if !ok {
-		return false
-	}
-	cn.admit() // without authentication: at once
-	if err := cn.subscribe(ctx, nil); err != nil {
-		go cn.turnAway(err) // its one line could wait on the client: not here
-		return true
-	}
-	k := idle.Add(rc, func() { go cn.readAvailable(ctx) })
-	cn.park.Store(k)
-	cn.w.Start()
-	if err := k.Wait(); err != nil {
-		go cn.finish(err) // it waits for the writer's turn
-	}
-	return true
-}
-
-// serveConn lets cn in (reading its AUTH line, if authentication is on),
-// subscribes it and leaves it to be read: parked in idle, or read by this
-// goroutine when it cannot be parked (TLS, or no Idle).
-func (s *Server) serveConn(ctx context.Context, cn *conn, idle *transports.Idle) {
-	grant, pending, ok := cn.admit() // AUTH first, when authentication is on (auth.go)
-	if !ok {
-		cn.abandon()
-		return
-	}
-	if err := cn.subscribe(ctx, grant); err != nil {
-		cn.turnAway(err)
-		return
-	}
-	if len(pending) > 0 {
-		// What came after the AUTH line, in its read.
-		if err := cn.input(ctx, pending); err != nil {
-			cn.finish(err)
+// open lets a client in from the accept loop, which never waits on it: it
+// subscribes it at once (or, with authentication on, starts the clock for
+// its AUTH line) and leaves it in the poller, which starts a reader when
+// the client sends something. A connection accepted in a burst of
+// thousands then costs no goroutine at all: the runtime keeps every
+// goroutine's descriptor it ever made, so one started per connection would
+// stay with the process.
+func (s *Server) open(ctx context.Context, c net.Conn, poller *transports.Poller, wg *sync.WaitGroup) {
+	cn := &conn{s: s, c: c, deadline: s.drain.Track(c.SetWriteDeadline), held: wg,
+		meta: &transports.Peer{Addr: c.RemoteAddr().String(), Transport: "tcp"}}
+	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.writers)
+	s.track(cn, true)
+	if s.auth == nil {
+		if err := cn.subscribe(ctx, nil); err != nil {
+			go cn.turnAway(err) // its one line could wait on the client: not here
 			return
 		}
+	} else {
+		cn.authTimer = time.AfterFunc(s.authTimeout, cn.authTimedOut)
 	}
-	if rc, ok := transports.Parkable(cn.c); ok && idle != nil {
-		cn.park.Store(idle.Add(rc, func() { go cn.readAvailable(ctx) }))
-		cn.w.Start()
-		cn.readAvailable(ctx) // it may have sent something already; then it parks
+	k, err := poller.Add(c, func() { go cn.readAvailable(ctx) })
+	if err != nil {
+		go cn.finish(err) // it waits for the writer
 		return
 	}
-	cn.w.Start()
-	if err := cn.readBlocking(ctx, idle); !errors.Is(err, errParked) {
+	cn.wait.Store(k)
+	if _, isTLS := c.(*tls.Conn); isTLS {
+		// crypto/tls may hold input it read with the handshake, which
+		// epoll would never report: the first read looks.
+		go cn.readAvailable(ctx)
+		return
+	}
+	if err := k.WaitInput(); err != nil {
+		go cn.finish(err)
+	}
+}
+
+// readAvailable is the reader: it reads what the client has sent, answers
+// it, and lets the connection wait again, or ends it if the client went.
+func (cn *conn) readAvailable(ctx context.Context) {
+	if cn.inputDone {
+		// Waiting for its hang-up only: the peer reset the connection, or
+		// it was closed from this side.
+		cn.finish(errHungUp)
+		return
+	}
+	input := func(b []byte) error { return cn.input(ctx, b) }
+	err := cn.wait.Load().ReadAvailable(readBufferBytes, input)
+	if errors.Is(err, io.EOF) {
+		err = cn.inputEnded()
+	}
+	if err != nil {
 		cn.finish(err)
 	}
 }
 
+// input takes bytes the client sent and answers each complete line.
+// Over-long lines are answered once and skipped without being held. Each
+// answer is written before more is read, so a client that floods commands
+// is held back by its own answers' write deadline, and its memory by
+// maxCommand.
+func (cn *conn) input(ctx context.Context, data []byte) error {
+	for len(data) > 0 {
+		part, rest, found := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		if !cn.skipping {
+			cn.line = append(cn.line, part...)
+			if len(cn.line) > maxCommand {
+				if cn.authTimer != nil {
+					return cn.w.Do(cn.unauthorized)
+				}
+				cn.line, cn.skipping = nil, true // and let go of its memory
+				if err := cn.w.Do(func() error {
+					cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
+					return cn.write()
+				}); err != nil {
+					return err
+				}
+			}
+		}
+		if !found {
+			break
+		}
+		if !cn.skipping {
+			cmd := string(bytes.TrimRight(cn.line, "\r"))
+			answer := func() error { return cn.command(ctx, cmd) }
+			if cn.authTimer != nil {
+				answer = func() error { return cn.authenticate(ctx, cmd) }
+			}
+			if err := cn.w.Do(answer); err != nil {
+				return err
+			}
+		}
+		cn.line, cn.skipping = cn.line[:0], false
+	}
+	if len(cn.line) == 0 {
+		cn.line = nil // an idle connection holds no buffer
+	}
+	return nil
+}
+
+// authenticate answers the client's first line, holding the writer role:
+// it must be "AUTH <token>" with a token Authenticate knows; then the
+// client is subscribed, with what its token allows.
+func (cn *conn) authenticate(ctx context.Context, line string) error {
+	cn.authTimer.Stop() // if it has fired meanwhile, it finds the client in
+	cn.authTimer = nil
+	secret, ok := strings.CutPrefix(line, "AUTH ")
+	var g *transports.Grant
+	if ok {
+		g, ok = cn.s.auth(strings.TrimSpace(secret))
+	}
+	if !ok {
+		return cn.unauthorized()
+	}
+	cn.scope = g.Scope
+	cn.meta.Token, cn.meta.Filter, cn.meta.Grant = g.Name, g.Scope.String(), g
+	if err := cn.subscribe(ctx, g); err != nil {
+		cn.refuse(err)
+		return err
+	}
+	return nil
+}
+
+// authTimedOut is the auth timer's: a client still not let in is refused.
+// It takes the writer role, so that it and the reader's AUTH line never
+// both answer.
+func (cn *conn) authTimedOut() {
+	cn.w.Do(func() error {
+		if cn.sub != nil {
+			return nil
+		}
+		return cn.unauthorized()
+	})
+}
+
+// unauthorized refuses a client for its credentials, holding the writer
+// role; the error ends the stream, and the writer closes the connection.
+func (cn *conn) unauthorized() error {
+	cn.s.onAuthFail()
+	cn.out = append(cn.out, unauthorizedLine)
+	cn.write()
+	cn.debug("raw tcp client refused: not authenticated")
+	return errUnauthorized
+}
+
+var errUnauthorized = errors.New("not authenticated")
+
 // subscribe takes a subscriber slot for cn (of its address, and of its
-// token, grant, if any) and subscribes it; "<hits>" is then due first.
-// An error says why the client cannot be served: turn it away.
+// token, grant, if any), subscribes it and starts its writer; "<hits>" is
+// then due first. An error says why the client cannot be served.
 func (cn *conn) subscribe(ctx context.Context, grant *transports.Grant) error {
 	s := cn.s
 	release, err := s.limiter.Acquire(cn.meta.Addr)
-	if err == nil {
-		release, err = cn.tokenSlot(grant, release)
+	if err == nil && grant != nil {
+		var releaseToken func()
+		if releaseToken, err = s.tokens.Acquire(grant.Key); err != nil {
+			release()
+		} else {
+			releaseAddr := release
+			release = func() {
+				releaseToken()
+				releaseAddr()
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
-	cn.w = transports.NewWriter(cn.flush, cn.close, 0, &s.workers)
-	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
+	sub, err := s.hub.Subscribe(ctx, broadcast.SubscribeOptions{DropCounter: &s.counters.Dropped, Notify: cn.w.Notify, Meta: cn.meta})
 	if err != nil {
 		release()
 		return transports.ErrShuttingDown
@@ -339,178 +416,66 @@ func (cn *conn) subscribe(ctx context.Context, grant *transports.Grant) error {
 	cn.release, cn.sub, cn.hello = release, sub, true
 	s.counters.Subscribers.Add(1)
 	cn.debug("raw tcp subscriber connected")
+	cn.w.Start()
 	return nil
 }
 
 // turnAway tells a client that could not subscribe why, and ends it.
 func (cn *conn) turnAway(err error) {
 	cn.refuse(err)
+	cn.finish(err)
+}
+
+// refuse tells a client it cannot be served, in one line, before the
+// connection is closed.
+func (cn *conn) refuse(err error) {
+	cn.s.counters.Refused(transports.RefuseReasonOf(err))
+	cn.out = append(cn.out, []byte(`<error reason="`+err.Error()+`"/>`+"\n"))
+	cn.write()
 	cn.debug("raw tcp subscriber refused", "err", err)
-	cn.abandon()
 }
 
-// debug logs at Debug with the client's address and token, put together
-// only when it is logged: a logger made With them would be kept by every
-// idle connection.
-func (cn *conn) debug(msg string, args ...any) {
-	if !cn.s.log.Enabled(context.Background(), slog.LevelDebug) {
-		return
-	}
-	args = append(args, "remote", cn.meta.Addr)
-	if cn.meta.Token != "" {
-		args = append(args, "token", cn.meta.Token)
-	}
-	cn.s.log.Debug(msg, args...)
-}
-
-// abandon ends a connection that never subscribed.
-func (cn *conn) abandon() {
-	cn.c.Close()
-	cn.deadline.Release()
-	cn.done()
-}
-
-// close closes the connection, and wakes its reader if it is parked
-// (epoll does not report a descriptor closed under it) or waiting after
-// the end of the client's input: that reader ends it.
-func (cn *conn) close() {
-	cn.c.Close()
-	if k := cn.park.Load(); k != nil {
-		k.Wake()
-	}
-	if g := cn.gone.Swap(closedMark); g != nil && g != closedMark {
-		close(*g)
-	}
-}
-
-// closedMark in conn.gone says the connection was closed before a reader
-// waited for it.
-var closedMark = new(chan struct{})
-
-// errHungUp ends a client that had ended its input and is now gone too.
-var errHungUp = errors.New("the client hung up")
-
-// errParked says the reader's role went to the Idle with the connection.
-var errParked = errors.New("parked for its hang-up")
-
-// inputEnded is the reader's answer to the end of the client's input. A
-// client that stops sending (nc closes its side for writing when its
-// standard input ends) still reads, so the stream goes on until a write
-// fails or the server ends it. A client that has gone sends the same end
-// of input, and only a write tells them apart: its kernel answers with a
-// reset. So a newline, which means nothing between the document's
-// elements, is written at once, and the connection is parked for its
-// hang-up only (its input, over, would be readable for good): a reset,
-// or the wake of a close from this side, ends it. A TLS connection's
-// input is over too, so the TCP connection under it is parked the same
-// way, and its reader returns errParked. Without an Idle, the reader
-// waits for the connection to be closed.
-func (cn *conn) inputEnded(idle *transports.Idle) error {
-	cn.inputDone = true
-	if err := cn.w.Do(func() error {
-		cn.out = append(cn.out, newline)
-		return cn.write()
-	}); err != nil {
-		return err
-	}
-	if k := cn.park.Load(); k != nil {
-		return k.WaitHangup()
-	}
-	if idle != nil {
-		if rc, ok := transports.Parkable(underlying(cn.c)); ok {
-			k := idle.Add(rc, func() { go cn.finish(errHungUp) })
-			cn.park.Store(k)
-			if err := k.WaitHangup(); err != nil {
-				return err
-			}
-			return errParked
+// command answers one command line; it runs holding the writer role.
+func (cn *conn) command(ctx context.Context, line string) error {
+	switch {
+	case line == "NEW?":
+		if !cn.polling {
+			cn.polling = true
+			cn.sub.SetPolling(true)
 		}
-	}
-	g := make(chan struct{})
-	if cn.gone.CompareAndSwap(nil, &g) {
-		<-g
-	}
-	return errHungUp
-}
-
-// finish ends the connection, once, from its reader: err is why it stopped
-// reading.
-func (cn *conn) finish(err error) {
-	cn.c.Close() // a write stuck on a client that stopped reading fails now
-	err = cn.w.Stop(err)
-	if k := cn.park.Load(); k != nil {
-		k.Remove()
-	}
-	cn.sub.Close() // the writer is done: the subscription is the reader's again
-	s := cn.s
-	s.counters.Subscribers.Add(-1)
-	reason := transports.ReasonOf(cn.sub, err)
-	s.counters.Disconnected(reason)
-	cn.debug("raw tcp subscriber ended", "reason", reason)
-	cn.release()
-	cn.deadline.Release()
-	cn.done()
-}
-
-// underlying returns the TCP connection under c's layers (TLS, and those
-// that wrap it as tls.Conn does, with a NetConn method).
-func underlying(c net.Conn) net.Conn {
-	for {
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return c
+		before := len(cn.out)
+		for items := cn.sub.Take(); len(items) > 0; items = cn.sub.Take() {
+			cn.queueItems(items)
 		}
-		c = u.NetConn()
-	}
-}
-
-// readAvailable reads what the client has sent, answers it, and parks the
-// connection again, or ends it if the client went.
-func (cn *conn) readAvailable(ctx context.Context) {
-	if cn.inputDone {
-		// Parked for its hang-up only: the peer reset the connection,
-		// or it was closed from this side.
-		cn.finish(errHungUp)
-		return
-	}
-	input := func(b []byte) error { return cn.input(ctx, b) }
-	err := cn.park.Load().ReadAvailable(readBufferBytes, input)
-	if errors.Is(err, io.EOF) {
-		err = cn.inputEnded(nil)
-	}
-	if err != nil {
-		cn.finish(err)
-	}
-}
-
-// readBlocking reads and answers the client's lines until the connection
-// ends, and returns the error that ended it, or errParked when its input
-// ended and the connection was parked (inputEnded).
-func (cn *conn) readBlocking(ctx context.Context, idle *transports.Idle) error {
-	buf := make([]byte, readBufferBytes)
-	for {
-		cn.c.SetReadDeadline(time.Now().Add(readIdle))
-		n, err := cn.c.Read(buf)
-		if n > 0 {
-			if err := cn.input(ctx, buf[:n]); err != nil {
-				return err
-			}
+		if len(cn.out) == before {
+			cn.out = append(cn.out, none)
 		}
-		switch {
-		case err == nil:
-		case isTimeout(err):
-			// Clients usually send nothing: look again.
-		case errors.Is(err, io.EOF):
-			return cn.inputEnded(idle)
-		default:
+	case strings.HasPrefix(line, "SINCE "):
+		seq, err := strconv.ParseUint(strings.TrimSpace(line[len("SINCE "):]), 10, 64)
+		if err != nil {
+			cn.out = append(cn.out, []byte(`<error reason="SINCE takes a sequence number"/>`+"\n"))
+			break
+		}
+		// A new subscription resumes exactly after seq; what the old one
+		// had queued is after seq too, so nothing is lost or repeated.
+		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq,
+			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Notify, Meta: cn.meta})
+		if err != nil {
 			return err
 		}
+		cn.sub.Close()
+		cn.sub, cn.polling = sub, false
+		// What it has is written as the role is let go (Writer.Do).
+	case line == "":
+	default:
+		cn.out = append(cn.out, []byte(`<error reason="unknown command: send NEW? or SINCE &lt;seq&gt;"/>`+"\n"))
 	}
+	return cn.write()
 }
 
 // flush is the connection's transports.Writer flush: it writes what the
-// subscription has (nothing while the client polls), and the end of the
-// stream once the hub has ended it.
+// subscription has (nothing while the client polls), and the goodbye once
+// the hub has ended it.
 func (cn *conn) flush(bool) (over bool, err error) {
 	done := cn.sub.Ended()
 	if why := transports.EndReason(cn.sub.Reason()); done && why != "" {
@@ -530,14 +495,6 @@ func (cn *conn) flush(bool) (over bool, err error) {
 	}
 	err = cn.write()
 	return done || err != nil, err
-}
-
-// refuse tells a client it cannot be served, in one line, before the
-// connection is closed.
-func (cn *conn) refuse(err error) {
-	cn.s.counters.Refused(transports.RefuseReasonOf(err))
-	cn.out = append(cn.out, []byte(`<error reason="`+err.Error()+`"/>`+"\n"))
-	cn.write()
 }
 
 // queueAll takes everything the subscription has and queues it, writing
@@ -588,80 +545,80 @@ func (cn *conn) write() error {
 	return err
 }
 
-// command answers one command line; it runs holding the writer role.
-func (cn *conn) command(ctx context.Context, line string) error {
-	switch {
-	case line == "NEW?":
-		if !cn.polling {
-			cn.polling = true
-			cn.sub.SetPolling(true)
-		}
-		before := len(cn.out)
-		for items := cn.sub.Take(); len(items) > 0; items = cn.sub.Take() {
-			cn.queueItems(items)
-		}
-		if len(cn.out) == before {
-			cn.out = append(cn.out, none)
-		}
-	case strings.HasPrefix(line, "SINCE "):
-		seq, err := strconv.ParseUint(strings.TrimSpace(line[len("SINCE "):]), 10, 64)
-		if err != nil {
-			cn.out = append(cn.out, []byte(`<error reason="SINCE takes a sequence number"/>`+"\n"))
-			break
-		}
-		// A new subscription resumes exactly after seq; what the old one
-		// had queued is after seq too, so nothing is lost or repeated.
-		sub, err := cn.s.hub.Subscribe(ctx, broadcast.SubscribeOptions{Resume: true, Since: seq,
-			DropCounter: &cn.s.counters.Dropped, Notify: cn.w.Kick, Meta: cn.meta})
-		if err != nil {
-			return err
-		}
-		cn.sub.Close()
-		cn.sub, cn.polling = sub, false
-		// What it has is written as the role is let go (Writer.Do).
-	case line == "":
-	default:
-		cn.out = append(cn.out, []byte(`<error reason="unknown command: send NEW? or SINCE &lt;seq&gt;"/>`+"\n"))
+// inputEnded is the reader's answer to the end of the client's input. A
+// client that stops sending (nc closes its side for writing when its
+// standard input ends) still reads, so the stream goes on until a write
+// fails or the server ends it. A client that has gone sends the same end
+// of input, and only a write tells them apart: its kernel answers with a
+// reset. So a newline, which means nothing between the document's
+// elements, is written at once, and the connection waits for its hang-up
+// only (its input, over, would be readable for good): a reset, or the
+// wake of a close from this side, ends it. A client that ends its input
+// before its AUTH line is refused.
+func (cn *conn) inputEnded() error {
+	if cn.authTimer != nil {
+		return cn.w.Do(cn.unauthorized)
 	}
-	return cn.write()
+	cn.inputDone = true
+	if err := cn.w.Do(func() error {
+		cn.out = append(cn.out, newline)
+		return cn.write()
+	}); err != nil {
+		return err
+	}
+	return cn.wait.Load().WaitHangup()
 }
 
-// input takes bytes the client sent and answers each complete line.
-// Over-long lines are answered once and skipped without being held. Each
-// answer is written before more is read, so a client that floods commands
-// is held back by its own answers' write deadline, and its memory by
-// maxCommand.
-func (cn *conn) input(ctx context.Context, data []byte) error {
-	for len(data) > 0 {
-		part, rest, found := bytes.Cut(data, []byte{'\n'})
-		data = rest
-		if !cn.skipping {
-			cn.line = append(cn.line, part...)
-			if len(cn.line) > maxCommand {
-				cn.line, cn.skipping = nil, true // and let go of its memory
-				if err := cn.w.Do(func() error {
-					cn.out = append(cn.out, []byte(`<error reason="line too long"/>`+"\n"))
-					return cn.write()
-				}); err != nil {
-					return err
-				}
-			}
-		}
-		if !found {
-			break
-		}
-		if !cn.skipping {
-			cmd := string(bytes.TrimRight(cn.line, "\r"))
-			if err := cn.w.Do(func() error { return cn.command(ctx, cmd) }); err != nil {
-				return err
-			}
-		}
-		cn.line, cn.skipping = cn.line[:0], false
+// errHungUp ends a client that had ended its input and is now gone too.
+var errHungUp = errors.New("the client hung up")
+
+// close closes the connection, and wakes its reader if it is waiting
+// (epoll does not report a descriptor closed under it): that reader ends
+// it.
+func (cn *conn) close() {
+	cn.c.Close()
+	if k := cn.wait.Load(); k != nil {
+		k.Wake()
 	}
-	if len(cn.line) == 0 {
-		cn.line = nil // an idle connection holds no buffer
+}
+
+// finish ends the connection, once, from its reader: err is why it stopped
+// reading.
+func (cn *conn) finish(err error) {
+	cn.c.Close() // a write stuck on a client that stopped reading fails now
+	err = cn.w.Stop(err)
+	if k := cn.wait.Load(); k != nil {
+		k.Remove()
 	}
-	return nil
+	if cn.authTimer != nil {
+		cn.authTimer.Stop()
+	}
+	if cn.sub != nil { // it was let in
+		cn.sub.Close() // the writer is done: the subscription is the reader's again
+		s := cn.s
+		s.counters.Subscribers.Add(-1)
+		reason := transports.ReasonOf(cn.sub, err)
+		s.counters.Disconnected(reason)
+		cn.debug("raw tcp subscriber ended", "reason", reason)
+		cn.release()
+	}
+	cn.deadline.Release()
+	cn.s.track(cn, false)
+	cn.held.Done()
+}
+
+// debug logs at Debug with the client's address and token, put together
+// only when it is logged: a logger made With them would be kept by every
+// idle connection.
+func (cn *conn) debug(msg string, args ...any) {
+	if !cn.s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	args = append(args, "remote", cn.meta.Addr)
+	if cn.meta.Token != "" {
+		args = append(args, "token", cn.meta.Token)
+	}
+	cn.s.log.Debug(msg, args...)
 }
 
 func isTimeout(err error) bool {

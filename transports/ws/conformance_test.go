@@ -2,19 +2,15 @@ package ws
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/weblogd/weblogd/broadcast"
 )
 
 // conformanceCase is raw client frames, each written on its own (a frame
@@ -140,43 +136,15 @@ func fragments(s string) [][]byte {
 	return out
 }
 
-// startConformance serves a Handler on loopback, over a hub that never
-// has a record, and returns its address.
-func startConformance(t *testing.T) string {
+// handshake opens a WebSocket connection to s with raw bytes, as a
+// client library would, and returns it with its reader past the 101
+// answer.
+func handshake(t *testing.T, s *testServer) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	hub := broadcast.NewHub(broadcast.HubConfig{Ring: broadcast.NewRing(10, 0)})
-	ctx, cancel := context.WithCancel(context.Background())
-	hubDone := make(chan error, 1)
-	go func() { hubDone <- hub.Run(ctx) }()
-	<-hub.Running()
-	h := New(Config{Hub: hub})
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		cancel()
-		<-hubDone
-		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer wcancel()
-		if err := h.Wait(wctx); err != nil {
-			t.Errorf("Wait()=%v", err)
-		}
-		h.Close()
-		srv.Close()
-	})
-	return srv.Listener.Addr().String()
-}
-
-// handshake opens a WebSocket connection with raw bytes, as a client
-// library would, and returns it with its reader past the 101 answer.
-func handshake(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := s.dial(t)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", s.addr)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -188,14 +156,23 @@ func handshake(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	return c, br
 }
 
-// The server's reader against raw client frames over a real connection:
-// each case's pongs, then its close code (or none: the connection stays
-// open and answers a probe ping).
+// The server's reader against raw client frames over a real connection,
+// plain and TLS: each case's pongs, then its close code (or none: the
+// connection stays open and answers a probe ping). Over TLS each write is
+// a record of its own, so the reader gets frames cut where the records
+// are.
 func TestConformance(t *testing.T) {
-	addr := startConformance(t)
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "tls"}[useTLS], func(t *testing.T) {
+			conformance(t, startServer(t, useTLS))
+		})
+	}
+}
+
+func conformance(t *testing.T, s *testServer) {
 	for _, c := range conformanceCases() {
 		t.Run(c.name, func(t *testing.T) {
-			conn, br := handshake(t, addr)
+			conn, br := handshake(t, s)
 			writes := c.writes
 			if c.close == 0 {
 				writes = append(writes, frame(true, websocket.PingMessage, []byte("probe"), false))

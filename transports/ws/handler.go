@@ -1,30 +1,31 @@
 // Package ws serves GET /ws over WebSocket: one text message per batch,
-// {"type":"hits","hits":[...]}, and {"type":"gap",...} for gaps.
-// gorilla/websocket does the handshake; the frames are this package's own
-// (read.go, write.go), so that an idle connection keeps no more than it
-// needs. Subscribers without a filter share one frame per batch, built
-// once for all of them. Browser connections from another origin are
-// refused unless allowed.
-//
-// Concurrency: once upgraded, the handler's goroutine returns (net/http
-// lets go of the request and its buffers) and the connection waits with
-// no goroutine at all, parked in a transports.Idle: when the peer sends
-// something (a pong, its close) or goes, a reader goroutine reads what is
-// there with this package's own frame reader (read.go), answers pings and
-// a close, and parks the connection again; the reader that finds it over
-// ends it. Writes, pings included, go through a transports.Writer: a
-// writer goroutine exists only while there is something to write, and it
-// writes everything pending in one write (a writev of shared frames). A
-// silent peer is found by the heartbeat: no frame for longer than the pong
-// wait ends it. A TLS connection, which cannot be parked, is read by a
-// goroutine of its own with a read deadline. Hijacked connections are not
-// tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
-// shutdown's handles on them, and the Drain bounds their writes, gorilla's
-// handshake's deadlines included.
-//
-// A subscriber ended for being too slow gets a close frame with 1008
+// {"type":"hits","hits":[...]}, and {"type":"gap",...} for gaps. Browser
+// connections from another origin are refused unless allowed. A
+// subscriber ended for being too slow gets a close frame with 1008
 // (policy violation) and the reason "too slow"; at shutdown the code is
 // 1001 (going away).
+//
+// A connection's life, in the order of this file: the handler takes a
+// subscriber slot and subscribes before the upgrade (a refusal is still a
+// plain 503), gorilla/websocket does the handshake, and the handler's
+// goroutine returns, leaving the connection in a transports.Poller with
+// no goroutine. When the peer sends something (a pong, a ping, its close)
+// or goes, a reader reads what is there with this package's frame parser
+// (read.go), which answers pings and a close, and the connection waits
+// again. The hub's news and the heartbeat's pings go out as frames
+// (write.go) through a transports.Writer on the handler's WriterPool,
+// every write with a deadline; a peer silent for longer than PongWait is
+// ended at the next heartbeat. The goodbye is a close frame. The reader
+// that finds the connection over ends it. Hijacked connections are not
+// tracked by http.Server.Shutdown: Wait, CloseAll and Close are the
+// shutdown's handles on them, and the Drain bounds their writes, the
+// handshake's included.
+//
+// The frames are this package's own, not gorilla's *websocket.Conn: that
+// would cost an idle subscriber about 0.7 KiB more (its 336-byte struct, a
+// read buffer, its handlers), above the margin that the weblogbench row
+// "idle memory per WebSocket subscriber" leaves under its 8 KiB target
+// (7.5 KiB, docs/performance.md).
 package ws
 
 import (
@@ -85,6 +86,9 @@ type Config struct {
 	// Drain bounds the write deadlines at shutdown; nil leaves them to
 	// WriteTimeout.
 	Drain *transports.Drain
+	// Tokens bounds the subscribers per token (the request's
+	// transports.Grant); nil allows any number.
+	Tokens *transports.TokenLimiter
 }
 
 // Handler serves /ws.
@@ -92,14 +96,13 @@ type Handler struct {
 	c        Config
 	upgrader websocket.Upgrader
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	empty chan struct{}    // closed when conns becomes empty; nil while empty
-	park  *transports.Idle // made at the first connection; nil if it cannot be
-	// workers write for the connections (transports.Writer's turns).
-	workers transports.Workers
-	tried   bool // making park was tried
-	ended   bool // Close was called: no more parking
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	empty  chan struct{}      // closed when conns becomes empty; nil while empty
+	poller *transports.Poller // the connections wait in it; made at the first
+	ended  bool               // Close was called: no more connections
+	// writers write for the connections.
+	writers transports.WriterPool
 }
 
 // New returns a handler.
@@ -126,28 +129,6 @@ func New(c Config) *Handler {
 	return h
 }
 
-// checkOrigin allows non-browser clients, the server's own origin, and
-// the configured ones.
-func (h *Handler) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range h.c.AllowOrigins {
-		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := transports.ParseRequest(r)
 	if err != nil {
@@ -160,7 +141,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Take a slot and subscribe before the upgrade: a refusal can still be
 	// answered with a plain 503.
-	release, err := h.c.Limiter.Acquire(r.RemoteAddr)
+	poller, err := h.pollerOnce()
+	if err != nil {
+		transports.Refuse(w, err, h.c.Counters)
+		return
+	}
+	release, err := h.slots(r)
 	if err != nil {
 		transports.Refuse(w, err, h.c.Counters)
 		return
@@ -168,8 +154,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := req.Start
 	opts.DropCounter = &h.c.Counters.Dropped
 	c := &conn{h: h, release: release}
-	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10, &h.workers)
-	opts.Notify = c.w.Kick
+	c.w = transports.NewWriter(c.flush, c.close, h.c.PongWait*9/10, &h.writers)
+	opts.Notify = c.w.Notify
 	sub, err := h.c.Hub.Subscribe(r.Context(), opts)
 	if err != nil {
 		release()
@@ -179,35 +165,63 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.sub = sub
+	var raw net.Conn
+	var dl *transports.Deadline
 	hw := transports.HijackWith(w, func(nc net.Conn) net.Conn {
-		c.raw, c.dl = nc, h.c.Drain.Track(nc.SetWriteDeadline)
+		raw, dl = nc, h.c.Drain.Track(nc.SetWriteDeadline)
 		return nc
 	})
 	// gorilla's *websocket.Conn is dropped at once: reads and writes are
 	// this package's own (read.go, write.go).
 	if _, err := h.upgrader.Upgrade(hw, r, nil); err != nil {
 		sub.Close()
-		c.done()
+		if dl != nil {
+			dl.Release()
+		}
+		release()
 		return // the upgrader has answered
 	}
-	c.sink = &sink{conn: &wire{conn: c.raw, dl: c.dl}, f: req.Filter, timeout: h.c.WriteTimeout}
+	c.sink = &sink{conn: &wire{conn: raw, dl: dl, timeout: h.c.WriteTimeout}, f: req.Filter}
 	c.seen.Store(time.Now().UnixNano())
 	h.track(c, true)
 	h.c.Counters.Subscribers.Add(1)
 	// The request's goroutine ends here, and with it what net/http holds
-	// for the connection (its buffers, the request). An idle subscriber
-	// is parked with no goroutine at all (transports.Idle); a writer exists
-	// only while there is something to write (transports.Writer).
-	if rc, ok := transports.Parkable(c.raw); ok {
-		if idle := h.idleConns(); idle != nil {
-			c.park.Store(idle.Add(rc, func() { go c.readAvailable() }))
-			c.w.Start()
-			c.readAvailable() // the peer may have sent something already; then it parks
-			return
+	// for the connection (its buffers, the request): the connection waits
+	// in the poller, and a write is queued on the pool when there is
+	// something to write.
+	k, err := poller.Add(raw, func() { go c.readAvailable() })
+	if err != nil {
+		c.finish(err)
+		return
+	}
+	c.wait.Store(k)
+	c.w.Start()
+	// The first read: the peer may have sent something already, or
+	// crypto/tls read it with the handshake; then the connection waits.
+	c.readAvailable()
+}
+
+// slots takes the subscriber slots of r: of its token, if it has one, and
+// of its address. The release it returns gives both back.
+func (h *Handler) slots(r *http.Request) (func(), error) {
+	var releaseToken func()
+	if g := transports.GrantOf(r.Context()); g != nil {
+		var err error
+		if releaseToken, err = h.c.Tokens.Acquire(g.Key); err != nil {
+			return nil, err
 		}
 	}
-	go c.readBlocking() // TLS: its own goroutine
-	c.w.Start()
+	release, err := h.c.Limiter.Acquire(r.RemoteAddr)
+	if releaseToken == nil || err != nil {
+		if releaseToken != nil {
+			releaseToken()
+		}
+		return release, err
+	}
+	return func() {
+		release()
+		releaseToken()
+	}, nil
 }
 
 // conn is one WebSocket subscriber once upgraded. Whichever goroutine is
@@ -219,16 +233,36 @@ type conn struct {
 	sub     *broadcast.Subscription
 	sink    *sink
 	w       *transports.Writer
-	release func()               // the subscriber slot
-	dl      *transports.Deadline // the write deadline, under the drain; nil before the hijack
-	raw     net.Conn             // the hijacked connection: the reader reads it, the wire writes it
+	release func() // the subscriber slot
 
-	park atomic.Pointer[transports.Parked]
+	wait atomic.Pointer[transports.Waiting]
 	seen atomic.Int64 // when the peer last sent anything, Unix ns
 	// frames is the reader's state, touched by one reader at a time; nil
 	// between whole frames, which is nearly always: an idle connection
 	// holds none.
 	frames *frames
+}
+
+// readAvailable reads what the peer has sent and lets the connection wait
+// again, or ends it.
+func (c *conn) readAvailable() {
+	if err := c.wait.Load().ReadAvailable(readBytes, c.input); err != nil {
+		c.finish(err)
+	}
+}
+
+// input takes what a read brought (the peer is alive) to the frame
+// parser, made for the read, and kept only while a frame is incomplete.
+func (c *conn) input(data []byte) error {
+	c.seen.Store(time.Now().UnixNano())
+	if c.frames == nil {
+		c.frames = new(frames)
+	}
+	err := c.frames.feed(data, c.sink.conn)
+	if c.frames.between() {
+		c.frames = nil
+	}
+	return err
 }
 
 // flush is the Writer's flush. With the heartbeat it finds a peer that has
@@ -242,205 +276,9 @@ func (c *conn) flush(beat bool) (bool, error) {
 
 var errSilent = errors.New("no pong from the peer")
 
-// close is the Writer's end, and CloseAll's: the connection is closed and,
-// if it is parked, woken, since epoll does not report a descriptor closed
-// under it; its reader then finds it closed and ends it.
-func (c *conn) close() {
-	c.sink.conn.Close()
-	if k := c.park.Load(); k != nil {
-		k.Wake()
-	}
-}
-
-// readAvailable reads what the peer has sent and parks the connection
-// again, or ends it.
-func (c *conn) readAvailable() {
-	if err := c.park.Load().ReadAvailable(readBytes, c.input); err != nil {
-		c.finish(err)
-	}
-}
-
-// input takes what a read brought: the peer is alive.
-func (c *conn) input(data []byte) error {
-	c.seen.Store(time.Now().UnixNano())
-	return c.feed(data)
-}
-
-// feed hands what was read to the frame reader, made for the read, and kept
-// only while a frame is incomplete.
-func (c *conn) feed(data []byte) error {
-	if c.frames == nil {
-		c.frames = new(frames)
-	}
-	err := c.frames.feed(data, c.sink.conn)
-	if c.frames.between() {
-		c.frames = nil
-	}
-	return err
-}
-
-// readBlocking is the reader of a connection that cannot be parked: a
-// goroutine of its own, in Read with a deadline of PongWait.
-func (c *conn) readBlocking() {
-	buf := make([]byte, readBytes)
-	for {
-		c.raw.SetReadDeadline(time.Now().Add(c.h.c.PongWait))
-		n, err := c.raw.Read(buf)
-		if n > 0 {
-			if err := c.input(buf[:n]); err != nil {
-				c.finish(err)
-				return
-			}
-		}
-		if err != nil {
-			c.finish(err)
-			return
-		}
-	}
-}
-
-// finish ends the connection, once, from its reader: err is why the
-// reading stopped (the peer went, fell silent or broke the protocol).
-func (c *conn) finish(err error) {
-	h, ws := c.h, c.sink.conn
-	cause := readError(err)
-	c.sink.readerEnded()
-	ws.Close() // a write stuck on a peer that stopped reading fails now
-	err = c.w.Stop(cause)
-	if k := c.park.Load(); k != nil {
-		k.Remove()
-	}
-	c.sub.Close()
-	h.c.Counters.Subscribers.Add(-1)
-	h.c.Counters.Disconnected(transports.ReasonOf(c.sub, err))
-	c.done()
-	h.track(c, false)
-}
-
-// done gives back the subscriber slot and the drain's hold.
-func (c *conn) done() {
-	if c.dl != nil {
-		c.dl.Release()
-	}
-	c.release()
-}
-
-// readError wraps the error that ended the reader with the reason it
-// means.
-func readError(err error) error {
-	r := transports.DisconnectProtocol // gorilla's protocol errors have no type of their own
-	var ce *websocket.CloseError
-	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-	case errors.Is(err, transports.ErrEnded): // the poller closed under it: shutdown
-		r = transports.DisconnectShutdown
-	case transports.IsTimeout(err):
-		r = transports.DisconnectPongTimeout
-	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed):
-		r = transports.DisconnectClosed
-	default:
-		var oe *net.OpError
-		if errors.As(err, &oe) { // a reset: the peer is gone
-			r = transports.DisconnectClosed
-		}
-	}
-	return &transports.DisconnectError{Reason: r, Err: err}
-}
-
-func (h *Handler) track(c *conn, add bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if add {
-		if len(h.conns) == 0 {
-			h.empty = make(chan struct{})
-		}
-		h.conns[c] = struct{}{}
-		return
-	}
-	delete(h.conns, c)
-	if len(h.conns) == 0 {
-		close(h.empty)
-		h.empty = nil
-	}
-}
-
-// idleConns returns the Idle that parks the connections, made at the first
-// call; nil if it cannot be made, or after Close.
-func (h *Handler) idleConns() *transports.Idle {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.tried && !h.ended {
-		h.tried = true
-		p, err := transports.NewIdle()
-		if err == nil {
-			h.park = p
-		}
-	}
-	if h.ended {
-		return nil
-	}
-	return h.park
-}
-
-// Close stops the Idle that parks idle connections, waking any still
-// parked (they find their connections closed or read on in a goroutine of
-// their own). Call it after Wait, or CloseAll.
-func (h *Handler) Close() {
-	h.mu.Lock()
-	p := h.park
-	h.ended = true
-	h.mu.Unlock()
-	if p != nil {
-		p.Close()
-	}
-	h.workers.Close()
-}
-
-// Wait returns nil when no WebSocket connection is open, or ctx's error.
-// At shutdown the hub ends their subscriptions and each handler sends a
-// close frame and returns.
-func (h *Handler) Wait(ctx context.Context) error {
-	for {
-		h.mu.Lock()
-		empty := h.empty
-		h.mu.Unlock()
-		if empty == nil {
-			return nil
-		}
-		select {
-		case <-empty:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// Conns returns how many WebSocket connections are open.
-func (h *Handler) Conns() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.conns)
-}
-
-// CloseAll cuts every connection: the last resort when Wait takes longer
-// than the shutdown allows.
-func (h *Handler) CloseAll() {
-	h.mu.Lock()
-	conns := make([]*conn, 0, len(h.conns))
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
-	h.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-}
-
 type sink struct {
-	conn    *wire
-	f       *transports.Filter
-	timeout time.Duration
+	conn *wire
+	f    *transports.Filter
 	// reader is what End waits on for the peer's answer to its close:
 	// made by End, closed by the reader when it ends the connection, or
 	// readerGone if the reader ended first. Made only when needed, since
@@ -485,14 +323,14 @@ func (s *sink) Send(items []broadcast.Item) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil
 	}
-	if err := s.conn.write(s.timeout, frames...); err != nil {
+	if err := s.conn.write(frames...); err != nil {
 		return 0, err
 	}
 	return total, nil
 }
 
 func (s *sink) Heartbeat() error {
-	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.timeout))
+	return s.conn.control(websocket.PingMessage, nil)
 }
 
 // End sends a close frame, 1001 (going away) at shutdown or when an
@@ -510,7 +348,7 @@ func (s *sink) End(reason broadcast.Reason) error {
 	default:
 		msg = websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
 	}
-	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.timeout)); err != nil {
+	if err := s.conn.control(websocket.CloseMessage, msg); err != nil {
 		return err
 	}
 	wait := make(chan struct{})
@@ -521,4 +359,163 @@ func (s *sink) End(reason broadcast.Reason) error {
 		}
 	}
 	return nil
+}
+
+// close is the Writer's end, and CloseAll's: the connection is closed and,
+// if it is waiting, woken, since epoll does not report a descriptor closed
+// under it; its reader then finds it closed and ends it.
+func (c *conn) close() {
+	c.sink.conn.Close()
+	if k := c.wait.Load(); k != nil {
+		k.Wake()
+	}
+}
+
+// finish ends the connection, once, from its reader: err is why the
+// reading stopped (the peer went, fell silent or broke the protocol).
+func (c *conn) finish(err error) {
+	h, ws := c.h, c.sink.conn
+	cause := readError(err)
+	c.sink.readerEnded()
+	ws.Close() // a write stuck on a peer that stopped reading fails now
+	err = c.w.Stop(cause)
+	if k := c.wait.Load(); k != nil {
+		k.Remove()
+	}
+	c.sub.Close()
+	h.c.Counters.Subscribers.Add(-1)
+	h.c.Counters.Disconnected(transports.ReasonOf(c.sub, err))
+	ws.dl.Release()
+	c.release()
+	h.track(c, false)
+}
+
+// readError wraps the error that ended the reader with the reason it
+// means: the poller closed under it (shutdown), the peer closed or went
+// (its close frame, the end of the stream, a reset), or else it broke the
+// protocol (read.go).
+func readError(err error) error {
+	r := transports.DisconnectProtocol
+	var ce *websocket.CloseError
+	var oe *net.OpError
+	switch {
+	case errors.Is(err, transports.ErrEnded):
+		r = transports.DisconnectShutdown
+	case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.As(err, &oe):
+		r = transports.DisconnectClosed
+	}
+	return &transports.DisconnectError{Reason: r, Err: err}
+}
+
+func (h *Handler) track(c *conn, add bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if add {
+		if len(h.conns) == 0 {
+			h.empty = make(chan struct{})
+		}
+		h.conns[c] = struct{}{}
+		return
+	}
+	delete(h.conns, c)
+	if len(h.conns) == 0 {
+		close(h.empty)
+		h.empty = nil
+	}
+}
+
+// pollerOnce returns the Poller the connections wait in, made at the first
+// call, so that a Handler that serves nobody starts nothing. After Close it
+// refuses: the server is shutting down.
+func (h *Handler) pollerOnce() (*transports.Poller, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		return nil, transports.ErrShuttingDown
+	}
+	if h.poller == nil {
+		p, err := transports.NewPoller()
+		if err != nil {
+			return nil, err
+		}
+		h.poller = p
+	}
+	return h.poller, nil
+}
+
+// Close stops the Poller the connections wait in, waking any still
+// waiting (they find their connections closed), and the writers. Call it
+// after Wait, or CloseAll.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	p := h.poller
+	h.ended = true
+	h.mu.Unlock()
+	if p != nil {
+		p.Close()
+	}
+	h.writers.Close()
+}
+
+// Wait returns nil when no WebSocket connection is open, or ctx's error.
+// At shutdown the hub ends their subscriptions and each handler sends a
+// close frame and returns.
+func (h *Handler) Wait(ctx context.Context) error {
+	for {
+		h.mu.Lock()
+		empty := h.empty
+		h.mu.Unlock()
+		if empty == nil {
+			return nil
+		}
+		select {
+		case <-empty:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Conns returns how many WebSocket connections are open.
+func (h *Handler) Conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// CloseAll cuts every connection: the last resort when Wait takes longer
+// than the shutdown allows.
+func (h *Handler) CloseAll() {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// checkOrigin allows non-browser clients, the server's own origin, and
+// the configured ones.
+func (h *Handler) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range h.c.AllowOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
 }

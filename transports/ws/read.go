@@ -3,7 +3,6 @@ package ws
 import (
 	"encoding/binary"
 	"errors"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
@@ -23,9 +22,9 @@ import (
 //
 // Why not gorilla's NextReader: it blocks a goroutine for as long as the
 // peer is silent, and that goroutine (8 KiB of stack where NextReader
-// parks) is most of what an idle subscriber costs. Fed from whatever a
+// blocks) is most of what an idle subscriber costs. Fed from whatever a
 // read found, this parser lets an idle connection wait with no goroutine
-// at all (transports.Idle).
+// at all (transports.Poller).
 type frames struct {
 	head      [14]byte // the frame's header, as far as it came
 	n         int      // bytes of head
@@ -48,12 +47,9 @@ var (
 	errInvalidText = errors.New("websocket: invalid UTF-8 in text")
 )
 
-// controlWait bounds the write of a pong or a close frame from the reader.
-const controlWait = 5 * time.Second
-
 // controller writes control frames: a *wire.
 type controller interface {
-	WriteControl(messageType int, data []byte, deadline time.Time) error
+	control(op int, payload []byte) error
 }
 
 func (f *frames) feed(data []byte, ws controller) error {
@@ -85,8 +81,7 @@ func (f *frames) feed(data []byte, ws controller) error {
 				}
 				f.message += h.length
 				if h.length > maxMessageSize || f.message > maxMessageSize {
-					ws.WriteControl(websocket.CloseMessage,
-						websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(controlWait))
+					ws.control(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""))
 					return websocket.ErrReadLimit
 				}
 				f.skip = h.length
@@ -106,7 +101,7 @@ func (f *frames) feed(data []byte, ws controller) error {
 			case websocket.CloseMessage:
 				return f.closed(ws, p)
 			case websocket.PingMessage:
-				ws.WriteControl(websocket.PongMessage, p, time.Now().Add(controlWait))
+				ws.control(websocket.PongMessage, p)
 			}
 			continue
 		}
@@ -197,8 +192,7 @@ func (u *utf8Tail) write(p []byte) bool {
 // invalidText answers text that is not UTF-8 with 1007 before the reader
 // gives up.
 func (f *frames) invalidText(ws controller) error {
-	ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, ""), time.Now().Add(controlWait))
+	ws.control(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, ""))
 	return errInvalidText
 }
 
@@ -264,8 +258,7 @@ func (h *header) unmask(b []byte) {
 
 // fail answers a protocol error with 1002 before the reader gives up.
 func (f *frames) fail(ws controller, err error) error {
-	ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseProtocolError, ""), time.Now().Add(controlWait))
+	ws.control(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, ""))
 	return err
 }
 
@@ -290,7 +283,7 @@ func (f *frames) closed(ws controller, payload []byte) error {
 		ce.Text = string(payload[2:])
 		reply = websocket.FormatCloseMessage(ce.Code, "")
 	}
-	ws.WriteControl(websocket.CloseMessage, reply, time.Now().Add(controlWait))
+	ws.control(websocket.CloseMessage, reply)
 	return ce
 }
 

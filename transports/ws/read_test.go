@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
@@ -14,7 +13,7 @@ import (
 // sent records the control frames the reader writes.
 type sent []string
 
-func (s *sent) WriteControl(t int, data []byte, _ time.Time) error {
+func (s *sent) control(t int, data []byte) error {
 	*s = append(*s, fmt.Sprintf("%d:%q", t, data))
 	return nil
 }

@@ -23,11 +23,13 @@ import (
 //
 // Two goroutines may write: the Writer role's holder (records, gaps,
 // pings, the goodbye) and the reader (a pong, the answer to a close); mu
-// keeps their frames whole. Every write has a deadline.
+// keeps their frames whole. Every write call has a deadline, timeout
+// away.
 type wire struct {
-	mu   sync.Mutex
-	conn net.Conn             // a *net.TCPConn (writev) or a *tls.Conn
-	dl   *transports.Deadline // its write deadline, bounded by the drain at shutdown
+	mu      sync.Mutex
+	conn    net.Conn             // a *net.TCPConn (writev) or a *tls.Conn
+	dl      *transports.Deadline // its write deadline, bounded by the drain at shutdown
+	timeout time.Duration
 	// until is the write deadline last set; guarded by mu.
 	until time.Time
 }
@@ -41,13 +43,12 @@ type wire struct {
 // deadline.
 const maxWriteBytes = 64 << 10
 
-// write writes frames, each whole, in calls of at most maxWriteBytes,
-// each within timeout.
-func (w *wire) write(timeout time.Duration, frames ...[]byte) error {
+// write writes frames, each whole, in calls of at most maxWriteBytes.
+func (w *wire) write(frames ...[]byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(frames) == 1 && len(frames[0]) <= maxWriteBytes { // nearly always
-		if err := w.deadline(timeout); err != nil {
+		if err := w.deadline(); err != nil {
 			return err
 		}
 		_, err := w.conn.Write(frames[0])
@@ -67,7 +68,7 @@ func (w *wire) write(timeout time.Duration, frames ...[]byte) error {
 		if size < maxWriteBytes && i < len(frames) {
 			continue
 		}
-		if err := w.deadline(timeout); err != nil {
+		if err := w.deadline(); err != nil {
 			return err
 		}
 		if _, err := call.WriteTo(w.conn); err != nil { // a writev; it consumes call
@@ -78,25 +79,25 @@ func (w *wire) write(timeout time.Duration, frames ...[]byte) error {
 	return nil
 }
 
-// deadline makes sure the write deadline is at least 7/8 of timeout
+// deadline makes sure the write deadline is at least 7/8 of the timeout
 // away; w.mu is held. Moving the deadline costs a timer update in the
 // runtime, and a connection written to at every flush would pay it 20
 // times a second: a deadline still far enough away is kept (with the
 // default 10 s, it moves about once a second). At shutdown the Drain
 // moves it earlier under us, which this can only keep.
-func (w *wire) deadline(timeout time.Duration) error {
+func (w *wire) deadline() error {
 	now := time.Now()
-	if w.until.Sub(now) >= timeout-timeout/8 {
+	if w.until.Sub(now) >= w.timeout-w.timeout/8 {
 		return nil
 	}
-	w.until = now.Add(timeout)
+	w.until = now.Add(w.timeout)
 	return w.dl.Set(w.until)
 }
 
-// WriteControl writes a control frame (gorilla's message types), for the
-// reader's answers (read.go's controller).
-func (w *wire) WriteControl(messageType int, data []byte, deadline time.Time) error {
-	return w.write(time.Until(deadline), appendFrame(nil, byte(messageType), data))
+// control writes a control frame of op (gorilla's message types): a ping,
+// a pong, a close.
+func (w *wire) control(op int, payload []byte) error {
+	return w.write(appendFrame(nil, byte(op), payload))
 }
 
 // Close closes the connection.

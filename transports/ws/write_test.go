@@ -60,7 +60,7 @@ func TestWireFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &wire{conn: server, dl: (*transports.Drain)(nil).Track(server.SetWriteDeadline)}
+	w := &wire{conn: server, dl: (*transports.Drain)(nil).Track(server.SetWriteDeadline), timeout: 5 * time.Second}
 	defer w.Close()
 
 	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200000}
@@ -74,12 +74,12 @@ func TestWireFrames(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for _, f := range frames { // one at a time
-			if err := w.write(5*time.Second, f); err != nil {
+			if err := w.write(f); err != nil {
 				done <- err
 				return
 			}
 		}
-		done <- w.write(5*time.Second, frames...) // all in one writev
+		done <- w.write(frames...) // all in one writev
 	}()
 	client.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for round := range 2 {
@@ -95,14 +95,14 @@ func TestWireFrames(t *testing.T) {
 	}
 
 	// A control frame, and a records frame with its header in place.
-	if err := w.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
+	if err := w.control(websocket.PingMessage, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
 	if _, op, p := readFrame(t, client); op != websocket.PingMessage || string(p) != "hi" {
 		t.Fatalf("ping: op=%d payload=%q", op, p)
 	}
 	recs := []*record.Record{{Seq: 7, Source: "a.log", Line: "x"}}
-	go w.write(time.Second, recordsFrame(recs))
+	go w.write(recordsFrame(recs))
 	if _, op, p := readFrame(t, client); op != websocket.TextMessage || !bytes.HasPrefix(p, []byte(`{"type":"hits","hits":[{"seq":7,`)) {
 		t.Fatalf("records frame: op=%d payload=%q", op, p)
 	}

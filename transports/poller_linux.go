@@ -3,35 +3,37 @@
 package transports
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"sync"
 	"syscall"
 )
 
-// poller is Idle on Linux: one epoll instance for every parked connection,
-// and one goroutine that collects its events. The goroutine does not block
-// in epoll_wait: that would hold the scheduler's P until sysmon took it
-// back (up to 10 ms), and on a server with one P nothing else would run
-// meanwhile. The epoll descriptor is itself pollable, so the goroutine
-// waits on the runtime's poller for it to be readable, and collects with a
-// zero timeout. Connections are registered EPOLLONESHOT: an event disarms
-// them until they park again.
-type poller struct {
+// platformPoller is the Poller on Linux: one epoll instance for every
+// waiting connection, and one goroutine that collects its events. The
+// goroutine does not block in epoll_wait: that would hold the scheduler's
+// P until sysmon took it back (up to 10 ms), and on a server with one P
+// nothing else would run meanwhile. The epoll descriptor is itself
+// pollable, so the goroutine waits on the runtime's poller for it to be
+// readable, and collects with a zero timeout. Connections are registered
+// EPOLLONESHOT: an event disarms them until they wait again.
+type platformPoller struct {
 	epfd int
 	file *os.File      // epfd, on the runtime's poller; closing it ends run
 	done chan struct{} // closed when the goroutine has returned
 
 	mu     sync.Mutex
 	next   uint64
-	parked map[uint64]*Parked // every registered connection
+	conns  map[uint64]*Waiting // every registered connection
 	closed bool
 }
 
-// Parked is one connection's registration in an Idle.
-type Parked struct {
-	p     *poller
+// Waiting is one connection's registration in a Poller.
+type Waiting struct {
+	p     *platformPoller
 	rc    syscall.RawConn
+	tls   *tls.Conn // nil for a plain connection
 	id    uint64
 	ready func()
 	added bool // in the epoll set; guarded by p.mu
@@ -39,7 +41,7 @@ type Parked struct {
 }
 
 const (
-	idleEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+	inputEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 	// hangupEvents leave out input: a peer that has ended its input
 	// keeps its connection readable for good. EPOLLERR and EPOLLHUP are
 	// reported whether asked or not, but an entry that asks for nothing
@@ -47,7 +49,7 @@ const (
 	hangupEvents = syscall.EPOLLERR | syscall.EPOLLHUP | syscall.EPOLLONESHOT
 )
 
-func newPoller() (*poller, error) {
+func newPlatformPoller() (*platformPoller, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("create epoll instance: %w", err)
@@ -56,8 +58,8 @@ func newPoller() (*poller, error) {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("create epoll instance: %w", err)
 	}
-	p := &poller{epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{}), next: 1,
-		parked: map[uint64]*Parked{}}
+	p := &platformPoller{epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll"), done: make(chan struct{}), next: 1,
+		conns: map[uint64]*Waiting{}}
 	rc, err := p.file.SyscallConn()
 	if err != nil {
 		p.file.Close()
@@ -67,7 +69,7 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-func (p *poller) run(rc syscall.RawConn) {
+func (p *platformPoller) run(rc syscall.RawConn) {
 	defer close(p.done)
 	var (
 		events [128]syscall.EpollEvent
@@ -96,7 +98,7 @@ func (p *poller) run(rc syscall.RawConn) {
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			p.mu.Lock()
-			k := p.parked[id]
+			k := p.conns[id]
 			fire := k != nil && k.armed
 			if fire {
 				k.armed = false
@@ -109,29 +111,28 @@ func (p *poller) run(rc syscall.RawConn) {
 	}
 }
 
-func (p *poller) add(rc syscall.RawConn, ready func()) *Parked {
+func (p *platformPoller) add(rc syscall.RawConn, tc *tls.Conn, ready func()) *Waiting {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := &Parked{p: p, rc: rc, id: p.next, ready: ready}
+	k := &Waiting{p: p, rc: rc, tls: tc, id: p.next, ready: ready}
 	p.next++
-	p.parked[k.id] = k
+	p.conns[k.id] = k
 	return k
 }
 
-// Wait parks the connection: ready is called once it is readable, or woken.
-// It fails if the connection is closed (its owner then ends it) or the
-// Idle is; when ready has been called meanwhile it does not fail: the
-// reader ready started ends the connection.
-func (k *Parked) Wait() error { return k.wait(idleEvents) }
+// WaitInput makes the connection wait: ready is called once it is
+// readable, or woken. It fails if the connection is closed (its owner then
+// ends it) or the Poller is; when ready has been called meanwhile it does
+// not fail: the reader ready started ends the connection.
+func (k *Waiting) WaitInput() error { return k.wait(inputEvents) }
 
-// WaitHangup parks a connection whose peer has ended its input (a read
-// found the end of the stream) but may still read: ready is called once
-// the connection is over (the peer reset it, which a write to a peer
-// that went away brings about) or woken, never for input. It fails as
-// Wait does.
-func (k *Parked) WaitHangup() error { return k.wait(hangupEvents) }
+// WaitHangup is WaitInput for a connection whose peer has ended its input
+// (a read found the end of the stream) but may still read: ready is called
+// once the connection is over (the peer reset it, which a write to a peer
+// that went away brings about) or woken, never for input.
+func (k *Waiting) WaitHangup() error { return k.wait(hangupEvents) }
 
-func (k *Parked) wait(events uint32) error {
+func (k *Waiting) wait(events uint32) error {
 	p := k.p
 	p.mu.Lock()
 	if p.closed {
@@ -167,9 +168,9 @@ func (k *Parked) wait(events uint32) error {
 	return cerr
 }
 
-// Wake calls ready now if the connection is parked, and reports whether it
+// Wake calls ready now if the connection is waiting, and reports whether it
 // was: its owner closed the connection, which epoll will never report.
-func (k *Parked) Wake() bool {
+func (k *Waiting) Wake() bool {
 	p := k.p
 	p.mu.Lock()
 	fire := k.armed
@@ -182,10 +183,10 @@ func (k *Parked) Wake() bool {
 }
 
 // Remove forgets the connection; call it once, when it is done with.
-func (k *Parked) Remove() {
+func (k *Waiting) Remove() {
 	p := k.p
 	p.mu.Lock()
-	delete(p.parked, k.id)
+	delete(p.conns, k.id)
 	k.armed = false
 	added := k.added
 	p.mu.Unlock()
@@ -195,11 +196,11 @@ func (k *Parked) Remove() {
 	}
 }
 
-// wakeAll fires every parked connection.
-func (p *poller) wakeAll() {
+// wakeAll fires every waiting connection.
+func (p *platformPoller) wakeAll() {
 	p.mu.Lock()
-	var fire []*Parked
-	for _, k := range p.parked {
+	var fire []*Waiting
+	for _, k := range p.conns {
 		if k.armed {
 			k.armed = false
 			fire = append(fire, k)
@@ -211,7 +212,7 @@ func (p *poller) wakeAll() {
 	}
 }
 
-func (p *poller) close() {
+func (p *platformPoller) close() {
 	p.mu.Lock()
 	first := !p.closed
 	p.closed = true
