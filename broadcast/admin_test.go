@@ -31,7 +31,9 @@ func TestHubListAndDisconnect(t *testing.T) {
 	if !h.Disconnect(a.ID()) {
 		t.Fatal("Disconnect(a)=false")
 	}
-	<-a.Done()
+	for a.Reason() == "" {
+		<-a.Ready()
+	}
 	if r := a.Reason(); r != broadcast.ReasonKicked {
 		t.Fatalf("Reason()=%q, want %q", r, broadcast.ReasonKicked)
 	}

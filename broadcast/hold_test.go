@@ -22,15 +22,14 @@ func drain(s *broadcast.Subscription, work time.Duration) func() []broadcast.Ite
 	go func() {
 		defer wg.Done()
 		for {
-			select {
-			case <-s.Ready():
-			case <-s.Done():
-				got = append(got, s.Take()...)
-				return
-			}
+			<-s.Ready()
+			over := s.Reason() != ""
 			for items := s.Take(); len(items) > 0; items = s.Take() {
 				got = append(got, items...)
 				time.Sleep(work)
+			}
+			if over {
+				return
 			}
 		}
 	}()

@@ -27,14 +27,7 @@ func every(h *broadcast.Hub, period time.Duration, n, per int, after func(i int)
 	}
 }
 
-func ended(s *broadcast.Subscription) bool {
-	select {
-	case <-s.Done():
-		return true
-	default:
-		return false
-	}
-}
+func ended(s *broadcast.Subscription) bool { return s.Reason() != "" }
 
 // A subscriber that takes nothing while the feed overflows its queue is
 // ended with ReasonSlow at the first flush SlowTimeout after it fell

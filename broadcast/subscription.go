@@ -84,17 +84,14 @@ type Subscription struct {
 	histDone         bool
 
 	ready chan struct{} // capacity 1: "something changed, call Take"
-	// done is closed when the hub ends the subscription; made by the first
-	// Done, under mu (writers that ask Ended never need it, and it is
-	// 96 bytes an idle subscriber would keep).
-	done chan struct{}
+	// reason is why the subscription ended; nil while it lives. It is
+	// set under mu, before the signal that tells the writer.
+	reason atomic.Pointer[Reason]
 
 	mu     sync.Mutex
 	lead   Gap    // records dropped from the front of the queue
 	queue  []Item // live items after lead
 	queued int    // records in queue
-	ended  bool
-	reason Reason
 	// behindSince is when the subscriber fell behind: an offer overflowed
 	// its queue while it still held items the subscriber had not taken.
 	// Zero while it keeps up. overflowed says that happened since the
@@ -112,40 +109,23 @@ type Subscription struct {
 
 	dropped atomic.Uint64 // records dropped because the queue overflowed
 	discard atomic.Bool   // ended for being slow: nothing more is delivered
-	over    atomic.Bool   // done is closed
 	close   sync.Once
 }
 
 // Ready is signalled when Take has something new, and when the subscription
-// ends. After a signal, call Take until it returns nothing. It is nil when
-// SubscribeOptions.Notify is set.
+// ends. After a signal, read Reason, then call Take until it returns
+// nothing: if Reason was set, the stream is over once that is written. It
+// is nil when SubscribeOptions.Notify is set (Notify is called instead).
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
-// Ended reports whether Done is closed, without the channel: a writer
-// asks at every write, and the channel of each of thousands of
-// subscribers is one more cache line to fetch.
-func (s *Subscription) Ended() bool { return s.over.Load() }
-
-// Done is closed when the hub has ended the subscription (see Reason).
-// Whatever is still queued can be taken after that: a writer drains it and
-// then says goodbye.
-func (s *Subscription) Done() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done == nil {
-		s.done = make(chan struct{})
-		if s.over.Load() {
-			close(s.done)
-		}
-	}
-	return s.done
-}
-
-// Reason says why the subscription ended; empty while it lives.
+// Reason says why the subscription ended; empty while it lives. Whatever
+// was queued before the end can still be taken: a writer drains it and
+// then says goodbye. It takes no lock: a writer asks at every write.
 func (s *Subscription) Reason() Reason {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reason
+	if r := s.reason.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 // ID returns the hub's number for the subscription: unique in the hub,
@@ -262,21 +242,21 @@ func (s *Subscription) end(r Reason) {
 	ok := s.endLocked(r)
 	s.mu.Unlock()
 	if ok {
-		s.closeDone()
+		s.signalEnd()
 	}
 }
 
 // endLocked marks the subscription ended with s.mu held and reports
-// whether it was not already; the caller then calls closeDone without the
+// whether it was not already; the caller then calls signalEnd without the
 // lock. A slow subscriber's queue is released at once: its writer may sit
 // in a write to a stalled peer until the write deadline, and the memory
 // must not wait for it. A revoked one's too: what is queued was offered
 // under credentials that are no longer good, and is not delivered.
 func (s *Subscription) endLocked(r Reason) bool {
-	if s.ended {
+	if s.reason.Load() != nil {
 		return false
 	}
-	s.ended, s.reason = true, r
+	s.reason.Store(&r)
 	if r == ReasonSlow || r == ReasonRevoked {
 		s.discard.Store(true)
 		s.queue, s.queued, s.lead = nil, 0, Gap{}
@@ -284,16 +264,12 @@ func (s *Subscription) endLocked(r Reason) bool {
 	return true
 }
 
-func (s *Subscription) closeDone() {
+// signalEnd tells the writer that the subscription ended: the signal after
+// Reason is set.
+func (s *Subscription) signalEnd() {
 	if s.held.Load() {
 		s.hub.release(s)
 	}
-	s.mu.Lock()
-	s.over.Store(true)
-	if s.done != nil {
-		close(s.done)
-	}
-	s.mu.Unlock()
 	s.signal()
 }
 
@@ -334,7 +310,7 @@ func (s *Subscription) offer(items []Item, now time.Time, slow time.Duration) (e
 		return false
 	}
 	s.mu.Lock()
-	if s.ended {
+	if s.reason.Load() != nil {
 		s.mu.Unlock()
 		return false
 	}
@@ -366,7 +342,7 @@ func (s *Subscription) offer(items []Item, now time.Time, slow time.Duration) (e
 	}
 	s.mu.Unlock()
 	if ended {
-		s.closeDone()
+		s.signalEnd()
 		return true
 	}
 	if half {

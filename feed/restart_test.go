@@ -139,6 +139,7 @@ func collect(t *testing.T, srv *feed.Server, since uint64) *collector {
 		defer close(c.done)
 		defer sub.Close()
 		for {
+			over := sub.Reason() != ""
 			for items := sub.Take(); len(items) > 0; items = sub.Take() {
 				c.mu.Lock()
 				for _, it := range items {
@@ -150,20 +151,10 @@ func collect(t *testing.T, srv *feed.Server, since uint64) *collector {
 				}
 				c.mu.Unlock()
 			}
-			select {
-			case <-sub.Ready():
-			case <-sub.Done():
-				for items := sub.Take(); len(items) > 0; items = sub.Take() {
-					c.mu.Lock()
-					for _, it := range items {
-						if it.Batch != nil {
-							c.recs = append(c.recs, it.Batch.Records...)
-						}
-					}
-					c.mu.Unlock()
-				}
+			if over {
 				return
 			}
+			<-sub.Ready()
 		}
 	}()
 	t.Cleanup(func() { sub.Close(); <-c.done })

@@ -288,7 +288,9 @@ func (s *Server) SyslogAddrs() []net.Addr {
 
 // Subscribe takes records in-process, like any network subscriber: live
 // records from now on, or history first as o asks. It waits for Run to be
-// running (or ctx). The caller drains it with Ready/Take and Closes it.
+// running (or ctx). The caller drains it with Ready/Take and Closes it:
+// Ready is signalled on news and on the end, and Reason, read before each
+// Take, says whether the stream is over once that is written.
 func (s *Server) Subscribe(ctx context.Context, o broadcast.SubscribeOptions) (*broadcast.Subscription, error) {
 	select {
 	case <-s.ready:

@@ -88,24 +88,25 @@ func Pump(ctx context.Context, sub *broadcast.Subscription, sink Sink, heartbeat
 	// a busy peer too, and a comment or blank line more is harmless.
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
-	done := sub.Done()
 	for {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-sub.Ready():
+			// Ready is also the end's signal. Reason is read before
+			// taking, so that what the hub offered before it ended sub
+			// is written before the goodbye.
+			why := sub.Reason()
 			if err := send(); err != nil {
 				return err
+			}
+			if why != "" {
+				return sink.End(why)
 			}
 		case <-beat.C:
 			if err := sink.Heartbeat(); err != nil {
 				return err
 			}
-		case <-done:
-			if err := send(); err != nil {
-				return err
-			}
-			return sink.End(sub.Reason())
 		}
 	}
 }
@@ -132,10 +133,10 @@ func Send(sub *broadcast.Subscription, sink Sink, c *Counters) error {
 // Flush is what a Writer's holder does for a connection that writes
 // through sink (see NewWriter): everything sub has, a heartbeat if one is
 // due, and, once the hub has ended sub, the goodbye (the stream is then
-// over). Done is looked at before taking, so that what the hub offered
+// over). Reason is read before taking, so that what the hub offered
 // before it ended sub is written before the goodbye.
 func Flush(sub *broadcast.Subscription, sink Sink, c *Counters, beat bool) (over bool, err error) {
-	done := sub.Ended()
+	why := sub.Reason()
 	if err := Send(sub, sink, c); err != nil {
 		return true, err
 	}
@@ -144,8 +145,8 @@ func Flush(sub *broadcast.Subscription, sink Sink, c *Counters, beat bool) (over
 			return true, err
 		}
 	}
-	if done {
-		return true, sink.End(sub.Reason())
+	if why != "" {
+		return true, sink.End(why)
 	}
 	return false, nil
 }

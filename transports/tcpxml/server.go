@@ -477,8 +477,9 @@ func (cn *conn) command(ctx context.Context, line string) error {
 // subscription has (nothing while the client polls), and the goodbye once
 // the hub has ended it.
 func (cn *conn) flush(bool) (over bool, err error) {
-	done := cn.sub.Ended()
-	if why := transports.EndReason(cn.sub.Reason()); done && why != "" {
+	ended := cn.sub.Reason() // read before taking: what came before the end is written
+	done := ended != ""
+	if why := transports.EndReason(ended); why != "" {
 		// What it missed is not worth writing to a client that cannot
 		// keep up, nor owed to one whose credentials were revoked: only
 		// the goodbye.
