@@ -124,6 +124,11 @@ func TestLoad(t *testing.T) {
 	if f.Writes < 50 || f.Writes%50 != 0 || !(f.CPU > 0) || !(f.ReaderCPU > 0) || !(f.Seconds >= 1) {
 		t.Errorf("floor %+v: want whole ticks of 50 writes, CPU on both sides, a second", f)
 	}
+	// Five lines a message, evenly over the tick before it: the last
+	// waited 45 ms before its write, so p99 is at least that.
+	if !(f.P50Ms >= 25 && f.P99Ms >= 45 && f.P99Ms < 1000) {
+		t.Errorf("floor %+v: want its lines' p50 ≥ 25 ms and p99 ≥ 45 ms (a 50 ms tick)", f)
+	}
 }
 
 // The floor's message is weblogd's for a tick's lines.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -56,6 +57,12 @@ type floorResult struct {
 	Overran int `json:"ticks_late"`
 	// ReaderCPU is the tool's CPU over the same time, in cores.
 	ReaderCPU float64 `json:"reader_cpu_core_fraction"`
+	// P50Ms and P99Ms are the latency of the message's lines, had they
+	// been written evenly over the tick before it: what a line would wait
+	// at one write per connection per tick if the server cost nothing
+	// but its writes.
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
 }
 
 // usPerWrite is the writer's CPU time per write, in microseconds.
@@ -106,8 +113,11 @@ func measureFloor(ctx context.Context, conns, size int, tick time.Duration, d ti
 	}()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
-	buf := bufSizeFor(conns)
-	for range conns {
+	// Each message starts with the time its tick was due; it stands for
+	// lines spread evenly over the tick before (floorBytes).
+	lines := max(1, (size-wsMessageBytes)/wsRecordBytes)
+	lat := new(histogram)
+	for i := range conns {
 		c, err := l.Accept()
 		if err != nil {
 			return nil, fmt.Errorf("floor: accept the writer's connections: %w (%s)", err, stderr.String())
@@ -117,11 +127,16 @@ func measureFloor(ctx context.Context, conns, size int, tick time.Duration, d ti
 			defer wg.Done()
 			defer c.Close()
 			c.SetReadDeadline(time.Now().Add(d + time.Minute))
-			b := make([]byte, buf)
+			b := make([]byte, size)
 			for {
-				if _, err := c.Read(b); err != nil {
+				if _, err := io.ReadFull(c, b); err != nil {
 					return
 				}
+				sent := time.Duration(time.Now().UnixNano() - int64(binary.LittleEndian.Uint64(b))) // #nosec G115 -- a time of this machine
+				for j := range lines {
+					lat.count(i, int64(sent+tick*time.Duration(2*j+1)/time.Duration(2*lines)))
+				}
+				lat.noteMax(int64(sent + tick))
 			}
 		}()
 	}
@@ -145,6 +160,9 @@ func measureFloor(ctx context.Context, conns, size int, tick time.Duration, d ti
 	if err != nil || r == nil {
 		return nil, fmt.Errorf("floor: the writer failed: %v: %s", err, stderr.String())
 	}
+	wg.Wait() // the writer closed every connection: the readers are done
+	ps, _ := lat.percentiles(0.50, 0.99)
+	r.P50Ms, r.P99Ms = float64(ps[0])/1e6, float64(ps[1])/1e6
 	return r, nil
 }
 
@@ -161,7 +179,7 @@ func floorWriter(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if checkLoopback(*addr) != nil || *conns < 1 || *conns > maxSubs || *size < 1 || *size > 1<<20 ||
+	if checkLoopback(*addr) != nil || *conns < 1 || *conns > maxSubs || *size < 8 || *size > 1<<20 ||
 		*tick <= 0 || *d <= 0 || *d > maxDuration*time.Second {
 		fmt.Fprintln(stderr, "weblogbench floor-writer: bad arguments")
 		return 2
@@ -189,6 +207,7 @@ func floorWriter(args []string, stdout, stderr io.Writer) int {
 		} else if late > *tick {
 			r.Overran++ // the previous tick's writes ran into this one
 		}
+		binary.LittleEndian.PutUint64(msg, uint64(due.UnixNano())) // #nosec G115 -- a time after 1970
 		for _, c := range cs {
 			if _, err := c.Write(msg); err != nil {
 				fmt.Fprintf(stderr, "weblogbench floor-writer: %v\n", err)
@@ -243,7 +262,7 @@ func runFloor(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 }
 
 func (r *floorResult) String() string {
-	return fmt.Sprintf("%s connections × %s bytes every %v: writer %s of a core (%.1f µs a write), reader %s; %d of %d ticks began a tick late",
+	return fmt.Sprintf("%s connections × %s bytes every %v: writer %s of a core (%.1f µs a write), reader %s; %d of %d ticks began a tick late; its lines p50 %s, p99 %s",
 		thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6), pct(r.CPU), r.usPerWrite(),
-		pct(r.ReaderCPU), r.Overran, int(r.Seconds*1e3/r.TickMs+0.5))
+		pct(r.ReaderCPU), r.Overran, int(r.Seconds*1e3/r.TickMs+0.5), msStr(r.P50Ms), msStr(r.P99Ms))
 }

@@ -534,24 +534,26 @@ func (s *suiteRun) print(w io.Writer, o *options, took time.Duration) {
 
 	// The floor.
 	if len(s.floors) > 0 {
-		fmt.Fprintln(w, "\nThe floor: what the writes alone cost here. No server: a process pinned like one writes a message the size of weblogd's to every connection once a tick, and the tool reads them (medians, min–max):")
+		fmt.Fprintln(w, "\nThe floor: what the writes alone cost here. No server: a process pinned like one writes a message the size of weblogd's to every connection once a tick, and the tool reads them; its lines' latency is theirs had they come evenly over the tick before (medians, min–max):")
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	ticks begun a tick late	")
+		fmt.Fprintln(tw, "writes of the row	writes	writer CPU	per write	ticks begun a tick late	lines p50	lines p99	")
 		for _, sc := range s.scenarios {
 			rs := s.floors[sc.key]
 			if len(rs) == 0 {
 				continue
 			}
-			var cpu, per, late []float64
+			var cpu, per, late, p50, p99 []float64
 			for _, r := range rs {
 				cpu, per, late = append(cpu, r.CPU), append(per, r.usPerWrite()), append(late, float64(r.Overran)/max(1, r.Seconds*1e3/r.TickMs))
+				p50, p99 = append(p50, r.P50Ms), append(p99, r.P99Ms)
 			}
-			c, p, l := statOf(cpu), statOf(per), statOf(late)
+			c, p, l, l50, l99 := statOf(cpu), statOf(per), statOf(late), statOf(p50), statOf(p99)
 			r := rs[0]
-			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t\n", sc.title,
+			fmt.Fprintf(tw, "%s\t%s × %s bytes / %v\t%s (%s–%s)\t%.1f µs (%.1f–%.1f)\t%s (%s–%s)\t%s (%s–%s)\t%s (%s–%s)\t\n", sc.title,
 				thousands(float64(r.Conns)), thousands(float64(r.Bytes)), time.Duration(r.TickMs*1e6),
-				pct(c.med), pct(c.min), pct(c.max), p.med, p.min, p.max, pct(l.med), pct(l.min), pct(l.max))
+				pct(c.med), pct(c.min), pct(c.max), p.med, p.min, p.max, pct(l.med), pct(l.min), pct(l.max),
+				msStr(l50.med), msStr(l50.min), msStr(l50.max), msStr(l99.med), msStr(l99.min), msStr(l99.max))
 		}
 		tw.Flush()
 	}
