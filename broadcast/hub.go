@@ -70,7 +70,9 @@ type Hub struct {
 	done    chan struct{} // closed when Run has returned
 
 	pace    pacer
-	flushed atomic.Uint64 // seq of the newest record offered to the subscribers
+	flushed atomic.Uint64 // seq of the newest record offered to every subscriber
+	newest  uint64        // seq of the newest record offered to any; the loop's
+	part    int           // the part the next spaced flush offers to; the loop's
 	holding holding       // subscribers a burst waits for (pacer.go)
 	// The subscribers; they belong to the loop.
 	subs  map[*Subscription]struct{}
@@ -206,7 +208,7 @@ func (h *Hub) Running() <-chan struct{} { return h.running }
 // Subscribers returns how many subscriptions are live.
 func (h *Hub) Subscribers() int { return int(h.count.Load()) }
 
-// Flushed returns the seq of the newest record offered to subscribers.
+// Flushed returns the seq of the newest record offered to every subscriber.
 func (h *Hub) Flushed() uint64 { return h.flushed.Load() }
 
 // Flushes returns how many batches the hub has flushed.
@@ -287,6 +289,7 @@ func (h *Hub) Subscribe(ctx context.Context, o SubscribeOptions) (*Subscription,
 func (h *Hub) Run(ctx context.Context) error {
 	// What the ring holds now is history: nobody is offered it.
 	h.flushed.Store(h.ring.Last())
+	h.newest = h.ring.Last()
 	close(h.running)
 	defer close(h.done)
 
@@ -305,20 +308,30 @@ func (h *Hub) Run(ctx context.Context) error {
 		timerC = timer.C
 		h.pace.due.Store(true)
 	}
-	flush := func(start time.Time) {
-		k := h.flush(start)
-		h.pace.flushed(start, k)
-		if k == 0 {
-			return // quiet: the next record wakes the loop
+	// flush offers what is new to the part of the subscribers whose turn
+	// it is (all, with nparts ≤ 1), and arms the next flush while they
+	// are spaced and busy.
+	flush := func(start time.Time, nparts int) {
+		if nparts <= 1 {
+			h.part, nparts = 0, 1
 		}
-		if at, spaced := h.pace.next(start, len(h.subs), 0, h.Tick()); spaced {
+		fresh := h.flush(start, h.part%nparts, nparts)
+		h.part = (h.part + 1) % nparts
+		h.pace.flushed(start, fresh)
+		if fresh == 0 && h.flushed.Load() >= h.ring.Last() {
+			return // quiet, and every part has all: the next record wakes the loop
+		}
+		switch at, n := h.pace.next(start, len(h.subs), 0, h.Tick()); {
+		case n > 0:
 			arm(at) // busy: the next flush is due anyway
+		case h.flushed.Load() < h.ring.Last():
+			arm(start) // no longer spaced: the parts still waiting get theirs now
 		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			h.flush(time.Now())
+			h.flush(time.Now(), 0, 1)
 			for s := range h.subs {
 				s.end(ReasonShutdown)
 			}
@@ -336,10 +349,10 @@ func (h *Hub) Run(ctx context.Context) error {
 				continue // nothing new, or the armed flush takes it
 			}
 			stopTimer()
-			if at, _ := h.pace.next(now, len(h.subs), k, h.Tick()); at.After(now) {
+			if at, n := h.pace.next(now, len(h.subs), k, h.Tick()); at.After(now) {
 				arm(at)
 			} else {
-				flush(now)
+				flush(now, n)
 			}
 		case <-timerC:
 			timer, timerC = nil, nil
@@ -349,7 +362,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			if h.gather != nil {
 				h.gather()
 			}
-			flush(time.Now())
+			now := time.Now()
+			_, n := h.pace.next(now, len(h.subs), 0, h.Tick())
+			flush(now, n)
 		}
 	}
 }
@@ -363,6 +378,7 @@ func (h *Hub) add(s *Subscription) {
 	// (Batch.since).
 	start := h.ring.Last()
 	s.after = start
+	s.offered = start
 	s.histTo = start
 	if s.opts.Resume && s.opts.Since > h.ring.Last() {
 		// A seq this server never gave out: it restarted without its
@@ -394,35 +410,50 @@ func (h *Hub) remove(s *Subscription) {
 	}
 }
 
-// flush offers every subscriber what the ring gained since the last flush,
-// as one batch shared by all (encoded once per format), and returns how
-// many records that was. If records left the ring unflushed (which
+// flush offers the subscribers of part (of nparts, by ID) what the ring
+// gained since their last flush, as one batch shared by all that had the
+// same (encoded once per format), and returns how many records were new
+// to every subscriber. If records left the ring unflushed (which
 // Publish's back-pressure prevents, but an embedder appending to the ring
 // directly could cause), the subscribers get a gap.
-func (h *Hub) flush(start time.Time) int {
-	after, last := h.flushed.Load(), h.ring.Last()
-	if last <= after {
+func (h *Hub) flush(start time.Time, part, nparts int) int {
+	last := h.ring.Last()
+	if last <= h.flushed.Load() {
 		return 0
 	}
-	if len(h.subs) > 0 {
-		slow := h.SlowTimeout()
-		items := h.itemsAfter(after, last)
-		for s := range h.subs {
-			if s.offer(items, start, slow) {
-				h.remove(s) // ended for being slow: no more offers
+	slow := h.SlowTimeout()
+	low := last // what every subscriber has been offered, after this flush
+	var shared map[uint64][]Item
+	for s := range h.subs {
+		if s.offered >= last || nparts > 1 && int(s.id%uint64(nparts)) != part {
+			low = min(low, s.offered)
+			continue
+		}
+		items, ok := shared[s.offered]
+		if !ok {
+			items = h.itemsAfter(s.offered, last)
+			if shared == nil {
+				shared = make(map[uint64][]Item, 1)
 			}
+			shared[s.offered] = items
+		}
+		s.offered = last
+		if s.offer(items, start, slow) {
+			h.remove(s) // ended for being slow: no more offers
 		}
 	}
+	fresh := int(last - min(h.newest, last))
+	h.newest = max(h.newest, last)
 	h.flushes.Add(1)
 	if h.onFlush != nil {
-		h.onFlush(time.Since(start), int(last-after))
+		h.onFlush(time.Since(start), fresh)
 	}
-	h.flushed.Store(last)
+	h.flushed.Store(low)
 	h.flushMu.Lock()
 	close(h.flushSig)
 	h.flushSig = make(chan struct{})
 	h.flushMu.Unlock()
-	return int(last - after)
+	return fresh
 }
 
 // itemsAfter returns the records after seq after up to last as a batch,

@@ -105,7 +105,7 @@ func same(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 // The tick bounds how long a record waits, and within it the pacer makes
 // records wait only while batching pays: ten subscribers of a log of 4,000
-// lines a second get flushes n/W = 1.4 ms apart, and with a 1 ms tick,
+// lines a second get flushes n/W = 1.5 ms apart, and with a 1 ms tick,
 // 1 ms apart.
 func TestHubTick(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -125,7 +125,7 @@ func TestHubTick(t *testing.T) {
 				t.Fatalf("a record waited %v, want at most %v", m, want)
 			}
 		}
-		spacing(10 * time.Second / 7000)
+		spacing(10 * time.Second / broadcast.W)
 		p.h.SetTick(time.Millisecond)
 		spacing(time.Millisecond)
 	})
@@ -160,7 +160,7 @@ func TestHubGather(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		g := gathers()[g0:]
-		iv := 100 * time.Second / 7000
+		iv := 100 * time.Second / broadcast.W
 		if len(g) != 4 {
 			t.Fatalf("after the producer stopped, Gather called %d times, want 4: three that bring a record, one that brings none", len(g))
 		}

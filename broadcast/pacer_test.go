@@ -11,8 +11,8 @@ import (
 	"github.com/weblogd/weblogd/broadcast"
 )
 
-// The rule: every record at once while that costs at most 2 × 7,000 writes
-// a second, else flushes n/7,000 s apart, at most the tick.
+// The rule: every record at once while that costs at most 2W writes a
+// second, else flushes n/W s apart, at most the tick.
 func TestIntervalTable(t *testing.T) {
 	const tick = 50 * time.Millisecond
 	for _, c := range []struct {
@@ -21,18 +21,18 @@ func TestIntervalTable(t *testing.T) {
 		tick time.Duration
 		want time.Duration
 	}{
-		{1, 100, tick, 0},                           // 1x100
-		{100, 100, tick, 0},                         // 100x100: 10,000 writes/s
-		{100, 140, tick, 0},                         // at 2W exactly
-		{100, 141, tick, 100 * time.Second / 7000},  // just past it
-		{100, 1000, tick, 100 * time.Second / 7000}, // 100x1000: 14.3 ms
-		{1000, 100, tick, tick},                     // 1000x100: the tick caps it
-		{1000, 1000, tick, tick},                    // 1000x1000
-		{10000, 100, tick, tick},                    // 10000x100
-		{1000, 1000, 0, 0},                          // --tick 0
+		{1, 100, tick, 0},                     // 1x100
+		{100, 100, tick, 0},                   // 100x100: 10,000 writes/s
+		{100, 2 * broadcast.W / 100, tick, 0}, // at 2W exactly
+		{100, 2*broadcast.W/100 + 1, tick, 100 * time.Second / broadcast.W}, // just past it
+		{100, 1000, tick, 100 * time.Second / broadcast.W},                  // 100x1000: 15.4 ms
+		{1000, 100, tick, tick},  // 1000x100: the tick caps it
+		{1000, 1000, tick, tick}, // 1000x1000
+		{10000, 100, tick, tick}, // 10000x100
+		{1000, 1000, 0, 0},       // --tick 0
 		{1000, 1000, 5 * time.Millisecond, 5 * time.Millisecond},
-		{0, 1e6, tick, 0},                  // nobody to write to
-		{1, 1e6, tick, time.Second / 7000}, // one subscriber, a burst
+		{0, 1e6, tick, 0},                         // nobody to write to
+		{1, 1e6, tick, time.Second / broadcast.W}, // one subscriber, a burst
 	} {
 		if got := broadcast.Interval(c.n, c.r, c.tick); got != c.want {
 			t.Errorf("interval(%d subscribers, %v/s, tick %v)=%v, want %v", c.n, c.r, c.tick, got, c.want)
@@ -115,6 +115,30 @@ func (p *paced) count() int {
 	return len(p.flushes)
 }
 
+// Spaced flushes go in parts when one flush's writes would take more than
+// 2.5 ms at 10 µs a write, never parts less than 1 ms apart.
+func TestPartsTable(t *testing.T) {
+	const tick = 50 * time.Millisecond
+	for _, c := range []struct {
+		n        int
+		interval time.Duration
+		want     int
+	}{
+		{1000, 0, 1}, // at once: all together
+		{100, 14 * time.Millisecond, 1},
+		{250, tick, 1}, // 2.5 ms of writes
+		{251, tick, 2},
+		{1000, tick, 4}, // 1000x1000: four parts of 2.5 ms
+		{10000, tick, 40},
+		{100000, tick, 50}, // at most one a millisecond
+		{1000, 2 * time.Millisecond, 2},
+	} {
+		if got := broadcast.Parts(c.n, c.interval); got != c.want {
+			t.Errorf("parts(%d subscribers, %v)=%d, want %d", c.n, c.interval, got, c.want)
+		}
+	}
+}
+
 // One subscriber of a log of 100 lines a second: every record is flushed
 // as it is published, with no wait, and Gather is never called.
 func TestPacerOneSubscriberAtOnce(t *testing.T) {
@@ -141,12 +165,12 @@ func TestPacer100x100AtOnce(t *testing.T) {
 }
 
 // 100 subscribers × 1,000 lines a second would be 100,000 writes a second
-// at once: once the rate is known, flushes go n/W = 14.3 ms apart, which
+// at once: once the rate is known, flushes go n/W = 15.4 ms apart, which
 // holds the writes to the budget, and no record waits longer.
 func TestPacerBatchesWhenDear(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 100
-		iv := n * time.Second / 7000
+		iv := n * time.Second / broadcast.W
 		p := newPaced(t, n, 10000, 50*time.Millisecond)
 		p.run(time.Millisecond, 500*time.Millisecond) // the rate estimate settles
 		from := p.count()
@@ -157,8 +181,8 @@ func TestPacerBatchesWhenDear(t *testing.T) {
 				t.Fatalf("flushes %v apart, want %v ± 1ms", d, iv)
 			}
 		}
-		if w := float64(len(flushes)*n) / 1.5; w > 7000*1.05 {
-			t.Fatalf("%.0f writes a second, want at most 7,350", w)
+		if w := float64(len(flushes)*n) / 1.5; w > broadcast.W*1.05 {
+			t.Fatalf("%.0f writes a second, want at most %.0f", w, broadcast.W*1.05)
 		}
 		if m := slices.Max(waits); m > iv {
 			t.Fatalf("a record waited %v, want at most %v", m, iv)
@@ -167,22 +191,56 @@ func TestPacerBatchesWhenDear(t *testing.T) {
 }
 
 // 1,000 subscribers × 1,000 lines a second: the interval n/W would be
-// 143 ms, and the tick (50 ms) caps it.
+// 143 ms, and the tick (50 ms) caps it. A flush's writes to all of them
+// would take about 10 ms, so they are flushed in four parts, a quarter of
+// a tick apart: each subscriber is offered records a tick apart, and no
+// record waits longer than the tick for any of them.
 func TestPacerTickBounds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const tick = 50 * time.Millisecond
-		p := newPaced(t, 1000, 10000, tick)
+		p := newPaced(t, 1000-8, 10000, tick) // and 8 to watch
+		var mu sync.Mutex
+		offers := make([][]time.Time, 8)
+		for i := range offers {
+			mustSubscribe(t, p.h, broadcast.SubscribeOptions{Notify: func() {
+				mu.Lock()
+				defer mu.Unlock()
+				offers[i] = append(offers[i], time.Now())
+			}})
+		}
 		p.run(time.Millisecond, 200*time.Millisecond)
 		from := p.count()
+		mu.Lock()
+		for i := range offers {
+			offers[i] = offers[i][:0]
+		}
+		mu.Unlock()
 		p.run(time.Millisecond, time.Second)
 		flushes, waits := p.since(from)
 		for i := 1; i < len(flushes); i++ {
-			if d := flushes[i].Sub(flushes[i-1]); d != tick {
-				t.Fatalf("flushes %v apart, want the tick, %v", d, tick)
+			if d := flushes[i].Sub(flushes[i-1]); d != tick/4 {
+				t.Fatalf("flushes %v apart, want a quarter of the tick, %v", d, tick/4)
 			}
 		}
-		if m := slices.Max(waits); m > tick {
-			t.Fatalf("a record waited %v, want at most the tick", m)
+		if m := slices.Max(waits); m > tick/4 {
+			t.Fatalf("a record waited %v for its first part, want at most %v", m, tick/4)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		phases := map[time.Duration]bool{}
+		for i, o := range offers {
+			if len(o) < 15 {
+				t.Fatalf("subscriber %d was offered records %d times in a second, want about 20", i, len(o))
+			}
+			for j := 1; j < len(o); j++ {
+				if d := o[j].Sub(o[j-1]); d != tick {
+					t.Fatalf("subscriber %d offered records %v apart, want the tick", i, d)
+				}
+			}
+			phases[time.Duration(o[0].UnixNano()%int64(tick))] = true
+		}
+		if len(phases) != 4 {
+			t.Fatalf("the subscribers were offered records at %d phases of the tick, want 4", len(phases))
 		}
 	})
 }

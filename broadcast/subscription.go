@@ -78,6 +78,8 @@ type Subscription struct {
 
 	// Set by the hub loop when the subscription joins, read-only after.
 	after uint64 // live records with seq ≤ after are not delivered
+	// offered is the seq of the newest record offered to it; the loop's.
+	offered uint64
 
 	// History still to read, touched only by the draining goroutine.
 	histNext, histTo uint64 // (histNext, histTo] is left to read
