@@ -104,7 +104,7 @@ type natsPublish struct {
 	Pending       int     `json:"pending"`         // waiting for the stream, in memory
 	PendingOnDisk int     `json:"pending_on_disk"` // of them, in the buffer file
 	BufferFile    string  `json:"buffer_file,omitempty"`
-	Dropped       uint64  `json:"dropped"`       // from a full buffer, never published
+	Dropped       uint64  `json:"dropped"`       // from a full buffer (stdin, FIFOs, syslog, /ingest), never published
 	Errors        uint64  `json:"errors"`        // failed publishes, each sent again
 	BufferErrors  uint64  `json:"buffer_errors"` // failed writes of the buffer file, damaged ends found in it
 	OutOfOrder    uint64  `json:"out_of_order"`  // records stored after a later one (a clustered stream's leader change)

@@ -330,7 +330,7 @@ weblogd_nats_errors_total{role="publish"} 0
 # HELP weblogd_nats_publish_buffer_errors_total Failed writes of the NATS publish buffer file, and damaged ends found in it at start.
 # TYPE weblogd_nats_publish_buffer_errors_total counter
 weblogd_nats_publish_buffer_errors_total 0
-# HELP weblogd_nats_publish_dropped_total Records dropped from a full NATS publish buffer, never published.
+# HELP weblogd_nats_publish_dropped_total Records that cannot be read again (standard input, FIFOs, syslog, /ingest) dropped from a full NATS publish buffer, never published; lines of log files wait instead.
 # TYPE weblogd_nats_publish_dropped_total counter
 weblogd_nats_publish_dropped_total 0
 # HELP weblogd_nats_publish_lag_seconds Age of the oldest record waiting for NATS; 0 when none waits.

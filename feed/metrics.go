@@ -51,7 +51,7 @@ var (
 	descNATSPublished   = prometheus.NewDesc("weblogd_nats_published_total", "Records the NATS stream acknowledged (duplicates it dropped included).", nil, nil)
 	descNATSPending     = prometheus.NewDesc("weblogd_nats_publish_pending_records", "Records waiting for the NATS stream's acknowledgement.", nil, nil)
 	descNATSPendingDisk = prometheus.NewDesc("weblogd_nats_publish_pending_disk_records", "Of the records waiting for NATS, those in the buffer file (--state).", nil, nil)
-	descNATSDropped     = prometheus.NewDesc("weblogd_nats_publish_dropped_total", "Records dropped from a full NATS publish buffer, never published.", nil, nil)
+	descNATSDropped     = prometheus.NewDesc("weblogd_nats_publish_dropped_total", "Records that cannot be read again (standard input, FIFOs, syslog, /ingest) dropped from a full NATS publish buffer, never published; lines of log files wait instead.", nil, nil)
 	descNATSBufferErrs  = prometheus.NewDesc("weblogd_nats_publish_buffer_errors_total", "Failed writes of the NATS publish buffer file, and damaged ends found in it at start.", nil, nil)
 	descNATSOutOfOrder  = prometheus.NewDesc("weblogd_nats_publish_out_of_order_total", "Records the NATS stream stored after a later one of this node (a publish lost while a clustered stream changed leader).", nil, nil)
 	descNATSPublishLag  = prometheus.NewDesc("weblogd_nats_publish_lag_seconds", "Age of the oldest record waiting for NATS; 0 when none waits.", nil, nil)

@@ -21,17 +21,16 @@ import (
 // it was read (varint, Unix ns), its subject and its msg id (each a
 // uvarint length and the bytes) and its wire form (the rest), or a done
 // mark, 'd' followed by a uvarint count: the first count records of the
-// file are in the stream (or were dropped from a full buffer). What waits
-// is every record after the last done mark.
+// file are in the stream. What waits is every record after the last done
+// mark.
 //
 // Publish appends each record before it returns; acknowledgements add a
 // done mark now and then (see tidy), and once the done part holds
 // compactMin records and outgrows the rest, the file is rewritten with
 // only what waits, or truncated to its header when nothing does (so that
 // it stays within about twice the buffer, and rewriting costs at most one
-// write of each record written). Dropping the oldest from a full buffer writes nothing: the
-// next start keeps the newest Buffer records after the last mark, as
-// memory did.
+// write of each record written). A record dropped from a full buffer
+// (see Publisher) is never written.
 //
 // What a crash can cost: a crash of the process costs nothing, as every
 // record is in the file (in the kernel's cache) before Publish returns,
@@ -271,8 +270,8 @@ func (d *diskBuffer) add(m pending) error {
 	return nil
 }
 
-// remove counts n records from the start as done (acknowledged or
-// dropped); tidy writes it down.
+// remove counts n records from the start as done (acknowledged); tidy
+// writes it down.
 func (d *diskBuffer) remove(n int) {
 	d.done = min(d.done+n, d.records)
 }

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -238,9 +239,9 @@ func TestBufferFileTornTail(t *testing.T) {
 	}
 }
 
-// TestBufferFileBound: the file holds no more than Buffer records
-// either: a restart keeps the newest Buffer of them, counting the rest as
-// dropped, as memory did.
+// TestBufferFileBound: records dropped from a full buffer are never
+// written; a restart keeps every record the file holds, those queued
+// beyond Buffer at shutdown too (their lines count as read).
 func TestBufferFileBound(t *testing.T) {
 	url, _ := freeURL(t)
 	file := filepath.Join(t.TempDir(), "state.json.nats")
@@ -257,15 +258,18 @@ func TestBufferFileBound(t *testing.T) {
 	if st := p1.Stats(); st.Pending != 10 || st.Dropped != 15 || st.OnDisk != 10 {
 		t.Fatalf("Stats()=%+v, want 10 pending (on disk), 15 dropped", st)
 	}
+	// Queued beyond Buffer when its reader stops (ctx done): kept too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p1.PublishWait(ctx, makeRecord("web-1.log", 26), key(26))
 	p1.Close()
 	p2 := newP()
-	if st := p2.Stats(); st.Pending != 10 || st.OnDisk != 10 {
-		t.Fatalf("after a restart Stats()=%+v, want the newest 10 waiting", st)
+	if st := p2.Stats(); st.Pending != 11 || st.OnDisk != 11 {
+		t.Fatalf("after a restart Stats()=%+v, want the 11 of the last run waiting", st)
 	}
-	// The first waiting record is 16: publish 5 more and the oldest 5 go.
-	publishRange(p2, 26, 30)
-	if st := p2.Stats(); st.Pending != 10 || st.Dropped != 5 {
-		t.Fatalf("Stats()=%+v, want 10 pending, 5 dropped", st)
+	publishRange(p2, 27, 30)
+	if st := p2.Stats(); st.Pending != 11 || st.Dropped != 4 {
+		t.Fatalf("Stats()=%+v, want 11 pending, 4 dropped", st)
 	}
 }
 

@@ -33,10 +33,10 @@
 // goroutine that sends (Publisher) or fetches (Edge), and returns only
 // when ctx is done and everything it started has stopped; the NATS
 // client's own goroutines end with the connection, which Run closes.
-// Publisher.Publish may be called from any goroutine, before, during or
-// after Run; it never waits for the network: records wait in the buffer
-// (oldest dropped and counted when it is full) until NATS acknowledges
-// them. The Edge calls its handler from Run's goroutine, one record at a
+// Publisher.Publish and PublishWait may be called from any goroutine,
+// before, during or after Run; records wait in the buffer until NATS
+// acknowledges them. While the buffer is full, Publish drops its record
+// (counted) and PublishWait waits for room or its ctx. The Edge calls its handler from Run's goroutine, one record at a
 // time, in stream order. Stats, NotReady and Sync may be called from any
 // goroutine.
 package fleet

@@ -312,17 +312,41 @@ func TestBufferWhileNATSIsDown(t *testing.T) {
 			t.Errorf("Publish(%d)=%v, want %v", i, ok, i <= 10)
 		}
 	}
-	if st := p.Stats(); st.Pending != 10 || st.Dropped != 5 || st.Connected {
-		t.Errorf("Stats()=%+v, want 10 pending, 5 dropped, not connected", st)
+	if st := p.Stats(); st.Pending != 10 || st.Dropped != 5 || st.Connected || !p.Full() {
+		t.Errorf("Stats()=%+v, Full()=%v; want 10 pending, 5 dropped, not connected, full", st, p.Full())
 	}
+	// A line that can be read again waits for room; its reader's ctx ends
+	// the wait, and the record is queued all the same.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	p.PublishWait(ctx, makeRecord("web-1.log", 16), "")
+	cancel()
+	if st := p.Stats(); st.Pending != 11 || st.Dropped != 5 {
+		t.Errorf("after PublishWait: Stats()=%+v, want 11 pending, 5 dropped", st)
+	}
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		p.PublishWait(context.Background(), makeRecord("web-1.log", 17), "")
+	}()
+	select {
+	case <-waited:
+		t.Fatal("PublishWait returned while the buffer is full")
+	case <-time.After(50 * time.Millisecond):
+	}
+
 	runNATS(t, t.TempDir(), port)
+	<-waited // NATS took some: room
 	var c collector
 	run(t, newEdge(t, url, "edge", &c).Run)
-	waitFor(t, 10*time.Second, "the buffered records at the edge", func() bool { return c.len() >= 10 })
+	waitFor(t, 10*time.Second, "the buffered records at the edge", func() bool { return c.len() >= 12 })
 	time.Sleep(100 * time.Millisecond)
 	recs := c.all()
-	if len(recs) != 10 || recs[0].Seq != 6 || recs[9].Seq != 15 {
-		t.Fatalf("edge got %d records from seq %d, want 10 from 6 to 15", len(recs), recs[0].Seq)
+	var seqs []uint64
+	for _, r := range recs {
+		seqs = append(seqs, r.Seq)
+	}
+	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17}; !slices.Equal(seqs, want) {
+		t.Fatalf("edge got seqs %v, want %v: the first 10, then the two that waited", seqs, want)
 	}
 }
 

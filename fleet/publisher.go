@@ -40,9 +40,9 @@ type PublisherConfig struct {
 	// minutes, longer than JetStream's 2-minute default, so that a restart
 	// that replays its last records is covered.
 	Duplicates time.Duration
-	// Buffer is how many records may wait for NATS. When it is full the
-	// oldest waiting record is dropped and counted. Zero means 100000
-	// (about 50 MB of typical records).
+	// Buffer is how many records may wait for NATS. While it is full,
+	// PublishWait waits for room and Publish drops its record (see
+	// Publisher). Zero means DefaultBuffer.
 	Buffer int
 	// BufferFile keeps the waiting records on disk too, in this file
 	// (see disk.go for its format and what a crash can cost): a restart
@@ -61,6 +61,10 @@ type PublisherConfig struct {
 	// Logger: nil means nothing is logged.
 	Logger *slog.Logger
 }
+
+// DefaultBuffer is the default PublisherConfig.Buffer: about 50 MB of
+// typical records.
+const DefaultBuffer = 100000
 
 // DefaultWindow is the default PublisherConfig.Window. One acknowledged
 // publish at a time costs a round trip per record: 12 000 to 18 000
@@ -91,7 +95,7 @@ type PublisherStats struct {
 	Published  uint64        // acknowledged by the stream (including duplicates it dropped)
 	Pending    int           // waiting for the stream's acknowledgement, in memory
 	OnDisk     int           // of them, in the buffer file (0 without BufferFile)
-	Dropped    uint64        // dropped from a full buffer, never published
+	Dropped    uint64        // records of Publish dropped from a full buffer, never published
 	Errors     uint64        // failed publishes (each sent again)
 	DiskErrors uint64        // failed writes of the buffer file, and damaged ends found in it
 	OutOfOrder uint64        // records the stream stored after a later one (see Publisher)
@@ -118,6 +122,13 @@ type PublisherStats struct {
 // publish and store a later one of the same window; each record is still
 // stored once, but those are out of order, which Stats().OutOfOrder
 // counts. Window 1 rules it out, at a round trip per record.
+//
+// The buffer is bounded, and a full one never drops a record that waits.
+// A line that can be read again from its log comes through PublishWait,
+// which waits for room: the log is read no further meanwhile, so the log
+// file is the buffer. A record that cannot be read again (standard input,
+// a FIFO, syslog, /ingest) comes through Publish, which drops it when the
+// buffer is full, counts it and says so once in the log.
 type Publisher struct {
 	c    PublisherConfig
 	node string
@@ -128,8 +139,11 @@ type Publisher struct {
 	mu    sync.Mutex
 	buf   []pending // FIFO: buf[head:] waits, oldest first
 	head  int
-	first uint64      // the number of buf[head]; each record is numbered one more than the one before
-	disk  *diskBuffer // nil without BufferFile, or once closed
+	first uint64        // the number of buf[head]; each record is numbered one more than the one before
+	disk  *diskBuffer   // nil without BufferFile, or once closed
+	room  chan struct{} // closed when the buffer has room again; nil while nobody waits
+	full  bool          // the buffer was full since it was last empty: said once in the log
+	drops bool          // Publish dropped since the buffer was last empty: said once
 
 	pub        atomic.Uint64
 	dropped    atomic.Uint64
@@ -174,7 +188,7 @@ func NewPublisher(c PublisherConfig) (*Publisher, error) {
 		c.Duplicates = 10 * time.Minute
 	}
 	if c.Buffer <= 0 {
-		c.Buffer = 100000
+		c.Buffer = DefaultBuffer
 	}
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
@@ -207,11 +221,9 @@ func (p *Publisher) openDisk() error {
 		p.diskErrs.Add(1)
 		p.log.Warn("the NATS publish buffer is damaged; sending what could be read", "err", corrupt)
 	}
-	if n := len(recs) - p.c.Buffer; n > 0 {
-		// A full buffer dropped its oldest without writing it down.
-		recs = recs[n:]
-		p.dropped.Add(uint64(n))
-	}
+	// All are kept, even beyond Buffer (a smaller Buffer than last time,
+	// or records queued at shutdown while it was full): the checkpoint
+	// has passed their lines.
 	d, err := openDisk(p.c.BufferFile, recs)
 	if err != nil {
 		return err
@@ -226,30 +238,94 @@ func (p *Publisher) openDisk() error {
 // Node is the node name this Publisher puts in its records.
 func (p *Publisher) Node() string { return p.node }
 
-// Publish queues rec to be sent, with its Node set to this Publisher's
-// node (rec itself is not changed: it is shared with the local hub). key
-// names the line for good, e.g. its file identity and offset; empty means
-// rec.Seq, which names it only while seq numbers are kept across
-// restarts (--state). With BufferFile, the record is in the file when
-// Publish returns. It never waits for the network; it returns false when
-// the buffer was full and the oldest waiting record was dropped to make
-// room.
+// Publish queues rec, a record whose line cannot be read again, to be
+// sent, with its Node set to this Publisher's node (rec itself is not
+// changed: it is shared with the local hub). key names the line for good;
+// empty means rec.Seq, which names it only while seq numbers are kept
+// across restarts (--state). With BufferFile, the record is in the file
+// when Publish returns. It never waits: when the buffer is full, rec is
+// dropped and counted, the first drop since the buffer was last empty is
+// logged, and Publish returns false.
 func (p *Publisher) Publish(rec *record.Record, key string) bool {
+	m := p.message(rec, key)
+	p.mu.Lock()
+	if p.fullLocked() {
+		p.dropped.Add(1)
+		if !p.drops {
+			p.drops = true
+			p.log.Warn("the NATS publish buffer is full: dropping records that cannot be read again (standard input, FIFOs, syslog, /ingest) until NATS takes some; each is counted in dropped",
+				"buffer", p.c.Buffer)
+		}
+		p.mu.Unlock()
+		return false
+	}
+	p.addLocked(m)
+	p.mu.Unlock()
+	p.poke()
+	return true
+}
+
+// PublishWait queues rec, a record whose line can be read again from its
+// log (key names its file and offset), to be sent, as Publish does; but
+// while the buffer is full it waits for room, so that its caller reads
+// the log no further. When ctx is done it stops waiting and queues rec
+// all the same, beyond Buffer: its caller counts the line as read.
+func (p *Publisher) PublishWait(ctx context.Context, rec *record.Record, key string) {
+	m := p.message(rec, key)
+	p.mu.Lock()
+	for p.fullLocked() && ctx.Err() == nil {
+		if !p.full {
+			p.full = true
+			p.log.Info("the NATS publish buffer is full: logs are read no further until NATS takes some records", "buffer", p.c.Buffer)
+		}
+		if p.room == nil {
+			p.room = make(chan struct{})
+		}
+		room := p.room
+		p.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+		}
+		p.mu.Lock()
+	}
+	p.addLocked(m)
+	p.mu.Unlock()
+	p.poke()
+}
+
+// Full reports whether the buffer is full, so that PublishWait would
+// wait.
+func (p *Publisher) Full() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fullLocked()
+}
+
+func (p *Publisher) fullLocked() bool { return len(p.buf)-p.head >= p.c.Buffer }
+
+// message is rec's message, as this node publishes it.
+func (p *Publisher) message(rec *record.Record, key string) pending {
 	r := *rec
 	r.Node = p.node
-	m := pending{
+	return pending{
 		subject: Subject(p.c.Prefix, p.node, r.Source),
 		id:      MsgID(p.node, r.Source, key, r.Seq),
 		data:    Append(nil, &r),
 		at:      time.Now(),
 	}
-	ok := true
-	p.mu.Lock()
-	if len(p.buf)-p.head >= p.c.Buffer {
-		p.removeLocked(1)
-		p.dropped.Add(1)
-		ok = false
+}
+
+// poke wakes the sender; it never blocks.
+func (p *Publisher) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
+}
+
+// addLocked appends m to the waiting records, and to the file.
+func (p *Publisher) addLocked(m pending) {
 	if p.head > 0 && p.head >= len(p.buf)/2 {
 		// Compact once half the slice is spent, so that memory stays
 		// proportional to what waits.
@@ -260,25 +336,24 @@ func (p *Publisher) Publish(rec *record.Record, key string) bool {
 	p.buf = append(p.buf, m)
 	if p.disk != nil {
 		p.diskFailed(p.disk.add(m))
-		if !ok {
-			p.diskFailed(p.disk.tidy(p.waitingLocked, false))
-		}
 	}
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-	return ok
 }
 
-// removeLocked forgets the n oldest waiting records.
+// removeLocked forgets the n oldest waiting records, now in the stream,
+// and wakes PublishWait when there is room.
 func (p *Publisher) removeLocked(n int) {
 	clear(p.buf[p.head : p.head+n])
 	p.head += n
 	p.first += uint64(n)
 	if p.disk != nil {
 		p.disk.remove(n)
+	}
+	if p.room != nil && !p.fullLocked() {
+		close(p.room)
+		p.room = nil
+	}
+	if p.head == len(p.buf) {
+		p.full, p.drops = false, false
 	}
 }
 
@@ -318,12 +393,22 @@ func (p *Publisher) Stats() PublisherStats {
 }
 
 // Sync makes the buffer file durable: every record Publish has returned
-// from survives a crash of the machine. Without BufferFile it does
-// nothing.
+// from survives a crash of the machine. While a write of the file has
+// failed it rewrites the file from memory, and returns an error when that
+// fails too. Without BufferFile it does nothing.
 func (p *Publisher) Sync() error {
 	p.mu.Lock()
 	var f *os.File
 	if p.disk != nil {
+		if p.disk.broken {
+			// Records wait in memory only: the checkpoint must not move
+			// past their lines until the file has them again.
+			p.diskFailed(p.disk.tidy(p.waitingLocked, false))
+			if p.disk.broken {
+				p.mu.Unlock()
+				return errors.New("sync the NATS publish buffer: records wait in memory only until the file can be written again")
+			}
+		}
 		f = p.disk.syncFile()
 	}
 	p.mu.Unlock()
@@ -387,7 +472,7 @@ func (p *Publisher) next(n uint64) (pending, uint64, bool) {
 }
 
 // acked forgets record n, the oldest waiting one, now that the stream
-// has it, unless Publish dropped it meanwhile to make room. The stream
+// has it. The stream
 // sequences of a node's records grow with the records; one that is lower
 // than the last means a record was stored after a later one (see
 // Publisher): it is counted and logged.
@@ -401,7 +486,7 @@ func (p *Publisher) acked(n uint64, ack *jetstream.PubAck) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n == p.first && p.head < len(p.buf) {
+	if n == p.first && p.head < len(p.buf) { // always; a guard against a mistake
 		p.removeLocked(1)
 	}
 }
