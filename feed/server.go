@@ -329,10 +329,10 @@ func (s *Server) ingest(ctx context.Context, src *source, l tailer.Line) {
 		// neither, and are never read twice: their seq names them, and
 		// a full buffer drops them rather than hold up the FIFO's writer.
 		if l.File.IsZero() {
-			s.pub.Publish(rec, "")
+			s.pub.Publish(rec)
 			return
 		}
-		s.pub.PublishWait(ctx, rec, fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset))
+		s.pub.PublishWait(ctx, rec, fmt.Sprintf("%x:%x:%x", l.File.Dev, l.File.Inode, l.File.Fingerprint), l.Offset)
 	}
 }
 
@@ -344,7 +344,7 @@ func (s *Server) publish(rec *record.Record) {
 	s.hub.Publish(rec)
 	s.keep(rec)
 	if s.pub != nil {
-		s.pub.Publish(rec, "")
+		s.pub.Publish(rec)
 	}
 }
 

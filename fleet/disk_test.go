@@ -61,12 +61,9 @@ func diskPublisher(tb testing.TB, url, file string, log *slog.Logger) *fleet.Pub
 	return p
 }
 
-// key names record i's line, as the feed does: file and offset.
-func key(i uint64) string { return fmt.Sprintf("dev1:ino7:fp:%d", i*100) }
-
 func publishRange(p *fleet.Publisher, from, to uint64) {
 	for i := from; i <= to; i++ {
-		p.Publish(makeRecord("web-1.log", i), key(i))
+		p.Publish(makeRecord("web-1.log", i))
 	}
 }
 
@@ -261,7 +258,7 @@ func TestBufferFileBound(t *testing.T) {
 	// Queued beyond Buffer when its reader stops (ctx done): kept too.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	p1.PublishWait(ctx, makeRecord("web-1.log", 26), key(26))
+	p1.PublishWait(ctx, makeRecord("web-1.log", 26), "dev1:ino7:fp", 2600)
 	p1.Close()
 	p2 := newP()
 	if st := p2.Stats(); st.Pending != 11 || st.OnDisk != 11 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,7 +83,7 @@ const (
 	retryMax = 2 * time.Second
 )
 
-// tidyEvery is how many acknowledgements may pass, while publishes are
+// tidyEvery is how many records may be acknowledged, while publishes are
 // always in flight, before the buffer file is told (a done mark).
 const tidyEvery = 256
 
@@ -98,30 +99,32 @@ type PublisherStats struct {
 	Dropped    uint64        // records of Publish dropped from a full buffer, never published
 	Errors     uint64        // failed publishes (each sent again)
 	DiskErrors uint64        // failed writes of the buffer file, and damaged ends found in it
-	OutOfOrder uint64        // records the stream stored after a later one (see Publisher)
+	OutOfOrder uint64        // records the stream stored after a later batch (see Publisher)
 	Lag        time.Duration // since the oldest waiting record was published to the Publisher; 0 when none waits
 	Connected  bool
 	LastError  string // the connection's last error, if any
 }
 
-// Publisher sends records to a JetStream stream in order, each with an id
-// the stream deduplicates on, and forgets a record only once the stream
-// has acknowledged it.
+// Publisher sends records to a JetStream stream in order, in batches
+// (one message each) with an id the stream deduplicates on, and forgets a
+// record only once the stream has acknowledged its batch.
 //
-// Up to Window publishes are in flight at once. When one fails (an error
-// or no acknowledgement within AckTimeout) or the connection drops,
-// nothing more is sent until every publish in flight has its outcome;
-// then everything from the oldest record not acknowledged is sent again,
-// in order, with the same ids: the records the stream had are dropped as
-// duplicates, so each is stored once and in order. That holds because a
-// connection delivers in order and the client is made to buffer nothing
-// while it reconnects: what was sent on a connection that failed reached
-// the stream up to some record and not after it, and nothing newer went
-// out on the next connection before the resend. One case escapes this:
-// in a JetStream cluster, a stream whose leader changes may drop one
-// publish and store a later one of the same window; each record is still
-// stored once, but those are out of order, which Stats().OutOfOrder
-// counts. Window 1 rules it out, at a round trip per record.
+// Up to Window batches are in flight at once. A batch is made when it is
+// first sent, of the oldest records that wait (see batch), and is always
+// sent again as itself. When one fails (an error or no acknowledgement
+// within AckTimeout) or the connection drops, nothing more is sent until
+// every publish in flight has its outcome; then everything from the
+// oldest batch not acknowledged is sent again, in order, with the same
+// ids: the batches the stream had are dropped as duplicates, so each is
+// stored once and in order. That holds because a connection delivers in
+// order and the client is made to buffer nothing while it reconnects:
+// what was sent on a connection that failed reached the stream up to some
+// batch and not after it, and nothing newer went out on the next
+// connection before the resend. One case escapes this: in a JetStream
+// cluster, a stream whose leader changes may drop one publish and store a
+// later one of the same window; each batch is still stored once, but
+// those are out of order, which Stats().OutOfOrder counts. Window 1 rules
+// it out, at a round trip per batch.
 //
 // The buffer is bounded, and a full one never drops a record that waits.
 // A line that can be read again from its log comes through PublishWait,
@@ -136,14 +139,17 @@ type Publisher struct {
 	wake chan struct{} // poked by Publish; capacity 1, never blocks
 	link link
 
-	mu    sync.Mutex
-	buf   []pending // FIFO: buf[head:] waits, oldest first
-	head  int
-	first uint64        // the number of buf[head]; each record is numbered one more than the one before
-	disk  *diskBuffer   // nil without BufferFile, or once closed
-	room  chan struct{} // closed when the buffer has room again; nil while nobody waits
-	full  bool          // the buffer was full since it was last empty: said once in the log
-	drops bool          // Publish dropped since the buffer was last empty: said once
+	mu     sync.Mutex
+	buf    []pending // FIFO: buf[head:] waits, oldest first
+	head   int
+	first  uint64              // the number of buf[head]; each record is numbered one more than the one before
+	seals  []int               // the sizes of the batches sent, from buf[head] on; the records after them are in none yet
+	disk   *diskBuffer         // nil without BufferFile, or once closed
+	lines  map[string]lineMark // with disk: the last line queued of each file (see PublishWait)
+	reread map[string]int64    // the last line of each file queued before a restart, until it is passed
+	room   chan struct{}       // closed when the buffer has room again; nil while nobody waits
+	full   bool                // the buffer was full since it was last empty: said once in the log
+	drops  bool                // Publish dropped since the buffer was last empty: said once
 
 	pub        atomic.Uint64
 	dropped    atomic.Uint64
@@ -154,12 +160,31 @@ type Publisher struct {
 	diskLog    string // the last disk error logged, under mu
 }
 
+// pending is a record waiting for the stream.
 type pending struct {
-	subject string
-	id      string
-	data    []byte
-	at      time.Time // when Publish took it
+	source string
+	file   string // the identity of the file of its line; empty for a line that cannot be read again
+	off    int64  // its line's offset in file; without a file, its seq
+	data   []byte // its wire form in a batch (appendWire)
+	at     time.Time
 }
+
+// key names m's line for good, for its batch's id.
+func (m *pending) key() string {
+	if m.file == "" {
+		return "seq:" + strconv.FormatInt(m.off, 10)
+	}
+	return m.file + ":" + strconv.FormatInt(m.off, 10)
+}
+
+// Batch bounds: a batch is one NATS message, well under its default
+// maximum payload (1 MB). Batches carry the records for the price of a
+// message each (BenchmarkPublishToEdge, and BenchmarkComposeOnLoopback in
+// deploy).
+const (
+	maxBatchRecords = 1000
+	maxBatchBytes   = 512 << 10
+)
 
 // NewPublisher checks c and fills in its defaults. With BufferFile, it
 // reads the records a previous run left waiting there (they are sent
@@ -213,7 +238,7 @@ func NewPublisher(c PublisherConfig) (*Publisher, error) {
 // openDisk loads what waits in the buffer file and starts a fresh one
 // with it.
 func (p *Publisher) openDisk() error {
-	recs, corrupt, err := readDisk(p.c.BufferFile)
+	h, corrupt, err := readDisk(p.c.BufferFile)
 	if err != nil {
 		return err
 	}
@@ -224,13 +249,17 @@ func (p *Publisher) openDisk() error {
 	// All are kept, even beyond Buffer (a smaller Buffer than last time,
 	// or records queued at shutdown while it was full): the checkpoint
 	// has passed their lines.
-	d, err := openDisk(p.c.BufferFile, recs)
+	d, err := openDisk(p.c.BufferFile, h)
 	if err != nil {
 		return err
 	}
-	p.disk, p.buf = d, recs
-	if len(recs) > 0 {
-		p.log.Info("records from the last run wait for NATS", "records", len(recs), "file", p.c.BufferFile)
+	p.disk, p.buf, p.seals, p.lines = d, h.recs, h.seals, h.lines
+	p.reread = map[string]int64{}
+	for file, l := range h.lines {
+		p.reread[file] = l.off
+	}
+	if len(h.recs) > 0 {
+		p.log.Info("records from the last run wait for NATS", "records", len(h.recs), "file", p.c.BufferFile)
 	}
 	return nil
 }
@@ -239,15 +268,14 @@ func (p *Publisher) openDisk() error {
 func (p *Publisher) Node() string { return p.node }
 
 // Publish queues rec, a record whose line cannot be read again, to be
-// sent, with its Node set to this Publisher's node (rec itself is not
-// changed: it is shared with the local hub). key names the line for good;
-// empty means rec.Seq, which names it only while seq numbers are kept
-// across restarts (--state). With BufferFile, the record is in the file
-// when Publish returns. It never waits: when the buffer is full, rec is
-// dropped and counted, the first drop since the buffer was last empty is
-// logged, and Publish returns false.
-func (p *Publisher) Publish(rec *record.Record, key string) bool {
-	m := p.message(rec, key)
+// sent, with this Publisher's node (rec itself is not changed: it is
+// shared with the local hub). Its seq names it (in its batch's id), which
+// holds across restarts while seqs are kept (--state). With BufferFile,
+// the record is in the file when Publish returns. It never waits: when
+// the buffer is full, rec is dropped and counted, the first drop since
+// the buffer was last empty is logged, and Publish returns false.
+func (p *Publisher) Publish(rec *record.Record) bool {
+	m := p.message(rec, "", int64(rec.Seq))
 	p.mu.Lock()
 	if p.fullLocked() {
 		p.dropped.Add(1)
@@ -266,13 +294,27 @@ func (p *Publisher) Publish(rec *record.Record, key string) bool {
 }
 
 // PublishWait queues rec, a record whose line can be read again from its
-// log (key names its file and offset), to be sent, as Publish does; but
-// while the buffer is full it waits for room, so that its caller reads
-// the log no further. When ctx is done it stops waiting and queues rec
-// all the same, beyond Buffer: its caller counts the line as read.
-func (p *Publisher) PublishWait(ctx context.Context, rec *record.Record, key string) {
-	m := p.message(rec, key)
+// log, to be sent, as Publish does; file names the log file for good (its
+// identity) and off the line in it. While the buffer is full it waits for
+// room, so that its caller reads the log no further. When ctx is done it
+// stops waiting and queues rec all the same, beyond Buffer: its caller
+// counts the line as read.
+//
+// With BufferFile, a line read again after a restart (the checkpoint
+// lags the buffer by up to a tick) is not queued twice: lines of a file
+// up to the last one queued before the restart are passed over, as they
+// wait in the buffer or are in the stream already. A batch's records are
+// then the same, so its id is too.
+func (p *Publisher) PublishWait(ctx context.Context, rec *record.Record, file string, off int64) {
+	m := p.message(rec, file, off)
 	p.mu.Lock()
+	if last, ok := p.reread[file]; ok {
+		if off <= last {
+			p.mu.Unlock()
+			return
+		}
+		delete(p.reread, file)
+	}
 	for p.fullLocked() && ctx.Err() == nil {
 		if !p.full {
 			p.full = true
@@ -304,16 +346,9 @@ func (p *Publisher) Full() bool {
 
 func (p *Publisher) fullLocked() bool { return len(p.buf)-p.head >= p.c.Buffer }
 
-// message is rec's message, as this node publishes it.
-func (p *Publisher) message(rec *record.Record, key string) pending {
-	r := *rec
-	r.Node = p.node
-	return pending{
-		subject: Subject(p.c.Prefix, p.node, r.Source),
-		id:      MsgID(p.node, r.Source, key, r.Seq),
-		data:    Append(nil, &r),
-		at:      time.Now(),
-	}
+// message is rec as it waits.
+func (p *Publisher) message(rec *record.Record, file string, off int64) pending {
+	return pending{source: rec.Source, file: file, off: off, data: appendWire(nil, rec), at: time.Now()}
 }
 
 // poke wakes the sender; it never blocks.
@@ -336,12 +371,16 @@ func (p *Publisher) addLocked(m pending) {
 	p.buf = append(p.buf, m)
 	if p.disk != nil {
 		p.diskFailed(p.disk.add(m))
+		if m.file != "" {
+			p.lines[m.file] = lineMark{m.off, m.at}
+		}
 	}
 }
 
-// removeLocked forgets the n oldest waiting records, now in the stream,
+// removeLocked forgets the oldest batch, n records now in the stream,
 // and wakes PublishWait when there is room.
 func (p *Publisher) removeLocked(n int) {
+	p.seals = p.seals[1:]
 	clear(p.buf[p.head : p.head+n])
 	p.head += n
 	p.first += uint64(n)
@@ -357,7 +396,9 @@ func (p *Publisher) removeLocked(n int) {
 	}
 }
 
-func (p *Publisher) waitingLocked() []pending { return p.buf[p.head:] }
+func (p *Publisher) waitingLocked() held {
+	return held{recs: p.buf[p.head:], seals: p.seals, lines: p.lines}
+}
 
 // diskFailed counts and logs a failure of the buffer file; each new
 // error is logged once. The records stay in memory, and the file is
@@ -458,36 +499,78 @@ func (p *Publisher) tidy() {
 	}
 }
 
-// next returns the first waiting record numbered n or later, and its
-// number.
-func (p *Publisher) next(n uint64) (pending, uint64, bool) {
+// outgoing is a batch as it is sent: its first record's number, its
+// size, and its message.
+type outgoing struct {
+	n     uint64
+	count int
+	msg   *nats.Msg
+	id    string
+}
+
+// batch returns the batch that starts at record n, or at the oldest
+// waiting one if n is older. Past the batches sent already, it makes a
+// new one of the records that wait, written down in the buffer file
+// before it is sent: the oldest ones of one source, up to maxBatchRecords
+// and maxBatchBytes. False when no record waits there.
+func (p *Publisher) batch(n uint64) (outgoing, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n = max(n, p.first)
-	i := p.head + int(n-p.first)
-	if i >= len(p.buf) {
-		return pending{}, n, false
+	at, i := p.first, 0
+	for i < len(p.seals) && at < n {
+		at += uint64(p.seals[i])
+		i++
 	}
-	return p.buf[i], n, true
+	start := p.head + int(at-p.first)
+	if start >= len(p.buf) {
+		return outgoing{}, false
+	}
+	if i == len(p.seals) {
+		count, size := 0, 0
+		for _, m := range p.buf[start:] {
+			if count > 0 && (m.source != p.buf[start].source || count == maxBatchRecords || size+len(m.data) > maxBatchBytes) {
+				break
+			}
+			count++
+			size += len(m.data)
+		}
+		p.seals = append(p.seals, count)
+		if p.disk != nil {
+			p.diskFailed(p.disk.seal(count))
+		}
+	}
+	recs := p.buf[start : start+p.seals[i]]
+	size := 0
+	for _, m := range recs {
+		size += len(m.data)
+	}
+	source := recs[0].source
+	data := appendHeader(make([]byte, 0, size+len(p.node)+len(source)+16), p.node, source, len(recs))
+	for _, m := range recs {
+		data = append(data, m.data...)
+	}
+	return outgoing{n: at, count: len(recs), id: BatchID(p.node, source, recs[0].key(), len(recs)),
+		msg: &nats.Msg{Subject: Subject(p.c.Prefix, p.node, source), Data: data}}, true
 }
 
-// acked forgets record n, the oldest waiting one, now that the stream
-// has it. The stream
-// sequences of a node's records grow with the records; one that is lower
-// than the last means a record was stored after a later one (see
-// Publisher): it is counted and logged.
-func (p *Publisher) acked(n uint64, ack *jetstream.PubAck) {
-	p.pub.Add(1)
+// acked forgets the batch of count records from record n, the oldest
+// waiting one, now that the stream has it. The stream sequences of a
+// node's batches grow with the batches; one that is lower than the last
+// means a batch was stored after a later one (see Publisher): its records
+// are counted, and it is logged.
+func (p *Publisher) acked(n uint64, count int, ack *jetstream.PubAck) {
+	p.pub.Add(uint64(count))
 	if last := p.lastSeq.Load(); ack.Sequence < last {
-		p.outOfOrder.Add(1)
-		p.log.Warn("a record was stored in the NATS stream after a later one of this node", "stream_seq", ack.Sequence, "after", last)
+		p.outOfOrder.Add(uint64(count))
+		p.log.Warn("a batch of records was stored in the NATS stream after a later one of this node", "stream_seq", ack.Sequence, "after", last)
 	} else {
 		p.lastSeq.Store(ack.Sequence)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n == p.first && p.head < len(p.buf) { // always; a guard against a mistake
-		p.removeLocked(1)
+	if n == p.first && len(p.seals) > 0 && p.seals[0] == count { // always; a guard against a mistake
+		p.removeLocked(count)
 	}
 }
 
@@ -517,6 +600,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 		Subjects:   []string{p.c.Prefix + ".>"},
 		Storage:    jetstream.FileStorage,
 		Duplicates: p.c.Duplicates,
+		// Batches of log lines compress well; a server older than 2.10
+		// ignores it.
+		Compression: jetstream.S2Compression,
 	}
 	r := retrier{log: p.log, what: "cannot create the NATS stream; retrying"}
 	for !p.ensureStream(ctx, js, cfg, &r) {
@@ -530,8 +616,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 // flight is a publish waiting for its acknowledgement.
 type flight struct {
-	n   uint64 // the record's number
-	ack jetstream.PubAckFuture
+	n     uint64 // the number of the batch's first record
+	count int
+	ack   jetstream.PubAckFuture
 }
 
 // send publishes until ctx is done: up to Window records in flight, the
@@ -545,20 +632,20 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream) {
 		var failed error
 		inOrder := true // no record in flight has failed yet
 		for len(inflight) < p.c.Window {
-			m, n, ok := p.next(next)
+			b, ok := p.batch(next)
 			if !ok {
 				break
 			}
-			ack, err := js.PublishMsgAsync(&nats.Msg{Subject: m.subject, Data: m.data},
-				// No retry inside the client: it would resend one record
+			ack, err := js.PublishMsgAsync(b.msg,
+				// No retry inside the client: it would resend one batch
 				// out of turn, after later ones.
-				jetstream.WithMsgID(m.id), jetstream.WithRetryAttempts(0))
+				jetstream.WithMsgID(b.id), jetstream.WithRetryAttempts(0))
 			if err != nil {
 				failed = err
 				break
 			}
-			inflight = append(inflight, flight{n, ack})
-			next = n + 1
+			inflight = append(inflight, flight{b.n, b.count, ack})
+			next = b.n + uint64(b.count)
 		}
 		if failed == nil {
 			if len(inflight) == 0 {
@@ -581,10 +668,11 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream) {
 			case <-wake:
 				continue
 			case ack := <-inflight[0].ack.Ok():
-				p.acked(inflight[0].n, ack)
+				p.acked(inflight[0].n, inflight[0].count, ack)
+				sinceTidy += inflight[0].count
 				inflight = inflight[1:]
 				r.ok()
-				if sinceTidy++; sinceTidy >= tidyEvery {
+				if sinceTidy >= tidyEvery {
 					p.tidy()
 					sinceTidy = 0
 				}
@@ -625,7 +713,7 @@ func (p *Publisher) settle(ctx context.Context, inflight []flight, inOrder bool)
 			return false
 		case ack := <-f.ack.Ok():
 			if inOrder {
-				p.acked(f.n, ack)
+				p.acked(f.n, f.count, ack)
 			}
 		case <-f.ack.Err():
 			inOrder = false
