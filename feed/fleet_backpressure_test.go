@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,39 @@ func TestFleetFullBufferDropsStreams(t *testing.T) {
 	}
 	if _, metrics := scrape(t, srv); !strings.Contains(string(metrics), fmt.Sprintf("weblogd_nats_publish_dropped_total %d\n", 30-buffer)) {
 		t.Errorf("metrics lack weblogd_nats_publish_dropped_total %d", 30-buffer)
+	}
+}
+
+// TestFleetShutdownWhileLogWaits: a log held up by a full publish buffer
+// (NATS away) does not hold up the shutdown; with --state the checkpoint
+// stops at the last line queued, so after a restart, and NATS back, the
+// edge has every line once, in order.
+func TestFleetShutdownWhileLogWaits(t *testing.T) {
+	const buffer, lines = 5, 40
+	url, port := natsURL(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "access.log")
+	writeLines(t, log)
+	cfg := feed.Config{Logs: []string{log}, StatePath: filepath.Join(dir, "state.json"), Publish: url, Node: "web-1",
+		PublishBuffer: buffer, NATSOptions: fastNATS, HTTPAddr: "127.0.0.1:0", TCPAddr: feed.NoListen}
+	srv, stop := stopServerFunc(t, cfg)
+	var all []string
+	for i := 1; i <= lines; i++ {
+		all = append(all, line(i))
+	}
+	writeLines(t, log, all...)
+	eventually(t, "the buffer full", func() bool { return natsStatus(t, srv).Publish.Pending >= buffer })
+	if err := stop(); err != nil {
+		t.Fatalf("Run()=%v, want a prompt shutdown with the log waiting", err)
+	}
+
+	srv, _ = stopServerFunc(t, cfg)
+	runNATSAt(t, port)
+	edge := startServer(t, feed.Config{Subscribe: url, Node: "edge-1", NATSOptions: fastNATS, TCPAddr: feed.NoListen})
+	eventually(t, "every line at the edge", func() bool { return len(edgeRecords(t, edge)) >= lines })
+	time.Sleep(200 * time.Millisecond) // room for a duplicate to show
+	checkPages(t, edgeRecords(t, edge), lines, "web-1")
+	if p := natsStatus(t, srv).Publish; p.Dropped != 0 {
+		t.Errorf("dropped %d, want 0", p.Dropped)
 	}
 }

@@ -3,7 +3,9 @@ package fleet_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/transports"
 )
 
 // freeURL returns the URL of a loopback port nothing listens on (yet),
@@ -281,4 +284,38 @@ func TestBufferFileUnusable(t *testing.T) {
 	if _, err := fleet.NewPublisher(fleet.PublisherConfig{URL: url, BufferFile: filepath.Join(dir, "no", "such", "dir", "f")}); err == nil {
 		t.Error("NewPublisher(BufferFile in a missing directory)=nil error, want one")
 	}
+}
+
+// TestBufferFileOfVersion1: a buffer file written by the version before
+// batches (one JSON message per record) is read, and its records sent.
+func TestBufferFileOfVersion1(t *testing.T) {
+	s := runNATS(t, t.TempDir(), 0)
+	file := filepath.Join(t.TempDir(), "state.json.nats")
+	b := []byte("weblogd NATS publish buffer 1\n")
+	for i, key := range []string{"dev1:ino7:fp:100", "seq:2"} {
+		r := makeRecord("web-1.log", uint64(i+1))
+		r.Node = "web-1"
+		body := binary.AppendVarint([]byte{'r'}, time.Now().UnixNano())
+		for _, s := range []string{fleet.Subject(fleet.DefaultPrefix, "web-1", "web-1.log"), "web-1\x1fweb-1.log\x1f" + key} {
+			body = binary.AppendUvarint(body, uint64(len(s)))
+			body = append(body, s...)
+		}
+		body = transports.AppendJSONRaw(body, r)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
+		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+		b = append(b, body...)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := diskPublisher(t, s.ClientURL(), file, nil)
+	if st := p.Stats(); st.Pending != 2 || st.DiskErrors != 0 {
+		t.Fatalf("Stats()=%+v, want the 2 records of the file waiting", st)
+	}
+	run(t, p.Run)
+	var c collector
+	run(t, newEdge(t, s.ClientURL(), "edge", &c).Run)
+	waitFor(t, 10*time.Second, "the records at the edge", func() bool { return c.len() >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	checkOnceInOrder(t, c.all(), 2, "web-1")
 }
