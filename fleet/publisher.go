@@ -600,8 +600,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		Subjects:   []string{p.c.Prefix + ".>"},
 		Storage:    jetstream.FileStorage,
 		Duplicates: p.c.Duplicates,
-		// Batches of log lines compress well; a server older than 2.10
-		// ignores it.
+		// Batches of log lines compress well (NATS 2.10 and later).
 		Compression: jetstream.S2Compression,
 	}
 	r := retrier{log: p.log, what: "cannot create the NATS stream; retrying"}
