@@ -67,13 +67,14 @@ type PublisherConfig struct {
 // typical records.
 const DefaultBuffer = 100000
 
-// DefaultWindow is the default PublisherConfig.Window. One acknowledged
-// publish at a time costs a round trip per record: 12 000 to 18 000
-// records/s from a publisher to an edge on a 2-core machine's loopback
-// (BenchmarkPublishToEdge). 64 in flight gave 37 000 to 51 000, about as
-// much as one edge took there; more in flight raised what the stream
-// acknowledged (71 000 to 79 000/s at 1024) but not what reached the
-// edge, while making each resend after a failure longer.
+// DefaultWindow is the default PublisherConfig.Window, chosen when each
+// record was a message of its own (BenchmarkPublishToEdge): one
+// acknowledged publish at a time cost a round trip per record, 12 000 to
+// 18 000 records/s from a publisher to an edge on a 2-core machine's
+// loopback; 64 in flight gave 37 000 to 51 000, about as much as one edge
+// took there; more in flight raised what the stream acknowledged but not
+// what reached the edge, while making each resend after a failure longer.
+// With batches, records that wait for the window go together.
 const DefaultWindow = 64
 
 // Retry delays while NATS is unreachable: short at first, so that a blip
