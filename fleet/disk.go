@@ -158,9 +158,10 @@ type diskReader struct {
 func (r *diskReader) waiting() held {
 	h := held{recs: r.recs[r.done:], lines: r.lines}
 	at := 0
-	for _, n := range r.seals {
-		if at >= r.done {
-			h.seals = append(h.seals, n)
+	for i, n := range r.seals {
+		if at == r.done { // done marks fall between batches
+			h.seals = r.seals[i:]
+			break
 		}
 		at += n
 	}
