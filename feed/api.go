@@ -104,7 +104,7 @@ type natsPublish struct {
 	Pending       int     `json:"pending"`         // waiting for the stream, in memory
 	PendingOnDisk int     `json:"pending_on_disk"` // of them, in the buffer file
 	BufferFile    string  `json:"buffer_file,omitempty"`
-	Dropped       uint64  `json:"dropped"`       // from a full buffer, never published
+	Dropped       uint64  `json:"dropped"`       // from a full buffer (stdin, FIFOs, syslog, /ingest), never published
 	Errors        uint64  `json:"errors"`        // failed publishes, each sent again
 	BufferErrors  uint64  `json:"buffer_errors"` // failed writes of the buffer file, damaged ends found in it
 	OutOfOrder    uint64  `json:"out_of_order"`  // records stored after a later one (a clustered stream's leader change)
@@ -119,11 +119,12 @@ type natsSubscribe struct {
 	Ready      bool   `json:"ready"`               // connected, with its consumer
 	NotReady   string `json:"not_ready,omitempty"` // why not, as /readyz says it
 	Handled    uint64 `json:"handled"`             // records taken into the ring
-	Skipped    uint64 `json:"skipped"`             // redeliveries of records already taken
+	Skipped    uint64 `json:"skipped"`             // redeliveries of batches already taken
 	BadRecords uint64 `json:"bad_records"`         // messages that did not decode
+	Unknown    uint64 `json:"unknown_version"`     // records in batches of a wire format version this weblogd does not know
 	Errors     uint64 `json:"errors"`              // failed pulls and acks, retried
-	StreamSeq  uint64 `json:"stream_seq"`          // stream sequence of the last record taken
-	LagRecords uint64 `json:"lag_records"`         // records in the stream not yet delivered to this edge
+	StreamSeq  uint64 `json:"stream_seq"`          // stream sequence of the last batch taken
+	LagRecords uint64 `json:"lag_records"`         // messages (batches) in the stream not yet delivered to this edge
 	LastError  string `json:"last_error,omitempty"`
 }
 
@@ -146,7 +147,7 @@ func (s *Server) natsStatusNow() *natsStatus {
 		st := s.edge.Stats()
 		n.Subscribe = &natsSubscribe{URL: fleet.RedactURL(s.cfg.Subscribe), Consumer: s.edge.Durable(),
 			Connected: st.Connected, Ready: st.Ready, NotReady: s.edge.NotReady(),
-			Handled: st.Handled, Skipped: st.Skipped, BadRecords: st.BadRecords, Errors: st.Errors,
+			Handled: st.Handled, Skipped: st.Skipped, BadRecords: st.BadRecords, Unknown: st.Unknown, Errors: st.Errors,
 			StreamSeq: st.StreamSeq, LagRecords: st.Lag, LastError: st.LastError}
 	}
 	return n

@@ -96,6 +96,12 @@ type Config struct {
 	// what was not yet sent. NATS being unreachable is not an error; a
 	// malformed URL is, from New. Zero publishes nothing.
 	Publish string
+	// PublishBuffer is how many records may wait for NATS
+	// (fleet.PublisherConfig.Buffer): while it is full, logs are read no
+	// further, and lines that cannot be read again (standard input,
+	// FIFOs, syslog, /ingest) are dropped and counted. Zero means
+	// fleet.DefaultBuffer.
+	PublishBuffer int
 	// Subscribe is a NATS URL: the records of every publisher are taken
 	// from the stream there, through a durable consumer, and served as if
 	// they were local, each keeping its node and source. Until the

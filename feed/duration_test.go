@@ -79,7 +79,7 @@ func (f *durationFleet) publish(t *testing.T, recs ...record.Record) {
 			}
 			r.Host, r.Method, r.Path, r.Proto = "203.0.113.9", "GET", fmt.Sprintf("/%d", f.sent), "HTTP/1.1"
 		}
-		f.pub.Publish(&r, "")
+		f.pub.Publish(&r)
 	}
 	waitUntil(t, func() bool { return f.edge.LastSeq() >= want })
 }

@@ -51,15 +51,16 @@ var (
 	descNATSPublished   = prometheus.NewDesc("weblogd_nats_published_total", "Records the NATS stream acknowledged (duplicates it dropped included).", nil, nil)
 	descNATSPending     = prometheus.NewDesc("weblogd_nats_publish_pending_records", "Records waiting for the NATS stream's acknowledgement.", nil, nil)
 	descNATSPendingDisk = prometheus.NewDesc("weblogd_nats_publish_pending_disk_records", "Of the records waiting for NATS, those in the buffer file (--state).", nil, nil)
-	descNATSDropped     = prometheus.NewDesc("weblogd_nats_publish_dropped_total", "Records dropped from a full NATS publish buffer, never published.", nil, nil)
+	descNATSDropped     = prometheus.NewDesc("weblogd_nats_publish_dropped_total", "Records that cannot be read again (standard input, FIFOs, syslog, /ingest) dropped from a full NATS publish buffer, never published; lines of log files wait instead.", nil, nil)
 	descNATSBufferErrs  = prometheus.NewDesc("weblogd_nats_publish_buffer_errors_total", "Failed writes of the NATS publish buffer file, and damaged ends found in it at start.", nil, nil)
 	descNATSOutOfOrder  = prometheus.NewDesc("weblogd_nats_publish_out_of_order_total", "Records the NATS stream stored after a later one of this node (a publish lost while a clustered stream changed leader).", nil, nil)
 	descNATSPublishLag  = prometheus.NewDesc("weblogd_nats_publish_lag_seconds", "Age of the oldest record waiting for NATS; 0 when none waits.", nil, nil)
 	descNATSReceived    = prometheus.NewDesc("weblogd_nats_received_total", "Records taken from the NATS stream into the ring.", nil, nil)
-	descNATSSkipped     = prometheus.NewDesc("weblogd_nats_skipped_total", "Redeliveries of records already taken from NATS, skipped.", nil, nil)
-	descNATSBadRecords  = prometheus.NewDesc("weblogd_nats_bad_records_total", "Messages from NATS that did not decode as records, dropped.", nil, nil)
-	descNATSConsumerLag = prometheus.NewDesc("weblogd_nats_consumer_lag_records", "Records in the NATS stream not yet delivered to this edge.", nil, nil)
-	descNATSStreamSeq   = prometheus.NewDesc("weblogd_nats_consumer_stream_seq", "Stream sequence of the last record taken from NATS.", nil, nil)
+	descNATSSkipped     = prometheus.NewDesc("weblogd_nats_skipped_total", "Redeliveries of record batches already taken from NATS, skipped.", nil, nil)
+	descNATSBadRecords  = prometheus.NewDesc("weblogd_nats_bad_records_total", "Messages from NATS that did not decode as record batches, dropped.", nil, nil)
+	descNATSUnknown     = prometheus.NewDesc("weblogd_nats_unknown_version_records_total", "Records skipped because their batch is of a wire format version this weblogd does not know (a newer publisher).", nil, nil)
+	descNATSConsumerLag = prometheus.NewDesc("weblogd_nats_consumer_lag_records", "Messages (record batches) in the NATS stream not yet delivered to this edge.", nil, nil)
+	descNATSStreamSeq   = prometheus.NewDesc("weblogd_nats_consumer_stream_seq", "Stream sequence of the last record batch taken from NATS.", nil, nil)
 )
 
 func newFlushHistogram() prometheus.Histogram {
@@ -188,7 +189,7 @@ func (c natsCollector) Describe(ch chan<- *prometheus.Desc) {
 		}
 	}
 	if c.s.cfg.Subscribe != "" {
-		for _, d := range []*prometheus.Desc{descNATSReceived, descNATSSkipped, descNATSBadRecords, descNATSConsumerLag, descNATSStreamSeq} {
+		for _, d := range []*prometheus.Desc{descNATSReceived, descNATSSkipped, descNATSBadRecords, descNATSUnknown, descNATSConsumerLag, descNATSStreamSeq} {
 			ch <- d
 		}
 	}
@@ -226,6 +227,7 @@ func (c natsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descNATSReceived, st.Handled)
 		counter(descNATSSkipped, st.Skipped)
 		counter(descNATSBadRecords, st.BadRecords)
+		counter(descNATSUnknown, st.Unknown)
 		gauge(descNATSConsumerLag, float64(st.Lag))
 		gauge(descNATSStreamSeq, float64(st.StreamSeq))
 	}

@@ -248,13 +248,14 @@ func New(c Config) (_ *Server, err error) {
 	if c.Publish != "" {
 		// It opens its buffer file, which Run closes (or New, if it fails
 		// after this).
-		pc := fleet.PublisherConfig{URL: c.Publish, Node: c.Node, Options: natsOpts, Logger: c.Logger.With("nats", "publish")}
+		pc := fleet.PublisherConfig{URL: c.Publish, Node: c.Node, Buffer: c.PublishBuffer, Options: natsOpts, Logger: c.Logger.With("nats", "publish")}
 		if c.StatePath != "" {
 			pc.BufferFile = c.StatePath + ".nats"
 		}
 		if s.pub, err = fleet.NewPublisher(pc); err != nil {
 			return nil, fmt.Errorf("configure weblogd: %w", err)
 		}
+		s.src.held = s.pub.Full
 	}
 	if err := s.registerMetrics(c.Registry); err != nil {
 		if s.pub != nil {
@@ -312,9 +313,11 @@ func (s *Server) LastSeq() uint64 {
 }
 
 // ingest is the tailers' emit. The tailer counts the line as delivered
-// (Positions) only once this returns, when it is in the ring: a
-// checkpoint can then never skip a line.
-func (s *Server) ingest(src *source, l tailer.Line) {
+// (Positions) only once this returns, when it is in the ring (and in the
+// NATS publish buffer): a checkpoint can then never skip a line. While
+// that buffer is full, a line of a file waits here, so that its log is
+// read no further; ctx ends the wait.
+func (s *Server) ingest(ctx context.Context, src *source, l tailer.Line) {
 	rec := newRecord(src, l, s.redactor)
 	if rec == nil {
 		return // a part of a line: it comes out whole with its last part
@@ -325,12 +328,13 @@ func (s *Server) ingest(src *source, l tailer.Line) {
 		// The line's file and offset name it across restarts, so that
 		// one published again after a restart is deduplicated by the
 		// stream, whatever seq it gets this time. A FIFO's lines have
-		// neither, and are never read twice: their seq names them.
-		var key string
-		if !l.File.IsZero() {
-			key = fmt.Sprintf("%x:%x:%x:%d", l.File.Dev, l.File.Inode, l.File.Fingerprint, l.Offset)
+		// neither, and are never read twice: their seq names them, and
+		// a full buffer drops them rather than hold up the FIFO's writer.
+		if l.File.IsZero() {
+			s.pub.Publish(rec)
+			return
 		}
-		s.pub.Publish(rec, key)
+		s.pub.PublishWait(ctx, rec, fmt.Sprintf("%x:%x:%x", l.File.Dev, l.File.Inode, l.File.Fingerprint), l.Offset)
 	}
 }
 
@@ -342,7 +346,7 @@ func (s *Server) publish(rec *record.Record) {
 	s.hub.Publish(rec)
 	s.keep(rec)
 	if s.pub != nil {
-		s.pub.Publish(rec, "")
+		s.pub.Publish(rec)
 	}
 }
 

@@ -71,7 +71,8 @@ type sources struct {
 	maxLine  int
 	rotWait  time.Duration
 	log      *slog.Logger
-	ingest   func(*source, tailer.Line)
+	ingest   func(context.Context, *source, tailer.Line)
+	held     func() bool       // the NATS publish buffer is full: tailers may be waiting in ingest
 	added    func(name string) // told each new source's name
 
 	mu     sync.Mutex
@@ -210,6 +211,9 @@ func (ss *sources) run(ctx context.Context) {
 // waited for again until it answers. Waited for at every flush of a burst
 // of 1,000,000 lines, such reads held the hub for 1.5 of its 2.4 seconds.
 func (ss *sources) gather(wait time.Duration) {
+	if ss.held != nil && ss.held() {
+		return // the tailers wait for NATS, not for a read: flush what is in
+	}
 	ss.mu.Lock()
 	done := make([]<-chan struct{}, 0, len(ss.list))
 	for _, src := range ss.list {
@@ -253,7 +257,7 @@ func (ss *sources) follow(ctx context.Context, src *source) {
 	for {
 		t := src.t.get()
 		began := time.Now()
-		err := t.Run(ctx, func(l tailer.Line) { ss.ingest(src, l) })
+		err := t.Run(ctx, func(l tailer.Line) { ss.ingest(ctx, src, l) })
 		if ctx.Err() != nil {
 			return
 		}

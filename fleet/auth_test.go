@@ -266,7 +266,7 @@ func TestAuthKinds(t *testing.T) {
 				t.Fatal(err)
 			}
 			run(t, be.Run)
-			bp.Publish(makeRecord("web-2.log", 1), "")
+			bp.Publish(makeRecord("web-2.log", 1))
 			refusal := regexp.MustCompile(k.why)
 			waitFor(t, 10*time.Second, "the refusal as the edge's reason", func() bool { return refusal.MatchString(be.NotReady()) })
 			why := be.NotReady()

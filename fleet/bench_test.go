@@ -100,7 +100,7 @@ func benchPublishToEdge(b *testing.B, publishers, window, rate int, file bool) {
 	// and the connections are warm before the clock starts.
 	warm := newPublisher(b, url, "warm-up")
 	stopWarm := run(b, warm.Run)
-	warm.Publish(makeRecord("warm-up.log", 1), "")
+	warm.Publish(makeRecord("warm-up.log", 1))
 	waitFor(b, 10*time.Second, "the warm-up record in the stream", func() bool { return warm.Stats().Published == 1 })
 	stopWarm()
 	waitFor(b, 10*time.Second, "the warm-up record at the edge", warmed.Load)
@@ -121,7 +121,7 @@ func benchPublishToEdge(b *testing.B, publishers, window, rate int, file bool) {
 					}
 				}
 				sent[p][i].Store(int64(time.Since(start)))
-				pub.Publish(r, "")
+				pub.Publish(r)
 			}
 		})
 	}

@@ -2,7 +2,10 @@ package fleet_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net"
 	"os"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weblogd/weblogd/fleet"
+	"github.com/weblogd/weblogd/transports"
 )
 
 // freeURL returns the URL of a loopback port nothing listens on (yet),
@@ -60,12 +64,9 @@ func diskPublisher(tb testing.TB, url, file string, log *slog.Logger) *fleet.Pub
 	return p
 }
 
-// key names record i's line, as the feed does: file and offset.
-func key(i uint64) string { return fmt.Sprintf("dev1:ino7:fp:%d", i*100) }
-
 func publishRange(p *fleet.Publisher, from, to uint64) {
 	for i := from; i <= to; i++ {
-		p.Publish(makeRecord("web-1.log", i), key(i))
+		p.Publish(makeRecord("web-1.log", i))
 	}
 }
 
@@ -238,9 +239,9 @@ func TestBufferFileTornTail(t *testing.T) {
 	}
 }
 
-// TestBufferFileBound: the file holds no more than Buffer records
-// either: a restart keeps the newest Buffer of them, counting the rest as
-// dropped, as memory did.
+// TestBufferFileBound: records dropped from a full buffer are never
+// written; a restart keeps every record the file holds, those queued
+// beyond Buffer at shutdown too (their lines count as read).
 func TestBufferFileBound(t *testing.T) {
 	url, _ := freeURL(t)
 	file := filepath.Join(t.TempDir(), "state.json.nats")
@@ -257,15 +258,18 @@ func TestBufferFileBound(t *testing.T) {
 	if st := p1.Stats(); st.Pending != 10 || st.Dropped != 15 || st.OnDisk != 10 {
 		t.Fatalf("Stats()=%+v, want 10 pending (on disk), 15 dropped", st)
 	}
+	// Queued beyond Buffer when its reader stops (ctx done): kept too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p1.PublishWait(ctx, makeRecord("web-1.log", 26), "dev1:ino7:fp", 2600)
 	p1.Close()
 	p2 := newP()
-	if st := p2.Stats(); st.Pending != 10 || st.OnDisk != 10 {
-		t.Fatalf("after a restart Stats()=%+v, want the newest 10 waiting", st)
+	if st := p2.Stats(); st.Pending != 11 || st.OnDisk != 11 {
+		t.Fatalf("after a restart Stats()=%+v, want the 11 of the last run waiting", st)
 	}
-	// The first waiting record is 16: publish 5 more and the oldest 5 go.
-	publishRange(p2, 26, 30)
-	if st := p2.Stats(); st.Pending != 10 || st.Dropped != 5 {
-		t.Fatalf("Stats()=%+v, want 10 pending, 5 dropped", st)
+	publishRange(p2, 27, 30)
+	if st := p2.Stats(); st.Pending != 11 || st.Dropped != 4 {
+		t.Fatalf("Stats()=%+v, want 11 pending, 4 dropped", st)
 	}
 }
 
@@ -280,4 +284,38 @@ func TestBufferFileUnusable(t *testing.T) {
 	if _, err := fleet.NewPublisher(fleet.PublisherConfig{URL: url, BufferFile: filepath.Join(dir, "no", "such", "dir", "f")}); err == nil {
 		t.Error("NewPublisher(BufferFile in a missing directory)=nil error, want one")
 	}
+}
+
+// TestBufferFileOfVersion1: a buffer file written by the version before
+// batches (one JSON message per record) is read, and its records sent.
+func TestBufferFileOfVersion1(t *testing.T) {
+	s := runNATS(t, t.TempDir(), 0)
+	file := filepath.Join(t.TempDir(), "state.json.nats")
+	b := []byte("weblogd NATS publish buffer 1\n")
+	for i, key := range []string{"dev1:ino7:fp:100", "seq:2"} {
+		r := makeRecord("web-1.log", uint64(i+1))
+		r.Node = "web-1"
+		body := binary.AppendVarint([]byte{'r'}, time.Now().UnixNano())
+		for _, s := range []string{fleet.Subject(fleet.DefaultPrefix, "web-1", "web-1.log"), "web-1\x1fweb-1.log\x1f" + key} {
+			body = binary.AppendUvarint(body, uint64(len(s)))
+			body = append(body, s...)
+		}
+		body = transports.AppendJSONRaw(body, r)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
+		b = binary.BigEndian.AppendUint32(b, crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+		b = append(b, body...)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := diskPublisher(t, s.ClientURL(), file, nil)
+	if st := p.Stats(); st.Pending != 2 || st.DiskErrors != 0 {
+		t.Fatalf("Stats()=%+v, want the 2 records of the file waiting", st)
+	}
+	run(t, p.Run)
+	var c collector
+	run(t, newEdge(t, s.ClientURL(), "edge", &c).Run)
+	waitFor(t, 10*time.Second, "the records at the edge", func() bool { return c.len() >= 2 })
+	time.Sleep(100 * time.Millisecond)
+	checkOnceInOrder(t, c.all(), 2, "web-1")
 }

@@ -5,14 +5,16 @@
 //
 // # Wire form
 //
-// Each record is one JetStream message on the subject
-// <prefix>.<node>.<source> (tokens sanitised, see Subject), whose body is
-// the record's JSON form (transports.AppendJSON, node included) plus the
-// raw line under "raw" for parsed records too, so that an edge can still
-// filter on it. Decode turns a body back into a record.Record. Every
-// message carries a Nats-Msg-Id (see MsgID) built from node, source and a
-// key that names the line (its file and offset, or its seq), so that a
-// republish, after an outage or a restart, is dropped by the stream's
+// Each JetStream message is a batch of records of one node and one source,
+// on the subject <prefix>.<node>.<source> (tokens sanitised, see Subject),
+// in a compact binary form that starts with its version (see wire.go;
+// AppendBatch writes it, DecodeBatch reads it). An edge that meets a
+// version it does not know skips the batch, counts its records and logs it
+// once. Every message carries a Nats-Msg-Id (see BatchID) built from node,
+// source, the key of its first record (the file and offset of its line,
+// or its seq) and its number of records; a batch is made once and always
+// sent again as the same batch, across a restart too (the buffer file
+// keeps its bounds), so that a republish is dropped by the stream's
 // duplicate window instead of stored twice.
 //
 // # Delivery
@@ -20,11 +22,14 @@
 // A Publisher keeps each record until the stream acknowledges it: in a
 // bounded buffer in memory and, with PublisherConfig.BufferFile, in a
 // file too (see disk.go), so that neither an outage nor a restart loses a
-// record. It keeps up to Window publishes in flight and, after any
-// failure, sends again from the oldest unacknowledged record, in order,
-// with the same ids (see Publisher for why that keeps the order). An Edge
-// takes records through a durable pull consumer, one per edge by default
-// (DefaultDurable), and hands them on in stream order, each once.
+// record. While the buffer is full, the lines of log files wait in their
+// files (PublishWait) and only lines that cannot be read again are
+// dropped (Publish). It keeps up to Window batches in flight and, after
+// any failure, sends again from the oldest unacknowledged batch, in
+// order, with the same ids (see Publisher for why that keeps the
+// order). An Edge takes batches through a durable pull consumer, one per
+// edge by default (DefaultDurable), and hands their records on in stream
+// order, each once.
 //
 // # Concurrency
 //
@@ -33,10 +38,10 @@
 // goroutine that sends (Publisher) or fetches (Edge), and returns only
 // when ctx is done and everything it started has stopped; the NATS
 // client's own goroutines end with the connection, which Run closes.
-// Publisher.Publish may be called from any goroutine, before, during or
-// after Run; it never waits for the network: records wait in the buffer
-// (oldest dropped and counted when it is full) until NATS acknowledges
-// them. The Edge calls its handler from Run's goroutine, one record at a
-// time, in stream order. Stats, NotReady and Sync may be called from any
-// goroutine.
+// Publisher.Publish and PublishWait may be called from any goroutine,
+// before, during or after Run; records wait in the buffer until NATS
+// acknowledges them. While the buffer is full, Publish drops its record
+// (counted) and PublishWait waits for room or its ctx. The Edge calls its
+// handler from Run's goroutine, one record at a time, in stream order.
+// Stats, NotReady, Full and Sync may be called from any goroutine.
 package fleet

@@ -36,7 +36,8 @@ type EdgeConfig struct {
 	// means DurablePrefix followed by Node (with white space, '.', '*',
 	// '>', '/' and '\' made '_').
 	Durable string
-	// Batch is how many records one pull asks for. Zero means 256.
+	// Batch is how many messages, each a batch of records, one pull asks
+	// for. Zero means 32.
 	Batch int
 	// Logger: nil means nothing is logged.
 	Logger *slog.Logger
@@ -68,11 +69,12 @@ const ackWait = 30 * time.Second
 // EdgeStats are an Edge's counters.
 type EdgeStats struct {
 	Handled    uint64 // records handed to the handler
-	Skipped    uint64 // redeliveries of records already handled
+	Skipped    uint64 // redeliveries of batches already handled
 	BadRecords uint64 // messages that did not decode (acknowledged, dropped)
+	Unknown    uint64 // records in batches of a wire format version this weblogd does not know (skipped)
 	Errors     uint64 // failed pulls and acks (retried)
-	StreamSeq  uint64 // stream sequence of the last record handled
-	Lag        uint64 // records in the stream not yet delivered to this edge, as of the last pull
+	StreamSeq  uint64 // stream sequence of the last batch handled
+	Lag        uint64 // messages (batches) in the stream not yet delivered to this edge, as of the last pull
 	Connected  bool
 	Ready      bool   // connected, with its consumer
 	LastError  string // the last error met (connection, consumer or pull), if any
@@ -82,17 +84,19 @@ type EdgeStats struct {
 // hands each to a handler, in stream order, acknowledging it after the
 // handler returns.
 type Edge struct {
-	c       EdgeConfig
-	handle  func(*record.Record)
-	log     *slog.Logger
-	link    link
-	ready   atomic.Bool // has its consumer
-	handled atomic.Uint64
-	skipped atomic.Uint64
-	bad     atomic.Uint64
-	errs    atomic.Uint64
-	seq     atomic.Uint64
-	lag     atomic.Uint64
+	c        EdgeConfig
+	handle   func(*record.Record)
+	log      *slog.Logger
+	link     link
+	ready    atomic.Bool // has its consumer
+	handled  atomic.Uint64
+	skipped  atomic.Uint64
+	bad      atomic.Uint64
+	unknown  atomic.Uint64 // records skipped in batches of an unknown version
+	versions atomic.Uint64 // the last unknown version logged
+	errs     atomic.Uint64
+	seq      atomic.Uint64
+	lag      atomic.Uint64
 }
 
 // NewEdge checks c and fills in its defaults. handle receives each record
@@ -126,7 +130,7 @@ func NewEdge(c EdgeConfig, handle func(*record.Record)) (*Edge, error) {
 		return nil, fmt.Errorf("configure the NATS edge: stream name %q: no white space, '.', '*', '>', '/' or '\\'", c.Stream)
 	}
 	if c.Batch <= 0 {
-		c.Batch = 256
+		c.Batch = 32
 	}
 	log := c.Logger
 	if log == nil {
@@ -161,7 +165,7 @@ func (e *Edge) NotReady() string {
 func (e *Edge) Stats() EdgeStats {
 	connected := e.link.connected()
 	return EdgeStats{
-		Handled: e.handled.Load(), Skipped: e.skipped.Load(), BadRecords: e.bad.Load(),
+		Handled: e.handled.Load(), Skipped: e.skipped.Load(), BadRecords: e.bad.Load(), Unknown: e.unknown.Load(),
 		Errors: e.errs.Load(), StreamSeq: e.seq.Load(), Lag: e.lag.Load(),
 		Connected: connected, Ready: connected && e.ready.Load(), LastError: e.link.err(),
 	}
@@ -338,15 +342,27 @@ func (e *Edge) take(ctx context.Context, js jetstream.JetStream, m jetstream.Msg
 	return nil
 }
 
-// deliver decodes and hands on the record at stream sequence s.
+// deliver decodes and hands on the batch at stream sequence s. A batch
+// that does not decode is dropped and counted, and one of a wire format
+// version this weblogd does not know too, its records counted and the
+// version logged once.
 func (e *Edge) deliver(s uint64, subject string, data []byte) {
-	rec, err := Decode(data)
-	if err != nil {
+	b, err := DecodeBatch(data)
+	var unknown *UnknownVersionError
+	switch {
+	case errors.As(err, &unknown):
+		e.unknown.Add(unknown.Records)
+		if e.versions.Swap(uint64(unknown.Version)) != uint64(unknown.Version) {
+			e.log.Warn("skipped records of a wire format this weblogd does not know: upgrade it", "subject", subject, "err", err)
+		}
+	case err != nil:
 		e.bad.Add(1)
-		e.log.Warn("dropped a record that does not decode", "subject", subject, "err", err)
-	} else {
-		e.handle(rec)
-		e.handled.Add(1)
+		e.log.Warn("dropped a message that does not decode", "subject", subject, "err", err)
+	default:
+		for _, r := range b.Records {
+			e.handle(r)
+		}
+		e.handled.Add(uint64(len(b.Records)))
 	}
 	e.seq.Store(s)
 }

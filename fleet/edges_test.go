@@ -1,17 +1,22 @@
 package fleet_test
 
 import (
-	"io"
+	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/record"
+	"github.com/weblogd/weblogd/transports"
 )
 
 // nodeEdge is an edge of node with its default durable name.
@@ -50,7 +55,7 @@ func TestTwoEdgesEachGetEveryRecord(t *testing.T) {
 		for _, p := range pubs {
 			wg.Go(func() {
 				for i := from; i <= to; i++ {
-					p.Publish(makeRecord(p.Node()+".log", i), "")
+					p.Publish(makeRecord(p.Node()+".log", i))
 				}
 			})
 		}
@@ -134,7 +139,7 @@ func TestEdgeNotReady(t *testing.T) {
 	}
 	p := newPublisher(t, url, "web-1")
 	run(t, p.Run)
-	p.Publish(makeRecord("web-1.log", 1), "")
+	p.Publish(makeRecord("web-1.log", 1))
 	waitFor(t, 10*time.Second, "the edge ready", func() bool { return e.NotReady() == "" })
 	waitFor(t, 10*time.Second, "the record at the edge", func() bool { return c.len() == 1 })
 	if st := e.Stats(); !st.Ready || st.StreamSeq != 1 || st.Lag != 0 {
@@ -150,6 +155,7 @@ type stallingProxy struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	stall  bool
+	deaf   bool // what the server sends is dropped
 	conns  []net.Conn
 	wg     sync.WaitGroup
 }
@@ -178,6 +184,12 @@ func newStallingProxy(tb testing.TB, target string) *stallingProxy {
 }
 
 func (p *stallingProxy) url() string { return "nats://" + p.l.Addr().String() }
+
+func (p *stallingProxy) setDeaf(on bool) {
+	p.mu.Lock()
+	p.deaf = on
+	p.mu.Unlock()
+}
 
 func (p *stallingProxy) setStall(on bool) {
 	p.mu.Lock()
@@ -211,7 +223,24 @@ func (p *stallingProxy) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
-		p.wg.Go(func() { io.Copy(c, s); c.Close() })
+		p.wg.Go(func() {
+			defer c.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := s.Read(buf)
+				p.mu.Lock()
+				deaf := p.deaf
+				p.mu.Unlock()
+				if n > 0 && !deaf {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
 		p.wg.Go(func() {
 			defer s.Close()
 			buf := make([]byte, 32<<10)
@@ -256,7 +285,7 @@ func TestAckTimeoutsResendInOrder(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := uint64(1); i <= n; i++ {
-			p.Publish(makeRecord("web-1.log", i), "")
+			p.Publish(makeRecord("web-1.log", i))
 			if i%100 == 0 {
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -297,7 +326,7 @@ func TestConnectionLostWithPublishesInFlight(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := uint64(1); i <= n; i++ {
-			p.Publish(makeRecord("web-1.log", i), "")
+			p.Publish(makeRecord("web-1.log", i))
 			if i%100 == 0 {
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -317,4 +346,113 @@ func TestConnectionLostWithPublishesInFlight(t *testing.T) {
 	if st := p.Stats(); st.Errors == 0 || st.Pending != 0 || st.OutOfOrder != 0 {
 		t.Errorf("Stats()=%+v, want the lost publishes counted as errors, nothing pending, nothing out of order", st)
 	}
+}
+
+// TestEdgeUnknownVersion: batches of a wire format version the edge does
+// not know are skipped, their records counted, the version logged once;
+// the records around them, in the JSON form of versions before batches
+// and in batches, are handed on.
+func TestEdgeUnknownVersion(t *testing.T) {
+	s := runNATS(t, t.TempDir(), 0)
+	url := s.ClientURL()
+	p := newPublisher(t, url, "web-1")
+	run(t, p.Run)
+	p.Publish(makeRecord("web-1.log", 1)) // creates the stream
+	waitFor(t, 10*time.Second, "the first record in the stream", func() bool { return p.Stats().Published == 1 })
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	subject := fleet.Subject(fleet.DefaultPrefix, "web-1", "web-1.log")
+	for _, data := range [][]byte{
+		{9, 4, 'f', 'u', 't', 'u', 'r', 'e'},
+		func() []byte {
+			r := makeRecord("web-1.log", 2)
+			r.Node = "web-1"
+			return transports.AppendJSONRaw(nil, r)
+		}(),
+		{9, 6},
+	} {
+		if err := nc.Publish(subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(makeRecord("web-1.log", 3))
+	var logs logBuffer
+	var c collector
+	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Durable: "edge", Options: fastReconnect, Logger: logs.logger()}, c.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, e.Run)
+	waitFor(t, 10*time.Second, "the records at the edge", func() bool { return c.len() >= 3 })
+	time.Sleep(100 * time.Millisecond)
+	checkOnceInOrder(t, c.all(), 3, "web-1")
+	if st := e.Stats(); st.Unknown != 10 || st.BadRecords != 0 || st.Handled != 3 {
+		t.Errorf("Stats()=%+v, want 10 unknown, 0 bad, 3 handled", st)
+	}
+	if n := strings.Count(logs.String(), "version 9"); n != 1 {
+		t.Errorf("version 9 logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestBatchesSentAgainAfterRestart: batches that reached the stream but
+// whose acknowledgements were lost wait in the buffer file; a restarted
+// publisher sends them again as the same batches, with the same ids, so
+// that the stream stores each record once, although all of them wait at
+// once now and would make one batch.
+func TestBatchesSentAgainAfterRestart(t *testing.T) {
+	s := runNATS(t, t.TempDir(), 0)
+	proxy := newStallingProxy(t, s.Addr().String())
+	file := filepath.Join(t.TempDir(), "state.json.nats")
+	p1 := diskPublisher(t, proxy.url(), file, nil)
+	stop := run(t, p1.Run)
+	p1.Publish(makeRecord("web-1.log", 1))
+	waitFor(t, 10*time.Second, "the first record acknowledged", func() bool { return p1.Stats().Published == 1 })
+	proxy.setDeaf(true)
+	const n = 20
+	for i := uint64(2); i <= n; i++ { // a batch each
+		p1.Publish(makeRecord("web-1.log", i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() uint64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, fleet.DefaultStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().State.Msgs
+	}
+	waitFor(t, 10*time.Second, "every batch stored", func() bool { return stored() == n })
+	stop()
+	p1.Close()
+	if st := p1.Stats(); st.Pending != n-1 {
+		t.Fatalf("first run: %+v, want %d waiting (their acknowledgements lost)", st, n-1)
+	}
+
+	p2 := diskPublisher(t, s.ClientURL(), file, nil)
+	run(t, p2.Run)
+	waitFor(t, 10*time.Second, "the batches sent again", func() bool { return p2.Stats().Published == n-1 })
+	if got := stored(); got != n {
+		t.Errorf("the stream holds %d batches, want %d: the same batches sent again are dropped", got, n)
+	}
+	var c collector
+	run(t, newEdge(t, s.ClientURL(), "edge", &c).Run)
+	waitFor(t, 10*time.Second, "every record at the edge", func() bool { return c.len() >= n })
+	time.Sleep(100 * time.Millisecond)
+	checkOnceInOrder(t, c.all(), n, "web-1")
 }

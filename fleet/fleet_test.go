@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -165,7 +166,7 @@ func TestTwoPublishersOneEdge(t *testing.T) {
 	for _, p := range pubs {
 		wg.Go(func() {
 			for i := uint64(1); i <= n; i++ {
-				if !p.Publish(makeRecord(p.Node()+".log", i), "") {
+				if !p.Publish(makeRecord(p.Node()+".log", i)) {
 					t.Errorf("Publish() dropped a record")
 				}
 			}
@@ -207,7 +208,7 @@ func TestNATSRestartDuringBurst(t *testing.T) {
 			if i == n/2+1 {
 				<-down
 			}
-			p.Publish(makeRecord("web-1.log", i), "")
+			p.Publish(makeRecord("web-1.log", i))
 			if i%100 == 0 {
 				time.Sleep(5 * time.Millisecond) // a burst over ~200 ms
 			}
@@ -244,12 +245,12 @@ func TestEdgeRestartResumes(t *testing.T) {
 	var c1 collector
 	stop := run(t, newEdge(t, url, "edge", &c1).Run)
 	for i := uint64(1); i <= n; i++ {
-		p.Publish(makeRecord("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i))
 	}
 	waitFor(t, 10*time.Second, "the first half at the edge", func() bool { return c1.len() >= n })
 	stop()
 	for i := uint64(n + 1); i <= 2*n; i++ {
-		p.Publish(makeRecord("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i))
 	}
 	waitFor(t, 10*time.Second, "the second half in the stream", func() bool { return p.Stats().Published == 2*n })
 	var c2 collector
@@ -263,27 +264,30 @@ func TestEdgeRestartResumes(t *testing.T) {
 	}
 }
 
-// TestRepublishNoDuplicates: a publisher that starts again and publishes
-// the same records (a restart that replays from its checkpoint) adds
-// nothing to the stream; only the new records get through.
-func TestRepublishNoDuplicates(t *testing.T) {
+// TestRepublishAfterRestart: a publisher with a buffer file that starts
+// again and is given the same lines again (a restart that reads from a
+// checkpoint older than its buffer) adds nothing to the stream; only the
+// new lines get through.
+func TestRepublishAfterRestart(t *testing.T) {
 	s := runNATS(t, t.TempDir(), 0)
 	url := s.ClientURL()
+	file := filepath.Join(t.TempDir(), "state.json.nats")
 	const n = 300
-	key := func(i uint64) string { return fmt.Sprintf("dev1:ino7:off%d", i*100) }
-	p1 := newPublisher(t, url, "web-1")
-	stop := run(t, p1.Run)
-	for i := uint64(1); i <= n; i++ {
-		p1.Publish(makeRecord("web-1.log", i), key(i))
+	publish := func(p *fleet.Publisher, from, to uint64) {
+		for i := from; i <= to; i++ {
+			p.PublishWait(context.Background(), makeRecord("web-1.log", i), "dev1:ino7:fp", int64(i*100))
+		}
 	}
+	p1 := diskPublisher(t, url, file, nil)
+	stop := run(t, p1.Run)
+	publish(p1, 1, n)
 	waitFor(t, 10*time.Second, "the first run published", func() bool { return p1.Stats().Published == n })
 	stop()
-	p2 := newPublisher(t, url, "web-1")
+	p1.Close()
+	p2 := diskPublisher(t, url, file, nil)
 	run(t, p2.Run)
-	for i := uint64(1); i <= n+100; i++ {
-		p2.Publish(makeRecord("web-1.log", i), key(i))
-	}
-	waitFor(t, 10*time.Second, "the second run published", func() bool { return p2.Stats().Published == n+100 })
+	publish(p2, n/2, n+100)
+	waitFor(t, 10*time.Second, "the second run published", func() bool { return p2.Stats().Published == 100 })
 	var c collector
 	run(t, newEdge(t, url, "edge", &c).Run)
 	waitFor(t, 10*time.Second, "every record at the edge", func() bool { return c.len() >= n+100 })
@@ -308,21 +312,45 @@ func TestBufferWhileNATSIsDown(t *testing.T) {
 	}
 	run(t, p.Run)
 	for i := uint64(1); i <= 15; i++ {
-		if ok := p.Publish(makeRecord("web-1.log", i), ""); ok != (i <= 10) {
+		if ok := p.Publish(makeRecord("web-1.log", i)); ok != (i <= 10) {
 			t.Errorf("Publish(%d)=%v, want %v", i, ok, i <= 10)
 		}
 	}
-	if st := p.Stats(); st.Pending != 10 || st.Dropped != 5 || st.Connected {
-		t.Errorf("Stats()=%+v, want 10 pending, 5 dropped, not connected", st)
+	if st := p.Stats(); st.Pending != 10 || st.Dropped != 5 || st.Connected || !p.Full() {
+		t.Errorf("Stats()=%+v, Full()=%v; want 10 pending, 5 dropped, not connected, full", st, p.Full())
 	}
+	// A line that can be read again waits for room; its reader's ctx ends
+	// the wait, and the record is queued all the same.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	p.PublishWait(ctx, makeRecord("web-1.log", 16), "dev1:ino7:fp", 1600)
+	cancel()
+	if st := p.Stats(); st.Pending != 11 || st.Dropped != 5 {
+		t.Errorf("after PublishWait: Stats()=%+v, want 11 pending, 5 dropped", st)
+	}
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		p.PublishWait(context.Background(), makeRecord("web-1.log", 17), "dev1:ino7:fp", 1700)
+	}()
+	select {
+	case <-waited:
+		t.Fatal("PublishWait returned while the buffer is full")
+	case <-time.After(50 * time.Millisecond):
+	}
+
 	runNATS(t, t.TempDir(), port)
+	<-waited // NATS took some: room
 	var c collector
 	run(t, newEdge(t, url, "edge", &c).Run)
-	waitFor(t, 10*time.Second, "the buffered records at the edge", func() bool { return c.len() >= 10 })
+	waitFor(t, 10*time.Second, "the buffered records at the edge", func() bool { return c.len() >= 12 })
 	time.Sleep(100 * time.Millisecond)
 	recs := c.all()
-	if len(recs) != 10 || recs[0].Seq != 6 || recs[9].Seq != 15 {
-		t.Fatalf("edge got %d records from seq %d, want 10 from 6 to 15", len(recs), recs[0].Seq)
+	var seqs []uint64
+	for _, r := range recs {
+		seqs = append(seqs, r.Seq)
+	}
+	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17}; !slices.Equal(seqs, want) {
+		t.Fatalf("edge got seqs %v, want %v: the first 10, then the two that waited", seqs, want)
 	}
 }
 
@@ -337,10 +365,10 @@ func TestEdgeFillsRecordsLostInFlight(t *testing.T) {
 	const n = 20
 	p := newPublisher(t, url, "web-1")
 	run(t, p.Run)
-	for i := uint64(1); i <= n; i++ {
-		p.Publish(makeRecord("web-1.log", i), "")
+	for i := uint64(1); i <= n; i++ { // a message each
+		p.Publish(makeRecord("web-1.log", i))
+		waitFor(t, 10*time.Second, "the record in the stream", func() bool { return p.Stats().Published == i })
 	}
-	waitFor(t, 10*time.Second, "the records in the stream", func() bool { return p.Stats().Published == n })
 
 	// The edge's durable, opened as the Edge opens it, loses its first 5
 	// deliveries.
@@ -357,7 +385,7 @@ func TestEdgeFillsRecordsLostInFlight(t *testing.T) {
 	defer cancel()
 	cons, err := js.CreateOrUpdateConsumer(ctx, fleet.DefaultStream, jetstream.ConsumerConfig{
 		Durable: "edge", FilterSubject: fleet.DefaultPrefix + ".>", DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 4 * 256,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 4 * 32,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -400,7 +428,7 @@ func TestLatency(t *testing.T) {
 	lat := make([]time.Duration, 0, n)
 	for i := uint64(1); i <= n; i++ {
 		start := time.Now()
-		p.Publish(makeRecord("web-1.log", i), "")
+		p.Publish(makeRecord("web-1.log", i))
 		select {
 		case r := <-got:
 			lat = append(lat, time.Since(start))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +41,9 @@ type PublisherConfig struct {
 	// minutes, longer than JetStream's 2-minute default, so that a restart
 	// that replays its last records is covered.
 	Duplicates time.Duration
-	// Buffer is how many records may wait for NATS. When it is full the
-	// oldest waiting record is dropped and counted. Zero means 100000
-	// (about 50 MB of typical records).
+	// Buffer is how many records may wait for NATS. While it is full,
+	// PublishWait waits for room and Publish drops its record (see
+	// Publisher). Zero means DefaultBuffer.
 	Buffer int
 	// BufferFile keeps the waiting records on disk too, in this file
 	// (see disk.go for its format and what a crash can cost): a restart
@@ -62,13 +63,18 @@ type PublisherConfig struct {
 	Logger *slog.Logger
 }
 
-// DefaultWindow is the default PublisherConfig.Window. One acknowledged
-// publish at a time costs a round trip per record: 12 000 to 18 000
-// records/s from a publisher to an edge on a 2-core machine's loopback
-// (BenchmarkPublishToEdge). 64 in flight gave 37 000 to 51 000, about as
-// much as one edge took there; more in flight raised what the stream
-// acknowledged (71 000 to 79 000/s at 1024) but not what reached the
-// edge, while making each resend after a failure longer.
+// DefaultBuffer is the default PublisherConfig.Buffer: about 50 MB of
+// typical records.
+const DefaultBuffer = 100000
+
+// DefaultWindow is the default PublisherConfig.Window, chosen when each
+// record was a message of its own (BenchmarkPublishToEdge): one
+// acknowledged publish at a time cost a round trip per record, 12 000 to
+// 18 000 records/s from a publisher to an edge on a 2-core machine's
+// loopback; 64 in flight gave 37 000 to 51 000, about as much as one edge
+// took there; more in flight raised what the stream acknowledged but not
+// what reached the edge, while making each resend after a failure longer.
+// With batches, records that wait for the window go together.
 const DefaultWindow = 64
 
 // Retry delays while NATS is unreachable: short at first, so that a blip
@@ -78,7 +84,7 @@ const (
 	retryMax = 2 * time.Second
 )
 
-// tidyEvery is how many acknowledgements may pass, while publishes are
+// tidyEvery is how many records may be acknowledged, while publishes are
 // always in flight, before the buffer file is told (a done mark).
 const tidyEvery = 256
 
@@ -91,33 +97,42 @@ type PublisherStats struct {
 	Published  uint64        // acknowledged by the stream (including duplicates it dropped)
 	Pending    int           // waiting for the stream's acknowledgement, in memory
 	OnDisk     int           // of them, in the buffer file (0 without BufferFile)
-	Dropped    uint64        // dropped from a full buffer, never published
+	Dropped    uint64        // records of Publish dropped from a full buffer, never published
 	Errors     uint64        // failed publishes (each sent again)
 	DiskErrors uint64        // failed writes of the buffer file, and damaged ends found in it
-	OutOfOrder uint64        // records the stream stored after a later one (see Publisher)
+	OutOfOrder uint64        // records the stream stored after a later batch (see Publisher)
 	Lag        time.Duration // since the oldest waiting record was published to the Publisher; 0 when none waits
 	Connected  bool
 	LastError  string // the connection's last error, if any
 }
 
-// Publisher sends records to a JetStream stream in order, each with an id
-// the stream deduplicates on, and forgets a record only once the stream
-// has acknowledged it.
+// Publisher sends records to a JetStream stream in order, in batches
+// (one message each) with an id the stream deduplicates on, and forgets a
+// record only once the stream has acknowledged its batch.
 //
-// Up to Window publishes are in flight at once. When one fails (an error
-// or no acknowledgement within AckTimeout) or the connection drops,
-// nothing more is sent until every publish in flight has its outcome;
-// then everything from the oldest record not acknowledged is sent again,
-// in order, with the same ids: the records the stream had are dropped as
-// duplicates, so each is stored once and in order. That holds because a
-// connection delivers in order and the client is made to buffer nothing
-// while it reconnects: what was sent on a connection that failed reached
-// the stream up to some record and not after it, and nothing newer went
-// out on the next connection before the resend. One case escapes this:
-// in a JetStream cluster, a stream whose leader changes may drop one
-// publish and store a later one of the same window; each record is still
-// stored once, but those are out of order, which Stats().OutOfOrder
-// counts. Window 1 rules it out, at a round trip per record.
+// Up to Window batches are in flight at once. A batch is made when it is
+// first sent, of the oldest records that wait (see batch), and is always
+// sent again as itself. When one fails (an error or no acknowledgement
+// within AckTimeout) or the connection drops, nothing more is sent until
+// every publish in flight has its outcome; then everything from the
+// oldest batch not acknowledged is sent again, in order, with the same
+// ids: the batches the stream had are dropped as duplicates, so each is
+// stored once and in order. That holds because a connection delivers in
+// order and the client is made to buffer nothing while it reconnects:
+// what was sent on a connection that failed reached the stream up to some
+// batch and not after it, and nothing newer went out on the next
+// connection before the resend. One case escapes this: in a JetStream
+// cluster, a stream whose leader changes may drop one publish and store a
+// later one of the same window; each batch is still stored once, but
+// those are out of order, which Stats().OutOfOrder counts. Window 1 rules
+// it out, at a round trip per batch.
+//
+// The buffer is bounded, and a full one never drops a record that waits.
+// A line that can be read again from its log comes through PublishWait,
+// which waits for room: the log is read no further meanwhile, so the log
+// file is the buffer. A record that cannot be read again (standard input,
+// a FIFO, syslog, /ingest) comes through Publish, which drops it when the
+// buffer is full, counts it and says so once in the log.
 type Publisher struct {
 	c    PublisherConfig
 	node string
@@ -125,11 +140,17 @@ type Publisher struct {
 	wake chan struct{} // poked by Publish; capacity 1, never blocks
 	link link
 
-	mu    sync.Mutex
-	buf   []pending // FIFO: buf[head:] waits, oldest first
-	head  int
-	first uint64      // the number of buf[head]; each record is numbered one more than the one before
-	disk  *diskBuffer // nil without BufferFile, or once closed
+	mu     sync.Mutex
+	buf    []pending // FIFO: buf[head:] waits, oldest first
+	head   int
+	first  uint64              // the number of buf[head]; each record is numbered one more than the one before
+	seals  []int               // the sizes of the batches sent, from buf[head] on; the records after them are in none yet
+	disk   *diskBuffer         // nil without BufferFile, or once closed
+	lines  map[string]lineMark // with disk: the last line queued of each file (see PublishWait)
+	reread map[string]int64    // the last line of each file queued before a restart, until it is passed
+	room   chan struct{}       // closed when the buffer has room again; nil while nobody waits
+	full   bool                // the buffer was full since it was last empty: said once in the log
+	drops  bool                // Publish dropped since the buffer was last empty: said once
 
 	pub        atomic.Uint64
 	dropped    atomic.Uint64
@@ -140,12 +161,31 @@ type Publisher struct {
 	diskLog    string // the last disk error logged, under mu
 }
 
+// pending is a record waiting for the stream.
 type pending struct {
-	subject string
-	id      string
-	data    []byte
-	at      time.Time // when Publish took it
+	source string
+	file   string // the identity of the file of its line; empty for a line that cannot be read again
+	off    int64  // its line's offset in file; without a file, its seq
+	data   []byte // its wire form in a batch (appendWire)
+	at     time.Time
 }
+
+// key names m's line for good, for its batch's id.
+func (m *pending) key() string {
+	if m.file == "" {
+		return "seq:" + strconv.FormatInt(m.off, 10)
+	}
+	return m.file + ":" + strconv.FormatInt(m.off, 10)
+}
+
+// Batch bounds: a batch is one NATS message, well under its default
+// maximum payload (1 MB). Batches carry the records for the price of a
+// message each (BenchmarkPublishToEdge, and BenchmarkComposeOnLoopback in
+// deploy).
+const (
+	maxBatchRecords = 1000
+	maxBatchBytes   = 512 << 10
+)
 
 // NewPublisher checks c and fills in its defaults. With BufferFile, it
 // reads the records a previous run left waiting there (they are sent
@@ -174,7 +214,7 @@ func NewPublisher(c PublisherConfig) (*Publisher, error) {
 		c.Duplicates = 10 * time.Minute
 	}
 	if c.Buffer <= 0 {
-		c.Buffer = 100000
+		c.Buffer = DefaultBuffer
 	}
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
@@ -199,7 +239,7 @@ func NewPublisher(c PublisherConfig) (*Publisher, error) {
 // openDisk loads what waits in the buffer file and starts a fresh one
 // with it.
 func (p *Publisher) openDisk() error {
-	recs, corrupt, err := readDisk(p.c.BufferFile)
+	h, corrupt, err := readDisk(p.c.BufferFile)
 	if err != nil {
 		return err
 	}
@@ -207,18 +247,20 @@ func (p *Publisher) openDisk() error {
 		p.diskErrs.Add(1)
 		p.log.Warn("the NATS publish buffer is damaged; sending what could be read", "err", corrupt)
 	}
-	if n := len(recs) - p.c.Buffer; n > 0 {
-		// A full buffer dropped its oldest without writing it down.
-		recs = recs[n:]
-		p.dropped.Add(uint64(n))
-	}
-	d, err := openDisk(p.c.BufferFile, recs)
+	// All are kept, even beyond Buffer (a smaller Buffer than last time,
+	// or records queued at shutdown while it was full): the checkpoint
+	// has passed their lines.
+	d, err := openDisk(p.c.BufferFile, h)
 	if err != nil {
 		return err
 	}
-	p.disk, p.buf = d, recs
-	if len(recs) > 0 {
-		p.log.Info("records from the last run wait for NATS", "records", len(recs), "file", p.c.BufferFile)
+	p.disk, p.buf, p.seals, p.lines = d, h.recs, h.seals, h.lines
+	p.reread = map[string]int64{}
+	for file, l := range h.lines {
+		p.reread[file] = l.off
+	}
+	if len(h.recs) > 0 {
+		p.log.Info("records from the last run wait for NATS", "records", len(h.recs), "file", p.c.BufferFile)
 	}
 	return nil
 }
@@ -226,30 +268,100 @@ func (p *Publisher) openDisk() error {
 // Node is the node name this Publisher puts in its records.
 func (p *Publisher) Node() string { return p.node }
 
-// Publish queues rec to be sent, with its Node set to this Publisher's
-// node (rec itself is not changed: it is shared with the local hub). key
-// names the line for good, e.g. its file identity and offset; empty means
-// rec.Seq, which names it only while seq numbers are kept across
-// restarts (--state). With BufferFile, the record is in the file when
-// Publish returns. It never waits for the network; it returns false when
-// the buffer was full and the oldest waiting record was dropped to make
-// room.
-func (p *Publisher) Publish(rec *record.Record, key string) bool {
-	r := *rec
-	r.Node = p.node
-	m := pending{
-		subject: Subject(p.c.Prefix, p.node, r.Source),
-		id:      MsgID(p.node, r.Source, key, r.Seq),
-		data:    Append(nil, &r),
-		at:      time.Now(),
-	}
-	ok := true
+// Publish queues rec, a record whose line cannot be read again, to be
+// sent, with this Publisher's node (rec itself is not changed: it is
+// shared with the local hub). Its seq names it (in its batch's id), which
+// holds across restarts while seqs are kept (--state). With BufferFile,
+// the record is in the file when Publish returns. It never waits: when
+// the buffer is full, rec is dropped and counted, the first drop since
+// the buffer was last empty is logged, and Publish returns false.
+func (p *Publisher) Publish(rec *record.Record) bool {
+	m := p.message(rec, "", int64(rec.Seq))
 	p.mu.Lock()
-	if len(p.buf)-p.head >= p.c.Buffer {
-		p.removeLocked(1)
+	if p.fullLocked() {
 		p.dropped.Add(1)
-		ok = false
+		if !p.drops {
+			p.drops = true
+			p.log.Warn("the NATS publish buffer is full: dropping records that cannot be read again (standard input, FIFOs, syslog, /ingest) until NATS takes some; each is counted in dropped",
+				"buffer", p.c.Buffer)
+		}
+		p.mu.Unlock()
+		return false
 	}
+	p.addLocked(m)
+	p.mu.Unlock()
+	p.poke()
+	return true
+}
+
+// PublishWait queues rec, a record whose line can be read again from its
+// log, to be sent, as Publish does; file names the log file for good (its
+// identity) and off the line in it. While the buffer is full it waits for
+// room, so that its caller reads the log no further. When ctx is done it
+// stops waiting and queues rec all the same, beyond Buffer: its caller
+// counts the line as read.
+//
+// With BufferFile, a line read again after a restart (the checkpoint
+// lags the buffer by up to a tick) is not queued twice: lines of a file
+// up to the last one queued before the restart are passed over, as they
+// wait in the buffer or are in the stream already. A batch's records are
+// then the same, so its id is too.
+func (p *Publisher) PublishWait(ctx context.Context, rec *record.Record, file string, off int64) {
+	m := p.message(rec, file, off)
+	p.mu.Lock()
+	if last, ok := p.reread[file]; ok {
+		if off <= last {
+			p.mu.Unlock()
+			return
+		}
+		delete(p.reread, file)
+	}
+	for p.fullLocked() && ctx.Err() == nil {
+		if !p.full {
+			p.full = true
+			p.log.Info("the NATS publish buffer is full: logs are read no further until NATS takes some records", "buffer", p.c.Buffer)
+		}
+		if p.room == nil {
+			p.room = make(chan struct{})
+		}
+		room := p.room
+		p.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+		}
+		p.mu.Lock()
+	}
+	p.addLocked(m)
+	p.mu.Unlock()
+	p.poke()
+}
+
+// Full reports whether the buffer is full, so that PublishWait would
+// wait.
+func (p *Publisher) Full() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fullLocked()
+}
+
+func (p *Publisher) fullLocked() bool { return len(p.buf)-p.head >= p.c.Buffer }
+
+// message is rec as it waits.
+func (p *Publisher) message(rec *record.Record, file string, off int64) pending {
+	return pending{source: rec.Source, file: file, off: off, data: appendWire(nil, rec), at: time.Now()}
+}
+
+// poke wakes the sender; it never blocks.
+func (p *Publisher) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// addLocked appends m to the waiting records, and to the file.
+func (p *Publisher) addLocked(m pending) {
 	if p.head > 0 && p.head >= len(p.buf)/2 {
 		// Compact once half the slice is spent, so that memory stays
 		// proportional to what waits.
@@ -260,29 +372,34 @@ func (p *Publisher) Publish(rec *record.Record, key string) bool {
 	p.buf = append(p.buf, m)
 	if p.disk != nil {
 		p.diskFailed(p.disk.add(m))
-		if !ok {
-			p.diskFailed(p.disk.tidy(p.waitingLocked, false))
+		if m.file != "" {
+			p.lines[m.file] = lineMark{m.off, m.at}
 		}
 	}
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-	return ok
 }
 
-// removeLocked forgets the n oldest waiting records.
+// removeLocked forgets the oldest batch, n records now in the stream,
+// and wakes PublishWait when there is room.
 func (p *Publisher) removeLocked(n int) {
+	p.seals = p.seals[1:]
 	clear(p.buf[p.head : p.head+n])
 	p.head += n
 	p.first += uint64(n)
 	if p.disk != nil {
 		p.disk.remove(n)
 	}
+	if p.room != nil && !p.fullLocked() {
+		close(p.room)
+		p.room = nil
+	}
+	if p.head == len(p.buf) {
+		p.full, p.drops = false, false
+	}
 }
 
-func (p *Publisher) waitingLocked() []pending { return p.buf[p.head:] }
+func (p *Publisher) waitingLocked() held {
+	return held{recs: p.buf[p.head:], seals: p.seals, lines: p.lines}
+}
 
 // diskFailed counts and logs a failure of the buffer file; each new
 // error is logged once. The records stay in memory, and the file is
@@ -318,12 +435,22 @@ func (p *Publisher) Stats() PublisherStats {
 }
 
 // Sync makes the buffer file durable: every record Publish has returned
-// from survives a crash of the machine. Without BufferFile it does
-// nothing.
+// from survives a crash of the machine. While a write of the file has
+// failed it rewrites the file from memory, and returns an error when that
+// fails too. Without BufferFile it does nothing.
 func (p *Publisher) Sync() error {
 	p.mu.Lock()
 	var f *os.File
 	if p.disk != nil {
+		if p.disk.broken {
+			// Records wait in memory only: the checkpoint must not move
+			// past their lines until the file has them again.
+			p.diskFailed(p.disk.tidy(p.waitingLocked, false))
+			if p.disk.broken {
+				p.mu.Unlock()
+				return errors.New("sync the NATS publish buffer: records wait in memory only until the file can be written again")
+			}
+		}
 		f = p.disk.syncFile()
 	}
 	p.mu.Unlock()
@@ -373,36 +500,78 @@ func (p *Publisher) tidy() {
 	}
 }
 
-// next returns the first waiting record numbered n or later, and its
-// number.
-func (p *Publisher) next(n uint64) (pending, uint64, bool) {
+// outgoing is a batch as it is sent: its first record's number, its
+// size, and its message.
+type outgoing struct {
+	n     uint64
+	count int
+	msg   *nats.Msg
+	id    string
+}
+
+// batch returns the batch that starts at record n, or at the oldest
+// waiting one if n is older. Past the batches sent already, it makes a
+// new one of the records that wait, written down in the buffer file
+// before it is sent: the oldest ones of one source, up to maxBatchRecords
+// and maxBatchBytes. False when no record waits there.
+func (p *Publisher) batch(n uint64) (outgoing, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n = max(n, p.first)
-	i := p.head + int(n-p.first)
-	if i >= len(p.buf) {
-		return pending{}, n, false
+	at, i := p.first, 0
+	for i < len(p.seals) && at < n {
+		at += uint64(p.seals[i])
+		i++
 	}
-	return p.buf[i], n, true
+	start := p.head + int(at-p.first)
+	if start >= len(p.buf) {
+		return outgoing{}, false
+	}
+	if i == len(p.seals) {
+		count, size := 0, 0
+		for _, m := range p.buf[start:] {
+			if count > 0 && (m.source != p.buf[start].source || count == maxBatchRecords || size+len(m.data) > maxBatchBytes) {
+				break
+			}
+			count++
+			size += len(m.data)
+		}
+		p.seals = append(p.seals, count)
+		if p.disk != nil {
+			p.diskFailed(p.disk.seal(count))
+		}
+	}
+	recs := p.buf[start : start+p.seals[i]]
+	size := 0
+	for _, m := range recs {
+		size += len(m.data)
+	}
+	source := recs[0].source
+	data := appendHeader(make([]byte, 0, size+len(p.node)+len(source)+16), p.node, source, len(recs))
+	for _, m := range recs {
+		data = append(data, m.data...)
+	}
+	return outgoing{n: at, count: len(recs), id: BatchID(p.node, source, recs[0].key(), len(recs)),
+		msg: &nats.Msg{Subject: Subject(p.c.Prefix, p.node, source), Data: data}}, true
 }
 
-// acked forgets record n, the oldest waiting one, now that the stream
-// has it, unless Publish dropped it meanwhile to make room. The stream
-// sequences of a node's records grow with the records; one that is lower
-// than the last means a record was stored after a later one (see
-// Publisher): it is counted and logged.
-func (p *Publisher) acked(n uint64, ack *jetstream.PubAck) {
-	p.pub.Add(1)
+// acked forgets the batch of count records from record n, the oldest
+// waiting one, now that the stream has it. The stream sequences of a
+// node's batches grow with the batches; one that is lower than the last
+// means a batch was stored after a later one (see Publisher): its records
+// are counted, and it is logged.
+func (p *Publisher) acked(n uint64, count int, ack *jetstream.PubAck) {
+	p.pub.Add(uint64(count))
 	if last := p.lastSeq.Load(); ack.Sequence < last {
-		p.outOfOrder.Add(1)
-		p.log.Warn("a record was stored in the NATS stream after a later one of this node", "stream_seq", ack.Sequence, "after", last)
+		p.outOfOrder.Add(uint64(count))
+		p.log.Warn("a batch of records was stored in the NATS stream after a later one of this node", "stream_seq", ack.Sequence, "after", last)
 	} else {
 		p.lastSeq.Store(ack.Sequence)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n == p.first && p.head < len(p.buf) {
-		p.removeLocked(1)
+	if n == p.first && len(p.seals) > 0 && p.seals[0] == count { // always; a guard against a mistake
+		p.removeLocked(count)
 	}
 }
 
@@ -432,6 +601,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 		Subjects:   []string{p.c.Prefix + ".>"},
 		Storage:    jetstream.FileStorage,
 		Duplicates: p.c.Duplicates,
+		// Batches of log lines compress well (NATS 2.10 and later).
+		Compression: jetstream.S2Compression,
 	}
 	r := retrier{log: p.log, what: "cannot create the NATS stream; retrying"}
 	for !p.ensureStream(ctx, js, cfg, &r) {
@@ -445,8 +616,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 // flight is a publish waiting for its acknowledgement.
 type flight struct {
-	n   uint64 // the record's number
-	ack jetstream.PubAckFuture
+	n     uint64 // the number of the batch's first record
+	count int
+	ack   jetstream.PubAckFuture
 }
 
 // send publishes until ctx is done: up to Window records in flight, the
@@ -460,20 +632,20 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream) {
 		var failed error
 		inOrder := true // no record in flight has failed yet
 		for len(inflight) < p.c.Window {
-			m, n, ok := p.next(next)
+			b, ok := p.batch(next)
 			if !ok {
 				break
 			}
-			ack, err := js.PublishMsgAsync(&nats.Msg{Subject: m.subject, Data: m.data},
-				// No retry inside the client: it would resend one record
+			ack, err := js.PublishMsgAsync(b.msg,
+				// No retry inside the client: it would resend one batch
 				// out of turn, after later ones.
-				jetstream.WithMsgID(m.id), jetstream.WithRetryAttempts(0))
+				jetstream.WithMsgID(b.id), jetstream.WithRetryAttempts(0))
 			if err != nil {
 				failed = err
 				break
 			}
-			inflight = append(inflight, flight{n, ack})
-			next = n + 1
+			inflight = append(inflight, flight{b.n, b.count, ack})
+			next = b.n + uint64(b.count)
 		}
 		if failed == nil {
 			if len(inflight) == 0 {
@@ -496,10 +668,11 @@ func (p *Publisher) send(ctx context.Context, js jetstream.JetStream) {
 			case <-wake:
 				continue
 			case ack := <-inflight[0].ack.Ok():
-				p.acked(inflight[0].n, ack)
+				p.acked(inflight[0].n, inflight[0].count, ack)
+				sinceTidy += inflight[0].count
 				inflight = inflight[1:]
 				r.ok()
-				if sinceTidy++; sinceTidy >= tidyEvery {
+				if sinceTidy >= tidyEvery {
 					p.tidy()
 					sinceTidy = 0
 				}
@@ -540,7 +713,7 @@ func (p *Publisher) settle(ctx context.Context, inflight []flight, inOrder bool)
 			return false
 		case ack := <-f.ack.Ok():
 			if inOrder {
-				p.acked(f.n, ack)
+				p.acked(f.n, f.count, ack)
 			}
 		case <-f.ack.Err():
 			inOrder = false

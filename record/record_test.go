@@ -270,13 +270,12 @@ func TestEveryFieldSurvivesEveryEncoding(t *testing.T) {
 			compare(t, "JSON", data, got, carried(r, false))
 		})
 		t.Run(name+"/NATS", func(t *testing.T) {
-			data := fleet.Append(nil, &r)
-			compare(t, "NATS wire form read as JSON", data, fromKeys(t, jsonKeys(t, data), func(f record.Field) string { return f.JSON }), carried(r, true))
-			got, err := fleet.Decode(data)
-			if err != nil {
-				t.Fatalf("Decode(%s)=%v", data, err)
+			data := fleet.AppendBatch(nil, r.Node, r.Source, []*record.Record{&r})
+			b, err := fleet.DecodeBatch(data)
+			if err != nil || len(b.Records) != 1 {
+				t.Fatalf("DecodeBatch(%q)=%d records, %v", data, len(b.Records), err)
 			}
-			compare(t, "NATS wire form through fleet.Decode", data, *got, carried(r, true))
+			compare(t, "NATS wire form through fleet.DecodeBatch", data, *b.Records[0], carried(r, true))
 		})
 	}
 }

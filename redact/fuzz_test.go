@@ -236,7 +236,7 @@ func FuzzRedact(f *testing.F) {
 			{"fields", fields},
 			{"XML", string(transports.AppendXML(nil, &rec))},
 			{"JSON", string(transports.AppendJSON(nil, &rec))},
-			{"NATS", string(fleet.Append(nil, &rec))},
+			{"NATS", string(fleet.AppendBatch(nil, "web-1", rec.Source, []*record.Record{&rec}))},
 		} {
 			if what := leaks(out.text, addr, secret); what != "" {
 				t.Fatalf("%+v with %q planted: %s survives in %s: %q", o, planted, what, out.name, out.text)

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/weblogd/weblogd/fleet"
 	"github.com/weblogd/weblogd/fleet/fleettest"
@@ -148,9 +146,13 @@ func TestKilledPublisherLosesNothing(t *testing.T) {
 	for i := n + 1; i <= 2*n; i++ {
 		appendLines(t, log, page(i))
 	}
-	// At least 2n: lines read again after the kill (the checkpoint of
-	// their last tick was not saved) wait twice, with the same ids.
+	// Lines read again after the kill (the checkpoint of their last tick
+	// was not saved) are passed over: they wait in the buffer already.
 	waitUntil(t, "every line waiting for NATS", func() bool { return natsPending(t, p) >= 2*n })
+	time.Sleep(100 * time.Millisecond)
+	if got := natsPending(t, p); got != 2*n {
+		t.Fatalf("%d records wait, want %d: each line once", got, 2*n)
+	}
 
 	fleettest.Run(t, &server.Options{Port: port})
 	waitUntil(t, "everything published", func() bool { return natsPending(t, p) == 0 })
@@ -158,24 +160,6 @@ func TestKilledPublisherLosesNothing(t *testing.T) {
 		t.Fatalf("exit status %d, want 0\n%s", code, p.stderr)
 	}
 
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	stream, err := js.Stream(ctx, fleet.DefaultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := stream.CachedInfo().State.Msgs; got != 2*n {
-		t.Errorf("the stream has %d records, want %d: each line once", got, 2*n)
-	}
 	var mu sync.Mutex
 	var paths []string
 	e, err := fleet.NewEdge(fleet.EdgeConfig{URL: url, Node: "check"}, func(r *record.Record) {
@@ -190,9 +174,13 @@ func TestKilledPublisherLosesNothing(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ectx) }()
 	waitUntil(t, "every record at an edge", func() bool { mu.Lock(); defer mu.Unlock(); return len(paths) >= 2*n })
+	time.Sleep(200 * time.Millisecond) // room for a duplicate to show
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if len(paths) != 2*n {
+		t.Errorf("the edge got %d records, want %d: each line once", len(paths), 2*n)
 	}
 	for i, path := range paths {
 		if want := fmt.Sprintf("/page/%d", i+1); path != want {
