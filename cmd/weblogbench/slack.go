@@ -12,7 +12,7 @@ import (
 // weblogd runs under deploy/weblogd.service, whose TimerSlackNSec=1ms gives
 // it 1 ms: the Go runtime's monitor thread then wakes the server's core
 // far less often. The tool gives every server it starts the same slack,
-// peers included, so that all are measured as they would run there.
+// peers included, so that each runs as it would in production.
 
 // maxTimerSlack keeps a typo from making every timer of the server fire
 // seconds late.
