@@ -110,8 +110,8 @@ type lineMark struct {
 }
 
 // readDisk reads the buffer file at path, a missing one being empty, and
-// returns what waits in it. A file whose end does not decode (cut short
-// by a crash, or a bad disk) gives back what was before the damage and
+// returns what waits in it. A file whose end does not decode (a write
+// cut short, a bad disk) gives back what was before the damage and
 // describes it in corrupt.
 func readDisk(path string) (h held, corrupt error, err error) {
 	h.lines = map[string]lineMark{}

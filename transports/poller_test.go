@@ -52,6 +52,19 @@ func add(t *testing.T, poller *transports.Poller, c net.Conn, ready chan<- struc
 	return k
 }
 
+// readToEnd reads k, where no data is wanted, until the connection's end,
+// waiting for ready whenever it would block, and returns that end.
+func readToEnd(t *testing.T, k *transports.Waiting, ready <-chan struct{}, what string) error {
+	t.Helper()
+	for {
+		err := k.ReadAvailable(64, func(b []byte) error { return fmt.Errorf("read %q %s", b, what) })
+		if err != nil {
+			return err
+		}
+		fired(t, ready, true, "the rest came "+what)
+	}
+}
+
 func fired(t *testing.T, ready <-chan struct{}, want bool, what string) {
 	t.Helper()
 	wait := 2 * time.Second
@@ -323,11 +336,7 @@ func TestPollerTLSPartialRecord(t *testing.T) {
 	}
 	client.Close() // close_notify, in halves too
 	fired(t, ready, true, "close_notify came")
-	err = k.ReadAvailable(64, func(b []byte) error { return fmt.Errorf("read %q after close_notify", b) })
-	for err == nil { // woken by the first half of close_notify's record
-		fired(t, ready, true, "the rest of close_notify came")
-		err = k.ReadAvailable(64, func(b []byte) error { return fmt.Errorf("read %q after close_notify", b) })
-	}
+	err = readToEnd(t, k, ready, "after close_notify") // it may come in halves too
 	if err != io.EOF {
 		t.Fatalf("ReadAvailable() after close_notify: %v, want EOF", err)
 	}
@@ -402,11 +411,7 @@ func TestPollerTLSAbruptClose(t *testing.T) {
 	fired(t, ready, true, "half a record came")
 	h.Conn.Close() // gone, half a record sent
 	close(h.release)
-	err = k.ReadAvailable(64, func(b []byte) error { return fmt.Errorf("read %q from half a record", b) })
-	for err == nil { // woken by the half: the close comes next
-		fired(t, ready, true, "the peer closed")
-		err = k.ReadAvailable(64, func(b []byte) error { return fmt.Errorf("read %q from half a record", b) })
-	}
+	err = readToEnd(t, k, ready, "from half a record") // woken by the half: the close comes next
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("ReadAvailable() after the peer went mid-record: %v, want unexpected EOF", err)
 	}
