@@ -110,9 +110,9 @@ type lineMark struct {
 }
 
 // readDisk reads the buffer file at path, a missing one being empty, and
-// returns what waits in it. A file whose end does not decode (a write
-// cut short, a bad disk) gives back what was before the damage and
-// describes it in corrupt.
+// returns what waits in it. Of a file whose end does not decode (a write
+// cut short, a bad disk) it gives the entries up to the first bad one,
+// and describes the rest in corrupt.
 func readDisk(path string) (h held, corrupt error, err error) {
 	h.lines = map[string]lineMark{}
 	b, err := os.ReadFile(path)
